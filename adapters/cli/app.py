@@ -1,0 +1,334 @@
+"""The ``linguadesk`` command: models, knowledge-base admin, and asking from the terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from linguadesk.settings import BUILTIN_EMBEDDING_MODEL, get_settings
+
+app = typer.Typer(help="Linguadesk: a multilingual support bot grounded in your FAQ.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+models_app = typer.Typer(help="Provision the embedded models.", no_args_is_help=True)
+kb_app = typer.Typer(help="Manage the FAQ knowledge base.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(kb_app, name="kb")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    if get_settings().embedding_model == BUILTIN_EMBEDDING_MODEL:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def _fail(text: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]Error:[/] {text}", highlight=False)
+    return typer.Exit(code)
+
+
+class _ByteProgress:
+    """Rich progress bar for model provisioning (one task per file)."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if label not in self.tasks:
+            self.tasks[label] = self.progress.add_task(label, total=total)
+        self.progress.update(self.tasks[label], completed=done)
+
+
+def _byte_progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                    TimeRemainingColumn(), console=err, transient=True)
+
+
+def _guarded(fn):
+    """Turn the errors a user can fix into one clear line and exit code 2."""
+    from functools import wraps
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        from linguadesk.provision import ProvisioningError
+        from retrieval.vector_store import StoreUnavailable
+
+        try:
+            return fn(*args, **kwargs)
+        except (ProvisioningError, StoreUnavailable, FileNotFoundError) as exc:
+            raise _fail(str(exc)) from None
+
+    return wrapper
+
+
+@app.callback()
+def _setup() -> None:
+    _quiet_libraries()
+
+
+# --- models ---------------------------------------------------------------------------------
+
+@models_app.command("fetch")
+@_guarded
+def models_fetch(
+    llm: Annotated[bool, typer.Option(help="Also provision the embedded LLM (GGUF).")] = True,
+) -> None:
+    """Build the offline embedding model and assemble the LLM file (verified by sha256)."""
+    from bot.llm_server import ensure_llm_gguf
+    from retrieval.embeddings import ensure_embedding_model
+
+    settings = get_settings()
+    with _byte_progress() as progress:
+        report = _ByteProgress(progress)
+        embedding = ensure_embedding_model(settings, report)
+        gguf = ensure_llm_gguf(settings, report) if llm and not settings.llm_url else None
+    out.print(f"Embedding model: {embedding}")
+    if gguf:
+        out.print(f"LLM: {gguf}")
+    elif settings.llm_url:
+        out.print(f"LLM: served at {settings.llm_url} (nothing to fetch)")
+
+
+# --- knowledge base -------------------------------------------------------------------------
+
+def _kb():
+    from linguadesk.runtime import build_knowledge_base
+
+    with _byte_progress() as progress:
+        return build_knowledge_base(get_settings(), _ByteProgress(progress))
+
+
+class _IngestBar:
+    def __init__(self, progress: Progress, total_files: int):
+        self.progress = progress
+        self.files = progress.add_task("Reading sources", total=total_files)
+
+    def file_started(self, source: str, index: int, total: int) -> None:
+        self.progress.update(self.files, completed=index, total=total,
+                             description=f"Reading {Path(source).name}")
+
+    def embedding(self, source: str, total: int):
+        task = self.progress.add_task(f"Embedding {Path(source).name}", total=total)
+        return lambda n: self.progress.advance(task, n)
+
+
+def _print_plan(plan, dry_run: bool) -> None:
+    out.print(f"[bold]{plan.source}[/]: +{len(plan.added)} added, ~{len(plan.updated)} updated, "
+              f"-{len(plan.deleted)} deleted, {plan.unchanged} unchanged"
+              + (" (dry run, nothing written)" if dry_run else ""), highlight=False)
+    for sign, style, titles in (("+", "green", [c.title for c in plan.added]),
+                                ("~", "yellow", [c.title for c in plan.updated]),
+                                ("-", "red", list(plan.deleted.values()))):
+        if dry_run or len(titles) <= 20:
+            for title in titles:
+                out.print(f"  [{style}]{sign}[/] {title}", highlight=False)
+
+
+@kb_app.command("ingest")
+@_guarded
+def kb_ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    product: Annotated[str, typer.Option(help="Product tag for entries that have none.")] = "",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the changes, write nothing.")] = False,
+) -> None:
+    """Sync FAQ sources: add new entries, update changed ones, delete vanished ones."""
+    from knowledge.admin import expand_paths
+
+    kb = _kb()
+    files, _ = expand_paths(paths)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                  console=err, transient=True) as progress:
+        report = kb.ingest(paths, product=product, dry_run=dry_run,
+                           progress=_IngestBar(progress, len(files)))
+    for plan in report.plans:
+        _print_plan(plan, dry_run)
+    for error in report.errors:
+        err.print(f"[bold red]Error:[/] {error}", highlight=False)
+    if report.errors:
+        err.print(f"{len(report.errors)} source(s) failed; the other sources were ingested.")
+        raise typer.Exit(1)
+
+
+@kb_app.command("list")
+@_guarded
+def kb_list(
+    source: Annotated[Optional[str], typer.Option(help="Only this source.")] = None,
+    language: Annotated[Optional[str], typer.Option(help="Only this language code.")] = None,
+) -> None:
+    """List stored entries."""
+    kb = _kb()
+    if source:
+        source = kb.resolve_source(source) or source
+    table = Table("id", "lang", "title", "source")
+    for chunk_id, meta in kb.list_entries(source, language):
+        table.add_row(chunk_id, str(meta.get("language", "")), str(meta.get("title", "")),
+                      Path(str(meta.get("source", ""))).name)
+    out.print(table)
+
+
+@kb_app.command("show")
+@_guarded
+def kb_show(entry_id: Annotated[str, typer.Argument(help="An id from 'kb list'.")]) -> None:
+    """Show one stored entry with its metadata."""
+    doc = _kb().show(entry_id)
+    if doc is None:
+        raise _fail(f"No entry with id {entry_id}. Run 'linguadesk kb list' to see the ids.", 1)
+    out.print(doc.page_content, highlight=False)
+    out.print()
+    for key, value in sorted(doc.metadata.items()):
+        out.print(f"[dim]{key}:[/] {value}", highlight=False)
+
+
+@kb_app.command("delete")
+@_guarded
+def kb_delete(
+    source: Annotated[Optional[str], typer.Option(help="Delete every entry of this source.")] = None,
+    entry_id: Annotated[Optional[str], typer.Option("--id", help="Delete this entry.")] = None,
+) -> None:
+    """Delete a whole source or one entry."""
+    if bool(source) == bool(entry_id):
+        raise _fail("Give exactly one of --source or --id.", 2)
+    kb = _kb()
+    if source:
+        resolved = kb.resolve_source(source)
+        if resolved is None:
+            raise _fail(f"No source matches '{source}'. Run 'linguadesk kb stats' to see the "
+                        "stored sources.", 1)
+        out.print(f"Deleted {kb.delete_source(resolved)} entries of {resolved}.", highlight=False)
+    else:
+        deleted = kb.delete_id(entry_id)
+        if not deleted:
+            raise _fail(f"No entry with id {entry_id}. Run 'linguadesk kb list' to see the ids.", 1)
+        out.print(f"Deleted {deleted} chunk(s) of entry {entry_id}.")
+
+
+@kb_app.command("stats")
+@_guarded
+def kb_stats(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Entries per language, source and product."""
+    stats = _kb().stats()
+    if as_json:
+        out.print_json(json.dumps({
+            "entries": stats.entries, "chunks": stats.chunks,
+            "by_language": stats.by_language, "by_source": stats.by_source,
+            "by_product": stats.by_product,
+        }))
+        return
+    out.print(f"{stats.entries} entries ({stats.chunks} chunks)")
+    for title, counter in (("language", stats.by_language), ("source", stats.by_source),
+                           ("product", stats.by_product)):
+        table = Table(title, "entries")
+        for key, count in counter.most_common():
+            table.add_row(key, str(count))
+        out.print(table)
+
+
+# --- asking ---------------------------------------------------------------------------------
+
+def _engine():
+    from linguadesk.runtime import build_engine
+
+    with _byte_progress() as progress:
+        return build_engine(get_settings(), progress=_ByteProgress(progress))
+
+
+def _print_reply(reply) -> None:
+    from bot.messages import message
+
+    for token in reply:
+        out.print(token, end="", highlight=False, markup=False)
+        sys.stdout.flush()
+    out.print()
+    if reply.citations:
+        out.print(f"[dim]{message('sources', reply.language)}:[/]")
+        for number, c in enumerate(reply.citations, start=1):
+            link = f" — {c.url}" if c.url else ""
+            out.print(f"[dim]  [{number}] {c.title}{link}[/]", highlight=False)
+
+
+@app.command()
+@_guarded
+def ask(
+    question: Annotated[str, typer.Argument(help="The customer's question, in any language.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reply as JSON.")] = False,
+) -> None:
+    """Answer one question, streamed, with citations."""
+    from bot.engine import Turn
+
+    reply = _engine().answer(Turn(question, conversation_id=f"cli-{uuid.uuid4()}", channel="cli"))
+    if as_json:
+        text = reply.final()
+        out.print_json(json.dumps({
+            "text": text, "language": reply.language, "confidence": round(reply.confidence, 4),
+            "grounded": reply.grounded, "error": reply.error,
+            "citations": [c.__dict__ for c in reply.citations],
+        }, ensure_ascii=False))
+    else:
+        _print_reply(reply)
+    if reply.error:
+        raise typer.Exit(3)
+
+
+@app.command()
+@_guarded
+def chat() -> None:
+    """Talk to the bot in the terminal (multi-turn). /new starts over, /quit leaves."""
+    from bot.engine import Turn
+
+    engine = _engine()
+    with err.status("Starting the language model…"):
+        _ = engine.chain
+    conversation = f"cli-{uuid.uuid4()}"
+    out.print("[bold]Linguadesk[/] — ask in any language. /new starts a new conversation, /quit leaves.")
+    while True:
+        try:
+            text = out.input("[bold cyan]you>[/] ")
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            return
+        command = text.strip().lower()
+        if command in ("/quit", "/exit"):
+            return
+        if command == "/new":
+            conversation = f"cli-{uuid.uuid4()}"
+            out.print("[dim]New conversation.[/]")
+            continue
+        if not command:
+            continue
+        out.print("[bold green]bot>[/] ", end="")
+        _print_reply(engine.answer(Turn(text, conversation_id=conversation, channel="cli")))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Conversation engine: turns in, grounded multilingual replies out."""

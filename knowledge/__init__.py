@@ -1,0 +1,1 @@
+"""The FAQ knowledge base: loading sources, chunking entries, syncing them into the store."""

@@ -1,0 +1,153 @@
+"""Knowledge-base admin operations, shared by the CLI and the chat/web admin commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.language import detect_language
+from retrieval.vector_store import FaqStore
+
+from .chunking import entries_to_chunks
+from .entries import SourceError
+from .loaders import SUPPORTED_SUFFIXES, load_file
+from .sync import SyncPlan, apply_sync, plan_sync
+
+
+@dataclass
+class IngestReport:
+    plans: list[SyncPlan] = field(default_factory=list)
+    errors: list[SourceError] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class Stats:
+    entries: int
+    chunks: int
+    by_language: Counter
+    by_source: Counter
+    by_product: Counter
+
+
+class IngestProgress:
+    """Callbacks the CLI turns into a progress bar; the default does nothing."""
+
+    def file_started(self, source: str, index: int, total: int) -> None: ...
+    def embedding(self, source: str, total: int) -> Callable[[int], None]:
+        return lambda n: None
+
+
+def source_name(path: Path) -> str:
+    return path.expanduser().resolve().as_posix()
+
+
+def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[SourceError]]:
+    files: list[Path] = []
+    errors: list[SourceError] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*")
+                                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                                and not any(part.startswith(".") for part in p.relative_to(path).parts)))
+        elif path.is_file():
+            files.append(path)
+        else:
+            errors.append(SourceError(str(path), "does not exist"))
+    return files, errors
+
+
+class KnowledgeBase:
+    def __init__(self, store: FaqStore):
+        self.store = store
+
+    def _detect(self, text: str) -> str:
+        return detect_language(text).language
+
+    def ingest(self, paths: Iterable[Path], *, product: str = "", dry_run: bool = False,
+               progress: IngestProgress | None = None) -> IngestReport:
+        progress = progress or IngestProgress()
+        files, errors = expand_paths(paths)
+        report = IngestReport(errors=errors, dry_run=dry_run)
+        for index, path in enumerate(files):
+            source = source_name(path)
+            progress.file_started(source, index, len(files))
+            try:
+                entries = load_file(path, source)
+            except SourceError as exc:
+                report.errors.append(exc)
+                continue
+            mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+            chunks = entries_to_chunks(entries, source, detect_language=self._detect,
+                                       product=product, default_updated_at=mtime.date().isoformat())
+            plan = plan_sync(self.store, source, chunks)
+            report.plans.append(plan)
+            if not dry_run and plan.changes:
+                apply_sync(self.store, plan,
+                           progress.embedding(source, len(plan.added) + len(plan.updated)))
+        return report
+
+    def sources(self) -> Counter:
+        return Counter(meta.get("source", "") for _, meta in self.store.metadata_where())
+
+    def list_entries(self, source: str | None = None, language: str | None = None) -> list[tuple[str, dict]]:
+        where: dict | None = None
+        clauses = [{k: v} for k, v in (("source", source), ("language", language)) if v]
+        if len(clauses) == 1:
+            where = clauses[0]
+        elif clauses:
+            where = {"$and": clauses}
+        rows = list(self.store.metadata_where(where))
+        return sorted(rows, key=lambda r: (r[1].get("source", ""), r[1].get("title", ""),
+                                           r[1].get("chunk_index", 0)))
+
+    def show(self, chunk_id: str):
+        return self.store.get(chunk_id)
+
+    def resolve_source(self, source: str) -> str | None:
+        """Accept the stored name, or a path that resolves to it."""
+        known = self.sources()
+        if source in known:
+            return source
+        candidate = source_name(Path(source))
+        if candidate in known:
+            return candidate
+        matches = [s for s in known if s.endswith("/" + source.lstrip("./"))]
+        return matches[0] if len(matches) == 1 else None
+
+    def delete_source(self, source: str) -> int:
+        ids = [cid for cid, _ in self.store.metadata_where({"source": source})]
+        self.store.delete(ids)
+        return len(ids)
+
+    def delete_id(self, entry_or_chunk_id: str) -> int:
+        """Delete one entry (all its chunks) by entry id, or a single chunk by chunk id."""
+        ids = [cid for cid, _ in self.store.metadata_where({"entry_id": entry_or_chunk_id})]
+        if not ids and self.store.get(entry_or_chunk_id) is not None:
+            ids = [entry_or_chunk_id]
+        self.store.delete(ids)
+        return len(ids)
+
+    def stats(self) -> Stats:
+        rows = [meta for _, meta in self.store.metadata_where()]
+
+        def entries_by(field_name: str, missing: str) -> Counter:
+            groups: dict[str, set] = {}
+            for m in rows:
+                groups.setdefault(str(m.get(field_name) or missing), set()).add(m.get("entry_id"))
+            return Counter({k: len(v) for k, v in groups.items()})
+
+        return Stats(
+            entries=len({m.get("entry_id") for m in rows}),
+            chunks=len(rows),
+            by_language=entries_by("language", "?"),
+            by_source=entries_by("source", "?"),
+            by_product=entries_by("product", "(none)"),
+        )

