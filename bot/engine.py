@@ -20,9 +20,14 @@ from .prompts import ANSWER_PROMPT, format_entries
 
 log = logging.getLogger(__name__)
 
-# Below this detection confidence a short message ("ok", "thanks!") keeps the
+# When the model cites no entry number, cite the entries retrieval was nearly as sure of as
+# its best one; the rest were context, not the answer's source.
+CITATION_MARGIN = 0.02
+
+# A short message ("ok", "thanks!") or a low-confidence detection keeps the
 # conversation's language instead of switching to whatever the detector guessed.
 STICKY_LANGUAGE_BELOW = 0.6
+SHORT_MESSAGE_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,8 @@ class Engine:
             return turn.language
         detected = detect_language(turn.text, self.default_language)
         previous = next((m.language for m in reversed(history) if m.role == "human" and m.language), None)
-        if previous and detected.confidence < STICKY_LANGUAGE_BELOW:
+        short = detected.confidence < 1.0 and len(turn.text.split()) < SHORT_MESSAGE_WORDS
+        if previous and (short or detected.confidence < STICKY_LANGUAGE_BELOW):
             return previous
         return detected.language
 
@@ -153,8 +159,8 @@ class Engine:
             return
         used = {int(n) for n in _CITATION_MARK.findall(reply.text)}
         cited = [c for i, c in enumerate(reply.citations, start=1) if i in used]
-        if cited:
-            reply.citations = cited
+        best = reply.citations[0].score
+        reply.citations = cited or [c for c in reply.citations if c.score >= best - CITATION_MARGIN]
 
     def _fixed(self, turn: Turn, language: str, key: str, *, confidence: float = 0.0,
                record: bool = True) -> Reply:
