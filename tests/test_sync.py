@@ -70,6 +70,15 @@ def test_sync_adds_updates_deletes_and_dry_run_writes_nothing(kb, tmp_path):
     assert again.plans[0].changes == 0 and again.plans[0].unchanged == 3
 
 
+def test_product_option_tags_entries_without_one(kb, tmp_path):
+    faq = tmp_path / "faq.csv"
+    faq.write_text("question,answer,product\nA?,a,\nB?,b,pets\n")
+    kb.ingest([faq], product="phones")
+    products = sorted(meta["product"] for _, meta in kb.list_entries())
+    assert products == ["pets", "phones"]
+    assert kb.stats().by_product == {"pets": 1, "phones": 1}
+
+
 def test_long_article_is_split_and_deleted_as_one(kb, tmp_path):
     article = tmp_path / "guide.md"
     paragraphs = [f"Paragraph {i}: " + "Keep the device dry and charge it fully. " * 12 for i in range(10)]
