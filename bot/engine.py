@@ -41,6 +41,7 @@ class Turn:
 
 @dataclass(frozen=True)
 class Citation:
+    number: int  # the [n] the answer text uses for this entry
     id: str
     title: str
     url: str
@@ -129,7 +130,7 @@ class Engine:
                      self.min_confidence, confidence)
             return self._fixed(turn, language, "no_answer", confidence=confidence)
 
-        citations = [_citation(d) for d in relevant]
+        citations = [_citation(n, d) for n, d in enumerate(relevant, start=1)]
         inputs = {
             "entries": format_entries(relevant),
             "question": question,
@@ -158,7 +159,7 @@ class Engine:
             yield fallback
             return
         used = {int(n) for n in _CITATION_MARK.findall(reply.text)}
-        cited = [c for i, c in enumerate(reply.citations, start=1) if i in used]
+        cited = [c for c in reply.citations if c.number in used]
         best = reply.citations[0].score
         reply.citations = cited or [c for c in reply.citations if c.score >= best - CITATION_MARGIN]
 
@@ -179,9 +180,10 @@ class Engine:
         )
 
 
-def _citation(doc: Document) -> Citation:
+def _citation(number: int, doc: Document) -> Citation:
     meta = doc.metadata
     return Citation(
+        number=number,
         id=str(meta.get("entry_id") or doc.id or ""),
         title=str(meta.get("title", "")),
         url=str(meta.get("url", "")),

@@ -11,7 +11,15 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from linguadesk.settings import BUILTIN_EMBEDDING_MODEL, get_settings
@@ -49,26 +57,33 @@ def _quiet_libraries() -> None:
 
 
 def _fail(text: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]Error:[/] {text}", highlight=False)
+    err.print(f"[bold red]Error:[/] {escape(text)}", highlight=False)
     return typer.Exit(code)
 
 
 class _ByteProgress:
-    """Rich progress bar for model provisioning (one task per file)."""
+    """Rich progress bar for model provisioning, one task per file; shown only if work starts."""
 
-    def __init__(self, progress: Progress):
-        self.progress = progress
+    def __init__(self):
+        self.progress: Progress | None = None
         self.tasks: dict[str, int] = {}
 
     def __call__(self, label: str, done: int, total: int) -> None:
+        if self.progress is None:
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                     DownloadColumn(), TimeRemainingColumn(), console=err,
+                                     transient=True)
+            self.progress.start()
         if label not in self.tasks:
             self.tasks[label] = self.progress.add_task(label, total=total)
         self.progress.update(self.tasks[label], completed=done)
 
+    def __enter__(self) -> "_ByteProgress":
+        return self
 
-def _byte_progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                    TimeRemainingColumn(), console=err, transient=True)
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
 
 
 def _guarded(fn):
@@ -105,8 +120,7 @@ def models_fetch(
     from retrieval.embeddings import ensure_embedding_model
 
     settings = get_settings()
-    with _byte_progress() as progress:
-        report = _ByteProgress(progress)
+    with _ByteProgress() as report:
         embedding = ensure_embedding_model(settings, report)
         gguf = ensure_llm_gguf(settings, report) if llm and not settings.llm_url else None
     out.print(f"Embedding model: {embedding}")
@@ -121,8 +135,8 @@ def models_fetch(
 def _kb():
     from linguadesk.runtime import build_knowledge_base
 
-    with _byte_progress() as progress:
-        return build_knowledge_base(get_settings(), _ByteProgress(progress))
+    with _ByteProgress() as report:
+        return build_knowledge_base(get_settings(), report)
 
 
 class _IngestBar:
@@ -140,7 +154,7 @@ class _IngestBar:
 
 
 def _print_plan(plan, dry_run: bool) -> None:
-    out.print(f"[bold]{plan.source}[/]: +{len(plan.added)} added, ~{len(plan.updated)} updated, "
+    out.print(f"[bold]{escape(plan.source)}[/]: +{len(plan.added)} added, ~{len(plan.updated)} updated, "
               f"-{len(plan.deleted)} deleted, {plan.unchanged} unchanged"
               + (" (dry run, nothing written)" if dry_run else ""), highlight=False)
     for sign, style, titles in (("+", "green", [c.title for c in plan.added]),
@@ -148,7 +162,7 @@ def _print_plan(plan, dry_run: bool) -> None:
                                 ("-", "red", list(plan.deleted.values()))):
         if dry_run or len(titles) <= 20:
             for title in titles:
-                out.print(f"  [{style}]{sign}[/] {title}", highlight=False)
+                out.print(f"  [{style}]{sign}[/] {escape(title)}", highlight=False)
 
 
 @kb_app.command("ingest")
@@ -170,7 +184,7 @@ def kb_ingest(
     for plan in report.plans:
         _print_plan(plan, dry_run)
     for error in report.errors:
-        err.print(f"[bold red]Error:[/] {error}", highlight=False)
+        err.print(f"[bold red]Error:[/] {escape(str(error))}", highlight=False)
     if report.errors:
         err.print(f"{len(report.errors)} source(s) failed; the other sources were ingested.")
         raise typer.Exit(1)
@@ -186,10 +200,11 @@ def kb_list(
     kb = _kb()
     if source:
         source = kb.resolve_source(source) or source
-    table = Table("id", "lang", "title", "source")
+    table = Table("lang", "title", "source")
+    table.add_column("id", no_wrap=True, min_width=32)
     for chunk_id, meta in kb.list_entries(source, language):
-        table.add_row(chunk_id, str(meta.get("language", "")), str(meta.get("title", "")),
-                      Path(str(meta.get("source", ""))).name)
+        table.add_row(escape(str(meta.get("language", ""))), escape(str(meta.get("title", ""))),
+                      escape(Path(str(meta.get("source", ""))).name), chunk_id)
     out.print(table)
 
 
@@ -200,10 +215,10 @@ def kb_show(entry_id: Annotated[str, typer.Argument(help="An id from 'kb list'."
     doc = _kb().show(entry_id)
     if doc is None:
         raise _fail(f"No entry with id {entry_id}. Run 'linguadesk kb list' to see the ids.", 1)
-    out.print(doc.page_content, highlight=False)
+    out.print(doc.page_content, highlight=False, markup=False)
     out.print()
     for key, value in sorted(doc.metadata.items()):
-        out.print(f"[dim]{key}:[/] {value}", highlight=False)
+        out.print(f"[dim]{key}:[/] {escape(str(value))}", highlight=False)
 
 
 @kb_app.command("delete")
@@ -246,7 +261,7 @@ def kb_stats(as_json: Annotated[bool, typer.Option("--json", help="Machine-reada
                            ("product", stats.by_product)):
         table = Table(title, "entries")
         for key, count in counter.most_common():
-            table.add_row(key, str(count))
+            table.add_row(escape(key), str(count))
         out.print(table)
 
 
@@ -255,8 +270,8 @@ def kb_stats(as_json: Annotated[bool, typer.Option("--json", help="Machine-reada
 def _engine():
     from linguadesk.runtime import build_engine
 
-    with _byte_progress() as progress:
-        return build_engine(get_settings(), progress=_ByteProgress(progress))
+    with _ByteProgress() as report:
+        return build_engine(get_settings(), progress=report)
 
 
 def _print_reply(reply) -> None:
@@ -268,9 +283,9 @@ def _print_reply(reply) -> None:
     out.print()
     if reply.citations:
         out.print(f"[dim]{message('sources', reply.language)}:[/]")
-        for number, c in enumerate(reply.citations, start=1):
+        for c in reply.citations:
             link = f" — {c.url}" if c.url else ""
-            out.print(f"[dim]  [{number}] {c.title}{link}[/]", highlight=False)
+            out.print(f"  [{c.number}] {c.title}{link}", style="dim", markup=False, highlight=False)
 
 
 @app.command()
