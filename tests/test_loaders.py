@@ -157,3 +157,18 @@ def test_sample_faq_has_30_entries_in_3_languages():
     languages = {e.language or detect_language(e.question + " " + e.answer).language for e in entries}
     assert {"en", "es", "fr", "de"} <= languages
     assert all(e.question and e.answer for e in entries)
+
+
+def test_hostile_input_is_reported_not_crashing(tmp_path):
+    with pytest.raises(SourceError, match="deep.json: could not be parsed"):
+        load(write(tmp_path, "deep.json", "[" * 200_000))
+
+
+def test_line_separators_and_headings_edge_cases(tmp_path):
+    jsonl = write(tmp_path, "a.jsonl", '{"question": "A\u2028B?", "answer": "x"}\n')
+    assert load(jsonl)[0].answer == "x"
+    md = write(tmp_path, "c.md", "---\nlanguage: no\n---\n## Learn C#\nNo.\n\f\n~~~\n## not a question\n~~~\n## Next?\nYes.\n")
+    first, second = load(md)
+    assert first.question == "Learn C#" and first.language == "no"
+    assert "not a question" in first.answer
+    assert second.question == "Next?" and second.line == 10

@@ -79,6 +79,22 @@ def test_product_option_tags_entries_without_one(kb, tmp_path):
     assert kb.stats().by_product == {"pets": 1, "phones": 1}
 
 
+def test_file_deleted_from_an_ingested_folder_is_deleted_from_the_store(kb, tmp_path):
+    folder = tmp_path / "faq"
+    folder.mkdir()
+    (folder / "a.md").write_text(FAQ_V1)
+    (folder / "b.csv").write_text("question,answer\nOld question?,Old answer.\n")
+    kb.ingest([folder])
+    assert kb.stats().entries == 4
+    (folder / "b.csv").unlink()
+    dry = kb.ingest([folder], dry_run=True)
+    assert [list(p.deleted.values()) for p in dry.plans if p.deleted] == [["Old question?"]]
+    assert kb.stats().entries == 4
+    kb.ingest([folder])
+    assert kb.stats().entries == 3
+    assert all(meta["source"].endswith("a.md") for _, meta in kb.list_entries())
+
+
 def test_long_article_is_split_and_deleted_as_one(kb, tmp_path):
     article = tmp_path / "guide.md"
     paragraphs = [f"Paragraph {i}: " + "Keep the device dry and charge it fully. " * 12 for i in range(10)]
@@ -142,7 +158,7 @@ def test_cli_dry_run_then_delete_from_source_file(cli_env, tmp_path):
     missing = runner.invoke(app, ["kb", "delete", "--source", "nope.md"])
     assert missing.exit_code == 1 and "No source matches 'nope.md'" in missing.output
     deleted = runner.invoke(app, ["kb", "delete", "--source", "faq.md"])
-    assert deleted.exit_code == 0 and "Deleted 2 entries" in deleted.output
+    assert deleted.exit_code == 0 and "Deleted 2 chunk(s)" in deleted.output
     assert '"entries": 0' in runner.invoke(app, ["kb", "stats", "--json"]).output
 
 

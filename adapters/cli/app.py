@@ -97,7 +97,7 @@ def _guarded(fn):
 
         try:
             return fn(*args, **kwargs)
-        except (ProvisioningError, StoreUnavailable, FileNotFoundError) as exc:
+        except (ProvisioningError, StoreUnavailable, FileNotFoundError, PermissionError) as exc:
             raise _fail(str(exc)) from None
 
     return wrapper
@@ -105,7 +105,15 @@ def _guarded(fn):
 
 @app.callback()
 def _setup() -> None:
-    _quiet_libraries()
+    from pydantic import ValidationError
+
+    try:
+        _quiet_libraries()
+    except ValidationError as exc:
+        raise _fail(f"Invalid settings: {exc}. Fix the LINGUADESK_* variables or "
+                    "linguadesk.toml.") from None
+    except ValueError as exc:  # tomllib.TOMLDecodeError
+        raise _fail(f"Cannot read the settings file: {exc}. Fix linguadesk.toml.") from None
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -186,7 +194,9 @@ def kb_ingest(
     for error in report.errors:
         err.print(f"[bold red]Error:[/] {escape(str(error))}", highlight=False)
     if report.errors:
-        err.print(f"{len(report.errors)} source(s) failed; the other sources were ingested.")
+        done = "checked" if dry_run else "ingested"
+        rest = f"; the other sources were {done}" if report.plans else ""
+        err.print(f"{len(report.errors)} source(s) failed{rest}.")
         raise typer.Exit(1)
 
 
@@ -236,7 +246,7 @@ def kb_delete(
         if resolved is None:
             raise _fail(f"No source matches '{source}'. Run 'linguadesk kb stats' to see the "
                         "stored sources.", 1)
-        out.print(f"Deleted {kb.delete_source(resolved)} entries of {resolved}.", highlight=False)
+        out.print(f"Deleted {kb.delete_source(resolved)} chunk(s) of {resolved}.", highlight=False)
     else:
         deleted = kb.delete_id(entry_id)
         if not deleted:
