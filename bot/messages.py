@@ -6,6 +6,8 @@ The engine never shows the customer an English string when it knows their langua
 
 from __future__ import annotations
 
+from .language import base_language
+
 SUPPORTED_LANGUAGES = ("en", "zh", "es", "fr", "de", "ja", "pt", "ar", "ko", "it")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -54,4 +56,4 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def message(key: str, language: str) -> str:
     table = MESSAGES[key]
-    return table.get(language) or table.get(language.split("-")[0].lower()) or table["en"]
+    return table.get(language) or table.get(base_language(language)) or table["en"]

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.language import base_language
+
 from .entries import FaqEntry, SourceError
 
 _QUESTION_END = re.compile(r"[?？؟]\s*$")
@@ -23,9 +25,11 @@ _QUESTION_END = re.compile(r"[?？؟]\s*$")
 _LINES = re.compile(r"\r\n|\r|\n")
 
 
+_FENCE = re.compile(r"\s*(`{3,}|~{3,})")
+
+
 def lines_of(text: str) -> list[str]:
     return _LINES.split(text)
-_KNOWN_FIELDS = {"question", "answer", "title", "url", "tags", "product", "language", "updated_at"}
 
 
 def slug(text: str) -> str:
@@ -119,7 +123,7 @@ def load_markdown(text: str, source: str) -> list[FaqEntry]:
         ))
 
     for number, raw in enumerate(lines[start:], start=start + 1):
-        marker = re.match(r"\s*(`{3,}|~{3,})", raw)
+        marker = _FENCE.match(raw)
         if marker and not fence:
             fence = marker.group(1)
         elif marker and marker.group(1).startswith(fence):
@@ -236,7 +240,7 @@ def load_html(text: str, source: str) -> list[FaqEntry]:
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
     html_tag = soup.find("html")
-    language = str(html_tag.get("lang", "")).split("-")[0].lower() if html_tag else ""
+    language = base_language(str(html_tag.get("lang", ""))) if html_tag else ""
     canonical = soup.find("link", rel="canonical")
     base_url = str(canonical.get("href", "")) if canonical else ""
     page_title = soup.title.get_text(strip=True) if soup.title else ""
