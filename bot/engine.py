@@ -20,9 +20,9 @@ from .prompts import ANSWER_PROMPT, format_entries
 
 log = logging.getLogger(__name__)
 
-# When the model cites no entry number, cite the entries retrieval was nearly as sure of as
-# its best one; the rest were context, not the answer's source.
-CITATION_MARGIN = 0.02
+# When the model cites no entry number, cite the entries ranked nearly as high as the best
+# one (fused retrieval score, in standard deviations); the rest were context, not the source.
+CITATION_MARGIN = 0.5
 
 # A short message ("ok", "thanks!") or a low-confidence detection keeps the
 # conversation's language instead of switching to whatever the detector guessed.
@@ -46,7 +46,8 @@ class Citation:
     title: str
     url: str
     source: str
-    score: float
+    score: float  # calibrated relevance, 0..1
+    rank_score: float = 0.0
 
 
 @dataclass
@@ -166,8 +167,9 @@ class Engine:
             return
         used = {int(n) for n in _CITATION_MARK.findall(reply.text)}
         cited = [c for c in reply.citations if c.number in used]
-        best = reply.citations[0].score
-        reply.citations = cited or [c for c in reply.citations if c.score >= best - CITATION_MARGIN]
+        best = reply.citations[0].rank_score
+        reply.citations = cited or [c for c in reply.citations
+                                    if c.rank_score >= best - CITATION_MARGIN]
 
     def _fixed(self, turn: Turn, language: str, key: str, *, confidence: float = 0.0,
                record: bool = True) -> Reply:
@@ -195,4 +197,5 @@ def _citation(number: int, doc: Document) -> Citation:
         url=str(meta.get("url", "")),
         source=str(meta.get("source", "")),
         score=float(meta.get("score", 0.0)),
+        rank_score=float(meta.get("rank_score", meta.get("score", 0.0))),
     )

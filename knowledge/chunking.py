@@ -49,6 +49,7 @@ def entries_to_chunks(
                 "language": language,
                 "product": entry.product or product,
                 "tags": ", ".join(entry.tags),
+                "variants": "\n".join(entry.variants),
                 "updated_at": entry.updated_at,
                 "chunk_index": index,
                 "chunk_count": len(pieces),

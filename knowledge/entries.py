@@ -16,12 +16,16 @@ class FaqEntry:
     product: str = ""
     tags: list[str] = field(default_factory=list)
     updated_at: str = ""
+    # Other ways customers ask the same question; each is searchable on its own.
+    variants: list[str] = field(default_factory=list)
     line: int | None = None  # where the entry starts in its source, for error messages
 
     def __post_init__(self) -> None:
         self.question = " ".join(self.question.split())
         self.answer = self.answer.strip()
         self.title = " ".join((self.title or self.question).split())
+        cleaned = (" ".join(v.split()) for v in self.variants)
+        self.variants = [v for v in dict.fromkeys(cleaned) if v and v != self.question]
 
 
 @dataclass(frozen=True)

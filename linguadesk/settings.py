@@ -55,10 +55,18 @@ class Settings(BaseSettings):
     llm_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
     llm_context: int = 8192
 
+    # Retrieval: dense e5 + multilingual USE (for the languages it covers) + BM25, fused.
+    use_encoder: bool = True
+    lexical_search: bool = True
+    # A sentence-transformers CrossEncoder (hub name or folder) reranks the fused top hits.
+    reranker_model: str | None = None
+    retrieval_candidates: int = 40
+
     # Answering
     retrieval_k: int = 4
-    # Below this cosine similarity the engine says it does not know instead of guessing.
-    min_confidence: float = 0.82
+    # Below this calibrated relevance (0..1, see `linguadesk eval retrieval --benchmark
+    # covid_faq_en`) the engine says it does not know instead of guessing.
+    min_confidence: float = 0.5
     history_turns: int = 6
     default_language: str = "en"
 

@@ -52,6 +52,12 @@ class SentenceTransformerEmbeddings(Embeddings):
                                     convert_to_numpy=True)
         return vectors.tolist()
 
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        vectors = self.model.encode([self.query_prefix + t for t in texts],
+                                    batch_size=self.batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True)
+        return vectors.tolist()
+
     def embed_query(self, text: str) -> list[float]:
         vector = self.model.encode(self.query_prefix + text, normalize_embeddings=True,
                                    convert_to_numpy=True)

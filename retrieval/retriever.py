@@ -7,22 +7,24 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from .vector_store import FaqStore
+from .hybrid import HybridSearch
 
 
 class FaqRetriever(BaseRetriever):
-    """Dense search over FAQ entries; each document carries its cosine ``score`` in metadata."""
+    """Hybrid search over FAQ entries. Each document carries in its metadata ``score``
+    (the calibrated relevance, 0..1) and ``rank_score`` (the fused ranking score)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    store: FaqStore
+    search: HybridSearch
     k: int = 4
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        results = []
-        for doc, score in self.store.search(query, self.k):
-            results.append(Document(page_content=doc.page_content, id=doc.id,
-                                    metadata={**doc.metadata, "score": score}))
-        return results
+        return [
+            Document(page_content=hit.document.page_content, id=hit.document.id,
+                     metadata={**hit.document.metadata, "score": hit.relevance,
+                               "rank_score": hit.score})
+            for hit in self.search.search(query, self.k)
+        ]

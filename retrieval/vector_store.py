@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from urllib.parse import urlparse
 
@@ -13,6 +14,8 @@ from knowledge.entries import Chunk
 from linguadesk.settings import Settings
 
 UPSERT_BATCH = 256
+
+log = logging.getLogger(__name__)
 
 
 class StoreUnavailable(RuntimeError):
@@ -40,15 +43,60 @@ def make_chroma_client(settings: Settings):
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
 
+def question_views(metadata: dict) -> list[str]:
+    """The ways an entry is asked: its question and its variants (one per line)."""
+    texts = [str(metadata.get("question", ""))]
+    texts += str(metadata.get("variants", "")).split("\n")
+    seen: set[str] = set()
+    out = []
+    for text in (t.strip() for t in texts):
+        if text and text.casefold() not in seen:
+            seen.add(text.casefold())
+            out.append(text)
+    return out
+
+
 class FaqStore:
-    def __init__(self, settings: Settings, embeddings: Embeddings, client=None):
+    """Entries in one Chroma collection (what LangChain's ``Chroma`` reads). Side
+    collections: ``__views`` holds the e5 vector of each way an entry is asked
+    (``<chunk id>~q<n>``); ``__use``, when a second encoder is given, the USE vectors of
+    the entry text (``~doc``) and of those questions.
+
+    Writes go side collections first and the entry last: the entry carries the content
+    hash sync compares, so a write cut short is redone by the next ingest.
+    """
+
+    def __init__(self, settings: Settings, embeddings: Embeddings, client=None,
+                 second_encoder=None):
         self.embeddings = embeddings
+        self.second_encoder = second_encoder
+        client = client or make_chroma_client(settings)
+        name = settings.chroma_collection
         self.vectorstore = Chroma(
-            collection_name=settings.chroma_collection,
-            embedding_function=embeddings,
-            client=client or make_chroma_client(settings),
+            collection_name=name, embedding_function=embeddings, client=client,
             collection_metadata={"hnsw:space": "cosine"},
         )
+        space = {"hnsw:space": "cosine"}
+        self.views = client.get_or_create_collection(
+            f"{name}__views", metadata=space, embedding_function=None)
+        self.second = (client.get_or_create_collection(
+            f"{name}__use", metadata=space, embedding_function=None)
+            if second_encoder is not None else None)
+        self._meta = client.get_or_create_collection(f"{name}__revision", embedding_function=None)
+        self._add_missing_views()
+
+    def _add_missing_views(self) -> None:
+        """A store written before views existed (or with the second encoder off) gets them
+        built once from its entries, so search sees every entry."""
+        total = self.collection.count()
+        if not total or self.views.count() or (self.second is not None and self.second.count()):
+            return
+        log.info("building search views for %d stored entries", total)
+        docs = list(self.documents())
+        for start in range(0, len(docs), UPSERT_BATCH):
+            batch = [Chunk(d.id, d.page_content, d.metadata) for d in docs[start:start + UPSERT_BATCH]]
+            self._write_views(batch)
+        self.bump_revision()
 
     @property
     def collection(self):
@@ -77,16 +125,78 @@ class FaqStore:
     def upsert(self, chunks: list[Chunk], progress: Callable[[int], None] | None = None) -> None:
         for start in range(0, len(chunks), UPSERT_BATCH):
             batch = chunks[start:start + UPSERT_BATCH]
-            self.vectorstore.add_texts(
-                [c.text for c in batch], metadatas=[c.metadata for c in batch],
-                ids=[c.id for c in batch],
+            entry_vectors = self._write_views(batch)
+            self.collection.upsert(
+                ids=[c.id for c in batch], embeddings=entry_vectors,
+                documents=[c.text for c in batch], metadatas=[c.metadata for c in batch],
             )
             if progress:
                 progress(len(batch))
+        self.bump_revision()
+
+    def _write_views(self, batch: list[Chunk]) -> list[list[float]]:
+        """Embed and store every view of the batch; returns the entries' own e5 vectors."""
+        texts = [c.text for c in batch]
+        ids, metas = [], []
+        for chunk in batch:
+            for n, text in enumerate(question_views(chunk.metadata)):
+                ids.append(f"{chunk.id}~q{n}")
+                texts.append(text)
+                metas.append({"chunk_id": chunk.id})
+        chunk_ids = [c.id for c in batch]
+        vectors = self.embeddings.embed_documents(texts)
+        if ids:
+            self.views.upsert(ids=ids, embeddings=vectors[len(batch):], metadatas=metas)
+        self._delete_stale(self.views, chunk_ids, set(ids))
+        if self.second is not None:
+            all_ids = [f"{c.id}~doc" for c in batch] + ids
+            all_metas = [{"chunk_id": c.id} for c in batch] + metas
+            second = self.second_encoder.encode(texts)
+            self.second.upsert(ids=all_ids, embeddings=second.tolist(), metadatas=all_metas)
+            self._delete_stale(self.second, chunk_ids, set(all_ids))
+        return vectors[: len(batch)]
+
+    @staticmethod
+    def _delete_stale(collection, chunk_ids: list[str], keep: set[str]) -> None:
+        got = collection.get(where={"chunk_id": {"$in": chunk_ids}}, include=[])
+        stale = [i for i in got["ids"] if i not in keep]
+        if stale:
+            collection.delete(ids=stale)
 
     def delete(self, ids: list[str]) -> None:
         for start in range(0, len(ids), 5000):
-            self.vectorstore.delete(ids=ids[start:start + 5000])
+            batch = ids[start:start + 5000]
+            self.vectorstore.delete(ids=batch)
+            for side in (self.views, self.second):
+                if side is not None:
+                    side.delete(where={"chunk_id": {"$in": batch}})
+        self.bump_revision()
+
+    def bump_revision(self) -> None:
+        """Tells every process holding a lexical index that the entries changed."""
+        import uuid
+
+        self._meta.upsert(ids=["revision"], embeddings=[[1.0]], documents=[uuid.uuid4().hex])
+
+    def revision(self) -> str:
+        got = self._meta.get(ids=["revision"], include=["documents"])
+        return got["documents"][0] if got["ids"] else ""
+
+    def documents(self, ids: list[str] | None = None, page: int = 5000) -> Iterator[Document]:
+        if ids is not None:
+            got = self.collection.get(ids=ids, include=["documents", "metadatas"])
+            by_id = {i: Document(page_content=d or "", id=i, metadata=dict(m or {}))
+                     for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+            yield from (by_id[i] for i in ids if i in by_id)
+            return
+        offset = 0
+        while True:
+            got = self.collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"]):
+                yield Document(page_content=d or "", id=i, metadata=dict(m or {}))
+            if len(got["ids"]) < page:
+                return
+            offset += page
 
     def search(self, query: str, k: int) -> list[tuple[Document, float]]:
         """Top-k documents with cosine similarity (1 = identical)."""

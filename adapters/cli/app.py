@@ -28,10 +28,12 @@ app = typer.Typer(help="Linguadesk: a multilingual support bot grounded in your 
                   no_args_is_help=True, pretty_exceptions_enable=False)
 models_app = typer.Typer(help="Provision the embedded models.", no_args_is_help=True)
 kb_app = typer.Typer(help="Manage the FAQ knowledge base.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure the bot on public benchmarks.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(kb_app, name="kb")
+app.add_typer(eval_app, name="eval")
 
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -45,7 +47,7 @@ def _quiet_libraries() -> None:
 
     warnings.filterwarnings("ignore")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers"):
+    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         from transformers.utils import logging as hf_logging
@@ -126,10 +128,13 @@ def models_fetch(
     """Build the offline embedding model and assemble the LLM file (verified by sha256)."""
     from bot.llm_server import ensure_llm_gguf
     from retrieval.embeddings import ensure_embedding_model
+    from retrieval.use_encoder import load_use_encoder
 
     settings = get_settings()
     with _ByteProgress() as report:
         embedding = ensure_embedding_model(settings, report)
+        if settings.use_encoder:
+            load_use_encoder(settings, report)
         gguf = ensure_llm_gguf(settings, report) if llm and not settings.llm_url else None
     out.print(f"Embedding model: {embedding}")
     if gguf:
@@ -349,6 +354,100 @@ def chat() -> None:
             continue
         out.print("[bold green]bot>[/] ", end="")
         _print_reply(engine.answer(Turn(text, conversation_id=conversation, channel="cli")))
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+def _fmt(value, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _print_retrieval_report(report: dict) -> None:
+    table = Table(title=f"{report['benchmark']}: {report['entries']} entries, "
+                        f"{report['queries']} queries (hybrid vs. baseline, same run)")
+    for column in ("query lang", "n", "R@1 base", "R@1 hybrid", "×", "R@5 base", "R@5 hybrid",
+                   "MRR base", "MRR hybrid", "p50 ms base/hyb", "p95 ms base/hyb", "p95 ×"):
+        table.add_column(column, justify="left" if column == "query lang" else "right")
+    for language, row in report["languages"].items():
+        b, h, r = row["baseline"], row["hybrid"], row["ratio"]
+        table.add_row(
+            language, str(h["queries"]), _fmt(b["recall@1"]), _fmt(h["recall@1"]),
+            _fmt(r["recall@1"], 2), _fmt(b["recall@5"]), _fmt(h["recall@5"]),
+            _fmt(b["mrr@10"]), _fmt(h["mrr@10"]),
+            f"{b['latency_p50_ms']:.1f}/{h['latency_p50_ms']:.1f}",
+            f"{b['latency_p95_ms']:.1f}/{h['latency_p95_ms']:.1f}", _fmt(r["latency_p95_ms"], 2),
+        )
+    out.print(table)
+    if "no_match" in report:
+        nm = report["no_match"]
+        pairs, e2e = nm["pairs"], nm["end_to_end"]
+        out.print(f"No-match decision at calibrated relevance >= {nm['threshold']}:")
+        out.print(f"  labelled pairs: precision {pairs['precision']:.3f}, recall {pairs['recall']:.3f}, "
+                  f"F1 {pairs['f1']:.3f}")
+        out.print(f"  answerable queries: {e2e['answered_correctly']}/{e2e['answerable']} answered from "
+                  f"the gold entry, {e2e['answered_with_another_entry']} from another entry "
+                  f"(precision {e2e['precision']:.3f}, recall {e2e['recall']:.3f})")
+        if e2e["off_domain"]:
+            out.print(f"  off-domain questions (banking77) refused: "
+                      f"{e2e['off_domain_refused']}/{e2e['off_domain']}")
+    out.print(f"[dim]{escape(report['attribution'])}[/]")
+
+
+@eval_app.command("retrieval")
+@_guarded
+def eval_retrieval(
+    benchmark: Annotated[str, typer.Option(help="xquad_r, banking77, arbanking77 or covid_faq_en.")],
+    data: Annotated[Optional[Path], typer.Option(help="Folder holding the benchmark folders.")] = None,
+    as_json: Annotated[Optional[Path], typer.Option("--json", help="Also write the report here.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N queries (per language).")] = None,
+    languages: Annotated[Optional[str], typer.Option(
+        help="xquad_r: comma-separated query languages (default: all 11).")] = None,
+    index_languages: Annotated[str, typer.Option(
+        help="xquad_r: candidate languages, comma-separated, or 'all' for the pooled index.")] = "en",
+    latency_sample: Annotated[int, typer.Option(help="Queries per language timed end to end.")] = 100,
+) -> None:
+    """Recall@1/5, MRR and latency per query language, hybrid vs. a plain dense baseline."""
+    from retrieval import benchmarks
+    from retrieval.evaluation import evaluate
+
+    root = data or benchmarks.default_root()
+    options = {}
+    if benchmark == "xquad_r":
+        if languages:
+            options["query_languages"] = tuple(x.strip() for x in languages.split(",") if x.strip())
+        options["index_languages"] = (benchmarks.XQUAD_LANGUAGES if index_languages == "all"
+                                      else tuple(x.strip() for x in index_languages.split(",")))
+    try:
+        evalset = benchmarks.load(benchmark, root, limit, **options)
+    except benchmarks.BenchmarkError as exc:
+        raise _fail(str(exc)) from None
+    settings = get_settings()
+    with _ByteProgress() as report_models:
+        from retrieval.embeddings import load_embeddings
+        from retrieval.use_encoder import load_use_encoder
+
+        load_embeddings(settings, report_models)
+        if settings.use_encoder:
+            load_use_encoder(settings, report_models)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase.capitalize(), total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        report = evaluate(settings, evalset, progress=progress, latency_sample=latency_sample,
+                          use_encoder=settings.use_encoder, lexical=settings.lexical_search)
+    report["command"] = "linguadesk eval retrieval " + " ".join(sys.argv[3:])
+    features = report.get("no_match", {}).pop("_features", None)
+    _print_retrieval_report(report)
+    if as_json:
+        if features is not None:
+            report["no_match"]["features"] = features
+        as_json.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        out.print(f"Report written to {as_json}")
 
 
 def main() -> None:

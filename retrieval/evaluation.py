@@ -1,0 +1,225 @@
+"""Retrieval evaluation: the hybrid search against a naive dense baseline, in one run.
+
+Both systems use the same store and the same embedding model. The baseline is what a
+first RAG prototype does: LangChain's ``Chroma.similarity_search`` over one vector per
+entry. Quality is measured on every query (query vectors encoded once, in batches, for
+both systems); latency is measured on a sample of queries per language through each
+system's full path (encode + search), alternating which system goes first.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.entries import Chunk
+from linguadesk.settings import Settings
+
+from .benchmarks import EvalSet
+from .calibration import Relevance
+from .hybrid import HybridSearch, QueryVectors
+
+DEPTH = 10  # ranks are looked up to here; MRR is MRR@10
+
+
+@dataclass
+class SystemScores:
+    ranks: list[int] = field(default_factory=list)  # 0-based; DEPTH = not found
+    latency_ms: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        r = np.array(self.ranks)
+        lat = np.array(self.latency_ms) if self.latency_ms else np.array([np.nan])
+        return {
+            "queries": int(len(r)),
+            "recall@1": float(np.mean(r < 1)) if len(r) else 0.0,
+            "recall@5": float(np.mean(r < 5)) if len(r) else 0.0,
+            "mrr@10": float(np.mean(np.where(r < DEPTH, 1.0 / (r + 1), 0.0))) if len(r) else 0.0,
+            "latency_p50_ms": float(np.nanpercentile(lat, 50)),
+            "latency_p95_ms": float(np.nanpercentile(lat, 95)),
+            "latency_samples": len(self.latency_ms),
+        }
+
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+def _rank(ids: list[str], gold: frozenset[str]) -> int:
+    for i, entry_id in enumerate(ids[:DEPTH]):
+        if entry_id in gold:
+            return i
+    return DEPTH
+
+
+def build_index(settings: Settings, evalset: EvalSet, progress: Progress, *, use_encoder: bool):
+    """A throwaway store in its own folder, written through the production code path."""
+    from retrieval.embeddings import load_embeddings
+    from retrieval.use_encoder import load_use_encoder
+    from retrieval.vector_store import FaqStore
+
+    second = load_use_encoder(settings) if use_encoder else None
+    store = FaqStore(settings, load_embeddings(settings), second_encoder=second)
+    chunks = [
+        Chunk(e.id, e.text, {
+            "source": f"benchmark:{evalset.name}", "entry_id": e.id,
+            "title": e.question or e.text[:80], "question": e.question,
+            "variants": "\n".join(e.variants), "language": e.language,
+            "content_hash": e.id, "chunk_index": 0, "chunk_count": 1,
+        })
+        for e in evalset.entries
+    ]
+    done = 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        progress("index", done, len(chunks))
+
+    store.upsert(chunks, step)
+    return store
+
+
+def evaluate(settings: Settings, evalset: EvalSet, *, progress: Progress | None = None,
+             latency_sample: int = 100, use_encoder: bool = True, lexical: bool = True,
+             seed: int = 0) -> dict:
+    progress = progress or (lambda phase, done, total: None)
+    with tempfile.TemporaryDirectory(prefix="linguadesk-eval-") as tmp:
+        run_settings = settings.model_copy(update={
+            "data_dir": Path(tmp), "model_dir": settings.models_dir, "chroma_url": None,
+            "chroma_collection": "eval",
+        })
+        t0 = time.perf_counter()
+        store = build_index(run_settings, evalset, progress, use_encoder=use_encoder)
+        index_s = time.perf_counter() - t0
+        search = HybridSearch(store, candidates=settings.retrieval_candidates, lexical=lexical)
+        search.lexical_index()
+
+        texts = [q.text for q in evalset.queries]
+        vectors: list[QueryVectors] = []
+        batch = 256
+        for start in range(0, len(texts), batch):
+            vectors.extend(search.encode(texts[start:start + batch]))
+            progress("encode", min(start + batch, len(texts)), len(texts))
+
+        baseline: dict[str, SystemScores] = defaultdict(SystemScores)
+        hybrid: dict[str, SystemScores] = defaultdict(SystemScores)
+        detected: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for n, (query, vec) in enumerate(zip(evalset.queries, vectors)):
+            docs = store.vectorstore.similarity_search_by_vector(vec.dense, k=DEPTH)
+            baseline[query.language].ranks.append(_rank([d.id for d in docs], query.gold))
+            hits = search.search_encoded(query.text, vec, DEPTH)
+            hybrid[query.language].ranks.append(_rank([h.document.id for h in hits], query.gold))
+            detected[query.language][vec.language] += 1
+            if n % 200 == 0:
+                progress("search", n + 1, len(texts))
+        progress("search", len(texts), len(texts))
+
+        rng = random.Random(seed)
+        by_language: dict[str, list[str]] = defaultdict(list)
+        for query in evalset.queries:
+            by_language[query.language].append(query.text)
+        sampled = [(lang, t) for lang, qs in by_language.items()
+                   for t in rng.sample(qs, min(latency_sample, len(qs)))]
+        for n, (language, text) in enumerate(sampled):
+            runs = [("baseline", lambda: store.vectorstore.similarity_search(text, k=DEPTH)),
+                    ("hybrid", lambda: search.search(text, DEPTH))]
+            if n % 2:
+                runs.reverse()
+            for name, run in runs:
+                t = time.perf_counter()
+                run()
+                elapsed = (time.perf_counter() - t) * 1000
+                (baseline if name == "baseline" else hybrid)[language].latency_ms.append(elapsed)
+            progress("latency", n + 1, len(sampled))
+
+        report = {
+            "benchmark": evalset.name,
+            "attribution": evalset.attribution,
+            "entries": len(evalset.entries),
+            "queries": len(evalset.queries),
+            "index_seconds": round(index_s, 1),
+            "embedding_model": settings.embedding_model,
+            "second_encoder": "muse-v3" if use_encoder else None,
+            "lexical": lexical,
+            "languages": {},
+        }
+        for language in sorted(hybrid):
+            b, h = baseline[language].summary(), hybrid[language].summary()
+            report["languages"][language] = {
+                "baseline": b, "hybrid": h,
+                "detected_language": dict(detected[language]),
+                "ratio": {
+                    key: (h[key] / b[key] if b[key] else None)
+                    for key in ("recall@1", "recall@5", "mrr@10", "latency_p50_ms", "latency_p95_ms")
+                },
+            }
+        if evalset.pairs:
+            report["no_match"] = no_match_report(search, evalset)
+        return report
+
+
+def _pr(predicted: np.ndarray, actual: np.ndarray) -> dict:
+    tp = int(np.sum(predicted & actual))
+    fp = int(np.sum(predicted & ~actual))
+    fn = int(np.sum(~predicted & actual))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3),
+            "tp": tp, "fp": fp, "fn": fn}
+
+
+def no_match_report(search: HybridSearch, evalset: EvalSet, threshold: float | None = None) -> dict:
+    """How well the calibrated relevance tells "this entry answers it" from "it does not".
+
+    1. The set's labelled pairs (the protocol): relevance(query, that entry) >= threshold
+       against the label.
+    2. End to end: matching queries should be answered (best hit above the threshold)
+       by their gold entry; off-domain questions (``evalset.off_domain``: another
+       benchmark's questions, which this FAQ does not cover) should all be refused.
+    """
+    relevance = search.relevance
+    threshold = 0.5 if threshold is None else threshold
+    vectors = search.encode([q for q, _, _ in evalset.pairs])
+    features, labels = [], []
+    for (_, entry_id, match), vec in zip(evalset.pairs, vectors):
+        features.append(search.channels_for(vec, entry_id))
+        labels.append(match)
+    probs = np.array([relevance(ch, "en", "en") for ch in features])
+    pairs = _pr(probs >= threshold, np.array(labels, dtype=bool))
+
+    answered_right = answered_wrong = 0
+    for query, vec in zip(evalset.queries, search.encode([q.text for q in evalset.queries])):
+        hits = search.search_encoded(query.text, vec, 1)
+        if hits and hits[0].relevance >= threshold:
+            if hits[0].document.id in query.gold:
+                answered_right += 1
+            else:
+                answered_wrong += 1
+    refused_off_domain = 0
+    if evalset.off_domain:
+        for text, vec in zip(evalset.off_domain, search.encode(evalset.off_domain)):
+            hits = search.search_encoded(text, vec, 1)
+            refused_off_domain += not hits or hits[0].relevance < threshold
+    answered = answered_right + answered_wrong
+    return {
+        "threshold": threshold,
+        "pairs": pairs,
+        "end_to_end": {
+            "answerable": len(evalset.queries),
+            "answered_correctly": answered_right,
+            "answered_with_another_entry": answered_wrong,
+            "precision": round(answered_right / answered, 3) if answered else 0.0,
+            "recall": round(answered_right / len(evalset.queries), 3) if evalset.queries else 0.0,
+            "off_domain": len(evalset.off_domain),
+            "off_domain_refused": int(refused_off_domain),
+        },
+        "_features": [(Relevance.features(ch), bool(m)) for ch, m in zip(features, labels)],
+    }

@@ -1,0 +1,199 @@
+"""Hybrid FAQ search: dense e5 (entry text and every question variant), multilingual USE
+for the languages it covers, and BM25, fused by standardized scores.
+
+Each channel's scores are standardized over the union of candidates (a channel that
+did not return a candidate gives it its lowest returned score), then summed with
+per-channel weights. Standardizing keeps channels with different score ranges
+comparable per query; BM25 is weighted by how much of the query the index vocabulary
+knows, so a Spanish question over English entries is not steered by stray words.
+The calibrated relevance (0..1) is computed from absolute similarities, not from the
+fused rank score, because "no entry matches" is a property of the best score itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from langchain_core.documents import Document
+
+from bot.language import detect_language
+
+from .calibration import Relevance
+from .lexical import LexicalIndex
+from .use_encoder import USE_LANGUAGES
+from .vector_store import FaqStore, question_views
+
+log = logging.getLogger(__name__)
+
+LEXICAL_RECHECK_S = 2.0
+
+
+@dataclass(frozen=True)
+class Weights:
+    # e5 over the entry text and e5 over its questions share one unit of weight when an
+    # entry has both; the others are relative to it (tuned on banking77 and xquad_r
+    # together; a broad optimum: USE 0.4-0.75 and BM25 0.2-0.5 are within a point).
+    entry: float = 1.0
+    question: float = 1.0
+    use: float = 0.55
+    lexical: float = 0.3
+
+
+@dataclass
+class QueryVectors:
+    """What a query costs to encode, done once (and in batches by the evaluator)."""
+    language: str
+    dense: list[float]
+    second: list[float] | None = None
+
+
+@dataclass
+class Hit:
+    document: Document
+    score: float  # fused, for ranking only
+    relevance: float  # calibrated, 0..1
+    channels: dict[str, float] = field(default_factory=dict)
+
+
+def _standardize(values: np.ndarray) -> np.ndarray:
+    std = values.std()
+    if std < 1e-9:
+        return np.zeros_like(values)
+    return (values - values.mean()) / std
+
+
+class HybridSearch:
+    def __init__(self, store: FaqStore, *, candidates: int = 40, lexical: bool = True,
+                 weights: Weights | None = None, relevance: Relevance | None = None,
+                 reranker=None, rerank_top: int = 20):
+        self.store = store
+        self.candidates = candidates
+        self.use_lexical = lexical
+        self.weights = weights or Weights()
+        self.relevance = relevance or Relevance()
+        self.reranker = reranker
+        self.rerank_top = rerank_top
+        self._lexical: LexicalIndex | None = None
+        self._revision: str | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    # -- encoding --------------------------------------------------------------
+    def encode(self, queries: list[str]) -> list[QueryVectors]:
+        languages = [detect_language(q).language for q in queries]
+        embeddings = self.store.embeddings
+        dense = (embeddings.embed_queries(queries) if len(queries) > 1
+                 else [embeddings.embed_query(queries[0])])
+        second: list = [None] * len(queries)
+        if self.store.second is not None:
+            wanted = [i for i, lang in enumerate(languages) if lang in USE_LANGUAGES]
+            if wanted:
+                vectors = self.store.second_encoder.encode([queries[i] for i in wanted])
+                for i, vector in zip(wanted, vectors):
+                    second[i] = vector.tolist()
+        return [QueryVectors(lang, d, s) for lang, d, s in zip(languages, dense, second)]
+
+    # -- lexical index -----------------------------------------------------------
+    def lexical_index(self) -> LexicalIndex:
+        with self._lock:
+            now = time.monotonic()
+            if self._lexical is not None and now - self._checked_at < LEXICAL_RECHECK_S:
+                return self._lexical
+            revision = self.store.revision()
+            self._checked_at = now
+            if self._lexical is None or revision != self._revision:
+                ids, texts = [], []
+                for doc in self.store.documents():
+                    ids.append(doc.id)
+                    texts.append("\n".join([doc.page_content, *question_views(doc.metadata)[1:]]))
+                self._lexical = LexicalIndex(ids, texts)
+                self._revision = revision
+            return self._lexical
+
+    # -- search --------------------------------------------------------------
+    def search(self, query: str, k: int) -> list[Hit]:
+        return self.search_encoded(query, self.encode([query])[0], k)
+
+    @staticmethod
+    def _dense(collection, vector, n: int) -> dict[str, float]:
+        """Best similarity per entry over the views returned (ids ``<chunk id>~...``)."""
+        count = collection.count() if collection is not None else 0
+        if not count or vector is None:
+            return {}
+        got = collection.query(query_embeddings=[vector], n_results=min(n, count),
+                               include=["distances"])
+        best: dict[str, float] = {}
+        for view_id, distance in zip(got["ids"][0], got["distances"][0]):
+            chunk_id = view_id.split("~", 1)[0]
+            best[chunk_id] = max(best.get(chunk_id, -1.0), 1.0 - float(distance))
+        return best
+
+    def search_encoded(self, query: str, vectors: QueryVectors, k: int) -> list[Hit]:
+        n = self.candidates
+        channels: dict[str, dict[str, float]] = {
+            "entry": self._dense(self.store.collection, vectors.dense, n),
+            "question": self._dense(self.store.views, vectors.dense, 3 * n),
+        }
+        share = 0.5 if channels["entry"] and channels["question"] else 1.0
+        weights = {"entry": share * self.weights.entry, "question": share * self.weights.question}
+        if self.store.second is not None and vectors.second is not None:
+            channels["use"] = self._dense(self.store.second, vectors.second, 3 * n)
+            weights["use"] = self.weights.use
+        if self.use_lexical:
+            scores, coverage = self.lexical_index().search(query, n)
+            if scores:
+                channels["lexical"] = scores
+                weights["lexical"] = self.weights.lexical * coverage ** 2
+        candidates = sorted(set().union(*channels.values()))
+        if not candidates:
+            return []
+
+        fused = np.zeros(len(candidates))
+        table: dict[str, np.ndarray] = {}
+        for name, scores in channels.items():
+            if not scores:
+                continue
+            floor = 0.0 if name == "lexical" else min(scores.values())
+            column = np.array([scores.get(c, floor) for c in candidates])
+            table[name] = column
+            fused += weights[name] * _standardize(column)
+
+        order = np.argsort(-fused)[: max(k, self.rerank_top if self.reranker else k)]
+        chosen = [candidates[i] for i in order]
+        docs = list(self.store.documents(chosen))
+        position = {c: i for i, c in enumerate(candidates)}
+        hits = []
+        for doc in docs:
+            i = position[doc.id]
+            scores = {name: float(col[i]) for name, col in table.items()}
+            relevance = self.relevance(scores, vectors.language, str(doc.metadata.get("language", "")))
+            hits.append(Hit(doc, float(fused[i]), relevance, scores))
+        if self.reranker is not None and hits:
+            hits = self._rerank(query, hits)
+        return hits[:k]
+
+    def channels_for(self, vectors: QueryVectors, chunk_id: str) -> dict[str, float]:
+        """The dense similarities between a query and one given entry."""
+        channels: dict[str, float] = {}
+        sides = [("entry", self.store.collection, vectors.dense),
+                 ("question", self.store.views, vectors.dense),
+                 ("use", self.store.second, vectors.second)]
+        for key, collection, vector in sides:
+            if collection is None or vector is None:
+                continue
+            got = (collection.get(ids=[chunk_id], include=["embeddings"]) if key == "entry"
+                   else collection.get(where={"chunk_id": chunk_id}, include=["embeddings"]))
+            for embedding in got["embeddings"]:
+                similarity = float(np.dot(np.asarray(embedding), np.asarray(vector)))
+                channels[key] = max(channels.get(key, -1.0), similarity)
+        return channels
+
+    def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
+        scores = self.reranker.predict([(query, h.document.page_content) for h in hits])
+        for hit, score in zip(hits, scores):
+            hit.channels["rerank"] = float(score)
+        return sorted(hits, key=lambda h: -h.channels["rerank"])
