@@ -30,6 +30,7 @@ from .vector_store import FaqStore, question_views
 log = logging.getLogger(__name__)
 
 LEXICAL_RECHECK_S = 2.0
+MIN_LEXICAL_COVERAGE = 0.3
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,8 @@ class HybridSearch:
             weights["use"] = self.weights.use
         if self.use_lexical:
             scores, coverage = self.lexical_index().search(query, n)
-            if scores:
+            # A few shared names or numbers in a foreign-language query are not lexical evidence.
+            if scores and coverage >= MIN_LEXICAL_COVERAGE:
                 channels["lexical"] = scores
                 weights["lexical"] = self.weights.lexical * coverage ** 2
         candidates = sorted(set().union(*channels.values()))

@@ -1,8 +1,8 @@
 """BM25 over FAQ entries (bm25s), with a tokenizer that works without spaces.
 
 Chinese, Japanese and Thai are written without spaces between words, so runs of those
-scripts become overlapping character bigrams (plus single characters, which carry
-meaning in Chinese). Arabic gets the usual light normalization (no diacritics, one
+scripts become overlapping character bigrams (a one-character run stays itself). Single
+characters are not indexed: in a Chinese index they match nearly every entry. Arabic gets the usual light normalization (no diacritics, one
 alef, one yeh). Latin-script words are folded and English suffixes stemmed so that
 "refunds" finds "refund".
 """
@@ -46,8 +46,7 @@ def tokenize(text: str) -> list[str]:
     tokens: list[str] = []
     for run in _TOKEN.findall(text):
         if _NO_SPACE.match(run):
-            tokens.extend(run)
-            tokens.extend(run[i:i + 2] for i in range(len(run) - 1))
+            tokens.extend([run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)])
         elif run.isascii() and run.isalpha():
             tokens.append(_stem(run))
         else:

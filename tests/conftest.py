@@ -29,11 +29,18 @@ def embeddings():
     return load_embeddings(Settings(model_dir=MODELS_DIR))
 
 
+@pytest.fixture(scope="session")
+def use_encoder():
+    from retrieval.use_encoder import load_use_encoder
+
+    return load_use_encoder(Settings(model_dir=MODELS_DIR))
+
+
 @pytest.fixture
-def store(settings, embeddings):
+def store(settings, embeddings, use_encoder):
     from retrieval.vector_store import FaqStore
 
-    return FaqStore(settings, embeddings)
+    return FaqStore(settings, embeddings, second_encoder=use_encoder)
 
 
 @pytest.fixture

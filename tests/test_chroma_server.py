@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from linguadesk.settings import Settings
+from retrieval.hybrid import HybridSearch
 from retrieval.vector_store import FaqStore, StoreUnavailable
 from tests.conftest import MODELS_DIR
 
@@ -47,20 +48,21 @@ def chroma_server(tmp_path):
     proc.wait(timeout=20)
 
 
-def test_ingest_and_search_through_a_chroma_server(chroma_server, embeddings, tmp_path):
+def test_ingest_and_search_through_a_chroma_server(chroma_server, embeddings, use_encoder, tmp_path):
     from knowledge.admin import KnowledgeBase
 
     settings = Settings(data_dir=tmp_path / "data", model_dir=MODELS_DIR, chroma_url=chroma_server)
     faq = tmp_path / "faq.csv"
     faq.write_text("question,answer\nDo you ship to Canada?,Yes in 7 to 14 days.\n"
                    "How do I reset my password?,Use the Forgot password link.\n")
-    kb = KnowledgeBase(FaqStore(settings, embeddings))
+    kb = KnowledgeBase(FaqStore(settings, embeddings, second_encoder=use_encoder))
     assert kb.ingest([faq]).ok
     assert not settings.chroma_dir.exists(), "no embedded store is created when a server is set"
-    # A second client (another worker) sees the same collection.
-    other = FaqStore(settings, embeddings)
-    ((doc, score),) = other.search("¿Envían a Canadá?", k=1)
-    assert doc.metadata["question"] == "Do you ship to Canada?" and score > 0.8
+    # A second client (another worker) sees the same collections, views and revision.
+    other = HybridSearch(FaqStore(settings, embeddings, second_encoder=use_encoder))
+    best = other.search("¿Envían a Canadá?", k=1)[0]
+    assert best.document.metadata["question"] == "Do you ship to Canada?"
+    assert best.relevance > 0.5 and set(best.channels) >= {"entry", "question", "use"}
 
 
 def test_unreachable_chroma_server_says_what_to_do(embeddings, tmp_path):

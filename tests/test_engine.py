@@ -13,6 +13,7 @@ from adapters.cli.app import app
 from bot.engine import Engine, Turn
 from bot.language import detect_language
 from bot.messages import SUPPORTED_LANGUAGES, message, MESSAGES
+from retrieval.hybrid import HybridSearch
 from retrieval.retriever import FaqRetriever
 from tests.conftest import EXAMPLES
 
@@ -65,7 +66,7 @@ def test_off_topic_question_gets_localized_i_dont_know_without_calling_the_llm(l
     def no_llm():
         raise AssertionError("an unanswerable question must not reach the LLM")
 
-    engine = Engine(FaqRetriever(store=loaded_kb.store, k=4), no_llm,
+    engine = Engine(FaqRetriever(search=HybridSearch(loaded_kb.store), k=4), no_llm,
                     min_confidence=settings.min_confidence)
     reply = engine.answer(Turn("明日のパリの天気はどうですか？"))
     assert reply.final() == message("no_answer", "ja")
@@ -75,7 +76,7 @@ def test_off_topic_question_gets_localized_i_dont_know_without_calling_the_llm(l
 def test_llm_down_gives_localized_apology(loaded_kb, settings):
     dead = ChatOpenAI(base_url=f"http://127.0.0.1:{_closed_port()}/v1", api_key="x",
                       model="m", timeout=5, max_retries=0)
-    engine = Engine(FaqRetriever(store=loaded_kb.store, k=4), dead,
+    engine = Engine(FaqRetriever(search=HybridSearch(loaded_kb.store), k=4), dead,
                     min_confidence=settings.min_confidence)
     reply = engine.answer(Turn("Kann ich mit PayPal bezahlen?"))
     assert reply.final() == message("llm_unavailable", "de")
@@ -99,11 +100,11 @@ def test_every_fixed_message_exists_in_every_supported_language():
 
 
 def test_store_failure_gives_localized_apology(loaded_kb, settings):
-    class BrokenStore:
+    class BrokenSearch:
         def search(self, query, k):
             raise ConnectionError("chroma is down")
 
-    engine = Engine(FaqRetriever.model_construct(store=BrokenStore(), k=4), lambda: None,
+    engine = Engine(FaqRetriever.model_construct(search=BrokenSearch(), k=4), lambda: None,
                     min_confidence=settings.min_confidence)
     reply = engine.answer(Turn("¿Aceptan PayPal?"))
     assert reply.final() == message("llm_unavailable", "es")
