@@ -167,7 +167,7 @@ class Engine:
             return
         used = {int(n) for n in _CITATION_MARK.findall(reply.text)}
         cited = [c for c in reply.citations if c.number in used]
-        best = reply.citations[0].rank_score
+        best = max(c.rank_score for c in reply.citations)
         reply.citations = cited or [c for c in reply.citations
                                     if c.rank_score >= best - CITATION_MARGIN]
 

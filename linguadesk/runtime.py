@@ -15,16 +15,29 @@ def build_store(settings: Settings, progress: Progress | None = None):
     return FaqStore(settings, load_embeddings(settings, progress), second_encoder=second)
 
 
+def load_reranker(settings: Settings):
+    """The configured CrossEncoder, or None."""
+    if not settings.reranker_model:
+        return None
+    from sentence_transformers import CrossEncoder
+
+    from linguadesk.provision import ProvisioningError
+
+    try:
+        return CrossEncoder(settings.reranker_model, device="cpu")
+    except Exception as exc:  # OSError, ValueError, HF hub errors: all mean "cannot load it"
+        raise ProvisioningError(
+            f"Cannot load the reranker {settings.reranker_model!r} ({type(exc).__name__}: {exc}). "
+            "Set LINGUADESK_RERANKER_MODEL to a sentence-transformers CrossEncoder folder, or a "
+            "hub name reachable from this machine, or unset it."
+        ) from exc
+
+
 def build_search(settings: Settings, store):
     from retrieval.hybrid import HybridSearch
 
-    reranker = None
-    if settings.reranker_model:
-        from sentence_transformers import CrossEncoder
-
-        reranker = CrossEncoder(settings.reranker_model, device="cpu")
     return HybridSearch(store, candidates=settings.retrieval_candidates,
-                        lexical=settings.lexical_search, reranker=reranker)
+                        lexical=settings.lexical_search, reranker=load_reranker(settings))
 
 
 def build_knowledge_base(settings: Settings, progress: Progress | None = None):

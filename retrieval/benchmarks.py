@@ -67,6 +67,16 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def _spread(rows: list, limit: int | None) -> list:
+    """Every n-th row: the test files are sorted by intent, a prefix would cover a few."""
+    if limit is None or limit >= len(rows):
+        return rows
+    if limit <= 0:
+        return []
+    step = len(rows) / limit
+    return [rows[int(i * step)] for i in range(limit)]
+
+
 def _banking_entries(root: Path) -> list[EvalEntry]:
     by_intent: dict[str, list[str]] = {}
     for row in _csv_rows(root / "banking77" / "train.csv"):
@@ -80,7 +90,7 @@ def _banking_entries(root: Path) -> list[EvalEntry]:
 
 
 def banking77(root: Path, limit: int | None = None) -> EvalSet:
-    rows = _csv_rows(root / "banking77" / "test.csv")[:limit]
+    rows = _spread(_csv_rows(root / "banking77" / "test.csv"), limit)
     queries = [EvalQuery(r["text"], "en", frozenset([r["category"]])) for r in rows]
     return EvalSet("banking77", _banking_entries(root), queries,
                    attribution="banking77: PolyAI-LDN/task-specific-datasets, CC BY 4.0")
@@ -89,12 +99,14 @@ def banking77(root: Path, limit: int | None = None) -> EvalSet:
 def arbanking77(root: Path, limit: int | None = None) -> EvalSet:
     names = {r["label_ar"].strip(): r["label_en"].strip().replace(" ", "_")
              for r in _csv_rows(root / "arbanking77" / "Banking77_intents.csv")}
-    rows = _csv_rows(root / "arbanking77" / "Banking77_Arabized_MSA_test.csv")[:limit]
+    rows = _spread(_csv_rows(root / "arbanking77" / "Banking77_Arabized_MSA_test.csv"), limit)
     queries = []
     for row in rows:
         intent = names.get(row["label"].strip())
         if intent is None:
-            raise BenchmarkError(f"arbanking77 label {row['label']!r} is not in Banking77_intents.csv")
+            raise BenchmarkError(
+                f"arbanking77 label {row['label']!r} is not in Banking77_intents.csv: the files "
+                "differ from upstream (SinaLab/ArBanking77); copy them again.")
         queries.append(EvalQuery(row["text"], "ar", frozenset([intent])))
     return EvalSet("arbanking77", _banking_entries(root), queries,
                    attribution="arbanking77: SinaLab/ArBanking77, CC BY-SA 4.0; "
@@ -103,10 +115,12 @@ def arbanking77(root: Path, limit: int | None = None) -> EvalSet:
 
 def covid_faq_en(root: Path, limit: int | None = None) -> EvalSet:
     faq = _csv_rows(root / "covid_faq_en" / "faq_covidbert.csv")
-    entries, by_question = [], {}
+    entries: list[EvalEntry] = []
+    by_question: dict[str, set[str]] = {}
     for n, row in enumerate(faq):
         entry_id = f"covid-{n}"
-        by_question.setdefault(row["question"].strip(), entry_id)
+        # A few questions appear twice (two sources); either copy is a right answer.
+        by_question.setdefault(row["question"].strip(), set()).add(entry_id)
         entries.append(EvalEntry(entry_id, f"{row['question'].strip()}\n\n{row['answer'].strip()}",
                                  row["question"].strip()))
     queries, pairs = [], []
@@ -115,14 +129,14 @@ def covid_faq_en(root: Path, limit: int | None = None) -> EvalSet:
         if gold is None:
             continue
         match = row["similar"].strip() == "1"
-        pairs.append((row["question_2"], gold, match))
+        pairs.append((row["question_2"], min(gold), match))
         if match:
-            queries.append(EvalQuery(row["question_2"], "en", frozenset([gold])))
+            queries.append(EvalQuery(row["question_2"], "en", frozenset(gold)))
     # Banking questions are off-domain for a COVID FAQ: every one should be refused.
     off_domain_file = root / "banking77" / "test.csv"
     off_domain = ([r["text"] for r in _csv_rows(off_domain_file)][::10]
                   if off_domain_file.is_file() else [])
-    return EvalSet("covid_faq_en", entries, queries[:limit], pairs, off_domain,
+    return EvalSet("covid_faq_en", entries, _spread(queries, limit), pairs, off_domain,
                    attribution="covid_faq_en: deepset-ai/COVID-QA, Apache-2.0 "
                                "(answers from public-health sites)")
 
@@ -136,6 +150,10 @@ def xquad_r(root: Path, limit: int | None = None, *, query_languages=XQUAD_LANGU
             index_languages=("en",)) -> EvalSet:
     """Candidates: the sentences of ``index_languages``; a hit is the sentence (in any
     indexed language) that holds the gold answer of the same question id."""
+    unknown = sorted((set(query_languages) | set(index_languages)) - set(XQUAD_LANGUAGES))
+    if unknown:
+        raise BenchmarkError(f"xquad_r has no language {', '.join(unknown)}; "
+                             f"choose from {', '.join(XQUAD_LANGUAGES)}.")
     entries: list[EvalEntry] = []
     gold: dict[str, set[str]] = {}
     for language in index_languages:
@@ -148,18 +166,18 @@ def xquad_r(root: Path, limit: int | None = None, *, query_languages=XQUAD_LANGU
                     sentence_no += 1
                 for qa in paragraph["qas"]:
                     start = qa["answers"][0]["answer_start"]
-                    inside = [i for i, (b, e) in enumerate(paragraph["sentence_breaks"]) if b <= start <= e]
-                    gold.setdefault(qa["id"], set()).add(f"{language}:{first + (inside[0] if inside else 0)}")
+                    inside = [i for i, (b, e) in enumerate(paragraph["sentence_breaks"]) if b <= start < e]
+                    if not inside:
+                        raise BenchmarkError(
+                            f"xquad_r/{language}.json: the answer of question {qa['id']} starts "
+                            "outside every sentence; the file differs from upstream, copy it again.")
+                    gold.setdefault(qa["id"], set()).add(f"{language}:{first + inside[0]}")
     queries = []
     for language in query_languages:
-        taken = 0
-        for article in _xquad_file(root, language)["data"]:
-            for paragraph in article["paragraphs"]:
-                for qa in paragraph["qas"]:
-                    if limit is not None and taken >= limit:
-                        break
-                    queries.append(EvalQuery(qa["question"], language, frozenset(gold[qa["id"]])))
-                    taken += 1
+        asked = [EvalQuery(qa["question"], language, frozenset(gold[qa["id"]]))
+                 for article in _xquad_file(root, language)["data"]
+                 for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+        queries.extend(_spread(asked, limit))
     return EvalSet("xquad_r", entries, queries,
                    attribution="xquad_r: google-research-datasets/lareqa (XQuAD-R), CC BY-SA 4.0")
 

@@ -50,6 +50,7 @@ class QueryVectors:
     language: str
     dense: list[float]
     second: list[float] | None = None
+    language_confidence: float = 1.0
 
 
 @dataclass
@@ -81,11 +82,16 @@ class HybridSearch:
         self._lexical: LexicalIndex | None = None
         self._revision: str | None = None
         self._checked_at = 0.0
+        self._seen_writes = -1
+        self._building = False
         self._lock = threading.Lock()
 
     # -- encoding --------------------------------------------------------------
     def encode(self, queries: list[str]) -> list[QueryVectors]:
-        languages = [detect_language(q).language for q in queries]
+        if not queries:
+            return []
+        detections = [detect_language(q) for q in queries]
+        languages = [d.language for d in detections]
         embeddings = self.store.embeddings
         dense = (embeddings.embed_queries(queries) if len(queries) > 1
                  else [embeddings.embed_query(queries[0])])
@@ -96,24 +102,41 @@ class HybridSearch:
                 vectors = self.store.second_encoder.encode([queries[i] for i in wanted])
                 for i, vector in zip(wanted, vectors):
                     second[i] = vector.tolist()
-        return [QueryVectors(lang, d, s) for lang, d, s in zip(languages, dense, second)]
+        return [QueryVectors(det.language, d, s, det.confidence)
+                for det, d, s in zip(detections, dense, second)]
 
     # -- lexical index -----------------------------------------------------------
     def lexical_index(self) -> LexicalIndex:
+        """Rebuilt when the store's revision changes (checked at most every few seconds,
+        at once after a write by this process). Queries keep using the old index while a
+        new one is built."""
         with self._lock:
             now = time.monotonic()
-            if self._lexical is not None and now - self._checked_at < LEXICAL_RECHECK_S:
-                return self._lexical
-            revision = self.store.revision()
+            fresh = (self._lexical is not None and self._seen_writes == self.store.writes
+                     and now - self._checked_at < LEXICAL_RECHECK_S)
+            if fresh or self._building:
+                return self._lexical if self._lexical is not None else self._build_and_swap()
             self._checked_at = now
-            if self._lexical is None or revision != self._revision:
-                ids, texts = [], []
-                for doc in self.store.documents():
-                    ids.append(doc.id)
-                    texts.append("\n".join([doc.page_content, *question_views(doc.metadata)[1:]]))
-                self._lexical = LexicalIndex(ids, texts)
-                self._revision = revision
-            return self._lexical
+            self._seen_writes = self.store.writes
+            revision = self.store.revision()
+            if self._lexical is not None and revision == self._revision:
+                return self._lexical
+            self._building = True
+        try:
+            return self._build_and_swap(revision)
+        finally:
+            self._building = False
+
+    def _build_and_swap(self, revision: str | None = None) -> LexicalIndex:
+        ids, texts = [], []
+        for doc in self.store.documents():
+            ids.append(doc.id)
+            texts.append("\n".join([doc.page_content, *question_views(doc.metadata)[1:]]))
+        index = LexicalIndex(ids, texts)
+        self._lexical = index
+        if revision is not None:
+            self._revision = revision
+        return index
 
     # -- search --------------------------------------------------------------
     def search(self, query: str, k: int) -> list[Hit]:
@@ -168,15 +191,51 @@ class HybridSearch:
         chosen = [candidates[i] for i in order]
         docs = list(self.store.documents(chosen))
         position = {c: i for i, c in enumerate(candidates)}
+        dense = {name: {c: v for c, v in scores.items()}
+                 for name, scores in channels.items() if name != "lexical"}
+        self._fill_missing(dense, docs, vectors)
         hits = []
         for doc in docs:
             i = position[doc.id]
             scores = {name: float(col[i]) for name, col in table.items()}
-            relevance = self.relevance(scores, vectors.language, str(doc.metadata.get("language", "")))
+            # Relevance from true similarities, not the floor a channel gave a missing candidate.
+            scores.update({name: values[doc.id] for name, values in dense.items() if doc.id in values})
+            relevance = self.relevance(scores, vectors.language, str(doc.metadata.get("language", "")),
+                                       vectors.language_confidence)
             hits.append(Hit(doc, float(fused[i]), relevance, scores))
         if self.reranker is not None and hits:
             hits = self._rerank(query, hits)
         return hits[:k]
+
+    def _fill_missing(self, dense: dict[str, dict[str, float]], docs: list[Document],
+                      vectors: QueryVectors) -> None:
+        """Exact dense similarities for the returned entries a channel did not return."""
+        sides = [("entry", self.store.collection, vectors.dense),
+                 ("question", self.store.views, vectors.dense),
+                 ("use", self.store.second, vectors.second)]
+        for name, collection, vector in sides:
+            if name not in dense or collection is None or vector is None:
+                continue
+            view_ids: dict[str, str] = {}
+            for doc in docs:
+                if doc.id in dense[name]:
+                    continue
+                if name == "entry":
+                    view_ids[doc.id] = doc.id
+                    continue
+                if name == "use":
+                    view_ids[f"{doc.id}~doc"] = doc.id
+                if int(doc.metadata.get("chunk_index", 0) or 0) == 0:
+                    for n in range(len(question_views(doc.metadata))):
+                        view_ids[f"{doc.id}~q{n}"] = doc.id
+            if not view_ids:
+                continue
+            got = collection.get(ids=list(view_ids), include=["embeddings"])
+            query = np.asarray(vector)
+            for view_id, embedding in zip(got["ids"], got["embeddings"]):
+                chunk_id = view_ids[view_id]
+                similarity = float(np.dot(np.asarray(embedding), query))
+                dense[name][chunk_id] = max(dense[name].get(chunk_id, -1.0), similarity)
 
     def channels_for(self, vectors: QueryVectors, chunk_id: str) -> dict[str, float]:
         """The dense similarities between a query and one given entry."""

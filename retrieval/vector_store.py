@@ -14,6 +14,8 @@ from knowledge.entries import Chunk
 from linguadesk.settings import Settings
 
 UPSERT_BATCH = 256
+VIEWS_COMPLETE = "views-complete"
+SECOND_COMPLETE = "second-encoder-complete"
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,8 @@ class FaqStore:
     """Entries in one Chroma collection (what LangChain's ``Chroma`` reads). Side
     collections: ``__views`` holds the e5 vector of each way an entry is asked
     (``<chunk id>~q<n>``); ``__use``, when a second encoder is given, the USE vectors of
-    the entry text (``~doc``) and of those questions.
+    the entry text (``~doc``) and of those questions; ``__revision`` a token that changes
+    on every write, for other processes' lexical indexes.
 
     Writes go side collections first and the entry last: the entry carries the content
     hash sync compares, so a write cut short is redone by the next ingest.
@@ -83,20 +86,40 @@ class FaqStore:
             f"{name}__use", metadata=space, embedding_function=None)
             if second_encoder is not None else None)
         self._meta = client.get_or_create_collection(f"{name}__revision", embedding_function=None)
-        self._add_missing_views()
+        self.writes = 0  # local write counter: lets this process's searches skip the recheck delay
+        self._complete_side_collections()
 
-    def _add_missing_views(self) -> None:
-        """A store written before views existed (or with the second encoder off) gets them
-        built once from its entries, so search sees every entry."""
-        total = self.collection.count()
-        if not total or self.views.count() or (self.second is not None and self.second.count()):
+    # Markers in the revision collection say a side collection covers every entry. A store
+    # written before the side collections existed, or while the second encoder was off,
+    # lacks one, and the collection is rebuilt once from the entries on open.
+    def _marked(self, marker: str) -> bool:
+        return bool(self._meta.get(ids=[marker], include=[])["ids"])
+
+    def _mark(self, marker: str) -> None:
+        self._meta.upsert(ids=[marker], embeddings=[[1.0]], documents=[marker])
+
+    def _complete_side_collections(self) -> None:
+        rebuild_views = not self._marked(VIEWS_COMPLETE)
+        rebuild_second = self.second is not None and not self._marked(SECOND_COMPLETE)
+        if not (rebuild_views or rebuild_second):
             return
-        log.info("building search views for %d stored entries", total)
-        docs = list(self.documents())
-        for start in range(0, len(docs), UPSERT_BATCH):
-            batch = [Chunk(d.id, d.page_content, d.metadata) for d in docs[start:start + UPSERT_BATCH]]
-            self._write_views(batch)
-        self.bump_revision()
+        if self.collection.count():
+            log.info("building search views for %d stored entries", self.collection.count())
+            for side, rebuild in ((self.views, rebuild_views), (self.second, rebuild_second)):
+                if rebuild:
+                    ids = side.get(include=[])["ids"]
+                    for start in range(0, len(ids), 5000):
+                        side.delete(ids=ids[start:start + 5000])
+            docs = list(self.documents())
+            for start in range(0, len(docs), UPSERT_BATCH):
+                batch = [Chunk(d.id, d.page_content, d.metadata)
+                         for d in docs[start:start + UPSERT_BATCH]]
+                self._write_views(batch, views=rebuild_views, second=rebuild_second)
+            self.bump_revision()
+        if rebuild_views:
+            self._mark(VIEWS_COMPLETE)
+        if rebuild_second:
+            self._mark(SECOND_COMPLETE)
 
     @property
     def collection(self):
@@ -123,6 +146,11 @@ class FaqStore:
         return docs[0] if docs else None
 
     def upsert(self, chunks: list[Chunk], progress: Callable[[int], None] | None = None) -> None:
+        if not chunks:
+            return
+        if self.second is None:
+            # Written without USE vectors: a later run with the encoder must rebuild them.
+            self._meta.delete(ids=[SECOND_COMPLETE])
         for start in range(0, len(chunks), UPSERT_BATCH):
             batch = chunks[start:start + UPSERT_BATCH]
             entry_vectors = self._write_views(batch)
@@ -134,25 +162,32 @@ class FaqStore:
                 progress(len(batch))
         self.bump_revision()
 
-    def _write_views(self, batch: list[Chunk]) -> list[list[float]]:
-        """Embed and store every view of the batch; returns the entries' own e5 vectors."""
+    def _write_views(self, batch: list[Chunk], *, views: bool = True,
+                     second: bool = True) -> list[list[float]]:
+        """Embed and store every view of the batch; returns the entries' own e5 vectors.
+
+        The questions of a long answer split into chunks belong to its first chunk only:
+        repeating them on every chunk would let one article fill the candidate list."""
         texts = [c.text for c in batch]
         ids, metas = [], []
         for chunk in batch:
+            if int(chunk.metadata.get("chunk_index", 0) or 0) > 0:
+                continue
             for n, text in enumerate(question_views(chunk.metadata)):
                 ids.append(f"{chunk.id}~q{n}")
                 texts.append(text)
                 metas.append({"chunk_id": chunk.id})
         chunk_ids = [c.id for c in batch]
         vectors = self.embeddings.embed_documents(texts)
-        if ids:
-            self.views.upsert(ids=ids, embeddings=vectors[len(batch):], metadatas=metas)
-        self._delete_stale(self.views, chunk_ids, set(ids))
-        if self.second is not None:
+        if views:
+            if ids:
+                self.views.upsert(ids=ids, embeddings=vectors[len(batch):], metadatas=metas)
+            self._delete_stale(self.views, chunk_ids, set(ids))
+        if second and self.second is not None:
             all_ids = [f"{c.id}~doc" for c in batch] + ids
             all_metas = [{"chunk_id": c.id} for c in batch] + metas
-            second = self.second_encoder.encode(texts)
-            self.second.upsert(ids=all_ids, embeddings=second.tolist(), metadatas=all_metas)
+            encoded = self.second_encoder.encode(texts)
+            self.second.upsert(ids=all_ids, embeddings=encoded.tolist(), metadatas=all_metas)
             self._delete_stale(self.second, chunk_ids, set(all_ids))
         return vectors[: len(batch)]
 
@@ -164,12 +199,18 @@ class FaqStore:
             collection.delete(ids=stale)
 
     def delete(self, ids: list[str]) -> None:
+        """Side collections first, the entry last (as for writes): a delete cut short leaves
+        an entry that the next sync deletes again, never orphaned views."""
+        if not ids:
+            return
+        if self.second is None:
+            self._meta.delete(ids=[SECOND_COMPLETE])
         for start in range(0, len(ids), 5000):
             batch = ids[start:start + 5000]
-            self.vectorstore.delete(ids=batch)
             for side in (self.views, self.second):
                 if side is not None:
                     side.delete(where={"chunk_id": {"$in": batch}})
+            self.vectorstore.delete(ids=batch)
         self.bump_revision()
 
     def bump_revision(self) -> None:
@@ -177,6 +218,7 @@ class FaqStore:
         import uuid
 
         self._meta.upsert(ids=["revision"], embeddings=[[1.0]], documents=[uuid.uuid4().hex])
+        self.writes += 1
 
     def revision(self) -> str:
         got = self._meta.get(ids=["revision"], include=["documents"])

@@ -140,12 +140,48 @@ def test_store_written_before_views_existed_gets_them(kb, settings, embeddings, 
     from retrieval.vector_store import FaqStore
 
     assert kb.ingest([EXAMPLES]).ok
-    for side in (kb.store.views, kb.store.second):
+    # What a store from before the side collections looks like: entries only.
+    for side in (kb.store.views, kb.store.second, kb.store._meta):
         side.delete(ids=side.get(include=[])["ids"])
     reopened = FaqStore(settings, embeddings, second_encoder=use_encoder)
     assert reopened.views.count() > kb.store.count() and reopened.second.count() > kb.store.count()
     best = _top(HybridSearch(reopened), "How long does international shipping take?")
     assert best.document.metadata["question"] == "How long does international shipping take?"
+
+
+def test_turning_the_second_encoder_on_later_builds_its_vectors(settings, embeddings, use_encoder):
+    from knowledge.admin import KnowledgeBase
+    from retrieval.vector_store import FaqStore
+
+    without = KnowledgeBase(FaqStore(settings, embeddings))
+    assert without.ingest([EXAMPLES]).ok and without.store.second is None
+    with_use = FaqStore(settings, embeddings, second_encoder=use_encoder)
+    docs = with_use.second.get(where={"chunk_id": {"$in": [i for i, _ in without.list_entries()]}},
+                               include=[])["ids"]
+    assert {d.split("~")[0] for d in docs} == {i for i, _ in without.list_entries()}
+    best = _top(HybridSearch(with_use), "国际运输需要多长时间？")
+    assert "use" in best.channels
+
+
+def test_writes_are_seen_at_once_and_unchanged_syncs_write_nothing(kb, tmp_path):
+    search = HybridSearch(kb.store)
+    faq = tmp_path / "gift.csv"
+    faq.write_text("question,answer\nDo you offer gift wrapping?,Yes for 3 euros.\n", encoding="utf-8")
+    assert search.search("gift wrapping", 1) == []
+    assert kb.ingest([faq]).ok
+    assert _top(search, "gift wrapping").channels["lexical"] > 0, "no wait for the recheck interval"
+    revision = kb.store.revision()
+    assert kb.ingest([faq]).ok
+    assert kb.store.revision() == revision, "an unchanged source must not invalidate every index"
+
+
+def test_relevance_gives_the_cross_lingual_gap_only_to_confident_detections():
+    from retrieval.calibration import Relevance
+
+    relevance = Relevance()
+    channels = {"entry": 0.86, "question": 0.87}
+    assert relevance(channels, "es", "en", 0.95) > 0.5 > relevance(channels, "es", "en", 0.4)
+    assert relevance(channels, "en", "en") == relevance(channels, "nl", "en", 0.3)
 
 
 def test_cross_encoder_reranker_reorders_the_fused_top_hits(shop, tmp_path, settings):
@@ -206,6 +242,16 @@ def test_benchmark_readers_follow_the_protocols():
     assert all(len(q.gold) == 1 and q.gold <= ids for q in xquad.queries)
     # Parallel questions share their gold sentence.
     assert xquad.queries[0].gold == xquad.queries[1190].gold
+    # The gold sentence holds the answer (an answer starting at a sentence break belongs to
+    # the sentence that starts there).
+    chinese = benchmarks.load("xquad_r", BENCHMARKS, query_languages=("zh",), index_languages=("zh",))
+    sentences = {e.id: e.text for e in chinese.entries}
+    raw = json.loads((BENCHMARKS / "xquad_r" / "zh.json").read_text(encoding="utf-8"))
+    answers = [qa["answers"][0]["text"] for a in raw["data"] for p in a["paragraphs"] for qa in p["qas"]]
+    held = sum(answer in sentences[next(iter(q.gold))] for q, answer in zip(chinese.queries, answers))
+    assert held / len(answers) > 0.98
+    # --limit spreads over the file (sorted by intent), not its first rows.
+    assert len({next(iter(q.gold)) for q in benchmarks.load("banking77", BENCHMARKS, 77).queries}) > 60
 
 
 @needs_benchmarks
@@ -232,3 +278,6 @@ def test_eval_retrieval_errors_are_clear(cli_env, tmp_path):
     assert result.exit_code == 2 and "Unknown benchmark 'nope'" in result.output
     result = runner.invoke(app, ["eval", "retrieval", "--benchmark", "banking77", "--data", str(tmp_path)])
     assert result.exit_code == 2 and "is missing" in result.output and "--data" in result.output
+    result = runner.invoke(app, ["eval", "retrieval", "--benchmark", "xquad_r", "--languages", "xx",
+                                 "--data", str(tmp_path)])
+    assert result.exit_code == 2 and "no language xx" in result.output

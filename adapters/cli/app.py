@@ -374,8 +374,8 @@ def _print_retrieval_report(report: dict) -> None:
             language, str(h["queries"]), _fmt(b["recall@1"]), _fmt(h["recall@1"]),
             _fmt(r["recall@1"], 2), _fmt(b["recall@5"]), _fmt(h["recall@5"]),
             _fmt(b["mrr@10"]), _fmt(h["mrr@10"]),
-            f"{b['latency_p50_ms']:.1f}/{h['latency_p50_ms']:.1f}",
-            f"{b['latency_p95_ms']:.1f}/{h['latency_p95_ms']:.1f}", _fmt(r["latency_p95_ms"], 2),
+            f"{_fmt(b['latency_p50_ms'], 1)}/{_fmt(h['latency_p50_ms'], 1)}",
+            f"{_fmt(b['latency_p95_ms'], 1)}/{_fmt(h['latency_p95_ms'], 1)}", _fmt(r["latency_p95_ms"], 2),
         )
     out.print(table)
     if "no_match" in report:
@@ -407,6 +407,7 @@ def eval_retrieval(
     latency_sample: Annotated[int, typer.Option(help="Queries per language timed end to end.")] = 100,
 ) -> None:
     """Recall@1/5, MRR and latency per query language, hybrid vs. a plain dense baseline."""
+    from linguadesk.runtime import load_reranker
     from retrieval import benchmarks
     from retrieval.evaluation import evaluate
 
@@ -438,8 +439,10 @@ def eval_retrieval(
                 tasks[phase] = bar.add_task(phase.capitalize(), total=total)
             bar.update(tasks[phase], completed=done, total=total)
 
+        reranker = load_reranker(settings)
         report = evaluate(settings, evalset, progress=progress, latency_sample=latency_sample,
-                          use_encoder=settings.use_encoder, lexical=settings.lexical_search)
+                          use_encoder=settings.use_encoder, lexical=settings.lexical_search,
+                          reranker=reranker)
     report["command"] = "linguadesk eval retrieval " + " ".join(sys.argv[3:])
     features = report.get("no_match", {}).pop("_features", None)
     _print_retrieval_report(report)
