@@ -9,5 +9,5 @@ run --benchmark banking77 --json "$out/banking77.json"
 run --benchmark arbanking77 --json "$out/arbanking77.json"
 run --benchmark covid_faq_en --json "$out/covid_faq_en.json"
 run --benchmark xquad_r --json "$out/xquad_r.json"                       # X -> en, all 11 languages
-run --benchmark xquad_r --index-languages all --limit 300 \
+run --benchmark xquad_r --index-languages all \
     --json "$out/xquad_r_pooled.json"                                    # LAReQA pooled index, 13k sentences

@@ -47,21 +47,22 @@ def decode_text(data: bytes, source: str) -> str:
         ) from exc
 
 
-def _tags(value: object) -> list[str]:
+def _split_list(value: object, separators: str) -> list[str]:
+    """A list as is, or one string split on the separators (a regex class)."""
     if value is None or value == "":
         return []
     if isinstance(value, (list, tuple)):
         return [str(v).strip() for v in value if str(v).strip()]
-    return [t.strip() for t in re.split(r"[;|,]", str(value)) if t.strip()]
+    return [t.strip() for t in re.split(separators, str(value)) if t.strip()]
+
+
+def _tags(value: object) -> list[str]:
+    return _split_list(value, r"[;|,]")
 
 
 def _variants(value: object) -> list[str]:
-    """A list, or one string with the variants separated by '|' or new lines."""
-    if value is None or value == "":
-        return []
-    if isinstance(value, (list, tuple)):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return [v.strip() for v in re.split(r"[|\n]", str(value)) if v.strip()]
+    """Other wordings of a question; '|' or new lines (questions contain commas)."""
+    return _split_list(value, r"[|\n]")
 
 
 def _entry_from_record(record: dict, source: str, where: str, line: int | None) -> FaqEntry:

@@ -145,11 +145,10 @@ class HybridSearch:
     @staticmethod
     def _dense(collection, vector, n: int) -> dict[str, float]:
         """Best similarity per entry over the views returned (ids ``<chunk id>~...``)."""
-        count = collection.count() if collection is not None else 0
-        if not count or vector is None:
+        if collection is None or vector is None:
             return {}
-        got = collection.query(query_embeddings=[vector], n_results=min(n, count),
-                               include=["distances"])
+        # Chroma returns fewer results when it holds fewer: no count() round trip needed.
+        got = collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
         best: dict[str, float] = {}
         for view_id, distance in zip(got["ids"][0], got["distances"][0]):
             chunk_id = view_id.split("~", 1)[0]
