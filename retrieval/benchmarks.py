@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCHMARKS = ("xquad_r", "banking77", "arbanking77", "covid_faq_en")
-XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
+
+
+def xquad_languages(root: Path) -> tuple[str, ...]:
+    """The languages present: one ``<code>.json`` per language (upstream has 11; a held-out
+    set in the same format may have others)."""
+    folder = root / "xquad_r"
+    return tuple(sorted(p.stem for p in folder.glob("*.json"))) if folder.is_dir() else ()
 
 
 class BenchmarkError(ValueError):
@@ -146,14 +152,19 @@ def _xquad_file(root: Path, language: str) -> dict:
         return json.load(f)
 
 
-def xquad_r(root: Path, limit: int | None = None, *, query_languages=XQUAD_LANGUAGES,
-            index_languages=("en",)) -> EvalSet:
+def xquad_r(root: Path, limit: int | None = None, *, query_languages: tuple[str, ...] | None = None,
+            index_languages: tuple[str, ...] | None = ("en",)) -> EvalSet:
     """Candidates: the sentences of ``index_languages``; a hit is the sentence (in any
     indexed language) that holds the gold answer of the same question id."""
-    unknown = sorted((set(query_languages) | set(index_languages)) - set(XQUAD_LANGUAGES))
+    available = xquad_languages(root)
+    if not available:
+        _need(root / "xquad_r" / "en.json")
+    query_languages = query_languages or available
+    index_languages = index_languages or available
+    unknown = sorted((set(query_languages) | set(index_languages)) - set(available))
     if unknown:
-        raise BenchmarkError(f"xquad_r has no language {', '.join(unknown)}; "
-                             f"choose from {', '.join(XQUAD_LANGUAGES)}.")
+        raise BenchmarkError(f"xquad_r has no language {', '.join(unknown)} in {root / 'xquad_r'}; "
+                             f"choose from {', '.join(available)}.")
     entries: list[EvalEntry] = []
     gold: dict[str, set[str]] = {}
     for language in index_languages:

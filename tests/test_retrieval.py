@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 
 import pytest
@@ -223,7 +224,7 @@ def test_multilingual_use_encoder_is_verified_and_aligned(use_encoder, settings)
 
 
 @needs_benchmarks
-def test_benchmark_readers_follow_the_protocols():
+def test_benchmark_readers_follow_the_protocols(tmp_path):
     from retrieval import benchmarks
 
     bank = benchmarks.load("banking77", BENCHMARKS)
@@ -250,6 +251,14 @@ def test_benchmark_readers_follow_the_protocols():
     answers = [qa["answers"][0]["text"] for a in raw["data"] for p in a["paragraphs"] for qa in p["qas"]]
     held = sum(answer in sentences[next(iter(q.gold))] for q, answer in zip(chinese.queries, answers))
     assert held / len(answers) > 0.98
+    # A held-out set in the same format may bring other languages: they are discovered.
+    held_out = tmp_path / "held-out"
+    (held_out / "xquad_r").mkdir(parents=True)
+    for source, target in (("en", "en"), ("es", "pt")):
+        shutil.copy(BENCHMARKS / "xquad_r" / f"{source}.json", held_out / "xquad_r" / f"{target}.json")
+    assert [q.language for q in benchmarks.load("xquad_r", held_out, 3).queries] == ["en"] * 3 + ["pt"] * 3
+    with pytest.raises(benchmarks.BenchmarkError, match="no language xx .* choose from en, pt"):
+        benchmarks.load("xquad_r", held_out, query_languages=("xx",))
     # --limit spreads over the file (sorted by intent), not its first rows.
     assert len({next(iter(q.gold)) for q in benchmarks.load("banking77", BENCHMARKS, 77).queries}) > 60
 
@@ -278,6 +287,5 @@ def test_eval_retrieval_errors_are_clear(cli_env, tmp_path):
     assert result.exit_code == 2 and "Unknown benchmark 'nope'" in result.output
     result = runner.invoke(app, ["eval", "retrieval", "--benchmark", "banking77", "--data", str(tmp_path)])
     assert result.exit_code == 2 and "is missing" in result.output and "--data" in result.output
-    result = runner.invoke(app, ["eval", "retrieval", "--benchmark", "xquad_r", "--languages", "xx",
-                                 "--data", str(tmp_path)])
-    assert result.exit_code == 2 and "no language xx" in result.output
+    result = runner.invoke(app, ["eval", "retrieval", "--benchmark", "xquad_r", "--data", str(tmp_path)])
+    assert result.exit_code == 2 and "xquad_r/en.json is missing" in result.output

@@ -401,7 +401,7 @@ def eval_retrieval(
     as_json: Annotated[Optional[Path], typer.Option("--json", help="Also write the report here.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Only the first N queries (per language).")] = None,
     languages: Annotated[Optional[str], typer.Option(
-        help="xquad_r: comma-separated query languages (default: all 11).")] = None,
+        help="xquad_r: comma-separated query languages (default: every <lang>.json there).")] = None,
     index_languages: Annotated[str, typer.Option(
         help="xquad_r: candidate languages, comma-separated, or 'all' for the pooled index.")] = "en",
     latency_sample: Annotated[int, typer.Option(help="Queries per language timed end to end.")] = 100,
@@ -416,7 +416,7 @@ def eval_retrieval(
     if benchmark == "xquad_r":
         if languages:
             options["query_languages"] = tuple(x.strip() for x in languages.split(",") if x.strip())
-        options["index_languages"] = (benchmarks.XQUAD_LANGUAGES if index_languages == "all"
+        options["index_languages"] = (None if index_languages == "all"
                                       else tuple(x.strip() for x in index_languages.split(",")))
     try:
         evalset = benchmarks.load(benchmark, root, limit, **options)
