@@ -164,7 +164,8 @@ class FaqStore:
 
     def _write_views(self, batch: list[Chunk], *, views: bool = True,
                      second: bool = True) -> list[list[float]]:
-        """Embed and store every view of the batch; returns the entries' own e5 vectors.
+        """Embed and store every view of the batch; returns the entries' own e5 vectors
+        (none when only the second encoder's views are rebuilt).
 
         The questions of a long answer split into chunks belong to its first chunk only:
         repeating them on every chunk would let one article fill the candidate list."""
@@ -178,8 +179,9 @@ class FaqStore:
                 texts.append(text)
                 metas.append({"chunk_id": chunk.id})
         chunk_ids = [c.id for c in batch]
-        vectors = self.embeddings.embed_documents(texts)
+        vectors: list[list[float]] = []
         if views:
+            vectors = self.embeddings.embed_documents(texts)
             if ids:
                 self.views.upsert(ids=ids, embeddings=vectors[len(batch):], metadatas=metas)
             self._delete_stale(self.views, chunk_ids, set(ids))
