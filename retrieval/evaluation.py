@@ -164,7 +164,7 @@ def evaluate(settings: Settings, evalset: EvalSet, *, progress: Progress | None 
                 },
             }
         if evalset.pairs:
-            report["no_match"] = no_match_report(search, evalset)
+            report["no_match"] = no_match_report(search, evalset, vectors)
         return report
 
 
@@ -179,7 +179,8 @@ def _pr(predicted: np.ndarray, actual: np.ndarray) -> dict:
             "tp": tp, "fp": fp, "fn": fn}
 
 
-def no_match_report(search: HybridSearch, evalset: EvalSet, threshold: float | None = None) -> dict:
+def no_match_report(search: HybridSearch, evalset: EvalSet, query_vectors: list[QueryVectors],
+                    threshold: float = 0.5) -> dict:
     """How well the calibrated relevance tells "this entry answers it" from "it does not".
 
     1. The set's labelled pairs (the protocol): relevance(query, that entry) >= threshold
@@ -190,7 +191,6 @@ def no_match_report(search: HybridSearch, evalset: EvalSet, threshold: float | N
        benchmark's questions, which this FAQ does not cover) should all be refused.
     """
     relevance = search.relevance
-    threshold = 0.5 if threshold is None else threshold
     vectors = search.encode([q for q, _, _ in evalset.pairs])
     features, labels = [], []
     for (_, entry_id, match), vec in zip(evalset.pairs, vectors):
@@ -200,7 +200,7 @@ def no_match_report(search: HybridSearch, evalset: EvalSet, threshold: float | N
     pairs = _pr(probs >= threshold, np.array(labels, dtype=bool))
 
     answered_right = answered_wrong = 0
-    for query, vec in zip(evalset.queries, search.encode([q.text for q in evalset.queries])):
+    for query, vec in zip(evalset.queries, query_vectors):
         hits = search.search_encoded(query.text, vec, 1)
         if hits and hits[0].relevance >= threshold:
             if hits[0].document.id in query.gold:

@@ -12,7 +12,6 @@ fused rank score, because "no entry matches" is a property of the best score its
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,8 +25,6 @@ from .calibration import Relevance
 from .lexical import LexicalIndex
 from .use_encoder import USE_LANGUAGES
 from .vector_store import FaqStore, question_views
-
-log = logging.getLogger(__name__)
 
 LEXICAL_RECHECK_S = 2.0
 MIN_LEXICAL_COVERAGE = 0.3
@@ -190,8 +187,7 @@ class HybridSearch:
         chosen = [candidates[i] for i in order]
         docs = list(self.store.documents(chosen))
         position = {c: i for i, c in enumerate(candidates)}
-        dense = {name: {c: v for c, v in scores.items()}
-                 for name, scores in channels.items() if name != "lexical"}
+        dense = {name: dict(scores) for name, scores in channels.items() if name != "lexical"}
         self._fill_missing(dense, docs, vectors)
         hits = []
         for doc in docs:
@@ -238,19 +234,9 @@ class HybridSearch:
 
     def channels_for(self, vectors: QueryVectors, chunk_id: str) -> dict[str, float]:
         """The dense similarities between a query and one given entry."""
-        channels: dict[str, float] = {}
-        sides = [("entry", self.store.collection, vectors.dense),
-                 ("question", self.store.views, vectors.dense),
-                 ("use", self.store.second, vectors.second)]
-        for key, collection, vector in sides:
-            if collection is None or vector is None:
-                continue
-            got = (collection.get(ids=[chunk_id], include=["embeddings"]) if key == "entry"
-                   else collection.get(where={"chunk_id": chunk_id}, include=["embeddings"]))
-            for embedding in got["embeddings"]:
-                similarity = float(np.dot(np.asarray(embedding), np.asarray(vector)))
-                channels[key] = max(channels.get(key, -1.0), similarity)
-        return channels
+        dense: dict[str, dict[str, float]] = {"entry": {}, "question": {}, "use": {}}
+        self._fill_missing(dense, list(self.store.documents([chunk_id])), vectors)
+        return {name: values[chunk_id] for name, values in dense.items() if chunk_id in values}
 
     def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         scores = self.reranker.predict([(query, h.document.page_content) for h in hits])

@@ -128,15 +128,19 @@ class FaqStore:
     def count(self) -> int:
         return self.collection.count()
 
-    def metadata_where(self, where: dict | None = None, page: int = 5000) -> Iterator[tuple[str, dict]]:
+    def _pages(self, include: list[str], where: dict | None = None, page: int = 5000):
         offset = 0
         while True:
-            got = self.collection.get(where=where, include=["metadatas"], limit=page, offset=offset)
-            for chunk_id, meta in zip(got["ids"], got["metadatas"]):
-                yield chunk_id, dict(meta or {})
+            got = self.collection.get(where=where, include=include, limit=page, offset=offset)
+            yield got
             if len(got["ids"]) < page:
                 return
             offset += page
+
+    def metadata_where(self, where: dict | None = None) -> Iterator[tuple[str, dict]]:
+        for got in self._pages(["metadatas"], where):
+            for chunk_id, meta in zip(got["ids"], got["metadatas"]):
+                yield chunk_id, dict(meta or {})
 
     def existing(self, source: str) -> dict[str, dict]:
         return dict(self.metadata_where({"source": source}))
@@ -226,21 +230,19 @@ class FaqStore:
         got = self._meta.get(ids=["revision"], include=["documents"])
         return got["documents"][0] if got["ids"] else ""
 
-    def documents(self, ids: list[str] | None = None, page: int = 5000) -> Iterator[Document]:
-        if ids is not None:
-            got = self.collection.get(ids=ids, include=["documents", "metadatas"])
-            by_id = {i: Document(page_content=d or "", id=i, metadata=dict(m or {}))
-                     for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
-            yield from (by_id[i] for i in ids if i in by_id)
-            return
-        offset = 0
-        while True:
-            got = self.collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+    def documents(self, ids: list[str] | None = None) -> Iterator[Document]:
+        """The given entries in that order (missing ones skipped), or all of them."""
+        def docs(got) -> Iterator[Document]:
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"]):
                 yield Document(page_content=d or "", id=i, metadata=dict(m or {}))
-            if len(got["ids"]) < page:
-                return
-            offset += page
+
+        include = ["documents", "metadatas"]
+        if ids is None:
+            for got in self._pages(include):
+                yield from docs(got)
+            return
+        by_id = {doc.id: doc for doc in docs(self.collection.get(ids=ids, include=include))}
+        yield from (by_id[i] for i in ids if i in by_id)
 
     def search(self, query: str, k: int) -> list[tuple[Document, float]]:
         """Top-k documents with cosine similarity (1 = identical)."""
