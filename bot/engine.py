@@ -1,10 +1,18 @@
-"""The core: one turn in, one grounded reply out. Knows nothing of Slack, Discord or the web."""
+"""The core: one turn in, one reply out. Knows nothing of Slack, Discord or the web.
+
+A turn goes: conversation state → reply language (explicit request > lock > adapter hint >
+detection, sticky on short messages) → handed off? (stay quiet) → asks for a person? (handoff)
+→ small talk? → follow-up rewriting → retrieval → off-topic / "I don't know" / grounded answer,
+whose language is checked on the first sentence and regenerated, then repaired, if wrong.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
@@ -13,10 +21,20 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.retrievers import BaseRetriever
 
-from .language import detect_language, language_name
-from .memory import InMemoryHistory, Message
+from linguadesk.settings import GenerationPreset
+
+from .conversations import (ConversationState, ConversationStore, Message,
+                            SqliteConversationStore, release, within_budget)
+from .guardrails import strip_instructions
+from .handoff import HandoffService, asks_for_human, is_yes
+from .language import (base_language, detect_language, language_name, reply_language_share,
+                       requested_language)
+from .llm import with_preset
+from .locale_format import customer_locale, localize_figures
 from .messages import message
-from .prompts import ANSWER_PROMPT, format_entries
+from .prompts import (ANSWER_ANYWAY_RULE, ANSWER_PROMPT, NOT_COVERED_PATTERN, REPAIR_PROMPT,
+                      SMALL_TALK_PROMPT, UNCOVERED_RULE, as_data, format_entries, register_for)
+from .rewrite import QueryRewriter, needs_rewrite
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +47,39 @@ CITATION_MARGIN = 0.5
 STICKY_LANGUAGE_BELOW = 0.6
 SHORT_MESSAGE_WORDS = 3
 
+# The reply's language is judged once this many letters have been generated (streaming waits
+# for them), and again on the whole text. Below this share of letters in the right language
+# the reply is regenerated, then translated.
+LANGUAGE_GATE_LETTERS = 60
+MIN_LANGUAGE_SHARE = 0.75
+
+# Retrieval relevance above which the model's "not covered" is asked again (see prompts).
+SURE_RELEVANCE = 0.9
+
+_SMALL_TALK = re.compile(
+    r"^\W*(?:(?:hi|hello|hey|good (?:morning|afternoon|evening)|thanks?(?: you)?(?: so much)?|"
+    r"thx|ty|bye|goodbye|ok(?:ay)?|great|perfect|cool|"
+    r"hola|buen[oa]s (?:días|tardes|noches)|gracias|muchas gracias|adiós|vale|perfecto|"
+    r"bonjour|bonsoir|salut|merci(?: beaucoup)?|au revoir|parfait|"
+    r"hallo|guten (?:morgen|tag|abend)|danke(?: schön| sehr)?|tschüss|super|"
+    r"ciao|buongiorno|buonasera|grazie(?: mille)?|arrivederci|perfetto|"
+    r"olá|oi|bom dia|boa tarde|boa noite|obrigad[oa]|tchau|"
+    r"こんにちは|こんばんは|おはようございます|おはよう|ありがとうございます|ありがとう|さようなら|"
+    r"了解です|了解しました|わかりました|"
+    r"你好|您好|谢谢|谢谢你|多谢|再见|好的|"
+    r"안녕하세요|안녕|감사합니다|고맙습니다|안녕히 계세요|알겠습니다|"
+    r"مرحبا|مرحبًا|السلام عليكم|أهلا|أهلًا|شكرا|شكرًا|شكرا جزيلا|مع السلامة)"
+    r"[\s,!.。！、~]*)+\W*$",
+    re.IGNORECASE,
+)
+_NO_LETTERS = re.compile(r"^[\W\d_]*$")
+_CITATION_MARK = re.compile(r"\[(\d{1,2})\]")
+_SHORT_REQUEST_WORDS = 6
+
+
+def is_small_talk(text: str) -> bool:
+    return bool(_SMALL_TALK.match(text) or _NO_LETTERS.match(text))
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -37,6 +88,7 @@ class Turn:
     user: str = ""
     channel: str = ""
     language: str | None = None  # an adapter that knows the customer's language may set it
+    locale: str | None = None  # e.g. the browser's "pt-PT": used for prices and dates
 
 
 @dataclass(frozen=True)
@@ -52,12 +104,20 @@ class Citation:
 
 @dataclass
 class Reply:
-    """Iterate it for the token stream; ``text`` and ``citations`` are final once it is consumed."""
+    """Iterate it for the token stream; ``text`` and ``citations`` are final once it is consumed.
+
+    ``status``: answered | no_answer | off_topic | small_talk | language_switched | handoff |
+    handoff_unavailable | handed_off (a person has the conversation: say nothing) | empty | error.
+    """
 
     language: str
     confidence: float
     citations: list[Citation]
     grounded: bool
+    status: str = "answered"
+    query: str = ""  # what retrieval searched for (the rewrite of a follow-up)
+    offer_handoff: bool = False  # adapters show a "talk to a person" button
+    handoff: Future | None = field(default=None, repr=False)
     _tokens: Iterator[str] = field(repr=False, default_factory=lambda: iter(()))
     text: str = ""
     error: str | None = None
@@ -80,112 +140,325 @@ class Reply:
         return self.text
 
 
-_CITATION_MARK = re.compile(r"\[(\d{1,2})\]")
-
-
 class Engine:
     def __init__(self, retriever: BaseRetriever, llm: BaseChatModel | Callable[[], BaseChatModel],
-                 *, min_confidence: float, memory: InMemoryHistory | None = None,
-                 default_language: str = "en", max_context_entries: int = 3,
-                 history_messages: int = 6):
+                 *, min_confidence: float, off_topic_below: float = 0.0,
+                 conversations: ConversationStore | None = None,
+                 presets: dict[str, GenerationPreset] | None = None, server: str = "vllm",
+                 handoff: HandoffService | None = None, default_language: str = "en",
+                 max_context_entries: int = 3, history_token_budget: int = 1200,
+                 rewrite_follow_ups: bool = True,
+                 retrieval_language: str | Callable[[], str] = "en"):
         self.retriever = retriever
         self._llm = llm
         self.min_confidence = min_confidence
-        self.memory = memory or InMemoryHistory()
+        self.off_topic_below = off_topic_below
+        self.conversations = conversations or SqliteConversationStore(":memory:")
+        self.presets = presets or {"answer": GenerationPreset(),
+                                   "small_talk": GenerationPreset(temperature=0.7, max_tokens=80),
+                                   "rewrite": GenerationPreset(temperature=0.0, max_tokens=64,
+                                                               repetition_penalty=1.0)}
+        self.server = server
+        self.handoff_service = handoff
         self.default_language = default_language
         self.max_context_entries = max_context_entries
-        self.history_messages = history_messages
-        self._chain = None
+        self.history_token_budget = history_token_budget
+        self.rewrite_follow_ups = rewrite_follow_ups
+        self._retrieval_language = retrieval_language
+        self._base_llm: BaseChatModel | None = None
+        self._models: dict[str, object] = {}
+
+    # --- models ---------------------------------------------------------------------------
+
+    @property
+    def llm(self) -> BaseChatModel:
+        # The LLM may be a factory: the embedded server starts only when a turn needs it.
+        if self._base_llm is None:
+            factory = self._llm
+            self._base_llm = factory() if callable(factory) and not isinstance(
+                factory, BaseChatModel) else factory
+        return self._base_llm
+
+    def model(self, scenario: str):
+        if scenario not in self._models:
+            self._models[scenario] = with_preset(self.llm, self.presets[scenario], self.server)
+        return self._models[scenario]
 
     @property
     def chain(self):
-        # The LLM may be a factory: the embedded server starts only when an answer needs it.
-        if self._chain is None:
-            llm = self._llm() if callable(self._llm) and not isinstance(self._llm, BaseChatModel) else self._llm
-            self._chain = ANSWER_PROMPT | llm | StrOutputParser()
-        return self._chain
+        return ANSWER_PROMPT | self.model("answer") | StrOutputParser()
 
-    def reply_language(self, turn: Turn, history: list[Message]) -> str:
+    @property
+    def retrieval_language(self) -> str:
+        value = self._retrieval_language
+        return value() if callable(value) else value
+
+    # --- the turn -------------------------------------------------------------------------
+
+    def reply_language(self, turn: Turn, state: ConversationState) -> str:
+        if state.locked_language:
+            return state.locked_language
         if turn.language:
-            return turn.language
+            return base_language(turn.language)
         detected = detect_language(turn.text, self.default_language)
-        previous = next((m.language for m in reversed(history) if m.role == "human" and m.language), None)
+        previous = state.language
         short = detected.confidence < 1.0 and len(turn.text.split()) < SHORT_MESSAGE_WORDS
         if previous and (short or detected.confidence < STICKY_LANGUAGE_BELOW):
             return previous
+        if not previous and detected.confidence == 0.0:
+            return self.default_language
         return detected.language
 
     def answer(self, turn: Turn) -> Reply:
-        history = self.memory.messages(turn.conversation_id)
-        language = self.reply_language(turn, history)
-        question = turn.text.strip()
-        if not question:
-            return self._fixed(turn, language, "empty_question", record=False)
+        key = turn.conversation_id
+        state = self.conversations.state(key)
+        history = self.conversations.messages(key)
+        text = turn.text.strip()
+        requested = requested_language(text) if text else None
+        if requested:
+            state.locked_language = requested
+        language = self.reply_language(turn, state)
 
+        if state.handed_off:
+            self.conversations.append(key, Message("human", text, language))
+            return Reply(language, 0.0, [], False, status="handed_off")
+        if not text:
+            return self._fixed(turn, state, language, "empty_question", status="empty",
+                               record=False)
+        if requested and _only_a_request(text):
+            return self._fixed(turn, state, language, "language_switched",
+                               status="language_switched")
+        if asks_for_human(text) or (state.offered_handoff and is_yes(text)):
+            reason = "customer_asked" if asks_for_human(text) else "offered_and_accepted"
+            return self.start_handoff(turn, reason=reason, language=language, state=state)
+        if is_small_talk(text):
+            return self._small_talk(turn, state, language)
+
+        query = text
+        if self.rewrite_follow_ups and needs_rewrite(text, history):
+            query = QueryRewriter(self.model("rewrite")).rewrite(
+                text, history, self.retrieval_language)
+            log.info("follow-up rewritten for retrieval")
         try:
-            docs = self.retriever.invoke(question)
+            docs = self.retriever.invoke(query)
         except Exception as exc:  # store or embedding failure: apologise, don't crash the turn
             log.warning("retrieval failed: %s: %s", type(exc).__name__, exc)
-            reply = self._fixed(turn, language, "llm_unavailable", record=False)
+            reply = self._fixed(turn, state, language, "llm_unavailable", status="error",
+                                record=False)
             reply.error = type(exc).__name__
             return reply
         confidence = float(docs[0].metadata.get("score", 0.0)) if docs else 0.0
         relevant = [d for d in docs if d.metadata.get("score", 0.0) >= self.min_confidence]
         relevant = relevant[: self.max_context_entries]
         if not relevant:
+            if confidence < self.off_topic_below:
+                log.info("off topic (best relevance %.3f)", confidence)
+                return self._fixed(turn, state, language, "off_topic", status="off_topic",
+                                   confidence=confidence, query=query)
             log.info("no entry above %.2f (best %.3f): answering 'I don't know'",
                      self.min_confidence, confidence)
-            return self._fixed(turn, language, "no_answer", confidence=confidence)
+            return self._fixed(turn, state, language, "no_answer", status="no_answer",
+                               confidence=confidence, query=query, offer_handoff=True)
 
-        citations = [_citation(n, d) for n, d in enumerate(relevant, start=1)]
+        locale = customer_locale(language, turn.locale)
+        entries = [Document(localize_figures(
+            strip_instructions(d.page_content, str(d.metadata.get("entry_id") or d.id)),
+            locale, str(d.metadata.get("language") or "en")), metadata=d.metadata)
+            for d in relevant]
         inputs = {
-            "entries": format_entries(relevant),
-            "question": question,
+            "entries": format_entries(entries),
+            "question": as_data(text),
             "language_name": language_name(language),
+            "register": register_for(language),
+            "uncovered_rule": UNCOVERED_RULE,
+            "reminder": "",
             "history": [
                 HumanMessage(m.text) if m.role == "human" else AIMessage(m.text)
-                for m in history[-self.history_messages:]
+                for m in within_budget(history, self.history_token_budget)
             ],
         }
-        reply = Reply(language=language, confidence=confidence, citations=citations, grounded=True)
+        citations = [_citation(n, d) for n, d in enumerate(relevant, start=1)]
+        reply = Reply(language=language, confidence=confidence, citations=citations,
+                      grounded=True, query=query)
         reply._tokens = self._generate(inputs, reply)
-        reply._on_done = lambda r: self._remember(turn, r)
+        reply._on_done = lambda r: self._remember(turn, state, r)
         return reply
 
+    # --- generation -----------------------------------------------------------------------
+
     def _generate(self, inputs: dict, reply: Reply) -> Iterator[str]:
+        language = reply.language
         try:
-            yield from self.chain.stream(inputs)
+            head, rest = self._start(inputs)
+            if NOT_COVERED_PATTERN.search(head) and reply.confidence >= SURE_RELEVANCE:
+                inputs = {**inputs, "uncovered_rule": ANSWER_ANYWAY_RULE}
+                head, rest = self._start(inputs)
+            if NOT_COVERED_PATTERN.search(head):
+                yield from self._not_covered(reply)
+                return
+            if reply_language_share(head, language) < MIN_LANGUAGE_SHARE:
+                log.info("reply started in the wrong language; regenerating in %s", language)
+                head, rest = self._start({**inputs, "reminder": (
+                    f" Write ONLY in {language_name(language)}; do not use any other language.")})
+                if NOT_COVERED_PATTERN.search(head):
+                    yield from self._not_covered(reply)
+                    return
+                if reply_language_share(head, language) < MIN_LANGUAGE_SHARE:
+                    log.info("regenerated reply still in the wrong language; translating it")
+                    draft = NOT_COVERED_PATTERN.sub("", head + "".join(rest)).strip()
+                    yield self._repair(draft, language)
+                    self._settle_citations(reply)
+                    return
+            yield from _without_marker(head, rest)
         except Exception as exc:  # any transport/server failure must still give an answer
             log.warning("LLM call failed: %s: %s", type(exc).__name__, exc)
             reply.error = type(exc).__name__
             reply.grounded = False
+            reply.status = "error"
             reply.citations = []
-            fallback = message("llm_unavailable", reply.language)
-            if reply.text:
-                fallback = "\n\n" + fallback
-            yield fallback
+            fallback = message("llm_unavailable", language)
+            yield ("\n\n" + fallback) if reply.text else fallback
             return
+        if not reply.text.strip():
+            yield from self._not_covered(reply)
+            return
+        if reply_language_share(reply.text, language) < MIN_LANGUAGE_SHARE:
+            log.warning("reply drifted out of %s after its first sentence", language)
+        self._settle_citations(reply)
+
+    def _start(self, inputs: dict) -> tuple[str, Iterator[str]]:
+        """Starts a generation and reads enough of it to judge its language and marker."""
+        return _take_letters(self.chain.stream(inputs), LANGUAGE_GATE_LETTERS)
+
+    def _repair(self, draft: str, language: str) -> str:
+        chain = REPAIR_PROMPT | self.model("answer") | StrOutputParser()
+        return chain.invoke({"answer": as_data(draft), "language_name": language_name(language),
+                             "register": register_for(language)}).strip()
+
+    def _not_covered(self, reply: Reply) -> Iterator[str]:
+        log.info("the model found the entries do not answer the question")
+        reply.status = "no_answer"
+        reply.grounded = False
+        reply.citations = []
+        reply.offer_handoff = True
+        yield message("no_answer", reply.language)
+
+    def _settle_citations(self, reply: Reply) -> None:
         used = {int(n) for n in _CITATION_MARK.findall(reply.text)}
         cited = [c for c in reply.citations if c.number in used]
         best = max(c.rank_score for c in reply.citations)
         reply.citations = cited or [c for c in reply.citations
                                     if c.rank_score >= best - CITATION_MARGIN]
 
-    def _fixed(self, turn: Turn, language: str, key: str, *, confidence: float = 0.0,
-               record: bool = True) -> Reply:
-        text = message(key, language)
-        reply = Reply(language=language, confidence=confidence, citations=[], grounded=False,
-                      _tokens=iter([text]))
-        if record:
-            reply._on_done = lambda r: self._remember(turn, r)
+    def _small_talk(self, turn: Turn, state: ConversationState, language: str) -> Reply:
+        reply = Reply(language, 0.0, [], False, status="small_talk")
+
+        def tokens() -> Iterator[str]:
+            fallback = message("greeting", language)
+            try:
+                chain = SMALL_TALK_PROMPT | self.model("small_talk") | StrOutputParser()
+                text = chain.invoke({"question": as_data(turn.text), "register":
+                                     register_for(language),
+                                     "language_name": language_name(language)}).strip()
+            except Exception as exc:
+                log.warning("small talk generation failed: %s", type(exc).__name__)
+                text = ""
+            if not text or NOT_COVERED_PATTERN.search(text) or reply_language_share(
+                    text, language) < 1.0:
+                text = fallback
+            yield text
+
+        reply._tokens = tokens()
+        reply._on_done = lambda r: self._remember(turn, state, r)
         return reply
 
-    def _remember(self, turn: Turn, reply: Reply) -> None:
-        self.memory.append(
-            turn.conversation_id,
+    # --- handoff --------------------------------------------------------------------------
+
+    def start_handoff(self, turn: Turn, *, reason: str = "api", language: str | None = None,
+                      state: ConversationState | None = None) -> Reply:
+        """Hand the conversation to a person (the customer asked, or an adapter's button)."""
+        key = turn.conversation_id
+        state = state or self.conversations.state(key)
+        language = language or state.language or self.default_language
+        if self.handoff_service is None or not self.handoff_service.configured:
+            return self._fixed(turn, state, language, "handoff_unavailable",
+                               status="handoff_unavailable")
+        history = self.conversations.messages(key)
+        if turn.text.strip():
+            history = [*history, Message("human", turn.text.strip(), language)]
+        state.handed_off, state.handed_off_at, state.offered_handoff = True, time.time(), False
+
+        def undo(_event) -> None:  # nobody was told: let the bot answer again
+            current = self.conversations.state(key)
+            current.handed_off = False
+            self.conversations.save_state(key, current)
+
+        reply = self._fixed(turn, state, language, "handoff_started", status="handoff")
+        reply.handoff = self.handoff_service.submit(key, language, history, reason,
+                                                    user=turn.user, channel=turn.channel,
+                                                    on_failure=undo)
+        return reply
+
+    def release(self, conversation_id: str) -> bool:
+        """A person is done: the bot answers this conversation again."""
+        return release(self.conversations, conversation_id)
+
+    # --- bookkeeping ----------------------------------------------------------------------
+
+    def _fixed(self, turn: Turn, state: ConversationState, language: str, key: str, *,
+               status: str, confidence: float = 0.0, record: bool = True, query: str = "",
+               offer_handoff: bool = False) -> Reply:
+        reply = Reply(language=language, confidence=confidence, citations=[], grounded=False,
+                      status=status, query=query, offer_handoff=offer_handoff,
+                      _tokens=iter([message(key, language)]))
+        if record:
+            reply._on_done = lambda r: self._remember(turn, state, r)
+        return reply
+
+    def _remember(self, turn: Turn, state: ConversationState, reply: Reply) -> None:
+        key = turn.conversation_id
+        self.conversations.append(
+            key,
             Message("human", turn.text.strip(), reply.language),
             Message("ai", reply.text, reply.language),
         )
+        state.language = reply.language
+        state.offered_handoff = reply.offer_handoff
+        self.conversations.save_state(key, state)
+
+
+def _only_a_request(text: str) -> bool:
+    """'Answer in English, please' asks nothing else; 'In English: how long…?' does."""
+    if re.search(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]", text):
+        return len(re.sub(r"\W", "", text)) <= 14
+    return len(re.findall(r"\w+", text)) <= _SHORT_REQUEST_WORDS
+
+
+def _take_letters(stream: Iterator[str], letters: int) -> tuple[str, Iterator[str]]:
+    """Reads the stream until it holds ``letters`` letters (or ends); returns what was read and
+    the rest of the stream."""
+    head = ""
+    iterator = iter(stream)
+    for token in iterator:
+        head += token
+        if sum(ch.isalpha() for ch in head) >= letters:
+            break
+    return head, iterator
+
+
+def _without_marker(head: str, rest: Iterator[str]) -> Iterator[str]:
+    """Streams head + rest, holding back a marker-sized tail so a trailing NOT_COVERED the
+    model adds after a real answer never reaches the customer."""
+    pending = NOT_COVERED_PATTERN.sub("", head)
+    hold = 14
+    for token in rest:
+        pending = NOT_COVERED_PATTERN.sub("", pending + token)
+        if len(pending) > hold:
+            yield pending[:-hold]
+            pending = pending[-hold:]
+    tail = pending.rstrip()
+    if tail:
+        yield tail
 
 
 def _citation(number: int, doc: Document) -> Citation:

@@ -46,18 +46,55 @@ def build_knowledge_base(settings: Settings, progress: Progress | None = None):
     return KnowledgeBase(build_store(settings, progress))
 
 
-def build_engine(settings: Settings, store=None, progress: Progress | None = None):
+def build_handoff(settings: Settings, llm_factory):
+    from bot.handoff import HandoffService, SlackNotifier, WebhookNotifier
+
+    notifiers = []
+    if settings.handoff_webhook_url:
+        secret = settings.handoff_webhook_secret
+        notifiers.append(WebhookNotifier(settings.handoff_webhook_url,
+                                         secret.get_secret_value() if secret else None))
+    if settings.handoff_slack_channel and settings.slack_bot_token:
+        notifiers.append(SlackNotifier(settings.slack_bot_token.get_secret_value(),
+                                       settings.handoff_slack_channel,
+                                       base_url=settings.slack_api_url))
+    return HandoffService(notifiers, llm_factory, settings.data_dir / "handoff-outbox")
+
+
+def build_engine(settings: Settings, store=None, progress: Progress | None = None,
+                 conversations=None):
+    from bot.conversations import open_conversation_store
     from bot.engine import Engine
-    from bot.llm import make_chat_model
-    from bot.memory import InMemoryHistory
+    from bot.llm import make_chat_model, server_kind
     from retrieval.retriever import FaqRetriever
 
     store = store or build_store(settings, progress)
+    llm = _shared(lambda: make_chat_model(settings))
+    language = settings.retrieval_language
     return Engine(
         FaqRetriever(search=build_search(settings, store), k=settings.retrieval_k),
-        lambda: make_chat_model(settings),
+        llm,
         min_confidence=settings.min_confidence,
-        memory=InMemoryHistory(max_messages=2 * settings.history_turns),
+        off_topic_below=settings.off_topic_below,
+        conversations=conversations or open_conversation_store(settings),
+        presets={"answer": settings.preset_answer, "small_talk": settings.preset_small_talk,
+                 "rewrite": settings.preset_rewrite},
+        server=server_kind(settings),
+        handoff=build_handoff(settings, llm),
         default_language=settings.default_language,
-        history_messages=2 * settings.history_turns,
+        history_token_budget=settings.history_token_budget,
+        rewrite_follow_ups=settings.rewrite_follow_ups,
+        retrieval_language=(lambda: store.main_language()) if language == "auto" else language,
     )
+
+
+def _shared(factory):
+    """A factory that builds once: the engine and the handoff service share one client."""
+    made = []
+
+    def get():
+        if not made:
+            made.append(factory())
+        return made[0]
+
+    return get

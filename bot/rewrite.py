@@ -1,0 +1,101 @@
+"""Follow-ups ("and to Canada?", "それは返品できますか") rewritten into standalone questions.
+
+A cheap check runs first; the LLM rewrites only messages that lean on the conversation:
+referring words (it, they, eso, それ, 它…) or very short messages. The rewrite is written in the
+knowledge base's main language, the language retrieval matches best.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+
+from .conversations import Message, within_budget
+from .language import language_name
+from .prompts import REWRITE_PROMPT, as_data
+
+log = logging.getLogger(__name__)
+
+# Pronouns, "there", "also"… and conjunctions that open a follow-up ("and to Canada?").
+_REFERRING = re.compile(
+    r"\b(?:it|its|they|them|their|there|that|this|those|these|same|also|too|else|"
+    r"eso|esto|ese|esa|esos|esas|ellos|ellas|allí|ahí|allá|también|"
+    r"ça|cela|ceci|celui|celle|ceux|aussi|"
+    r"dies|dort|dafür|davon|damit|dazu|auch|"
+    r"quello|quella|questo|questa|anche|"
+    r"isso|isto|aquilo|lá|ali|também|"
+    r"ذلك|هذا|هذه|تلك|هناك|أيضا|أيضًا)\b"
+    r"|^\W*(?:and|what about|how about|y|et|und|e|و|ماذا عن)\b"
+    r"|\b(?:the|el|la|le|der|die|das|il|lo|o|a)\s+(?:restaurant|restaurante|hotel|hôtel|place|"
+    r"guest ?house|shop|store|tienda|boutique|laden|product|producto|produit|produkt|item|"
+    r"artículo|article|artikel|order|pedido|commande|bestellung|ordine|encomenda|package|"
+    r"parcel|paquete|colis|paket|case|one)\b"
+    r"|それ|これ|あれ|その|この|あの|そこ|そちら|も[?？]?$|は[?？]$"
+    r"|它|这个|那个|那|呢[?？]?$|那里|这里"
+    r"|그것|그거|이것|이거|거기|그럼|도[?？]?$",
+    re.IGNORECASE,
+)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+SHORT_WORDS = 4
+SHORT_CJK_CHARS = 8
+
+
+def needs_rewrite(text: str, history: list[Message]) -> bool:
+    """True when the message probably cannot be understood without the conversation."""
+    if not any(m.role == "human" for m in history):
+        return False
+    text = text.strip()
+    if _CJK.search(text):
+        short = len(re.sub(r"\W", "", text)) <= SHORT_CJK_CHARS
+    else:
+        short = len(re.findall(r"\w+", text)) <= SHORT_WORDS
+    return short or bool(_REFERRING.search(text))
+
+
+def format_conversation(history: list[Message], max_tokens: int = 600,
+                        max_reply_chars: int = 300) -> str:
+    lines = []
+    for m in within_budget(history, max_tokens):
+        if m.role == "human":
+            lines.append(f"Customer: {as_data(m.text)}")
+        else:
+            text = m.text if len(m.text) <= max_reply_chars else m.text[:max_reply_chars] + "…"
+            lines.append(f"Assistant: {as_data(text)}")
+    return "\n".join(lines)
+
+
+_PREFIX = re.compile(r"^(?:standalone question|question|rewritten)[^:：]*[:：]\s*", re.IGNORECASE)
+
+
+def clean_rewrite(output: str, original: str) -> str:
+    """The first line of the model's output, without labels or quotes; the original message
+    when the output is unusable (empty, or rambling far beyond a question)."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    if not lines:
+        return original
+    question = _PREFIX.sub("", lines[0]).strip().strip("\"'“”「」«»`").strip()
+    if not question or len(question) > 3 * len(original) + 200:
+        return original
+    return question
+
+
+class QueryRewriter:
+    def __init__(self, llm: BaseChatModel, *, history_tokens: int = 600):
+        self.chain = REWRITE_PROMPT | llm | StrOutputParser()
+        self.history_tokens = history_tokens
+
+    def rewrite(self, text: str, history: list[Message], language: str) -> str:
+        """The standalone question, or ``text`` unchanged if the model fails."""
+        try:
+            output = self.chain.invoke({
+                "conversation": format_conversation(history, self.history_tokens),
+                "question": as_data(text),
+                "language_name": language_name(language),
+            })
+        except Exception as exc:  # the turn still works with the raw message
+            log.warning("rewriting the follow-up failed: %s: %s", type(exc).__name__, exc)
+            return text
+        return clean_rewrite(output, text)
