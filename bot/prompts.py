@@ -87,8 +87,8 @@ _REWRITE_EXAMPLES = [
     ("Customer: How long does shipping to Germany take?\n"
      "Assistant: Standard shipping to Germany takes 2–4 working days [1].",
      "and to Canada?", "How long does shipping to Canada take?"),
-    ("Customer: I bought the leather phone case last week.\nAssistant: Thank you for your order!",
-     "Can I return it if I used it?", "Can I return the leather phone case if I used it?"),
+    ("Customer: I bought the blue hiking backpack last week.\nAssistant: Thank you for your order!",
+     "Can I return it if I used it?", "Can I return the blue hiking backpack if I used it?"),
 ]
 
 
