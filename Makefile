@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export LINGUADESK_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: install models demo test clean
+.PHONY: install models demo test services clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,15 @@ demo: models
 	$(BIN)/linguadesk kb ingest examples/shop-faq
 	$(BIN)/linguadesk chat
 
-test: models
+# Test-only services from Debian: the tests start their own redis-server on a free port.
+services:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
+	      || echo "Could not install redis-server: the Redis tests will be skipped."; \
+	  else echo "redis-server is missing (apt-get install redis-server): the Redis tests will be skipped."; fi; }
+
+test: models services
 	$(BIN)/python -m pytest -q -rs
 
 clean:

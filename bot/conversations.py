@@ -237,8 +237,12 @@ class RedisConversationStore:
         self._redis.zrem(f"{self.prefix}s:handed-off", key)
 
     def handed_off(self) -> list[str]:
-        keys = self._redis.zrange(f"{self.prefix}s:handed-off", 0, -1)
-        return [k for k in keys if self.state(k).handed_off]
+        index = f"{self.prefix}s:handed-off"
+        keys = self._redis.zrange(index, 0, -1)
+        gone = [k for k in keys if not self.state(k).handed_off]  # released or expired
+        if gone:
+            self._redis.zrem(index, *gone)
+        return [k for k in keys if k not in gone]
 
 
 def release(store: ConversationStore, key: str) -> bool:

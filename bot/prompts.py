@@ -14,7 +14,7 @@ from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 # What the model writes, alone, when the entries do not answer the question. Small models
 # misspell it ("NO_COVERED", "Not covered"), hence the loose pattern.
 NOT_COVERED = "NOT_COVERED"
-NOT_COVERED_PATTERN = re.compile(r"\bNOT?[\s_-]?COVERED\b", re.IGNORECASE)
+NOT_COVERED_PATTERN = re.compile(r"\b[Nn][Oo][Tt]?_COVERED\b")  # never plain "not covered"
 UNCOVERED_RULE = (f"If, and only if, no entry is related to the question, reply with exactly "
                   f"{NOT_COVERED} and nothing else.")
 # Retrieval was sure the entries match, but the model claimed they don't: ask again without

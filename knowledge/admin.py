@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.guardrails import looks_like_instructions
 from bot.language import detect_language
 from retrieval.vector_store import FaqStore
 
@@ -21,6 +22,8 @@ from .sync import SyncPlan, apply_sync, plan_sync
 class IngestReport:
     plans: list[SyncPlan] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
+    # Entries stored, but worth a look (e.g. text that gives the bot orders).
+    warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
 
     @property
@@ -81,6 +84,11 @@ class KnowledgeBase:
             progress.file_started(source, index, len(files))
             try:
                 entries = load_file(path, source)
+                report.warnings.extend(
+                    f"{path.name}: entry {entry.title!r} contains text addressed to the bot "
+                    "(like 'ignore previous instructions'); it is left out of answers. Check "
+                    "that entry." for entry in entries
+                    if looks_like_instructions(f"{entry.question}\n{entry.answer}"))
                 mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
                 chunks = entries_to_chunks(entries, source, detect_language=self._detect,
                                            product=product,

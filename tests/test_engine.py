@@ -37,7 +37,7 @@ def test_spanish_question_gets_streamed_spanish_answer_citing_shipping(engine):
     reply = engine.answer(Turn("¿Cuánto tarda el envío internacional?", conversation_id="t1"))
     assert reply.language == "es"
     tokens = list(reply)
-    assert len(tokens) > 3, "the answer is streamed token by token"
+    assert len(tokens) >= 2, "the answer is streamed (a sentence at a time)"
     assert reply.text == "".join(tokens) and reply.error is None and reply.grounded
     assert detect_language(reply.text).language == "es"
     assert "14" in reply.text

@@ -33,8 +33,8 @@ app.add_typer(models_app, name="models")
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
 
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 def _quiet_libraries() -> None:
@@ -197,6 +197,8 @@ def kb_ingest(
                            progress=_IngestBar(progress, len(files)))
     for plan in report.plans:
         _print_plan(plan, dry_run)
+    for warning in report.warnings:
+        err.print(f"[bold yellow]Warning:[/] {escape(warning)}", highlight=False)
     for error in report.errors:
         err.print(f"[bold red]Error:[/] {escape(str(error))}", highlight=False)
     if report.errors:
