@@ -295,7 +295,10 @@ class Engine:
             if NOT_COVERED_PATTERN.search(head) and reply.confidence >= SURE_RELEVANCE:
                 inputs = {**inputs, "uncovered_rule": ANSWER_ANYWAY_RULE}
                 head, rest = self._start(inputs)
-            if NOT_COVERED_PATTERN.search(head):
+            if _says_nothing(head):  # "[1]" alone: small models sometimes stop there
+                log.info("the model replied without words; asking again")
+                head, rest = self._start({**inputs, "reminder": " Answer in full sentences."})
+            if NOT_COVERED_PATTERN.search(head) or _says_nothing(head):
                 yield from self._not_covered(reply)
                 return
             if reply_language_share(head, language) < MIN_LANGUAGE_SHARE:
@@ -477,6 +480,10 @@ def _take_letters(stream: Iterator[str], letters: int) -> tuple[str, Iterator[st
         if sum(ch.isalpha() for ch in head) >= letters:
             break
     return head, iterator
+
+
+def _says_nothing(text: str) -> bool:
+    return sum(ch.isalpha() for ch in _CITATION_MARK.sub("", text)) < 2
 
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？\n])(?=\s|[^\s.!?。！？])")

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -52,6 +53,11 @@ def load_language_set(path: Path) -> list[dict]:
     return questions
 
 
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?。！？])\s*|\n+", re.sub(r"\[\d+\]", "", text))
+            if s.strip()]
+
+
 def reply_language(text: str) -> str:
     found = detect_language(text)
     return found.language
@@ -70,11 +76,15 @@ def language_match(engine, questions: list[dict], *, progress: Progress | None =
         expected = base_language(q["language"])
         detected = reply_language(text)
         share = reply_language_share(text, expected)
+        english = expected != "en" and any(
+            detect_language(sentence).language == "en" and detect_language(sentence).confidence >= 0.6
+            for sentence in _sentences(text) if len(sentence) >= 20)
         rows.append({
             "id": q.get("id", str(n)), "language": expected, "kind": q.get("kind", ""),
             "question": q["text"], "reply": text, "status": reply.status,
             "reply_language": reply.language, "detected": detected,
-            "share": round(share, 3), "match": detected == expected and share >= 0.75,
+            "share": round(share, 3), "english": english,
+            "match": detected == expected and share >= 0.75,
             "generated": reply.status in ("answered", "small_talk"), "error": reply.error,
             "seconds": round(time.perf_counter() - start, 2),
             "citations": [c.title for c in reply.citations],
@@ -98,7 +108,7 @@ def summarize_language_match(rows: list[dict]) -> dict:
             "generated": len(generated),
             "match_generated": (float(np.mean([r["match"] for r in generated]))
                                 if generated else None),
-            "english_leaks": sum(1 for r in items if r["language"] != "en" and r["share"] < 1.0),
+            "english_leaks": sum(1 for r in items if r["language"] != "en" and r["english"]),
             "faq_answered": sum(1 for r in faq if r["status"] == "answered"),
             "faq_cited_expected": sum(1 for r in faq if r["expected_entry"] in r["citations"]),
             "faq": len(faq),

@@ -231,8 +231,9 @@ class HandoffService:
         llm = self._llm if recent else None
         if llm is None:
             return event
-        numbered = "\n".join(f"{'Customer' if m.role == 'human' else 'Bot'}: "
-                             f"{as_data(' '.join(m.text.split()))}" for m in recent)
+        numbered = "\n".join(f"[{n}] {'Customer' if m.role == 'human' else 'Bot'}: "
+                             f"{as_data(' '.join(m.text.split()))}"
+                             for n, m in enumerate(recent, start=1))
         try:
             summary = (SUMMARY_PROMPT | llm | StrOutputParser()).invoke(
                 {"transcript": numbered}).strip()
@@ -257,12 +258,14 @@ def _slack_escape(text: str) -> str:
 
 
 def _attach_translation(transcript: list[dict], translated: str) -> None:
-    lines = [line.strip() for line in translated.splitlines() if line.strip()]
-    lines = [re.sub(r"^(?:Customer|Bot)\s*:\s*", "", line) for line in lines
-             if re.match(r"^(?:Customer|Bot)\s*:", line)]
-    if len(lines) == len(transcript):
-        for item, line in zip(transcript, lines):
-            item["text_en"] = line
-    else:
-        log.warning("transcript translation came back with %d lines for %d messages; "
-                    "sending the original only", len(lines), len(transcript))
+    """Matches translated lines to messages by their [n]; a line the model dropped or merged
+    leaves that message with its original text only."""
+    found = 0
+    for match in re.finditer(r"^\s*\[(\d+)\]\s*(?:Customer|Bot)?\s*:?\s*(.+)$", translated,
+                             re.MULTILINE):
+        n = int(match.group(1))
+        if 1 <= n <= len(transcript) and not transcript[n - 1]["text_en"]:
+            transcript[n - 1]["text_en"] = match.group(2).strip()
+            found += 1
+    if found < len(transcript):
+        log.warning("transcript translation covered %d of %d messages", found, len(transcript))

@@ -193,3 +193,14 @@ def test_data_cannot_close_its_delimiters():
     defused = as_data(hostile)
     assert "</entries>" not in defused and "<customer_message>" not in defused
     assert "pirate" in defused
+
+
+def test_handoff_transcript_translation_is_matched_by_line_number():
+    from bot.handoff import _attach_translation, _slack_escape
+
+    transcript = [{"role": "human", "text": "¿Hola?", "text_en": ""},
+                  {"role": "ai", "text": "¡Hola!", "text_en": ""},
+                  {"role": "human", "text": "Quiero una persona", "text_en": ""}]
+    _attach_translation(transcript, "Here you go:\n[1] Customer: Hello?\n[3] Customer: I want a person")
+    assert [t["text_en"] for t in transcript] == ["Hello?", "", "I want a person"]
+    assert _slack_escape("<!channel> A & B") == "&lt;!channel&gt; A &amp; B"

@@ -30,11 +30,11 @@ def test_language_set_has_ten_languages_and_twenty_questions_each():
 def test_language_report_counts_matches_and_english_leaks():
     rows = [
         {"id": "es-1", "language": "es", "kind": "faq", "question": "q", "reply": "r",
-         "status": "answered", "reply_language": "es", "detected": "es", "share": 1.0,
+         "status": "answered", "reply_language": "es", "detected": "es", "share": 1.0, "english": False,
          "match": True, "generated": True, "error": None, "seconds": 1.0,
          "citations": ["A"], "expected_entry": "A"},
         {"id": "es-2", "language": "es", "kind": "faq", "question": "q", "reply": "r",
-         "status": "answered", "reply_language": "es", "detected": "en", "share": 0.2,
+         "status": "answered", "reply_language": "es", "detected": "en", "share": 0.2, "english": True,
          "match": False, "generated": True, "error": None, "seconds": 3.0,
          "citations": ["B"], "expected_entry": "A"},
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import uuid
 from pathlib import Path
@@ -619,8 +620,11 @@ def eval_conversation(
                         if seen[q["language"]] <= limit:
                             kept.append(q)
                     questions = kept
-                engine, _ = evaluation.eval_engine(settings, faq or root / "examples" / "shop-faq")
-                report = evaluation.language_match(engine, questions, progress=progress)
+                engine, scratch = evaluation.eval_engine(settings, faq or root / "examples" / "shop-faq")
+                try:
+                    report = evaluation.language_match(engine, questions, progress=progress)
+                finally:
+                    shutil.rmtree(scratch, ignore_errors=True)
             elif benchmark == evaluation.DSTC_NAME:
                 from bot.llm import make_chat_model, server_kind, with_preset
                 from bot.rewrite import QueryRewriter
