@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from .language import CJK
 
 
 @dataclass(frozen=True)
@@ -42,13 +43,10 @@ def conversation_key(channel: str, *parts: str) -> str:
     return ":".join([channel, *(str(p).replace("%", "%25").replace(":", "%3A") for p in parts)])
 
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
-
-
 def estimate_tokens(text: str) -> int:
     """A tokenizer-free estimate, on the safe side for Qwen-style BPE: ~1 token per CJK
     character, ~1 per 3.5 other characters."""
-    cjk = len(_CJK.findall(text))
+    cjk = len(CJK.findall(text))
     return cjk + math.ceil((len(text) - cjk) / 3.5) + 1
 
 

@@ -28,7 +28,7 @@ from .conversations import (ConversationState, ConversationStore, Message,
 from .guardrails import strip_instructions
 from .handoff import HandoffService, asks_for_human, is_yes
 from .language import (base_language, detect_language, language_name, reply_language_share,
-                       requested_language)
+                       requested_language, text_size)
 from .llm import with_preset
 from .locale_format import customer_locale, localize_figures
 from .messages import message
@@ -229,8 +229,9 @@ class Engine:
         if requested and _only_a_request(text):
             return self._fixed(turn, language, "language_switched", status="language_switched",
                                changes=changes)
-        if asks_for_human(text) or (state.offered_handoff and is_yes(text)):
-            reason = "customer_asked" if asks_for_human(text) else "offered_and_accepted"
+        asked = asks_for_human(text)
+        if asked or (state.offered_handoff and is_yes(text)):
+            reason = "customer_asked" if asked else "offered_and_accepted"
             return self.start_handoff(turn, reason=reason, language=language, changes=changes)
         if is_small_talk(text):
             return self._small_talk(turn, language, changes)
@@ -465,19 +466,20 @@ class Engine:
 
 def _only_a_request(text: str) -> bool:
     """'Answer in English, please' asks nothing else; 'In English: how long…?' does."""
-    if re.search(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]", text):
-        return len(re.sub(r"\W", "", text)) <= 14
-    return len(re.findall(r"\w+", text)) <= _SHORT_REQUEST_WORDS
+    size, cjk = text_size(text)
+    return size <= (14 if cjk else _SHORT_REQUEST_WORDS)
 
 
 def _take_letters(stream: Iterator[str], letters: int) -> tuple[str, Iterator[str]]:
     """Reads the stream until it holds ``letters`` letters (or ends); returns what was read and
     the rest of the stream."""
     head = ""
+    seen = 0
     iterator = iter(stream)
     for token in iterator:
         head += token
-        if sum(ch.isalpha() for ch in head) >= letters:
+        seen += sum(ch.isalpha() for ch in token)
+        if seen >= letters:
             break
     return head, iterator
 

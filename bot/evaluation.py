@@ -25,7 +25,7 @@ import numpy as np
 from linguadesk.settings import Settings
 
 from .conversations import Message, SqliteConversationStore
-from .language import base_language, detect_language, reply_language_share
+from .language import base_language, detect_language, reply_language_share, split_sentences
 
 Progress = Callable[[str, int, int], None]
 
@@ -53,14 +53,13 @@ def load_language_set(path: Path) -> list[dict]:
     return questions
 
 
-def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?。！？])\s*|\n+", re.sub(r"\[\d+\]", "", text))
-            if s.strip()]
-
-
-def reply_language(text: str) -> str:
-    found = detect_language(text)
-    return found.language
+def _has_english_sentence(text: str) -> bool:
+    for sentence in split_sentences(re.sub(r"\[\d+\]", "", text)):
+        if len(sentence) >= 20:
+            found = detect_language(sentence)
+            if found.language == "en" and found.confidence >= 0.6:
+                return True
+    return False
 
 
 def language_match(engine, questions: list[dict], *, progress: Progress | None = None) -> dict:
@@ -74,11 +73,9 @@ def language_match(engine, questions: list[dict], *, progress: Progress | None =
                                    channel="eval"))
         text = reply.final()
         expected = base_language(q["language"])
-        detected = reply_language(text)
+        detected = detect_language(text).language
         share = reply_language_share(text, expected)
-        english = expected != "en" and any(
-            detect_language(sentence).language == "en" and detect_language(sentence).confidence >= 0.6
-            for sentence in _sentences(text) if len(sentence) >= 20)
+        english = expected != "en" and _has_english_sentence(text)
         rows.append({
             "id": q.get("id", str(n)), "language": expected, "kind": q.get("kind", ""),
             "question": q["text"], "reply": text, "status": reply.status,
@@ -171,7 +168,8 @@ def load_dstc(root: Path, limit: int | None = None):
 
 def dstc_rewrite(settings: Settings, root: Path, rewriter, *, limit: int | None = 300,
                  progress: Progress | None = None, examples: int = 25) -> dict:
-    from retrieval.evaluation import build_index
+    from retrieval.evaluation import (DEPTH, SystemScores, build_index, first_gold_rank,
+                                      scratch_settings)
     from retrieval.hybrid import HybridSearch
 
     from .rewrite import needs_rewrite
@@ -179,17 +177,14 @@ def dstc_rewrite(settings: Settings, root: Path, rewriter, *, limit: int | None 
     progress = progress or (lambda phase, done, total: None)
     evalset, histories = load_dstc(root, limit)
     with tempfile.TemporaryDirectory(prefix="linguadesk-eval-") as tmp:
-        run_settings = settings.model_copy(update={
-            "data_dir": Path(tmp), "model_dir": settings.models_dir, "chroma_url": None,
-            "chroma_collection": "eval"})
+        run_settings = scratch_settings(settings, Path(tmp), chroma_collection="eval")
         store = build_index(run_settings, evalset, progress, use_encoder=settings.use_encoder)
         search = HybridSearch(store, candidates=settings.retrieval_candidates,
                               lexical=settings.lexical_search)
         search.lexical_index()
 
         def ranks(query: str, gold: frozenset[str]) -> int:
-            ids = [h.document.id for h in search.search(query, 10)]
-            return next((i for i, entry_id in enumerate(ids) if entry_id in gold), 10)
+            return first_gold_rank([h.document.id for h in search.search(query, DEPTH)], gold)
 
         systems: dict[str, list[int]] = {"last_turn": [], "rewrite": [], "concatenated": []}
         rewritten, rewrite_seconds, samples = 0, [], []
@@ -211,9 +206,8 @@ def dstc_rewrite(settings: Settings, root: Path, rewriter, *, limit: int | None 
             progress("turns", n + 1, len(evalset.queries))
 
     def summary(r: list[int]) -> dict:
-        a = np.array(r)
-        return {"recall@1": float(np.mean(a < 1)), "recall@5": float(np.mean(a < 5)),
-                "mrr@10": float(np.mean(np.where(a < 10, 1.0 / (a + 1), 0.0)))}
+        scores = SystemScores(ranks=r).summary()
+        return {key: scores[key] for key in ("recall@1", "recall@5", "mrr@10")}
 
     report = {
         "benchmark": DSTC_NAME, "split": "val", "turns": len(evalset.queries),
@@ -233,11 +227,11 @@ def eval_engine(settings: Settings, faq: Path, progress: Progress | None = None)
     """An engine over a throwaway store holding ``faq``, with in-memory conversations."""
     from knowledge.admin import KnowledgeBase
     from linguadesk.runtime import build_engine, build_store
+    from retrieval.evaluation import scratch_settings
 
     tmp = Path(tempfile.mkdtemp(prefix="linguadesk-eval-"))
-    run_settings = settings.model_copy(update={
-        "data_dir": tmp, "model_dir": settings.models_dir, "chroma_url": None,
-        "handoff_webhook_url": None, "handoff_slack_channel": None})
+    run_settings = scratch_settings(settings, tmp, handoff_webhook_url=None,
+                                    handoff_slack_channel=None)
     kb = KnowledgeBase(build_store(run_settings))
     report = kb.ingest([faq])
     if not report.ok:

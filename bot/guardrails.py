@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 
+from .language import split_sentences
+
 log = logging.getLogger(__name__)
 
 _INSTRUCTIONS = re.compile(
@@ -29,7 +31,6 @@ _INSTRUCTIONS = re.compile(
     r"|(?:تجاهل|انس).{0,30}(?:التعليمات|القواعد)",
     re.IGNORECASE,
 )
-_SENTENCES = re.compile(r"(?<=[.!?。！？])\s*|\n")
 
 
 def looks_like_instructions(text: str) -> bool:
@@ -40,7 +41,7 @@ def strip_instructions(text: str, source: str = "") -> str:
     """The text without its sentences that give the assistant orders."""
     if not _INSTRUCTIONS.search(text):
         return text
-    kept = [s for s in _SENTENCES.split(text) if s.strip() and not _INSTRUCTIONS.search(s)]
+    kept = [s for s in split_sentences(text) if not _INSTRUCTIONS.search(s)]
     log.warning("removed instruction-like text from entry %s before answering; check that entry",
                 source or "?")
     return " ".join(kept)

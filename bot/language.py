@@ -22,10 +22,26 @@ SURE = 0.9
 _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
+# Scripts written without spaces between words (for Korean: short words), so length is
+# measured in characters there, in words elsewhere.
+CJK = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\u4e00-\u9fff\u3400-\u4dbf\uac00-\ud7af\u1100-\u11ff]")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 # What a reply may contain that says nothing about its language.
 _NOT_LANGUAGE = re.compile(r"\[\d{1,2}\]|https?://\S+|`[^`]*`|\S+@\S+|[*_#>|~]")
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s*|\n+")
+
+
+def text_size(text: str) -> tuple[int, bool]:
+    """(size, is CJK): characters other than spaces and punctuation for CJK text, words for the
+    rest. Thresholds like "a message of a few words" are written per kind."""
+    if CJK.search(text):
+        return len(re.sub(r"\W", "", text)), True
+    return len(re.findall(r"\w+", text)), False
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a text, stripped (line breaks end sentences too)."""
+    return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
 
 
 def base_language(code: str) -> str:
@@ -151,8 +167,7 @@ def requested_language(text: str) -> str | None:
     needs a request verb or a message of a few words, and a bare name a message of one or two.
     """
     folded = unicodedata.normalize("NFC", text).strip()
-    cjk = bool(_KANA.search(folded) or _HAN.search(folded) or _HANGUL.search(folded))
-    size = len(re.sub(r"\W", "", folded)) if cjk else len(re.findall(r"\w+", folded))
+    size, cjk = text_size(folded)
     asks = bool(_REQUEST_WORDS.search(folded))
     found = []
     for in_form, bare, target in _language_request_patterns():
@@ -171,7 +186,7 @@ def reply_language_share(text: str, expected: str) -> float:
     expected = base_language(expected)
     cleaned = _NOT_LANGUAGE.sub(" ", text)
     total = wrong = 0
-    for sentence in _SENTENCE.split(cleaned):
+    for sentence in split_sentences(cleaned):
         letters = len(_LETTERS.findall(sentence))
         if letters == 0:
             continue

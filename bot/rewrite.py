@@ -14,7 +14,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 
 from .conversations import Message, within_budget
-from .language import language_name
+from .language import language_name, text_size
 from .prompts import REWRITE_PROMPT, as_data
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ _REFERRING = re.compile(
     r"|그것|그거|이것|이거|거기|그럼|도[?？]?$",
     re.IGNORECASE,
 )
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 SHORT_WORDS = 4
 SHORT_CJK_CHARS = 8
 
@@ -48,11 +47,8 @@ def needs_rewrite(text: str, history: list[Message]) -> bool:
     if not any(m.role == "human" for m in history):
         return False
     text = text.strip()
-    if _CJK.search(text):
-        short = len(re.sub(r"\W", "", text)) <= SHORT_CJK_CHARS
-    else:
-        short = len(re.findall(r"\w+", text)) <= SHORT_WORDS
-    return short or bool(_REFERRING.search(text))
+    size, cjk = text_size(text)
+    return size <= (SHORT_CJK_CHARS if cjk else SHORT_WORDS) or bool(_REFERRING.search(text))
 
 
 def format_conversation(history: list[Message], max_tokens: int = 600,

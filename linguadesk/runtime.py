@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from linguadesk.provision import Progress
 from linguadesk.settings import Settings
 
@@ -69,7 +71,7 @@ def build_engine(settings: Settings, store=None, progress: Progress | None = Non
     from retrieval.retriever import FaqRetriever
 
     store = store or build_store(settings, progress)
-    llm = _shared(lambda: make_chat_model(settings))
+    llm = cache(lambda: make_chat_model(settings))  # engine and handoff share one client
     language = settings.retrieval_language
     return Engine(
         FaqRetriever(search=build_search(settings, store), k=settings.retrieval_k),
@@ -87,14 +89,3 @@ def build_engine(settings: Settings, store=None, progress: Progress | None = Non
         retrieval_language=(lambda: store.main_language()) if language == "auto" else language,
     )
 
-
-def _shared(factory):
-    """A factory that builds once: the engine and the handoff service share one client."""
-    made = []
-
-    def get():
-        if not made:
-            made.append(factory())
-        return made[0]
-
-    return get

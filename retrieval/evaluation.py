@@ -51,7 +51,14 @@ class SystemScores:
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
-def _rank(ids: list[str], gold: frozenset[str]) -> int:
+def scratch_settings(settings: Settings, data_dir: Path, **update) -> Settings:
+    """The same models, a throwaway data dir and embedded Chroma: benchmarks never touch the
+    configured store."""
+    return settings.model_copy(update={"data_dir": data_dir, "model_dir": settings.models_dir,
+                                       "chroma_url": None, **update})
+
+
+def first_gold_rank(ids: list[str], gold: frozenset[str]) -> int:
     for i, entry_id in enumerate(ids[:DEPTH]):
         if entry_id in gold:
             return i
@@ -92,10 +99,7 @@ def evaluate(settings: Settings, evalset: EvalSet, *, progress: Progress | None 
              reranker=None, seed: int = 0) -> dict:
     progress = progress or (lambda phase, done, total: None)
     with tempfile.TemporaryDirectory(prefix="linguadesk-eval-") as tmp:
-        run_settings = settings.model_copy(update={
-            "data_dir": Path(tmp), "model_dir": settings.models_dir, "chroma_url": None,
-            "chroma_collection": "eval",
-        })
+        run_settings = scratch_settings(settings, Path(tmp), chroma_collection="eval")
         t0 = time.perf_counter()
         store = build_index(run_settings, evalset, progress, use_encoder=use_encoder)
         index_s = time.perf_counter() - t0
@@ -115,9 +119,11 @@ def evaluate(settings: Settings, evalset: EvalSet, *, progress: Progress | None 
         detected: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for n, (query, vec) in enumerate(zip(evalset.queries, vectors)):
             docs = store.vectorstore.similarity_search_by_vector(vec.dense, k=DEPTH)
-            baseline[query.language].ranks.append(_rank([d.id for d in docs], query.gold))
+            baseline[query.language].ranks.append(
+                first_gold_rank([d.id for d in docs], query.gold))
             hits = search.search_encoded(query.text, vec, DEPTH)
-            hybrid[query.language].ranks.append(_rank([h.document.id for h in hits], query.gold))
+            hybrid[query.language].ranks.append(
+                first_gold_rank([h.document.id for h in hits], query.gold))
             detected[query.language][vec.language] += 1
             if n % 200 == 0:
                 progress("search", n + 1, len(texts))

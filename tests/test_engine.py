@@ -15,7 +15,6 @@ from bot.language import detect_language
 from bot.messages import message
 from retrieval.hybrid import HybridSearch
 from retrieval.retriever import FaqRetriever
-from tests.conftest import EXAMPLES
 
 INTERNATIONAL_SHIPPING = "How long does international shipping take?"
 

@@ -435,6 +435,17 @@ def _fmt(value, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _bar_progress(bar: Progress):
+    tasks: dict[str, int] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase.capitalize(), total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
+    return progress
+
+
 def _print_retrieval_report(report: dict) -> None:
     table = Table(title=f"{report['benchmark']}: {report['entries']} entries, "
                         f"{report['queries']} queries (hybrid vs. baseline, same run)")
@@ -505,13 +516,7 @@ def eval_retrieval(
             load_use_encoder(settings, report_models)
     with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                   TimeRemainingColumn(), console=err, transient=True) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase.capitalize(), total=total)
-            bar.update(tasks[phase], completed=done, total=total)
-
+        progress = _bar_progress(bar)
         reranker = load_reranker(settings)
         report = evaluate(settings, evalset, progress=progress, latency_sample=latency_sample,
                           use_encoder=settings.use_encoder, lexical=settings.lexical_search,
@@ -524,17 +529,6 @@ def eval_retrieval(
             report["no_match"]["features"] = features
         as_json.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
         out.print(f"Report written to {as_json}")
-
-
-def _bar_progress(bar: Progress):
-    tasks: dict[str, int] = {}
-
-    def progress(phase: str, done: int, total: int) -> None:
-        if phase not in tasks:
-            tasks[phase] = bar.add_task(phase.capitalize(), total=total)
-        bar.update(tasks[phase], completed=done, total=total)
-
-    return progress
 
 
 def _print_language_report(report: dict) -> None:
