@@ -27,6 +27,16 @@ class Message:
     text: str
     language: str = ""
     at: float = field(default_factory=time.time)
+    id: str = ""  # the bot's replies carry the Reply.id that feedback refers to
+
+
+@dataclass(frozen=True)
+class Feedback:
+    reply_id: str
+    rating: str  # "up" | "down"
+    comment: str = ""
+    reply_text: str = ""  # the rated reply, as it was sent
+    at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -67,12 +77,15 @@ def within_budget(messages: list[Message], max_tokens: int) -> list[Message]:
 
 
 class ConversationStore(Protocol):
+    def exists(self, key: str) -> bool: ...
     def messages(self, key: str) -> list[Message]: ...
     def append(self, key: str, *messages: Message) -> None: ...
     def state(self, key: str) -> ConversationState: ...
     def save_state(self, key: str, state: ConversationState) -> None: ...
     def forget(self, key: str) -> None: ...
     def handed_off(self) -> list[str]: ...
+    def add_feedback(self, key: str, feedback: Feedback) -> None: ...
+    def feedback(self, key: str) -> list[Feedback]: ...
 
 
 class SqliteConversationStore:
@@ -99,20 +112,33 @@ class SqliteConversationStore:
                     text TEXT NOT NULL, language TEXT NOT NULL, at REAL NOT NULL);
                 CREATE INDEX IF NOT EXISTS messages_by_key ON messages (key, id);
                 CREATE INDEX IF NOT EXISTS conversations_by_age ON conversations (updated);
+                CREATE TABLE IF NOT EXISTS feedback (
+                    key TEXT NOT NULL, reply_id TEXT NOT NULL, rating TEXT NOT NULL,
+                    comment TEXT NOT NULL, reply_text TEXT NOT NULL, at REAL NOT NULL);
+                CREATE INDEX IF NOT EXISTS feedback_by_key ON feedback (key);
                 """
             )
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
+            if "mid" not in columns:  # stores written before replies had ids
+                self._db.execute("ALTER TABLE messages ADD COLUMN mid TEXT NOT NULL DEFAULT ''")
         self.purge_expired()
 
     def _alive(self, key: str) -> bool:
         row = self._db.execute("SELECT updated FROM conversations WHERE key=?", (key,)).fetchone()
         return row is not None and row[0] >= time.time() - self.ttl_s
 
+    def exists(self, key: str) -> bool:
+        """Started (state saved or a message kept) and not expired."""
+        with self._lock:
+            return self._alive(key)
+
     def messages(self, key: str) -> list[Message]:
         with self._lock:
             if not self._alive(key):
                 return []
             rows = self._db.execute(
-                "SELECT role, text, language, at FROM messages WHERE key=? ORDER BY id DESC LIMIT ?",
+                "SELECT role, text, language, at, mid FROM messages WHERE key=? "
+                "ORDER BY id DESC LIMIT ?",
                 (key, self.max_messages)).fetchall()
         return [Message(*row) for row in reversed(rows)]
 
@@ -122,8 +148,8 @@ class SqliteConversationStore:
                 self._forget(key)
             self._touch(key)
             self._db.executemany(
-                "INSERT INTO messages (key, role, text, language, at) VALUES (?, ?, ?, ?, ?)",
-                [(key, m.role, m.text, m.language, m.at) for m in messages])
+                "INSERT INTO messages (key, role, text, language, at, mid) VALUES (?, ?, ?, ?, ?, ?)",
+                [(key, m.role, m.text, m.language, m.at, m.id) for m in messages])
             self._db.execute(
                 "DELETE FROM messages WHERE key=? AND id NOT IN "
                 "(SELECT id FROM messages WHERE key=? ORDER BY id DESC LIMIT ?)",
@@ -164,6 +190,7 @@ class SqliteConversationStore:
 
     def _forget(self, key: str) -> None:
         self._db.execute("DELETE FROM messages WHERE key=?", (key,))
+        self._db.execute("DELETE FROM feedback WHERE key=?", (key,))
         self._db.execute("DELETE FROM conversations WHERE key=?", (key,))
 
     def handed_off(self) -> list[str]:
@@ -176,10 +203,25 @@ class SqliteConversationStore:
     def purge_expired(self) -> int:
         cutoff = time.time() - self.ttl_s
         with self._lock, self._db:
-            self._db.execute("DELETE FROM messages WHERE key IN "
-                             "(SELECT key FROM conversations WHERE updated < ?)", (cutoff,))
+            for table in ("messages", "feedback"):
+                self._db.execute(f"DELETE FROM {table} WHERE key IN "
+                                 "(SELECT key FROM conversations WHERE updated < ?)", (cutoff,))
             return self._db.execute("DELETE FROM conversations WHERE updated < ?",
                                     (cutoff,)).rowcount
+
+    def add_feedback(self, key: str, feedback: Feedback) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO feedback (key, reply_id, rating, comment, reply_text, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (key, feedback.reply_id, feedback.rating,
+                                              feedback.comment, feedback.reply_text, feedback.at))
+
+    def feedback(self, key: str) -> list[Feedback]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT reply_id, rating, comment, reply_text, at FROM feedback WHERE key=? "
+                "ORDER BY at", (key,)).fetchall()
+        return [Feedback(*row) for row in rows]
 
     def close(self) -> None:
         self._db.close()
@@ -201,6 +243,9 @@ class RedisConversationStore:
 
     def _keys(self, key: str) -> tuple[str, str]:
         return f"{self.prefix}:{key}:messages", f"{self.prefix}:{key}:state"
+
+    def exists(self, key: str) -> bool:
+        return bool(self._redis.exists(*self._keys(key)))
 
     def messages(self, key: str) -> list[Message]:
         items = self._redis.lrange(self._keys(key)[0], -self.max_messages, -1)
@@ -231,7 +276,7 @@ class RedisConversationStore:
         pipe.execute()
 
     def forget(self, key: str) -> None:
-        self._redis.delete(*self._keys(key))
+        self._redis.delete(*self._keys(key), f"{self.prefix}:{key}:feedback")
         self._redis.zrem(f"{self.prefix}s:handed-off", key)
 
     def handed_off(self) -> list[str]:
@@ -241,6 +286,17 @@ class RedisConversationStore:
         if gone:
             self._redis.zrem(index, *gone)
         return [k for k in keys if k not in gone]
+
+    def add_feedback(self, key: str, feedback: Feedback) -> None:
+        name = f"{self.prefix}:{key}:feedback"
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.rpush(name, json.dumps(asdict(feedback), ensure_ascii=False))
+        pipe.expire(name, self.ttl_s)
+        pipe.execute()
+
+    def feedback(self, key: str) -> list[Feedback]:
+        return [Feedback(**json.loads(item))
+                for item in self._redis.lrange(f"{self.prefix}:{key}:feedback", 0, -1)]
 
 
 def release(store: ConversationStore, key: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from linguadesk.settings import GenerationPreset, Settings
 
-from .conversations import (ConversationState, ConversationStore, Message,
+from .conversations import (ConversationState, ConversationStore, Feedback, Message,
                             SqliteConversationStore, release, within_budget)
 from .guardrails import strip_instructions
 from .handoff import HandoffService, asks_for_human, is_yes
@@ -123,6 +124,7 @@ class Reply:
     error: str | None = None
     _done: bool = field(default=False, repr=False)
     _on_done: Callable[["Reply"], None] | None = field(default=None, repr=False)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # what feedback refers to
 
     def __iter__(self) -> Iterator[str]:
         if self._done:
@@ -433,6 +435,19 @@ class Engine:
         """A person is done: the bot answers this conversation again."""
         return release(self.conversations, conversation_id)
 
+    def record_feedback(self, conversation_id: str, reply_id: str, rating: str,
+                        comment: str = "") -> bool:
+        """👍/👎 on one reply, kept with the conversation. False: no such reply in it."""
+        if rating not in ("up", "down"):
+            raise ValueError(f"rating must be 'up' or 'down', not {rating!r}")
+        rated = next((m for m in self.conversations.messages(conversation_id)
+                      if m.role == "ai" and m.id == reply_id), None)
+        if rated is None:
+            return False
+        self.conversations.add_feedback(conversation_id, Feedback(
+            reply_id, rating, comment.strip()[:2000], rated.text))
+        return True
+
     # --- bookkeeping ----------------------------------------------------------------------
 
     def _fixed(self, turn: Turn, language: str, key: str, *, status: str,
@@ -449,7 +464,8 @@ class Engine:
     def _remember(self, turn: Turn, reply: Reply, changes: dict | None = None) -> None:
         key = turn.conversation_id
         messages = [Message("human", turn.text.strip(), reply.language)] if turn.text.strip() else []
-        self.conversations.append(key, *messages, Message("ai", reply.text, reply.language))
+        self.conversations.append(key, *messages,
+                                  Message("ai", reply.text, reply.language, id=reply.id))
         # "I don't know" offers a person in its text, even with no handoff channel set up: a
         # "yes" then gets an honest "a person can't be reached from here".
         self._update_state(key, {"offered_handoff": reply.status == "no_answer",

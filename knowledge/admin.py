@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from retrieval.vector_store import FaqStore
 from .chunking import entries_to_chunks
 from .entries import SourceError
 from .loaders import SUPPORTED_SUFFIXES, load_file
+from .remote import download
 from .sync import SyncPlan, apply_sync, plan_sync
 
 
@@ -80,28 +82,60 @@ class KnowledgeBase:
         files, errors = expand_paths(paths)
         report = IngestReport(errors=errors, dry_run=dry_run)
         for index, path in enumerate(files):
-            source = source_name(path)
-            progress.file_started(source, index, len(files))
-            try:
-                entries = load_file(path, source)
-                report.warnings.extend(
-                    f"{path.name}: entry {entry.title!r} contains text addressed to the bot "
-                    "(like 'ignore previous instructions'); it is left out of answers. Check "
-                    "that entry." for entry in entries
-                    if looks_like_instructions(f"{entry.question}\n{entry.answer}"))
-                mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
-                chunks = entries_to_chunks(entries, source, detect_language=self._detect,
-                                           product=product,
-                                           default_updated_at=mtime.date().isoformat())
-                self._sync(report, plan_sync(self.store, source, chunks), progress)
-            except SourceError as exc:
-                report.errors.append(exc)
-            except Exception as exc:  # embedding or store failure: report it, go on with the rest
-                report.errors.append(SourceError(
-                    source, f"could not be stored ({type(exc).__name__}: {exc}); run the same "
-                    "ingest again once the cause is fixed"))
+            progress.file_started(source_name(path), index, len(files))
+            self._ingest_file(path, source_name(path), product, report, progress)
         self._sync_vanished_files(paths, report, progress)
         return report
+
+    def ingest_upload(self, filename: str, data: bytes, *, product: str = "",
+                      dry_run: bool = False) -> IngestReport:
+        """A file sent from the admin API or a chat: stored as source ``upload:<name>``, so
+        uploading the same name again syncs it (changed entries updated, removed ones deleted)."""
+        name = Path(filename.replace("\\", "/")).name.strip()
+        report = IngestReport(dry_run=dry_run)
+        if not name or name.startswith("."):
+            report.errors.append(SourceError(filename or "(no name)", "needs a file name such as "
+                                             "faq.md, so its format can be recognised"))
+            return report
+        with tempfile.TemporaryDirectory(prefix="linguadesk-upload-") as folder:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            self._ingest_file(path, f"upload:{name}", product, report, IngestProgress())
+        return report
+
+    def ingest_url(self, url: str, *, product: str = "", dry_run: bool = False,
+                   max_bytes: int = 20 * 1024 * 1024) -> IngestReport:
+        """A web page or file, stored under its URL as the source name."""
+        report = IngestReport(dry_run=dry_run)
+        with tempfile.TemporaryDirectory(prefix="linguadesk-url-") as folder:
+            try:
+                path = download(url, Path(folder), max_bytes=max_bytes)
+            except SourceError as exc:
+                report.errors.append(exc)
+                return report
+            self._ingest_file(path, url, product, report, IngestProgress())
+        return report
+
+    def _ingest_file(self, path: Path, source: str, product: str, report: IngestReport,
+                     progress: IngestProgress) -> None:
+        try:
+            entries = load_file(path, source)
+            report.warnings.extend(
+                f"{path.name}: entry {entry.title!r} contains text addressed to the bot "
+                "(like 'ignore previous instructions'); it is left out of answers. Check "
+                "that entry." for entry in entries
+                if looks_like_instructions(f"{entry.question}\n{entry.answer}"))
+            mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+            chunks = entries_to_chunks(entries, source, detect_language=self._detect,
+                                       product=product,
+                                       default_updated_at=mtime.date().isoformat())
+            self._sync(report, plan_sync(self.store, source, chunks), progress)
+        except SourceError as exc:
+            report.errors.append(exc)
+        except Exception as exc:  # embedding or store failure: report it, go on with the rest
+            report.errors.append(SourceError(
+                source, f"could not be stored ({type(exc).__name__}: {exc}); run the same "
+                "ingest again once the cause is fixed"))
 
     def _sync(self, report: IngestReport, plan: SyncPlan, progress: IngestProgress) -> None:
         report.plans.append(plan)

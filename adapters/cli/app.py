@@ -183,19 +183,27 @@ def _print_plan(plan, dry_run: bool) -> None:
 @kb_app.command("ingest")
 @_guarded
 def kb_ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    sources: Annotated[list[str], typer.Argument(help="Files, folders or http(s) URLs to ingest.")],
     product: Annotated[str, typer.Option(help="Product tag for entries that have none.")] = "",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the changes, write nothing.")] = False,
 ) -> None:
     """Sync FAQ sources: add new entries, update changed ones, delete vanished ones."""
     from knowledge.admin import expand_paths
+    from knowledge.remote import is_url
 
     kb = _kb()
+    urls = [s for s in sources if is_url(s)]
+    paths = [Path(s) for s in sources if not is_url(s)]
     files, _ = expand_paths(paths)
     with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                   console=err, transient=True) as progress:
         report = kb.ingest(paths, product=product, dry_run=dry_run,
                            progress=_IngestBar(progress, len(files)))
+        for url in urls:
+            fetched = kb.ingest_url(url, product=product, dry_run=dry_run)
+            report.plans += fetched.plans
+            report.errors += fetched.errors
+            report.warnings += fetched.warnings
     for plan in report.plans:
         _print_plan(plan, dry_run)
     for warning in report.warnings:
@@ -383,6 +391,30 @@ def chat(
         else:
             reply = engine.answer(turn)
         _print_reply(reply, conversation)
+
+
+@app.command()
+@_guarded
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on (web_host).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (web_port).")] = None,
+    site: Annotated[Optional[Path], typer.Option(
+        help="Also serve this folder at / (e.g. examples/demo-shop, a page with the widget).",
+        exists=True, file_okay=False)] = None,
+) -> None:
+    """Run the bot's web API and widget (http://HOST:PORT/widget.js, API docs at /docs)."""
+    from adapters.web.server import build_web_app
+    from adapters.web.server import serve as run_server
+
+    settings = get_settings()
+    host = host or settings.web_host
+    port = port or settings.web_port
+    where = f"http://{host}:{port}"
+    err.print(f"Widget: {where}/widget.js · API docs: {where}/docs"
+              + (f" · page: {where}/" if site else ""), highlight=False)
+    with _ByteProgress() as report:
+        web_app, engine = build_web_app(settings, site, report)
+    run_server(web_app, engine, settings, host=host, port=port)
 
 
 conversations_app = typer.Typer(help="Conversations: handoffs to people.", no_args_is_help=True)

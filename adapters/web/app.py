@@ -1,0 +1,399 @@
+"""The web adapter: the customer API the widget uses, the admin API, health and metrics.
+
+It only translates HTTP to :class:`bot.engine.Turn` and :class:`bot.engine.Reply` back; every
+decision about the answer is the core's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.sse import format_sse_event
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot.conversations import ConversationState, conversation_key
+from bot.engine import Engine, Reply, Turn
+from bot.messages import catalog_language, message
+from bot.metrics import ERRORS, FEEDBACK, observe_reply
+from linguadesk.settings import Settings
+
+from . import schemas
+from .protection import (ApiError, ConversationTokens, RateLimits, TurnSlots, check_admin_key,
+                         origin_allowed, session_secret)
+from .widget import widget_script
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "web"
+
+
+def create_app(settings: Settings, engine: Engine, knowledge_base, *,
+               site: Path | None = None) -> FastAPI:
+    """``knowledge_base``: a :class:`knowledge.admin.KnowledgeBase` (or a factory of one);
+    ``site``: a folder served at ``/`` (the demo shop)."""
+    app = _App(title="Linguadesk", version="1", max_body_size=settings.web_max_body_bytes,
+                  description="Customer conversations (used by the widget), knowledge-base "
+                  "admin (API key), health and metrics.")
+    tokens = ConversationTokens(session_secret(settings))
+    limits = RateLimits(settings)
+    slots = TurnSlots(settings.web_max_concurrent_turns, settings.web_queue_timeout_s)
+    allowed = [o.rstrip("/") for o in settings.web_allowed_origins]
+    admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    kb_cache: list = []
+
+    def kb():
+        if not kb_cache:
+            kb_cache.append(knowledge_base() if callable(knowledge_base) else knowledge_base)
+        return kb_cache[0]
+
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(CORSMiddleware, allow_origins=allowed, allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type", "Accept"],
+                       expose_headers=["Retry-After"], max_age=600)
+
+    # --- errors -----------------------------------------------------------------------------
+
+    def error_response(status: int, code: str, detail: str, language: str,
+                       message_key: str | None = None, headers: dict | None = None):
+        text = message(message_key, language) if message_key else message("widget_error",
+                                                                           language)
+        return JSONResponse({"error": code, "message": text, "detail": detail},
+                            status_code=status, headers=headers)
+
+    def request_language(request: Request) -> str:
+        accepted = request.headers.get("accept-language", "").split(",")[0].split(";")[0]
+        return catalog_language(request.query_params.get("locale") or accepted or "en")
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError):
+        return error_response(exc.status, exc.code, exc.detail,
+                              exc.language or request_language(request), exc.message_key,
+                              exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return error_response(422, "invalid_request", f"The request is not valid ({problems}). "
+                              "See /docs for the expected body.", request_language(request))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 413:
+            return error_response(413, "too_large", "The request body is larger than this "
+                                  "server accepts (web_max_body_bytes, web_max_upload_bytes).",
+                                  request_language(request), "message_too_long")
+        detail = {404: "No such endpoint; see /docs.", 405: "This method is not allowed here; "
+                  "see /docs."}.get(exc.status_code, str(exc.detail))
+        return error_response(exc.status_code, "http_error", detail, request_language(request))
+
+    # --- customer API -----------------------------------------------------------------------
+
+    async def from_allowed_page(request: Request) -> None:
+        if not origin_allowed(request, allowed):
+            raise ApiError(403, "origin_not_allowed", f"Pages on {request.headers['origin']} "
+                           "may not use this support API. Add the origin to "
+                           "LINGUADESK_WEB_ALLOWED_ORIGINS on the server.")
+
+    def client_ip(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
+    def conversation(request: Request, conversation_id: str, locale: str | None = None) -> str:
+        """Checks the token and the per-address limit; returns the conversation key."""
+        language = catalog_language(locale or "") if locale else request_language(request)
+        if not tokens.check(conversation_id, request.headers.get("authorization")):
+            raise ApiError(401, "bad_token", "Missing or wrong conversation token. Send the "
+                           "token from POST /v1/conversations as 'Authorization: Bearer "
+                           "<token>', or start a new conversation.", language=language)
+        key = conversation_key(CHANNEL, conversation_id)
+        if not engine.conversations.exists(key):
+            raise ApiError(404, "conversation_expired", "This conversation has expired or was "
+                           "never started; start a new one with POST /v1/conversations.",
+                           message_key="conversation_restarted", language=language)
+        limits.hit("ip", client_ip(request), language)
+        return key
+
+    def language_of(key: str, locale: str | None) -> str:
+        state = engine.conversations.state(key)
+        return (state.locked_language or state.language
+                or catalog_language(locale or engine.default_language))
+
+    customer = [Depends(from_allowed_page)]
+    errors = {429: {"model": schemas.ErrorOut}, 401: {"model": schemas.ErrorOut},
+              404: {"model": schemas.ErrorOut}, 413: {"model": schemas.ErrorOut}}
+
+    @app.post("/v1/conversations", status_code=201, response_model=schemas.ConversationCreated,
+              dependencies=customer, responses=errors, tags=["conversations"])
+    async def start_conversation(request: Request,
+                                 body: schemas.NewConversation | None = None):
+        """Start a conversation; keep the id and token (the widget keeps them in local
+        storage) to continue it later."""
+        locale = body.locale if body else None
+        language = catalog_language(locale or request_language(request))
+        limits.hit("new_conversation", client_ip(request), language)
+        limits.hit("ip", client_ip(request), language)
+        conversation_id, token = tokens.new()
+        key = conversation_key(CHANNEL, conversation_id)
+        engine.conversations.save_state(key, ConversationState())
+        return schemas.ConversationCreated(id=conversation_id, token=token, language=language,
+                                           greeting=message("greeting", language))
+
+    @app.get("/v1/conversations/{conversation_id}", response_model=schemas.ConversationOut,
+             dependencies=customer, responses=errors, tags=["conversations"])
+    async def show_conversation(request: Request, conversation_id: str):
+        """The conversation's messages as the server keeps them."""
+        key = conversation(request, conversation_id)
+        state = engine.conversations.state(key)
+        return schemas.ConversationOut(
+            id=conversation_id, language=state.language, handed_off=state.handed_off,
+            messages=[schemas.MessageOut(role=m.role, text=m.text, language=m.language,
+                                         at=m.at, id=m.id)
+                      for m in engine.conversations.messages(key)])
+
+    @app.post("/v1/conversations/{conversation_id}/messages", dependencies=customer,
+              response_model=schemas.ReplyOut, tags=["conversations"], responses={
+                  **errors, 200: {"content": {"text/event-stream": {
+                      "description": "events 'start' {reply_id, language}, 'token' {text} "
+                      "(repeated), 'done' (the reply, as in JSON)"}}}})
+    async def send_message(request: Request, conversation_id: str, body: schemas.MessageIn):
+        """Ask. The answer comes as JSON, or streamed as server-sent events when the request
+        says ``Accept: text/event-stream``."""
+        key = conversation(request, conversation_id, body.locale)
+        language = language_of(key, body.locale)
+        if len(body.text) > settings.web_max_message_chars:
+            raise ApiError(413, "message_too_long", f"The message has {len(body.text)} "
+                           f"characters; the limit is {settings.web_max_message_chars}.",
+                           message_key="message_too_long", language=language)
+        limits.hit("session", conversation_id, language)
+        await slots.acquire(language)
+        started = time.perf_counter()
+        turn = Turn(text=body.text, conversation_id=key, user=f"web:{conversation_id}",
+                    channel=CHANNEL, locale=body.locale)
+        try:
+            reply = await run_in_threadpool(engine.answer, turn)
+        except Exception:
+            slots.release()
+            raise
+        if "text/event-stream" in request.headers.get("accept", ""):
+            return StreamingResponse(_events(reply, started, slots.release),
+                                     media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache",
+                                              "X-Accel-Buffering": "no"})
+        try:
+            await run_in_threadpool(reply.final)
+        finally:
+            slots.release()
+        observe_reply(reply, CHANNEL, time.perf_counter() - started)
+        return _reply_out(reply)
+
+    @app.post("/v1/conversations/{conversation_id}/feedback", response_model=schemas.FeedbackOut,
+              dependencies=customer, responses=errors, tags=["conversations"])
+    async def feedback(request: Request, conversation_id: str, body: schemas.FeedbackIn):
+        """👍 / 👎 on one reply (its reply_id), with an optional comment."""
+        key = conversation(request, conversation_id)
+        language = language_of(key, None)
+        found = await run_in_threadpool(engine.record_feedback, key, body.reply_id, body.rating,
+                                        body.comment)
+        if not found:
+            raise ApiError(404, "reply_not_found", f"No reply {body.reply_id} in this "
+                           "conversation; use a reply_id from one of its replies.",
+                           language=language)
+        FEEDBACK.labels(CHANNEL, body.rating).inc()
+        return schemas.FeedbackOut(ok=True, message=message("feedback_thanks", language))
+
+    @app.post("/v1/conversations/{conversation_id}/handoff", response_model=schemas.ReplyOut,
+              dependencies=customer, responses=errors, tags=["conversations"])
+    async def handoff(request: Request, conversation_id: str,
+                      body: schemas.HandoffIn | None = None):
+        """The customer asked for a person ("talk to a human")."""
+        body = body or schemas.HandoffIn()
+        key = conversation(request, conversation_id, body.locale)
+        language = language_of(key, body.locale)
+        limits.hit("session", conversation_id, language)
+        turn = Turn(text=body.text[:settings.web_max_message_chars], conversation_id=key,
+                    user=f"web:{conversation_id}", channel=CHANNEL, locale=body.locale)
+        started = time.perf_counter()
+        reply = await run_in_threadpool(engine.start_handoff, turn, reason="customer_button",
+                                        language=language)
+        await run_in_threadpool(reply.final)
+        observe_reply(reply, CHANNEL, time.perf_counter() - started)
+        return _reply_out(reply)
+
+    # --- admin API --------------------------------------------------------------------------
+
+    async def admin(request: Request) -> None:
+        check_admin_key(request, admin_key)
+
+    admin_only = [Depends(admin)]
+    admin_errors = {401: {"model": schemas.ErrorOut}, 403: {"model": schemas.ErrorOut}}
+
+    @app.get("/v1/admin/stats", dependencies=admin_only, responses=admin_errors, tags=["admin"])
+    async def stats():
+        """Entries per language, source and product (as `linguadesk kb stats`)."""
+        result = await run_in_threadpool(lambda: kb().stats())
+        return {"entries": result.entries, "chunks": result.chunks,
+                "by_language": result.by_language, "by_source": result.by_source,
+                "by_product": result.by_product}
+
+    @app.get("/v1/admin/sources", response_model=list[schemas.SourceOut],
+             dependencies=admin_only, responses=admin_errors, tags=["admin"])
+    async def list_sources():
+        sources = await run_in_threadpool(lambda: kb().sources())
+        return [schemas.SourceOut(source=s, chunks=n) for s, n in sorted(sources.items())]
+
+    @app.post("/v1/admin/sources", response_model=schemas.IngestOut, dependencies=admin_only,
+              responses=admin_errors, tags=["admin"], max_body_size=settings.web_max_upload_bytes)
+    async def ingest_file(file: Annotated[UploadFile, File(description="A Markdown, CSV/TSV, "
+                                                             "JSON/JSONL, HTML or PDF file.")],
+                          product: Annotated[str, Form()] = "",
+                          dry_run: Annotated[bool, Form()] = False):
+        """Upload a FAQ file (as `linguadesk kb ingest`; stored as source ``upload:<name>``,
+        so uploading the same name again syncs it)."""
+        data = await file.read()
+        report = await run_in_threadpool(lambda: kb().ingest_upload(
+            file.filename or "", data, product=product, dry_run=dry_run))
+        return _ingest_out(report)
+
+    @app.post("/v1/admin/sources/url", response_model=schemas.IngestOut,
+              dependencies=admin_only, responses=admin_errors, tags=["admin"])
+    async def ingest_url(body: schemas.UrlIngestIn):
+        """Fetch a FAQ page or file from a URL and sync it (source name: the URL)."""
+        report = await run_in_threadpool(lambda: kb().ingest_url(
+            body.url, product=body.product, dry_run=body.dry_run,
+            max_bytes=settings.web_max_upload_bytes))
+        return _ingest_out(report)
+
+    @app.delete("/v1/admin/sources", dependencies=admin_only, tags=["admin"],
+                responses={**admin_errors, 404: {"model": schemas.ErrorOut}})
+    async def delete_source(source: Annotated[str, Query(description="A stored source name "
+                                                         "(see GET /v1/admin/sources).")]):
+        resolved = await run_in_threadpool(lambda: kb().resolve_source(source))
+        if resolved is None:
+            raise ApiError(404, "source_not_found", f"No source matches {source!r}; "
+                           "GET /v1/admin/sources lists them.")
+        deleted = await run_in_threadpool(lambda: kb().delete_source(resolved))
+        return {"source": resolved, "deleted_chunks": deleted}
+
+    @app.post("/v1/admin/conversations/{conversation_id}/release", dependencies=admin_only,
+              responses=admin_errors, tags=["admin"])
+    async def release(conversation_id: str):
+        """A person is done with a handed-off widget conversation: the bot answers again."""
+        released = engine.release(conversation_key(CHANNEL, conversation_id))
+        return {"released": released}
+
+    # --- operations -------------------------------------------------------------------------
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz():
+        try:
+            entries = await run_in_threadpool(lambda: kb().store.count())
+        except Exception as exc:
+            ERRORS.labels("store_unavailable").inc()
+            return JSONResponse({"status": "unavailable", "detail": f"The FAQ store does not "
+                                 f"answer ({type(exc).__name__})."}, status_code=503)
+        return {"status": "ok", "entries": entries}
+
+    @app.get("/metrics", tags=["operations"])
+    async def metrics():
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    script = widget_script()
+
+    @app.get("/widget.js", tags=["widget"], include_in_schema=False)
+    async def widget():
+        return Response(script, media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=300"})
+
+    if site is not None:
+        app.mount("/", StaticFiles(directory=site, html=True), name="site")
+    return app
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self):
+        # FastAPI's body limit answers outside every handler; this turns its plain-text 413
+        # into the API's localized JSON error.
+        return _LocalizedTooLarge(super().build_middleware_stack())
+
+
+class _LocalizedTooLarge:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        replaced = False
+
+        async def send_localized(event):
+            nonlocal replaced
+            if event["type"] == "http.response.start" and event["status"] == 413 and any(
+                    name == b"content-type" and value.startswith(b"text/plain")
+                    for name, value in event.get("headers", [])):
+                replaced = True
+                request = Request(scope)
+                accepted = request.headers.get("accept-language", "").split(",")[0].split(";")[0]
+                language = catalog_language(accepted or "en")
+                response = JSONResponse({
+                    "error": "too_large", "message": message("message_too_long", language),
+                    "detail": "The request body is larger than this server accepts "
+                    "(web_max_body_bytes; web_max_upload_bytes for uploads)."}, status_code=413)
+                await response(scope, receive, send)
+                return
+            if not replaced:
+                await send(event)
+
+        await self.app(scope, receive, send_localized)
+
+
+def _reply_out(reply: Reply) -> schemas.ReplyOut:
+    return schemas.ReplyOut(
+        reply_id=reply.id, text=reply.text, language=reply.language, status=reply.status,
+        confidence=round(reply.confidence, 4), grounded=reply.grounded,
+        offer_handoff=reply.offer_handoff,
+        citations=[schemas.CitationOut(number=c.number, title=c.title, url=c.url,
+                                       source=_public_source(c.source), score=round(c.score, 4))
+                   for c in reply.citations])
+
+
+def _public_source(source: str) -> str:
+    """A file path on the server is nobody's business: its name is enough."""
+    if source.startswith(("http://", "https://", "upload:")):
+        return source
+    return Path(source).name
+
+
+def _ingest_out(report) -> schemas.IngestOut:
+    return schemas.IngestOut(
+        ok=report.ok, warnings=report.warnings, errors=[str(e) for e in report.errors],
+        sources=[{"source": p.source, "added": len(p.added), "updated": len(p.updated),
+                  "deleted": len(p.deleted), "unchanged": p.unchanged} for p in report.plans])
+
+
+async def _events(reply: Reply, started: float, done) -> AsyncIterator[str]:
+    """start → token… → done; the turn's slot is freed however the stream ends."""
+    first = None
+    try:
+        yield format_sse_event(event="start", data_str=json.dumps(
+            {"reply_id": reply.id, "language": reply.language}))
+        async for token in iterate_in_threadpool(iter(reply)):
+            if first is None:
+                first = time.perf_counter() - started
+            yield format_sse_event(event="token", data_str=json.dumps({"text": token},
+                                                                      ensure_ascii=False))
+        yield format_sse_event(event="done", data_str=_reply_out(reply).model_dump_json())
+        observe_reply(reply, CHANNEL, time.perf_counter() - started, first)
+    finally:
+        done()

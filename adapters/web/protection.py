@@ -1,0 +1,163 @@
+"""What keeps the public API safe: conversation tokens, allowed origins, rate limits, a cap on
+turns running at once, and the admin key (never from a browser page)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Request
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from bot.metrics import RATE_LIMITED
+from linguadesk.settings import Settings
+
+
+class ApiError(Exception):
+    """An error answered as JSON: ``code`` for programs, ``message_key`` (a catalog key,
+    localized for the customer) or ``detail`` (English, for developers)."""
+
+    def __init__(self, status: int, code: str, detail: str, *, message_key: str | None = None,
+                 language: str | None = None, headers: dict | None = None):
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+        self.message_key, self.language, self.headers = message_key, language, headers
+
+
+# --- conversation tokens ------------------------------------------------------------------
+
+def session_secret(settings: Settings) -> bytes:
+    """The configured secret, or one generated once into the data dir (0600)."""
+    if settings.web_session_secret:
+        return settings.web_session_secret.get_secret_value().encode()
+    path = Path(settings.data_dir) / "web-session-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+    return path.read_text().strip().encode()
+
+
+class ConversationTokens:
+    """A conversation id is public (it names the conversation in logs and handoffs); its token,
+    an HMAC of the id, proves the caller is the one who started it. Nothing to store."""
+
+    def __init__(self, secret: bytes):
+        self._secret = secret
+
+    def new(self) -> tuple[str, str]:
+        conversation_id = secrets.token_hex(12)
+        return conversation_id, self.token(conversation_id)
+
+    def token(self, conversation_id: str) -> str:
+        digest = hmac.new(self._secret, conversation_id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def check(self, conversation_id: str, authorization: str | None) -> bool:
+        scheme, _, token = (authorization or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip(), self.token(conversation_id))
+
+
+# --- origins ------------------------------------------------------------------------------
+
+def own_origin(request: Request) -> str:
+    return f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+def origin_allowed(request: Request, allowed: list[str]) -> bool:
+    """Requests without an Origin (servers, curl) pass; browsers' must be listed (or ours)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return "*" in allowed or origin.rstrip("/") in allowed or origin == own_origin(request)
+
+
+def from_browser_page(request: Request) -> bool:
+    """Browsers mark script requests with Origin and/or Sec-Fetch-Mode; a page's JavaScript
+    cannot remove them."""
+    return "origin" in request.headers or request.headers.get(
+        "sec-fetch-mode", "navigate") != "navigate"
+
+
+def check_admin_key(request: Request, key: str | None) -> None:
+    if not key:
+        raise ApiError(403, "admin_api_disabled", "The admin API is off. Set "
+                       "LINGUADESK_ADMIN_API_KEY on the server to turn it on.")
+    if from_browser_page(request):
+        raise ApiError(403, "admin_key_from_browser", "The admin API does not accept requests "
+                       "from web pages, so the key can never be used from the widget. Call it "
+                       "from a server, a script or the CLI.")
+    header = request.headers.get("authorization", "")
+    given = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get(
+        "x-api-key", "")
+    if not given or not hmac.compare_digest(given.encode(), key.encode()):
+        raise ApiError(401, "bad_api_key", "Missing or wrong admin API key. Send it as "
+                       "'Authorization: Bearer <key>' (LINGUADESK_ADMIN_API_KEY).")
+
+
+# --- rate limits --------------------------------------------------------------------------
+
+@dataclass
+class Limit:
+    scope: str  # ip | session | new_conversation
+    rule: object  # a limits.RateLimitItem
+
+
+class RateLimits:
+    """Moving-window limits in memory (one worker) or Redis (shared by all workers)."""
+
+    def __init__(self, settings: Settings):
+        url = settings.redis_url.get_secret_value() if settings.redis_url else "memory://"
+        self._limiter = MovingWindowRateLimiter(storage_from_string(url))
+        try:
+            self.limits = {
+                "ip": parse(settings.web_rate_limit_ip),
+                "session": parse(settings.web_rate_limit_session),
+                "new_conversation": parse(settings.web_rate_limit_new_conversations),
+            }
+        except ValueError as exc:
+            raise ValueError(f"A web rate limit is not valid ({exc}). Write limits like "
+                             "'60/minute' or '5/second'.") from exc
+
+    def hit(self, scope: str, key: str, language: str) -> None:
+        """Counts one request; raises a localized 429 when the limit is used up."""
+        rule = self.limits[scope]
+        if self._limiter.hit(rule, "linguadesk", scope, key):
+            return
+        reset = self._limiter.get_window_stats(rule, "linguadesk", scope, key).reset_time
+        retry_after = max(1, int(reset - time.time()) + 1)
+        RATE_LIMITED.labels(scope).inc()
+        raise ApiError(429, "rate_limited", f"Too many requests ({scope} limit {rule}); retry "
+                       f"after {retry_after} s.", message_key="slow_down", language=language,
+                       headers={"Retry-After": str(retry_after)})
+
+
+class TurnSlots:
+    """At most N turns generate at once in this worker; the rest wait, then get a 429."""
+
+    def __init__(self, size: int, wait_s: float):
+        self._semaphore = asyncio.Semaphore(size)
+        self.wait_s = wait_s
+
+    async def acquire(self, language: str) -> None:
+        try:
+            await asyncio.wait_for(self._semaphore.acquire(), self.wait_s)
+        except TimeoutError:
+            RATE_LIMITED.labels("busy").inc()
+            raise ApiError(429, "busy", f"All answer slots stayed busy for {self.wait_s:.0f} s; "
+                           "retry in a minute.", message_key="busy", language=language,
+                           headers={"Retry-After": "60"}) from None
+
+    def release(self) -> None:
+        self._semaphore.release()

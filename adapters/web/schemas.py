@@ -1,0 +1,103 @@
+"""Request and response bodies of the HTTP API (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class NewConversation(BaseModel):
+    locale: str | None = Field(None, description="The customer's locale, e.g. 'pt-PT' (the "
+                               "browser's language); the greeting and fixed texts use it.",
+                               max_length=35)
+
+
+class ConversationCreated(BaseModel):
+    id: str = Field(description="Names the conversation; not a secret.")
+    token: str = Field(description="Send as 'Authorization: Bearer <token>' on every request "
+                       "about this conversation.")
+    language: str
+    greeting: str
+
+
+class MessageIn(BaseModel):
+    text: str = Field(description="What the customer wrote.")
+    locale: str | None = Field(None, max_length=35, description="e.g. 'es-MX': prices and "
+                               "dates in the answer use it.")
+
+
+class CitationOut(BaseModel):
+    number: int = Field(description="The [n] the text uses.")
+    title: str
+    url: str
+    source: str
+    score: float = Field(description="Calibrated relevance, 0..1.")
+
+
+class ReplyOut(BaseModel):
+    reply_id: str = Field(description="Refer to this reply in feedback.")
+    text: str
+    language: str
+    status: str = Field(description="answered | no_answer | off_topic | small_talk | "
+                        "language_switched | handoff | handoff_unavailable | handed_off | "
+                        "empty | error")
+    confidence: float
+    grounded: bool
+    citations: list[CitationOut]
+    offer_handoff: bool = Field(description="Show a 'talk to a person' action.")
+
+
+class FeedbackIn(BaseModel):
+    reply_id: str = Field(max_length=64)
+    rating: Literal["up", "down"]
+    comment: str = Field("", max_length=2000)
+
+
+class FeedbackOut(BaseModel):
+    ok: bool
+    message: str
+
+
+class HandoffIn(BaseModel):
+    text: str = Field("", description="An optional note from the customer.")
+    locale: str | None = Field(None, max_length=35)
+
+
+class MessageOut(BaseModel):
+    role: str = Field(description="human (the customer) | ai (the bot)")
+    text: str
+    language: str
+    at: float
+    id: str
+
+
+class ConversationOut(BaseModel):
+    id: str
+    language: str
+    handed_off: bool
+    messages: list[MessageOut]
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="A stable code: rate_limited, busy, message_too_long, …")
+    message: str = Field(description="For the customer, in their language.")
+    detail: str = Field(description="For developers, in English: what happened, what to do.")
+
+
+class SourceOut(BaseModel):
+    source: str
+    chunks: int
+
+
+class IngestOut(BaseModel):
+    ok: bool
+    sources: list[dict]
+    errors: list[str]
+    warnings: list[str]
+
+
+class UrlIngestIn(BaseModel):
+    url: str
+    product: str = ""
+    dry_run: bool = False

@@ -1,0 +1,44 @@
+"""Runs the web adapter with uvicorn (``linguadesk serve``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import uvicorn
+
+from linguadesk.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_web_app(settings: Settings, site: Path | None = None, progress=None):
+    from knowledge.admin import KnowledgeBase
+    from linguadesk.runtime import build_engine, build_store
+
+    from .app import create_app
+
+    store = build_store(settings, progress)
+    engine = build_engine(settings, store=store)
+    return create_app(settings, engine, KnowledgeBase(store), site=site), engine
+
+
+def warm_up(engine) -> threading.Thread:
+    """Starts the language model in the background, so the first customer doesn't wait."""
+    def start() -> None:
+        try:
+            _ = engine.llm
+        except Exception as exc:  # turns will report it to customers as "unavailable"
+            log.warning("the language model did not start: %s: %s", type(exc).__name__, exc)
+
+    thread = threading.Thread(target=start, name="llm-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def serve(app, engine, settings: Settings, *, host: str, port: int) -> None:
+    warm_up(engine)
+    uvicorn.run(app, host=host, port=port, proxy_headers=True,
+                forwarded_allow_ips=settings.web_trusted_proxies, log_level="info",
+                timeout_graceful_shutdown=10)
