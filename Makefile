@@ -21,17 +21,25 @@ install: $(VENV)/.installed
 models: install
 	$(BIN)/linguadesk models fetch
 
+# The demo shop page with the widget on it, over the sample FAQ (terminal chat: linguadesk chat).
 demo: models
 	$(BIN)/linguadesk kb ingest examples/shop-faq
-	$(BIN)/linguadesk chat
+	@echo "Demo shop: http://127.0.0.1:8000/ (the chat button is in the corner; API docs at /docs). Ctrl+C stops it."
+	@(sleep 10; $(BIN)/python -m webbrowser -t http://127.0.0.1:8000/ >/dev/null 2>&1 || true) &
+	$(BIN)/linguadesk serve --site examples/demo-shop
 
-# Test-only services from Debian: the tests start their own redis-server on a free port.
+# Test-only programs from Debian: redis-server (the tests start their own on a free port) and
+# Chromium for the widget tests (driven by Playwright; never a downloaded browser).
 services:
-	@command -v redis-server >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
-	      || echo "Could not install redis-server: the Redis tests will be skipped."; \
-	  else echo "redis-server is missing (apt-get install redis-server): the Redis tests will be skipped."; fi; }
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "Could not install$$missing: the tests that need it will be skipped."; \
+	  else echo "Missing:$$missing (apt-get install$$missing): the tests that need it will be skipped."; fi; \
+	fi
 
 test: models services
 	$(BIN)/python -m pytest -q -rs

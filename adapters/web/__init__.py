@@ -1,0 +1,1 @@
+"""Web adapter: the HTTP API, the embeddable widget and the admin API (FastAPI)."""
