@@ -343,6 +343,9 @@ class Engine:
         chunk = NOT_COVERED_PATTERN.sub("", chunk)
         parts = []
         for sentence in _SENTENCE_SPLIT.split(chunk):
+            if _PROMPT_TAG.search(sentence):  # talk about the prompt itself, not an answer
+                log.info("a sentence of the reply quoted the prompt's tags; dropped")
+                continue
             if sentence.strip() and reply_language_share(sentence, language) < 1.0:
                 log.info("a sentence of the reply was not in %s; translating it", language)
                 core = sentence.strip()
@@ -504,6 +507,7 @@ def _says_nothing(text: str) -> bool:
     return sum(ch.isalpha() for ch in _CITATION_MARK.sub("", text)) < 2
 
 
+_PROMPT_TAG = re.compile(r"</?(?:entries|entry|customer_message)\b")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？\n])(?=\s|[^\s.!?。！？])")
 
 

@@ -143,6 +143,17 @@ def test_an_english_sentence_later_in_a_spanish_reply_is_translated(loaded_kb, s
     assert reply_language_share(text, "es") == 1.0
 
 
+def test_sentences_about_the_prompt_tags_are_dropped(loaded_kb, settings):
+    # Seen from the 1.5B model in Arabic: "this offer covers everything between <entries> and
+    # </entries>".
+    llm = _scripted("International shipping takes 7 to 14 business days [1]. This covers all "
+                    "the items between <entries> and </entries>. Express takes 3 to 5 days.")
+    engine = _engine_with(loaded_kb, settings, llm)
+    reply = engine.answer(Turn("How long does international shipping take?"))
+    assert reply.final() == ("International shipping takes 7 to 14 business days [1]. "
+                             "Express takes 3 to 5 days.")
+
+
 # --- 4. locale and register -----------------------------------------------------------------
 
 @pytest.mark.llm

@@ -200,7 +200,7 @@
     if (cites.length) {
       const list = el("ol");
       for (const c of cites) {
-        const item = el("li", { value: String(c.number) });
+        const item = el("li", { value: String(c.number), dir: "auto" });
         item.append(c.url ? link(c.url, c.title) : document.createTextNode(c.title));
         list.append(item);
       }
@@ -271,6 +271,7 @@
       if (!message.done) throw Object.assign(new Error("stream cut"), { message: t("error") });
       if (!message.text) { node.remove(); return; }  // a person has the conversation: the bot stays quiet
       fill(node, message);
+      log.scrollTop = log.scrollHeight;
       state.messages.push(message); save();
     } catch (error) {
       node.remove();
