@@ -120,7 +120,12 @@ class SqliteConversationStore:
             )
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
             if "mid" not in columns:  # stores written before replies had ids
-                self._db.execute("ALTER TABLE messages ADD COLUMN mid TEXT NOT NULL DEFAULT ''")
+                try:
+                    self._db.execute(
+                        "ALTER TABLE messages ADD COLUMN mid TEXT NOT NULL DEFAULT ''")
+                except sqlite3.OperationalError as exc:  # another process added it just now
+                    if "duplicate column" not in str(exc):
+                        raise
         self.purge_expired()
 
     def _alive(self, key: str) -> bool:
@@ -210,7 +215,10 @@ class SqliteConversationStore:
                                     (cutoff,)).rowcount
 
     def add_feedback(self, key: str, feedback: Feedback) -> None:
+        """One rating per reply: rating it again replaces the earlier one."""
         with self._lock, self._db:
+            self._db.execute("DELETE FROM feedback WHERE key=? AND reply_id=?",
+                             (key, feedback.reply_id))
             self._db.execute(
                 "INSERT INTO feedback (key, reply_id, rating, comment, reply_text, at) "
                 "VALUES (?, ?, ?, ?, ?, ?)", (key, feedback.reply_id, feedback.rating,
@@ -258,6 +266,7 @@ class RedisConversationStore:
         pipe.ltrim(messages_key, -self.max_messages, -1)
         pipe.expire(messages_key, self.ttl_s)
         pipe.expire(state_key, self.ttl_s)
+        pipe.expire(f"{self.prefix}:{key}:feedback", self.ttl_s)
         pipe.execute()
 
     def state(self, key: str) -> ConversationState:
@@ -288,15 +297,16 @@ class RedisConversationStore:
         return [k for k in keys if k not in gone]
 
     def add_feedback(self, key: str, feedback: Feedback) -> None:
+        """A hash by reply id: rating a reply again replaces the earlier rating."""
         name = f"{self.prefix}:{key}:feedback"
         pipe = self._redis.pipeline(transaction=True)
-        pipe.rpush(name, json.dumps(asdict(feedback), ensure_ascii=False))
+        pipe.hset(name, feedback.reply_id, json.dumps(asdict(feedback), ensure_ascii=False))
         pipe.expire(name, self.ttl_s)
         pipe.execute()
 
     def feedback(self, key: str) -> list[Feedback]:
-        return [Feedback(**json.loads(item))
-                for item in self._redis.lrange(f"{self.prefix}:{key}:feedback", 0, -1)]
+        items = self._redis.hgetall(f"{self.prefix}:{key}:feedback").values()
+        return sorted((Feedback(**json.loads(item)) for item in items), key=lambda f: f.at)
 
 
 def release(store: ConversationStore, key: str) -> bool:

@@ -16,7 +16,7 @@ from retrieval.vector_store import FaqStore
 from .chunking import entries_to_chunks
 from .entries import SourceError
 from .loaders import SUPPORTED_SUFFIXES, load_file
-from .remote import download
+from .remote import download, is_url, source_name_for
 from .sync import SyncPlan, apply_sync, plan_sync
 
 
@@ -91,29 +91,33 @@ class KnowledgeBase:
                       dry_run: bool = False) -> IngestReport:
         """A file sent from the admin API or a chat: stored as source ``upload:<name>``, so
         uploading the same name again syncs it (changed entries updated, removed ones deleted)."""
-        name = Path(filename.replace("\\", "/")).name.strip()
+        name = "".join(ch for ch in Path(filename.replace("\\", "/")).name if ch.isprintable())
+        name = name.strip()[:200]
         report = IngestReport(dry_run=dry_run)
         if not name or name.startswith("."):
             report.errors.append(SourceError(filename or "(no name)", "needs a file name such as "
                                              "faq.md, so its format can be recognised"))
             return report
         with tempfile.TemporaryDirectory(prefix="linguadesk-upload-") as folder:
-            path = Path(folder) / name
+            path = Path(folder) / f"upload{Path(name).suffix.lower()}"
             path.write_bytes(data)
             self._ingest_file(path, f"upload:{name}", product, report, IngestProgress())
         return report
 
     def ingest_url(self, url: str, *, product: str = "", dry_run: bool = False,
-                   max_bytes: int = 20 * 1024 * 1024) -> IngestReport:
-        """A web page or file, stored under its URL as the source name."""
+                   max_bytes: int = 20 * 1024 * 1024, allow_private: bool = True) -> IngestReport:
+        """A web page or file, stored under its URL (without credentials or query) as the
+        source name. ``allow_private=False`` refuses addresses that are not public."""
         report = IngestReport(dry_run=dry_run)
         with tempfile.TemporaryDirectory(prefix="linguadesk-url-") as folder:
             try:
-                path = download(url, Path(folder), max_bytes=max_bytes)
+                path = download(url, Path(folder), max_bytes=max_bytes,
+                                allow_private=allow_private)
             except SourceError as exc:
-                report.errors.append(exc)
+                report.errors.append(SourceError(source_name_for(url) if is_url(url) else url,
+                                                 exc.problem))
                 return report
-            self._ingest_file(path, url, product, report, IngestProgress())
+            self._ingest_file(path, source_name_for(url), product, report, IngestProgress())
         return report
 
     def _ingest_file(self, path: Path, source: str, product: str, report: IngestReport,

@@ -121,6 +121,8 @@ class Settings(BaseSettings):
     web_max_message_chars: int = 2000
     web_max_body_bytes: int = 64 * 1024
     web_max_upload_bytes: int = 20 * 1024 * 1024
+    # The admin API fetches URLs only from public addresses unless this is set.
+    web_ingest_private_urls: bool = False
     # Admin API key (Authorization: Bearer …); the admin API is off while it is unset.
     admin_api_key: SecretStr | None = None
     # Signs the widget's conversation tokens; generated once into data_dir when unset.

@@ -71,6 +71,45 @@ def test_history_persists_across_store_instances_and_is_bounded(make_store):
     assert again.messages("web:other") == []
 
 
+def test_reply_ids_feedback_and_existence(make_store):
+    from bot.conversations import ConversationState, Feedback
+
+    store = make_store()
+    assert not store.exists("web:f")
+    store.save_state("web:f", ConversationState())  # started, nothing said yet
+    assert store.exists("web:f")
+    store.append("web:f", Message("human", "¿Hacen envíos a Japón?", "es"),
+                 Message("ai", "Sí, enviamos a Japón.", "es", id="reply-1"))
+    store.add_feedback("web:f", Feedback("reply-1", "down", "", "Sí, enviamos a Japón."))
+    store.add_feedback("web:f", Feedback("reply-1", "up", "gracias", "Sí, enviamos a Japón."))
+    again = make_store()
+    assert [m.id for m in again.messages("web:f")] == ["", "reply-1"]
+    assert [(f.reply_id, f.rating, f.comment) for f in again.feedback("web:f")] == [
+        ("reply-1", "up", "gracias")]
+    again.forget("web:f")
+    assert again.feedback("web:f") == [] and not again.exists("web:f")
+
+
+def test_sqlite_stores_from_before_reply_ids_are_migrated(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE conversations (key TEXT PRIMARY KEY, state TEXT NOT NULL, updated REAL NOT NULL);"
+        "CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, "
+        "role TEXT NOT NULL, text TEXT NOT NULL, language TEXT NOT NULL, at REAL NOT NULL);")
+    db.execute("INSERT INTO conversations VALUES ('cli:1', '{}', ?)", (time.time(),))
+    db.execute("INSERT INTO messages (key, role, text, language, at) VALUES "
+               "('cli:1', 'human', 'hello', 'en', ?)", (time.time(),))
+    db.commit()
+    db.close()
+    store = SqliteConversationStore(path)
+    assert [(m.text, m.id) for m in store.messages("cli:1")] == [("hello", "")]
+    store.append("cli:1", Message("ai", "Hi!", "en", id="r"))
+    assert store.messages("cli:1")[-1].id == "r"
+
+
 def test_state_round_trip_handoff_listing_and_release(make_store):
     store = make_store()
     store.save_state("web:a", ConversationState(language="ja", locked_language="en",

@@ -90,3 +90,16 @@ def test_conversations_release_from_the_cli(cli_env):
     assert not store.state("web:abc").handed_off
     again = runner.invoke(app, ["conversations", "release", "web:abc"])
     assert again.exit_code == 1 and "not handed off" in again.output
+
+
+def test_conversations_show_lists_feedback_next_to_the_rated_reply(cli_env):
+    from bot.conversations import Feedback, Message
+
+    store = SqliteConversationStore(cli_env.data_dir / "conversations.sqlite3")
+    store.append("web:f1", Message("human", "Do you ship to Japan?", "en"),
+                 Message("ai", "Yes, we ship to Japan.", "en", id="r1"))
+    store.add_feedback("web:f1", Feedback("r1", "down", "too short", "Yes, we ship to Japan."))
+    shown = CliRunner().invoke(app, ["conversations", "show", "web:f1"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[lines.index("ai: Yes, we ship to Japan.") + 1] == "  feedback: 👎 too short"

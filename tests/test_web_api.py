@@ -107,6 +107,9 @@ def test_a_conversation_streams_answers_with_citations_and_keeps_feedback(web):
 def test_tokens_and_expired_conversations_are_checked(web):
     with web() as (url, engine), httpx.Client(base_url=url, timeout=30) as client:
         conversation_id, auth = start_conversation(client, "fr")
+        odd = client.post(f"/v1/conversations/{conversation_id}/messages",
+                          headers={"Authorization": "Bearer é".encode()}, json={"text": "Bonjour"})
+        assert odd.status_code == 401
         wrong = client.post(f"/v1/conversations/{conversation_id}/messages",
                             headers={"Authorization": "Bearer forged"}, json={"text": "Bonjour"})
         assert wrong.status_code == 401 and wrong.json()["error"] == "bad_token"
@@ -201,8 +204,8 @@ def test_admin_api_shares_the_cli_operations_and_refuses_browsers(web, tmp_path)
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "warranty.csv").write_text(
         "question,answer\nHow long is the warranty?,Two years on every product.\n")
-    with web(admin_api_key=SecretStr(ADMIN_KEY)) as (url, _), FileServer(tmp_path / "site") as files, \
-            httpx.Client(base_url=url, timeout=120) as client:
+    with web(admin_api_key=SecretStr(ADMIN_KEY), web_ingest_private_urls=True) as (url, _), \
+            FileServer(tmp_path / "site") as files, httpx.Client(base_url=url, timeout=120) as client:
         key = {"Authorization": f"Bearer {ADMIN_KEY}"}
         assert client.get("/v1/admin/stats").status_code == 401
         assert client.get("/v1/admin/stats", headers={"Authorization": "Bearer no"}).status_code == 401
@@ -228,6 +231,12 @@ def test_admin_api_shares_the_cli_operations_and_refuses_browsers(web, tmp_path)
         missing = client.post("/v1/admin/sources/url", headers=key,
                               json={"url": f"{files}/gone.csv"}).json()
         assert not missing["ok"] and "HTTP 404" in missing["errors"][0]
+        with_secret = client.post("/v1/admin/sources/url", headers=key, json={
+            "url": f"http://me:pw@{files.removeprefix('http://')}/warranty.csv?token=abc"}).json()
+        assert with_secret["sources"][0]["source"] == f"{files}/warranty.csv"  # same source
+        assert with_secret["sources"][0]["unchanged"] == 1
+        broken = client.post("/v1/admin/sources/url", headers=key, json={"url": "http://[::1"})
+        assert broken.status_code == 200 and not broken.json()["ok"]
 
         sources = {s["source"]: s["chunks"] for s in
                    client.get("/v1/admin/sources", headers=key).json()}
@@ -239,6 +248,23 @@ def test_admin_api_shares_the_cli_operations_and_refuses_browsers(web, tmp_path)
         unknown = client.request("DELETE", "/v1/admin/sources", headers=key,
                                  params={"source": "nothing.md"})
         assert unknown.status_code == 404 and "GET /v1/admin/sources" in unknown.json()["detail"]
+
+
+def test_admin_api_refuses_private_urls_and_unauthenticated_uploads(web):
+    with web(admin_api_key=SecretStr(ADMIN_KEY)) as (url, _), \
+            httpx.Client(base_url=url, timeout=60) as client:
+        key = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        private = client.post("/v1/admin/sources/url", headers=key,
+                              json={"url": f"{url}/widget.js"}).json()
+        assert not private["ok"] and "private address" in private["errors"][0]
+        assert "WEB_INGEST_PRIVATE_URLS" in private["errors"][0]
+        # No key: refused before the upload is read, and guessing is rate-limited.
+        statuses = [client.post("/v1/admin/sources", headers={"Authorization": f"Bearer guess{n}"},
+                                files={"file": ("a.md", b"## Q?\nA.\n")}).status_code
+                    for n in range(12)]
+        assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
+        odd = client.get("/v1/admin/stats", headers={"Authorization": "Bearer é".encode()})
+        assert odd.status_code in (401, 429)
 
 
 def test_admin_api_is_off_without_a_key(web):

@@ -208,3 +208,22 @@ def test_the_page_css_does_not_reach_the_widget(browser, shop):
         assert page.evaluate("document.styleSheets.length") == 1
     finally:
         context.close()
+
+
+def test_a_refused_message_goes_back_into_the_box_with_a_localized_notice(browser, shop):
+    url, _ = shop
+    context, page = open_widget(browser, url, "fr-FR")
+    try:
+        page.locator(f"{WIDGET} .msg.bot").first.wait_for()  # the greeting: conversation started
+        too_long = "Est-ce que vous livrez en Suisse ? " * 80
+        # The box stops typing at 2,000 characters; a server configured lower refuses sooner.
+        shadow(page, "root.querySelector('textarea').removeAttribute('maxlength')")
+        page.locator(f"{WIDGET} textarea").fill(too_long)
+        page.keyboard.press("Enter")
+        page.locator(f"{WIDGET} .msg.notice").wait_for()
+        assert page.locator(f"{WIDGET} .msg.notice").inner_text().endswith(
+            message("message_too_long", "fr"))
+        assert page.locator(f"{WIDGET} textarea").input_value() == too_long.strip()
+        assert page.locator(f"{WIDGET} .msg.user").count() == 0
+    finally:
+        context.close()

@@ -446,8 +446,13 @@ def conversations_show(key: Annotated[str, typer.Argument(help="A conversation k
     state = store.state(key)
     out.print(f"language {state.language or '-'}, locked {state.locked_language or '-'}, "
               f"handed off {'yes' if state.handed_off else 'no'}")
+    rated = {f.reply_id: f for f in store.feedback(key)}
     for m in store.messages(key):
         out.print(f"{m.role}: {m.text}", markup=False, highlight=False)
+        if m.id in rated:
+            f = rated[m.id]
+            out.print(f"  feedback: {'👍' if f.rating == 'up' else '👎'} {f.comment}".rstrip(),
+                      markup=False, highlight=False, emoji=False)
 
 
 @conversations_app.command("release")

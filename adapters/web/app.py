@@ -6,6 +6,7 @@ decision about the answer is the core's.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -21,7 +22,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.sse import format_sse_event
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.conversations import ConversationState, conversation_key
@@ -113,6 +114,7 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
     def conversation(request: Request, conversation_id: str, locale: str | None = None) -> str:
         """Checks the token and the per-address limit; returns the conversation key."""
         language = catalog_language(locale or "") if locale else request_language(request)
+        limits.hit("ip", client_ip(request), language)  # first: wrong tokens count too
         if not tokens.check(conversation_id, request.headers.get("authorization")):
             raise ApiError(401, "bad_token", "Missing or wrong conversation token. Send the "
                            "token from POST /v1/conversations as 'Authorization: Bearer "
@@ -122,7 +124,6 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
             raise ApiError(404, "conversation_expired", "This conversation has expired or was "
                            "never started; start a new one with POST /v1/conversations.",
                            message_key="conversation_restarted", language=language)
-        limits.hit("ip", client_ip(request), language)
         return key
 
     def language_of(key: str, locale: str | None) -> str:
@@ -136,7 +137,7 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
 
     @app.post("/v1/conversations", status_code=201, response_model=schemas.ConversationCreated,
               dependencies=customer, responses=errors, tags=["conversations"])
-    async def start_conversation(request: Request,
+    def start_conversation(request: Request,
                                  body: schemas.NewConversation | None = None):
         """Start a conversation; keep the id and token (the widget keeps them in local
         storage) to continue it later."""
@@ -152,7 +153,7 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
 
     @app.get("/v1/conversations/{conversation_id}", response_model=schemas.ConversationOut,
              dependencies=customer, responses=errors, tags=["conversations"])
-    async def show_conversation(request: Request, conversation_id: str):
+    def show_conversation(request: Request, conversation_id: str):
         """The conversation's messages as the server keeps them."""
         key = conversation(request, conversation_id)
         state = engine.conversations.state(key)
@@ -170,20 +171,20 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
     async def send_message(request: Request, conversation_id: str, body: schemas.MessageIn):
         """Ask. The answer comes as JSON, or streamed as server-sent events when the request
         says ``Accept: text/event-stream``."""
-        key = conversation(request, conversation_id, body.locale)
-        language = language_of(key, body.locale)
+        key = await run_in_threadpool(conversation, request, conversation_id, body.locale)
+        language = await run_in_threadpool(language_of, key, body.locale)
         if len(body.text) > settings.web_max_message_chars:
             raise ApiError(413, "message_too_long", f"The message has {len(body.text)} "
                            f"characters; the limit is {settings.web_max_message_chars}.",
                            message_key="message_too_long", language=language)
-        limits.hit("session", conversation_id, language)
+        await run_in_threadpool(limits.hit, "session", conversation_id, language)
         await slots.acquire(language)
         started = time.perf_counter()
         turn = Turn(text=body.text, conversation_id=key, user=f"web:{conversation_id}",
                     channel=CHANNEL, locale=body.locale)
         try:
             reply = await run_in_threadpool(engine.answer, turn)
-        except Exception:
+        except BaseException:  # failed or cancelled: the slot is free again
             slots.release()
             raise
         if "text/event-stream" in request.headers.get("accept", ""):
@@ -202,8 +203,8 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
               dependencies=customer, responses=errors, tags=["conversations"])
     async def feedback(request: Request, conversation_id: str, body: schemas.FeedbackIn):
         """👍 / 👎 on one reply (its reply_id), with an optional comment."""
-        key = conversation(request, conversation_id)
-        language = language_of(key, None)
+        key = await run_in_threadpool(conversation, request, conversation_id)
+        language = await run_in_threadpool(language_of, key, None)
         found = await run_in_threadpool(engine.record_feedback, key, body.reply_id, body.rating,
                                         body.comment)
         if not found:
@@ -219,9 +220,9 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
                       body: schemas.HandoffIn | None = None):
         """The customer asked for a person ("talk to a human")."""
         body = body or schemas.HandoffIn()
-        key = conversation(request, conversation_id, body.locale)
-        language = language_of(key, body.locale)
-        limits.hit("session", conversation_id, language)
+        key = await run_in_threadpool(conversation, request, conversation_id, body.locale)
+        language = await run_in_threadpool(language_of, key, body.locale)
+        await run_in_threadpool(limits.hit, "session", conversation_id, language)
         turn = Turn(text=body.text[:settings.web_max_message_chars], conversation_id=key,
                     user=f"web:{conversation_id}", channel=CHANNEL, locale=body.locale)
         started = time.perf_counter()
@@ -232,6 +233,18 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
         return _reply_out(reply)
 
     # --- admin API --------------------------------------------------------------------------
+
+    def admin_gate(request: Request) -> None:
+        try:
+            check_admin_key(request, admin_key)
+        except ApiError as exc:
+            if exc.status == 401:  # guessing keys: limited per address
+                limits.hit("admin_failure", client_ip(request), "en")
+            raise
+
+    # Checked before FastAPI reads a body: nobody without the key can make it spool an upload.
+    app.add_middleware(_AdminGate, check=admin_gate, refuse=lambda request, exc: error_response(
+        exc.status, exc.code, exc.detail, "en", exc.message_key, exc.headers))
 
     async def admin(request: Request) -> None:
         check_admin_key(request, admin_key)
@@ -272,7 +285,8 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
         """Fetch a FAQ page or file from a URL and sync it (source name: the URL)."""
         report = await run_in_threadpool(lambda: kb().ingest_url(
             body.url, product=body.product, dry_run=body.dry_run,
-            max_bytes=settings.web_max_upload_bytes))
+            max_bytes=settings.web_max_upload_bytes,
+            allow_private=settings.web_ingest_private_urls))
         return _ingest_out(report)
 
     @app.delete("/v1/admin/sources", dependencies=admin_only, tags=["admin"],
@@ -288,7 +302,7 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
 
     @app.post("/v1/admin/conversations/{conversation_id}/release", dependencies=admin_only,
               responses=admin_errors, tags=["admin"])
-    async def release(conversation_id: str):
+    def release(conversation_id: str):
         """A person is done with a handed-off widget conversation: the bot answers again."""
         released = engine.release(conversation_key(CHANNEL, conversation_id))
         return {"released": released}
@@ -319,6 +333,20 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
     if site is not None:
         app.mount("/", StaticFiles(directory=site, html=True), name="site")
     return app
+
+
+class _AdminGate:
+    def __init__(self, app, check, refuse):
+        self.app, self.check, self.refuse = app, check, refuse
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].startswith("/v1/admin/"):
+            request = Request(scope)
+            try:
+                await run_in_threadpool(self.check, request)
+            except ApiError as exc:
+                return await self.refuse(request, exc)(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 class _App(FastAPI):
@@ -383,17 +411,52 @@ def _ingest_out(report) -> schemas.IngestOut:
 
 
 async def _events(reply: Reply, started: float, done) -> AsyncIterator[str]:
-    """start → token… → done; the turn's slot is freed however the stream ends."""
+    """start → token… → done (or error). The reply is generated in a worker thread that runs
+    to the end even if the customer leaves mid-answer, so the turn is still recorded for the
+    follow-up; the turn's slot is freed when generation ends."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+
+    def put(item) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the server is shutting down
+            pass
+
+    def generate() -> None:
+        try:
+            for token in reply:
+                put(("token", token))
+            put(("done", None))
+        except Exception as exc:  # e.g. the conversation store failed while recording
+            log.warning("streaming a reply failed: %s: %s", type(exc).__name__, exc)
+            ERRORS.labels(type(exc).__name__).inc()
+            put(("error", None))
+        finally:
+            try:
+                loop.call_soon_threadsafe(done)
+            except RuntimeError:
+                pass
+
+    loop.run_in_executor(None, generate)
+    yield format_sse_event(event="start", data_str=json.dumps(
+        {"reply_id": reply.id, "language": reply.language}))
     first = None
-    try:
-        yield format_sse_event(event="start", data_str=json.dumps(
-            {"reply_id": reply.id, "language": reply.language}))
-        async for token in iterate_in_threadpool(iter(reply)):
+    while True:
+        kind, token = await queue.get()
+        if kind == "token":
+            if not token:
+                continue
             if first is None:
                 first = time.perf_counter() - started
             yield format_sse_event(event="token", data_str=json.dumps({"text": token},
                                                                       ensure_ascii=False))
-        yield format_sse_event(event="done", data_str=_reply_out(reply).model_dump_json())
-        observe_reply(reply, CHANNEL, time.perf_counter() - started, first)
-    finally:
-        done()
+        elif kind == "done":
+            yield format_sse_event(event="done", data_str=_reply_out(reply).model_dump_json())
+            observe_reply(reply, CHANNEL, time.perf_counter() - started, first)
+            return
+        else:
+            yield format_sse_event(event="error", data_str=json.dumps({
+                "error": "stream_failed", "message": message("widget_error", reply.language),
+                "detail": "The answer could not be finished; ask again."}, ensure_ascii=False))
+            return

@@ -36,16 +36,29 @@ class ApiError(Exception):
 # --- conversation tokens ------------------------------------------------------------------
 
 def session_secret(settings: Settings) -> bytes:
-    """The configured secret, or one generated once into the data dir (0600)."""
+    """The configured secret, or one generated once into the data dir (0600). Workers starting
+    together agree on one file: it is written whole under another name, then linked in."""
     if settings.web_session_secret:
-        return settings.web_session_secret.get_secret_value().encode()
-    path = Path(settings.data_dir) / "web-session-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(32))
-    return path.read_text().strip().encode()
+        secret = settings.web_session_secret.get_secret_value().encode()
+    else:
+        path = Path(settings.data_dir) / "web-session-secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32))
+            try:
+                os.link(draft, path)
+            except FileExistsError:  # another worker won: use its secret
+                pass
+            finally:
+                draft.unlink()
+        secret = path.read_text().strip().encode()
+    if len(secret) < 32:
+        raise ValueError("LINGUADESK_WEB_SESSION_SECRET (or data_dir/web-session-secret) must be "
+                         "at least 32 characters; generate one with `openssl rand -base64 32`.")
+    return secret
 
 
 class ConversationTokens:
@@ -66,7 +79,7 @@ class ConversationTokens:
     def check(self, conversation_id: str, authorization: str | None) -> bool:
         scheme, _, token = (authorization or "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(
-            token.strip(), self.token(conversation_id))
+            token.strip().encode(), self.token(conversation_id).encode())
 
 
 # --- origins ------------------------------------------------------------------------------
@@ -125,6 +138,7 @@ class RateLimits:
                 "ip": parse(settings.web_rate_limit_ip),
                 "session": parse(settings.web_rate_limit_session),
                 "new_conversation": parse(settings.web_rate_limit_new_conversations),
+                "admin_failure": parse("10/minute"),  # wrong admin keys per address
             }
         except ValueError as exc:
             raise ValueError(f"A web rate limit is not valid ({exc}). Write limits like "

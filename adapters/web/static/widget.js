@@ -23,10 +23,14 @@
   // --- state kept across page loads ----------------------------------------------------------
   let saved = {};
   try { saved = JSON.parse(localStorage.getItem(storageKey) || "{}") || {}; } catch (e) { saved = {}; }
+  const valid = (m) => m && typeof m === "object" && ["user", "bot"].includes(m.role) && typeof m.text === "string";
   const state = {
-    id: saved.id || null, token: saved.token || null,
-    messages: Array.isArray(saved.messages) ? saved.messages : [],
-    open: !!saved.open, busy: false,
+    id: typeof saved.id === "string" ? saved.id : null,
+    token: typeof saved.token === "string" ? saved.token : null,
+    messages: (Array.isArray(saved.messages) ? saved.messages : []).filter(valid).map((m) => ({
+      ...m, citations: (Array.isArray(m.citations) ? m.citations : []).filter((c) => c && typeof c.title === "string"),
+    })),
+    open: !!saved.open, busy: false, starting: null,
   };
   const save = () => {
     try {
@@ -113,7 +117,7 @@
   const log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions",
     "aria-label": t("conversation"), tabindex: "0" });
   const input = el("textarea", { id: "ld-input", rows: "1", placeholder: t("placeholder"),
-    "aria-label": t("placeholder"), maxlength: "4000" });
+    "aria-label": t("placeholder"), maxlength: "2000", dir: "auto" });
   const send = el("button", { type: "submit", text: t("send") });
   const form = el("form", {}, input, send);
   const humanButton = el("button", { type: "button", text: t("talk_to_human") });
@@ -183,9 +187,9 @@
   // --- messages ------------------------------------------------------------------------------
   function bubble(message) {
     const who = message.role === "user" ? t("you") : t("assistant");
-    const node = el("div", { class: `msg ${message.role}`, dir: "auto" },
+    const node = el("div", { class: `msg ${message.role}`, lang: message.language || null },
       el("span", { class: "sr-only", text: who + ": " }));
-    const body = el("div", { class: "body", "data-thinking": t("thinking") });
+    const body = el("div", { class: "body", dir: "auto", "data-thinking": t("thinking") });
     node.append(body);
     fill(node, message);
     return node;
@@ -251,7 +255,12 @@
     show({ role: "bot", text: data.greeting || created.greeting, greeting: true });
   }
 
-  async function ensureConversation() { if (!state.id) await startConversation(); }
+  function ensureConversation() {
+    if (state.id) return Promise.resolve();
+    state.starting = state.starting || startConversation().finally(() => { state.starting = null; });
+    return state.starting;
+  }
+  const shown = (error) => (error && error.status ? error.message : t("error"));
 
   async function ask(text, retried = false) {
     const message = { role: "bot", text: "", citations: [], done: false };
@@ -264,25 +273,35 @@
         else if (event === "token") { message.text += payload.text; fill(node, message); log.scrollTop = log.scrollHeight; }
         else if (event === "done") {
           Object.assign(message, { text: payload.text, citations: payload.citations, replyId: payload.reply_id,
-            status: payload.status, offerHandoff: payload.offer_handoff, done: true });
-        }
+            status: payload.status, offerHandoff: payload.offer_handoff, language: payload.language, done: true });
+          node.setAttribute("lang", payload.language);
+        } else if (event === "error") throw Object.assign(new Error(payload.detail), { status: 500, message: payload.message });
       });
       node.removeAttribute("aria-busy");
-      if (!message.done) throw Object.assign(new Error("stream cut"), { message: t("error") });
+      if (!message.done) throw new Error("stream cut");
       if (!message.text) { node.remove(); return; }  // a person has the conversation: the bot stays quiet
       fill(node, message);
       log.scrollTop = log.scrollHeight;
       state.messages.push(message); save();
     } catch (error) {
       node.remove();
-      if (error.status === 404 && !retried) {  // the server forgot this conversation: start over
+      // The server forgot this conversation (expired), or its secret changed: start over.
+      if ((error.status === 404 || error.status === 401) && !retried) {
         await startConversation();
         notice(t("conversation_restarted"));
         state.messages.push({ role: "user", text }); log.append(bubble({ role: "user", text })); save();
         return ask(text, true);
       }
-      notice(error.message || t("error"));
+      if (error.status === 413) restore(text);
+      notice(shown(error));
     }
+  }
+
+  function restore(text) {  // a refused message goes back into the box, not lost
+    const sent = log.querySelectorAll(".msg.user");
+    if (sent.length) sent[sent.length - 1].remove();
+    state.messages.pop(); save();
+    input.value = text;
   }
 
   async function readEvents(response, handle) {
@@ -291,7 +310,7 @@
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      buffer += value;
+      buffer = (buffer + value).replace(/\r\n?/g, "\n");
       let end;
       while ((end = buffer.indexOf("\n\n")) >= 0) {
         const raw = buffer.slice(0, end);
@@ -301,7 +320,11 @@
           if (line.startsWith("event:")) event = line.slice(6).trim();
           else if (line.startsWith("data:")) lines.push(line.slice(5).replace(/^ /, ""));
         }
-        if (lines.length) handle(event, JSON.parse(lines.join("\n")));
+        if (lines.length) {
+          let payload;
+          try { payload = JSON.parse(lines.join("\n")); } catch (e) { reader.cancel(); throw e; }
+          handle(event, payload);
+        }
       }
     }
   }
@@ -310,8 +333,10 @@
     try {
       await call(`/v1/conversations/${state.id}/feedback`, { reply_id: message.replyId, rating });
       message.rating = rating; save();
-      box.replaceWith(tools(message));
-    } catch (error) { notice(error.message || t("error")); }
+      const fresh = tools(message);
+      box.replaceWith(fresh);
+      fresh.querySelector('[aria-pressed="true"]').focus();
+    } catch (error) { notice(shown(error)); }
   }
 
   async function askForHuman() {
@@ -319,17 +344,23 @@
     setBusy(true);
     try {
       await ensureConversation();
-      const response = await call(`/v1/conversations/${state.id}/handoff`, { locale });
+      let response;
+      try {
+        response = await call(`/v1/conversations/${state.id}/handoff`, { locale });
+      } catch (error) {
+        if (error.status !== 404 && error.status !== 401) throw error;
+        await startConversation();  // expired: a new conversation, then the request again
+        response = await call(`/v1/conversations/${state.id}/handoff`, { locale });
+      }
       const reply = await response.json();
       if (reply.text) show({ role: "bot", text: reply.text, replyId: reply.reply_id, status: reply.status });
-    } catch (error) { notice(error.message || t("error")); }
+    } catch (error) { notice(shown(error)); }
     finally { setBusy(false); }
   }
 
   function setBusy(busy) {
     state.busy = busy;
     send.disabled = busy;
-    log.setAttribute("aria-busy", busy ? "true" : "false");
   }
 
   // --- behaviour -----------------------------------------------------------------------------
@@ -339,7 +370,7 @@
     launcher.setAttribute("aria-expanded", String(open));
     launcher.setAttribute("aria-label", open ? t("close") : t("open"));
     if (open) {
-      if (!state.id) ensureConversation().catch((error) => notice(error.message || t("error")));
+      if (!state.id) ensureConversation().catch((error) => notice(shown(error)));
       if (focus) input.focus();
       log.scrollTop = log.scrollHeight;
     } else if (focus) launcher.focus();
@@ -352,11 +383,11 @@
   newButton.addEventListener("click", async () => {
     if (state.busy) return;
     state.id = state.token = null; state.messages = []; log.replaceChildren(); save();
-    try { await startConversation(); } catch (error) { notice(error.message || t("error")); }
+    try { await startConversation(); } catch (error) { notice(shown(error)); }
     input.focus();
   });
   input.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); form.requestSubmit(); }
   });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -368,11 +399,13 @@
       await ensureConversation();
       show({ role: "user", text });
       await ask(text);
-    } catch (error) { notice(error.message || t("error")); }
+    } catch (error) { notice(shown(error)); }
     finally { setBusy(false); input.focus(); }
   });
 
-  for (const message of state.messages) log.append(bubble(message));
+  for (const message of state.messages) {
+    try { log.append(bubble(message)); } catch (e) { /* a damaged saved message is skipped */ }
+  }
   const mount = () => { document.body.append(host); if (state.open) setOpen(true, false); };
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
   window.Linguadesk = { open: () => setOpen(true), close: () => setOpen(false), renderMarkdown };
