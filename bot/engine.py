@@ -306,11 +306,15 @@ class Engine:
                 return
             if reply_language_share(head, language) < MIN_LANGUAGE_SHARE:
                 log.info("reply started in the wrong language; regenerating in %s", language)
-                head, rest = self._start({**inputs, "reminder": (
+                again, more = self._start({**inputs, "reminder": (
                     f" Write ONLY in {language_name(language)}; do not use any other language.")})
-                if NOT_COVERED_PATTERN.search(head):
+                if NOT_COVERED_PATTERN.search(again):
                     yield from self._not_covered(reply)
                     return
+                if _says_nothing(again):  # "[1]" alone: keep the first try, translated below
+                    log.info("the regenerated reply had no words; translating the first one")
+                else:
+                    head, rest = again, more
             yield from self._checked_sentences(head, rest, language)
         except Exception as exc:  # any transport/server failure must still give an answer
             log.warning("LLM call failed: %s: %s", type(exc).__name__, exc)
@@ -508,7 +512,8 @@ def _says_nothing(text: str) -> bool:
 
 
 _PROMPT_TAG = re.compile(r"</?(?:entries|entry|customer_message)\b")
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？\n])(?=\s|[^\s.!?。！？])")
+# After sentence punctuation, but not inside a number ("€4.95", "1.500").
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？\n])(?<!\d\.(?=\d))(?=\s|[^\s.!?。！？])")
 
 
 def _last_sentence_end(text: str) -> int:
