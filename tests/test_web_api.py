@@ -177,7 +177,8 @@ def test_oversized_requests_are_refused_with_a_clear_message(web):
 
 
 def test_the_handoff_button_reaches_the_team_and_the_bot_goes_quiet(web):
-    with RecordingServer() as webhook, web(handoff_webhook_url=f"{webhook.url}/hook") \
+    with RecordingServer() as webhook, web(handoff_webhook_url=f"{webhook.url}/hook",
+                                           admin_api_key=SecretStr(ADMIN_KEY)) \
             as (url, engine), httpx.Client(base_url=url, timeout=180) as client:
         conversation_id, auth = start_conversation(client, "de")
         reply = client.post(f"/v1/conversations/{conversation_id}/handoff", headers=auth,
@@ -189,6 +190,17 @@ def test_the_handoff_button_reaches_the_team_and_the_bot_goes_quiet(web):
         assert quiet.json()["status"] == "handed_off" and quiet.json()["text"] == ""
         assert webhook.arrived.wait(120), "the handoff event never reached the webhook"
         assert webhook.received[0].json()["conversation"] == f"web:{conversation_id}"
+        # A person answers through the admin API; the customer's side sees it as "agent".
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        sent = client.post(f"/v1/admin/conversations/{conversation_id}/messages", headers=admin,
+                           json={"text": "Guten Tag, hier ist Anna."}).json()
+        shown = client.get(f"/v1/conversations/{conversation_id}", headers=auth,
+                           params={"after": sent["at"] - 0.001}).json()
+        assert shown["handed_off"] and [(m["role"], m["text"]) for m in shown["messages"]] == [
+            ("agent", "Guten Tag, hier ist Anna.")]
+        missing = client.post("/v1/admin/conversations/nope/messages", headers=admin,
+                              json={"text": "hello"})
+        assert missing.status_code == 404
 
 
 def test_handoff_without_a_team_channel_says_so(web):

@@ -8,10 +8,14 @@ import shutil
 
 import pytest
 
+import httpx
+from pydantic import SecretStr
+
 from bot.language import detect_language
 from bot.messages import message
 from linguadesk.settings import Settings
 from tests.conftest import EXAMPLES, MODELS_DIR, ROOT
+from tests.recording_server import RecordingServer
 from tests.web_server import LiveApp
 
 CHROMIUM = os.environ.get("LINGUADESK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -19,6 +23,7 @@ CHROMIUM = os.environ.get("LINGUADESK_CHROMIUM") or shutil.which("chromium") or 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 HOSTILE = "<img src=x onerror=alert(1)>"
+ADMIN_KEY = "widget-test-admin-key-0123456789"
 WIDGET = "#linguadesk-widget"
 
 pytestmark = pytest.mark.llm
@@ -52,14 +57,17 @@ def shop(tmp_path_factory, embeddings, use_encoder):
         f"## How do I add a photo to my product review? {HOSTILE}\n"
         f"Open your order, choose 'Write a review' and press 'Add photo'. Reviews show text "
         f"exactly as typed, so {HOSTILE} and <script>alert(2)</script> appear as written.\n")
-    settings = Settings(data_dir=folder / "data", model_dir=MODELS_DIR)
-    store = FaqStore(settings, embeddings, second_encoder=use_encoder)
-    kb = KnowledgeBase(store)
-    assert kb.ingest([EXAMPLES, hostile]).ok
-    engine = build_engine(settings, store=store)
-    app = create_app(settings, engine, kb, site=ROOT / "examples" / "demo-shop")
-    with LiveApp(app) as url:
-        yield url, engine
+    with RecordingServer() as team:  # the support team's handoff webhook
+        settings = Settings(data_dir=folder / "data", model_dir=MODELS_DIR,
+                            handoff_webhook_url=f"{team.url}/handoff",
+                            admin_api_key=SecretStr(ADMIN_KEY))
+        store = FaqStore(settings, embeddings, second_encoder=use_encoder)
+        kb = KnowledgeBase(store)
+        assert kb.ingest([EXAMPLES, hostile]).ok
+        engine = build_engine(settings, store=store)
+        app = create_app(settings, engine, kb, site=ROOT / "examples" / "demo-shop")
+        with LiveApp(app) as url:
+            yield url, engine
 
 
 def open_widget(browser, url: str, locale: str, query: str = ""):
@@ -225,5 +233,35 @@ def test_a_refused_message_goes_back_into_the_box_with_a_localized_notice(browse
             message("message_too_long", "fr"))
         assert page.locator(f"{WIDGET} textarea").input_value() == too_long.strip()
         assert page.locator(f"{WIDGET} .msg.user").count() == 0
+    finally:
+        context.close()
+
+
+def test_a_person_of_the_team_answers_in_the_widget_after_a_handoff(browser, shop):
+    url, engine = shop
+    context, page = open_widget(browser, url, "de-DE")
+    try:
+        page.locator(f"{WIDGET} .msg.bot").first.wait_for()
+        page.get_by_role("button", name=message("talk_to_human", "de")).last.click()
+        handed = page.locator(f"{WIDGET} .msg.bot").nth(1)
+        handed.wait_for()
+        assert handed.inner_text().endswith(message("handoff_started", "de"))
+        conversation = page.evaluate(f"JSON.parse(localStorage.getItem('linguadesk:{url}')).id")
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        with httpx.Client(base_url=url, headers=admin, timeout=30) as team:
+            sent = team.post(f"/v1/admin/conversations/{conversation}/messages",
+                             json={"text": "Hallo, hier ist **Anna** vom Support. Wie kann ich helfen?"})
+            assert sent.status_code == 200, sent.text
+            reply = page.locator(f"{WIDGET} .msg.agent")
+            reply.wait_for(timeout=15_000)  # the widget polls every 4 s while a person has it
+            assert reply.locator(".who").inner_text() == message("widget_agent", "de")
+            assert reply.locator("strong").inner_text() == "Anna"
+            page.reload()  # kept across page loads, and not shown twice
+            page.locator(f"{WIDGET} .msg.agent").first.wait_for()
+            page.wait_for_timeout(5000)
+            assert page.locator(f"{WIDGET} .msg.agent").count() == 1
+            assert team.post(f"/v1/admin/conversations/{conversation}/release").json()["released"]
+        page.wait_for_function(
+            f"!JSON.parse(localStorage.getItem('linguadesk:{url}')).waiting", timeout=15_000)
     finally:
         context.close()

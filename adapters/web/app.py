@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
@@ -25,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot.conversations import ConversationState, conversation_key
+from bot.conversations import ConversationState, Message, conversation_key
 from bot.engine import Engine, Reply, Turn
 from bot.messages import catalog_language, message
 from bot.metrics import ERRORS, FEEDBACK, observe_reply
@@ -153,15 +154,18 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
 
     @app.get("/v1/conversations/{conversation_id}", response_model=schemas.ConversationOut,
              dependencies=customer, responses=errors, tags=["conversations"])
-    def show_conversation(request: Request, conversation_id: str):
-        """The conversation's messages as the server keeps them."""
+    def show_conversation(request: Request, conversation_id: str,
+                          after: Annotated[float, Query(description="Only messages newer than "
+                                                        "this time (Unix seconds).")] = 0.0):
+        """The conversation's messages as the server keeps them. While a person has the
+        conversation the widget polls this for their replies (role ``agent``)."""
         key = conversation(request, conversation_id)
         state = engine.conversations.state(key)
         return schemas.ConversationOut(
             id=conversation_id, language=state.language, handed_off=state.handed_off,
             messages=[schemas.MessageOut(role=m.role, text=m.text, language=m.language,
                                          at=m.at, id=m.id)
-                      for m in engine.conversations.messages(key)])
+                      for m in engine.conversations.messages(key) if m.at > after])
 
     @app.post("/v1/conversations/{conversation_id}/messages", dependencies=customer,
               response_model=schemas.ReplyOut, tags=["conversations"], responses={
@@ -299,6 +303,21 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
                            "GET /v1/admin/sources lists them.")
         deleted = await run_in_threadpool(lambda: kb().delete_source(resolved))
         return {"source": resolved, "deleted_chunks": deleted}
+
+    @app.post("/v1/admin/conversations/{conversation_id}/messages", dependencies=admin_only,
+              responses={**admin_errors, 404: {"model": schemas.ErrorOut}}, tags=["admin"])
+    def agent_message(conversation_id: str, body: schemas.AgentMessageIn):
+        """A person of the support team answers a handed-off widget conversation; the customer
+        sees it in the widget."""
+        key = conversation_key(CHANNEL, conversation_id)
+        if not engine.conversations.exists(key):
+            raise ApiError(404, "conversation_not_found", f"No conversation {conversation_id} "
+                           "(it may have expired); the handoff event names the conversation.")
+        state = engine.conversations.state(key)
+        sent = Message("agent", body.text.strip(), state.locked_language or state.language,
+                       id=uuid.uuid4().hex)
+        engine.conversations.append(key, sent)
+        return {"id": sent.id, "at": sent.at, "handed_off": state.handed_off}
 
     @app.post("/v1/admin/conversations/{conversation_id}/release", dependencies=admin_only,
               responses=admin_errors, tags=["admin"])

@@ -65,7 +65,8 @@ class HandoffIn(BaseModel):
 
 
 class MessageOut(BaseModel):
-    role: str = Field(description="human (the customer) | ai (the bot)")
+    role: str = Field(description="human (the customer) | ai (the bot) | agent (a person of "
+                      "the support team)")
     text: str
     language: str
     at: float
@@ -101,3 +102,8 @@ class UrlIngestIn(BaseModel):
     url: str
     product: str = ""
     dry_run: bool = False
+
+
+class AgentMessageIn(BaseModel):
+    text: str = Field(min_length=1, max_length=8000, description="What the person writes to "
+                      "the customer; the widget shows it within seconds.")

@@ -15,7 +15,7 @@ PLACEHOLDER = "/*LINGUADESK_STRINGS*/{}"
 # Catalog keys the widget shows (the widget_* ones plus shared texts).
 WIDGET_KEYS = ("widget_title", "widget_open", "widget_close", "widget_placeholder",
                "widget_send", "widget_thinking", "widget_error", "widget_you",
-               "widget_assistant", "widget_conversation", "greeting", "sources",
+               "widget_assistant", "widget_agent", "widget_conversation", "greeting", "sources",
                "talk_to_human", "new_conversation", "feedback_helpful", "feedback_not_helpful",
                "feedback_thanks", "conversation_restarted", "message_too_long")
 

@@ -23,7 +23,7 @@
   // --- state kept across page loads ----------------------------------------------------------
   let saved = {};
   try { saved = JSON.parse(localStorage.getItem(storageKey) || "{}") || {}; } catch (e) { saved = {}; }
-  const valid = (m) => m && typeof m === "object" && ["user", "bot"].includes(m.role) && typeof m.text === "string";
+  const valid = (m) => m && typeof m === "object" && ["user", "bot", "agent"].includes(m.role) && typeof m.text === "string";
   const state = {
     id: typeof saved.id === "string" ? saved.id : null,
     token: typeof saved.token === "string" ? saved.token : null,
@@ -31,11 +31,14 @@
       ...m, citations: (Array.isArray(m.citations) ? m.citations : []).filter((c) => c && typeof c.title === "string"),
     })),
     open: !!saved.open, busy: false, starting: null,
+    waiting: !!saved.waiting,  // a person has the conversation: poll for their replies
+    agentSeen: Array.isArray(saved.agentSeen) ? saved.agentSeen.slice(-100) : [],
   };
   const save = () => {
     try {
       localStorage.setItem(storageKey, JSON.stringify({
-        id: state.id, token: state.token, open: state.open,
+        id: state.id, token: state.token, open: state.open, waiting: state.waiting,
+        agentSeen: state.agentSeen.slice(-100),
         messages: state.messages.slice(-MAX_KEPT),
       }));
     } catch (e) { /* private mode or full: the widget still works for this page */ }
@@ -81,6 +84,8 @@
     .user { align-self: flex-end; background: var(--accent); color: #fff; border-end-end-radius: 4px; }
     .user a { color: #fff; }
     .bot { align-self: flex-start; background: #fff; border: 1px solid #e3e5e8; border-end-start-radius: 4px; }
+    .agent { align-self: flex-start; background: #fff; border: 2px solid var(--accent); border-end-start-radius: 4px; }
+    .who { display: block; font-size: 12px; font-weight: 600; color: var(--accent); margin-bottom: 2px; }
     .notice { align-self: center; background: #fff7e0; border: 1px solid #f0d78c; font-size: 13px; }
     .bot[aria-busy="true"] .body:empty::after { content: attr(data-thinking); color: #6b7280; font-style: italic; }
     .sources { margin: 8px 0 0; padding: 6px 0 0; border-top: 1px solid #eceef1; font-size: 13px; }
@@ -186,9 +191,10 @@
 
   // --- messages ------------------------------------------------------------------------------
   function bubble(message) {
-    const who = message.role === "user" ? t("you") : t("assistant");
+    const who = { user: t("you"), agent: t("agent") }[message.role] || t("assistant");
     const node = el("div", { class: `msg ${message.role}`, lang: message.language || null },
-      el("span", { class: "sr-only", text: who + ": " }));
+      message.role === "agent" ? el("span", { class: "who", text: who })
+        : el("span", { class: "sr-only", text: who + ": " }));
     const body = el("div", { class: "body", dir: "auto", "data-thinking": t("thinking") });
     node.append(body);
     fill(node, message);
@@ -197,7 +203,7 @@
 
   function fill(node, message) {
     const body = node.querySelector(".body");
-    body.replaceChildren(message.role === "bot" ? renderMarkdown(message.text || "", message.citations || [])
+    body.replaceChildren(message.role === "bot" || message.role === "agent" ? renderMarkdown(message.text || "", message.citations || [])
       : document.createTextNode(message.text || ""));
     node.querySelectorAll(".sources, .tools").forEach((x) => x.remove());
     const cites = (message.citations || []).filter((c) => c.title);
@@ -279,7 +285,7 @@
       });
       node.removeAttribute("aria-busy");
       if (!message.done) throw new Error("stream cut");
-      if (!message.text) { node.remove(); return; }  // a person has the conversation: the bot stays quiet
+      if (!message.text) { node.remove(); waitForTeam(); return; }  // a person has it: the bot is quiet
       fill(node, message);
       log.scrollTop = log.scrollHeight;
       state.messages.push(message); save();
@@ -354,8 +360,36 @@
       }
       const reply = await response.json();
       if (reply.text) show({ role: "bot", text: reply.text, replyId: reply.reply_id, status: reply.status });
+      if (reply.status === "handoff" || reply.status === "handed_off") waitForTeam();
     } catch (error) { notice(shown(error)); }
     finally { setBusy(false); }
+  }
+
+  // --- a person of the team answering, after a handoff -----------------------------------------
+  let polling = null;
+  function waitForTeam() {
+    state.waiting = true; save();
+    if (!polling) polling = setInterval(pollTeam, 4000);
+  }
+  function stopWaiting() {
+    clearInterval(polling); polling = null;
+    state.waiting = false; save();
+  }
+  async function pollTeam() {
+    if (!state.id) return stopWaiting();
+    try {
+      const response = await fetch(`${api}/v1/conversations/${state.id}`, {
+        headers: { Authorization: "Bearer " + state.token, Accept: "application/json" } });
+      if (response.status === 404 || response.status === 401) return stopWaiting();
+      if (!response.ok) return;
+      const data = await response.json();
+      for (const m of data.messages || []) {
+        if (m.role !== "agent" || state.agentSeen.includes(m.id)) continue;
+        state.agentSeen.push(m.id);
+        show({ role: "agent", text: String(m.text), language: m.language });
+      }
+      if (!data.handed_off) stopWaiting(); else save();
+    } catch (e) { /* offline for a moment: the next tick tries again */ }
   }
 
   function setBusy(busy) {
@@ -382,7 +416,8 @@
   humanButton.addEventListener("click", askForHuman);
   newButton.addEventListener("click", async () => {
     if (state.busy) return;
-    state.id = state.token = null; state.messages = []; log.replaceChildren(); save();
+    stopWaiting();
+    state.id = state.token = null; state.messages = []; state.agentSeen = []; log.replaceChildren(); save();
     try { await startConversation(); } catch (error) { notice(shown(error)); }
     input.focus();
   });
@@ -406,7 +441,11 @@
   for (const message of state.messages) {
     try { log.append(bubble(message)); } catch (e) { /* a damaged saved message is skipped */ }
   }
-  const mount = () => { document.body.append(host); if (state.open) setOpen(true, false); };
+  const mount = () => {
+    document.body.append(host);
+    if (state.open) setOpen(true, false);
+    if (state.waiting && state.id) waitForTeam();
+  };
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
   window.Linguadesk = { open: () => setOpen(true), close: () => setOpen(false), renderMarkdown };
 })();
