@@ -82,8 +82,9 @@ class KnowledgeBase:
         files, errors = expand_paths(paths)
         report = IngestReport(errors=errors, dry_run=dry_run)
         for index, path in enumerate(files):
-            progress.file_started(source_name(path), index, len(files))
-            self._ingest_file(path, source_name(path), product, report, progress)
+            source = source_name(path)
+            progress.file_started(source, index, len(files))
+            self._ingest_file(path, source, product, report, progress)
         self._sync_vanished_files(paths, report, progress)
         return report
 

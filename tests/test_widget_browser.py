@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 
 import pytest
 
@@ -70,15 +71,20 @@ def shop(tmp_path_factory, embeddings, use_encoder):
             yield url, engine
 
 
+@contextmanager
 def open_widget(browser, url: str, locale: str, query: str = ""):
+    """A fresh browser context in ``locale`` on the demo page, the widget opened."""
     context = browser.new_context(locale=locale, viewport={"width": 1100, "height": 760})
-    page = context.new_page()
-    page.alerts = []
-    page.on("dialog", lambda dialog: (page.alerts.append(dialog.message), dialog.dismiss()))
-    page.goto(f"{url}/{query}")
-    page.locator(f"{WIDGET} .launcher").click()
-    page.locator(f"{WIDGET} .panel").wait_for(state="visible")
-    return context, page
+    try:
+        page = context.new_page()
+        page.alerts = []
+        page.on("dialog", lambda dialog: (page.alerts.append(dialog.message), dialog.dismiss()))
+        page.goto(f"{url}/{query}")
+        page.locator(f"{WIDGET} .launcher").click()
+        page.locator(f"{WIDGET} .panel").wait_for(state="visible")
+        yield page
+    finally:
+        context.close()
 
 
 def ask(page, text: str) -> str:
@@ -100,8 +106,7 @@ def shadow(page, script: str):
 
 def test_spanish_customer_gets_streamed_answers_follow_ups_and_history(browser, shop):
     url, engine = shop
-    context, page = open_widget(browser, url, "es-ES")
-    try:
+    with open_widget(browser, url, "es-ES") as page:
         # Opening moves focus to the text box; the UI follows the browser's language.
         assert shadow(page, "root.activeElement && root.activeElement.id") == "ld-input"
         assert page.locator(f"{WIDGET} textarea").get_attribute("placeholder") == message(
@@ -152,14 +157,11 @@ def test_spanish_customer_gets_streamed_answers_follow_ups_and_history(browser, 
         greeting.first.wait_for()
         assert greeting.count() == 1
         assert greeting.first.inner_text().endswith(message("greeting", "es"))
-    finally:
-        context.close()
 
 
 def test_arabic_page_gets_a_right_to_left_panel(browser, shop):
     url, _ = shop
-    context, page = open_widget(browser, url, "en-US", "?lang=ar")
-    try:
+    with open_widget(browser, url, "en-US", "?lang=ar") as page:
         panel = page.locator(f"{WIDGET} .panel")
         assert panel.get_attribute("dir") == "rtl" and panel.get_attribute("lang") == "ar"
         assert panel.evaluate("node => getComputedStyle(node).direction") == "rtl"
@@ -169,14 +171,11 @@ def test_arabic_page_gets_a_right_to_left_panel(browser, shop):
         answer = ask(page, "كم تستغرق مدة الشحن الدولي؟")
         assert detect_language(answer).language == "ar", answer
         assert page.locator(f"{WIDGET} .sources h3").last.inner_text() == message("sources", "ar")
-    finally:
-        context.close()
 
 
 def test_html_from_the_faq_the_model_or_the_customer_is_shown_as_text(browser, shop):
     url, _ = shop
-    context, page = open_widget(browser, url, "en-US")
-    try:
+    with open_widget(browser, url, "en-US") as page:
         page.locator(f"{WIDGET} textarea").fill(f"<b>hi</b>{HOSTILE}")
         page.keyboard.press("Enter")
         page.locator(f"{WIDGET} .msg.user").first.wait_for()
@@ -199,14 +198,11 @@ def test_html_from_the_faq_the_model_or_the_customer_is_shown_as_text(browser, s
         page.wait_for_timeout(300)
         assert shadow(page, "root.querySelectorAll('img, script, iframe').length") == 0
         assert page.alerts == []
-    finally:
-        context.close()
 
 
 def test_the_page_css_does_not_reach_the_widget(browser, shop):
     url, _ = shop
-    context, page = open_widget(browser, url, "en-US")
-    try:
+    with open_widget(browser, url, "en-US") as page:
         page_button = page.locator("main button").first
         assert page_button.evaluate("b => getComputedStyle(b).textTransform") == "uppercase"
         send = page.locator(f"{WIDGET} form button")
@@ -214,14 +210,11 @@ def test_the_page_css_does_not_reach_the_widget(browser, shop):
         assert "Georgia" not in send.evaluate("b => getComputedStyle(b).fontFamily")
         # …and the widget adds no styles to the page.
         assert page.evaluate("document.styleSheets.length") == 1
-    finally:
-        context.close()
 
 
 def test_a_refused_message_goes_back_into_the_box_with_a_localized_notice(browser, shop):
     url, _ = shop
-    context, page = open_widget(browser, url, "fr-FR")
-    try:
+    with open_widget(browser, url, "fr-FR") as page:
         page.locator(f"{WIDGET} .msg.bot").first.wait_for()  # the greeting: conversation started
         too_long = "Est-ce que vous livrez en Suisse ? " * 80
         # The box stops typing at 2,000 characters; a server configured lower refuses sooner.
@@ -233,14 +226,11 @@ def test_a_refused_message_goes_back_into_the_box_with_a_localized_notice(browse
             message("message_too_long", "fr"))
         assert page.locator(f"{WIDGET} textarea").input_value() == too_long.strip()
         assert page.locator(f"{WIDGET} .msg.user").count() == 0
-    finally:
-        context.close()
 
 
 def test_a_person_of_the_team_answers_in_the_widget_after_a_handoff(browser, shop):
     url, engine = shop
-    context, page = open_widget(browser, url, "de-DE")
-    try:
+    with open_widget(browser, url, "de-DE") as page:
         page.locator(f"{WIDGET} .msg.bot").first.wait_for()
         page.get_by_role("button", name=message("talk_to_human", "de")).last.click()
         handed = page.locator(f"{WIDGET} .msg.bot").nth(1)
@@ -263,5 +253,3 @@ def test_a_person_of_the_team_answers_in_the_widget_after_a_handoff(browser, sho
             assert team.post(f"/v1/admin/conversations/{conversation}/release").json()["released"]
         page.wait_for_function(
             f"!JSON.parse(localStorage.getItem('linguadesk:{url}')).waiting", timeout=15_000)
-    finally:
-        context.close()

@@ -44,23 +44,17 @@ CHANNEL = "web"
 
 def create_app(settings: Settings, engine: Engine, knowledge_base, *,
                site: Path | None = None) -> FastAPI:
-    """``knowledge_base``: a :class:`knowledge.admin.KnowledgeBase` (or a factory of one);
+    """``knowledge_base``: a :class:`knowledge.admin.KnowledgeBase` on the engine's store;
     ``site``: a folder served at ``/`` (the demo shop)."""
     app = _App(title="Linguadesk", version="1", max_body_size=settings.web_max_body_bytes,
-                  description="Customer conversations (used by the widget), knowledge-base "
-                  "admin (API key), health and metrics.")
+               description="Customer conversations (used by the widget), knowledge-base "
+               "admin (API key), health and metrics.")
     tokens = ConversationTokens(session_secret(settings))
     limits = RateLimits(settings)
     slots = TurnSlots(settings.web_max_concurrent_turns, settings.web_queue_timeout_s)
     allowed = [o.rstrip("/") for o in settings.web_allowed_origins]
     admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
-    kb_cache: list = []
-
-    def kb():
-        if not kb_cache:
-            kb_cache.append(knowledge_base() if callable(knowledge_base) else knowledge_base)
-        return kb_cache[0]
-
+    kb = knowledge_base
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(CORSMiddleware, allow_origins=allowed, allow_methods=["GET", "POST"],
                        allow_headers=["Authorization", "Content-Type", "Accept"],
@@ -68,38 +62,29 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
 
     # --- errors -----------------------------------------------------------------------------
 
-    def error_response(status: int, code: str, detail: str, language: str,
-                       message_key: str | None = None, headers: dict | None = None):
-        text = message(message_key, language) if message_key else message("widget_error",
-                                                                           language)
-        return JSONResponse({"error": code, "message": text, "detail": detail},
-                            status_code=status, headers=headers)
-
     def request_language(request: Request) -> str:
-        accepted = request.headers.get("accept-language", "").split(",")[0].split(";")[0]
-        return catalog_language(request.query_params.get("locale") or accepted or "en")
+        return catalog_language(request.query_params.get("locale")
+                                or _accepted_language(request))
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
-        return error_response(exc.status, exc.code, exc.detail,
+        return _error_response(exc.status, exc.code, exc.detail,
                               exc.language or request_language(request), exc.message_key,
                               exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return error_response(422, "invalid_request", f"The request is not valid ({problems}). "
+        return _error_response(422, "invalid_request", f"The request is not valid ({problems}). "
                               "See /docs for the expected body.", request_language(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         if exc.status_code == 413:
-            return error_response(413, "too_large", "The request body is larger than this "
-                                  "server accepts (web_max_body_bytes, web_max_upload_bytes).",
-                                  request_language(request), "message_too_long")
+            return _too_large(request_language(request))
         detail = {404: "No such endpoint; see /docs.", 405: "This method is not allowed here; "
                   "see /docs."}.get(exc.status_code, str(exc.detail))
-        return error_response(exc.status_code, "http_error", detail, request_language(request))
+        return _error_response(exc.status_code, "http_error", detail, request_language(request))
 
     # --- customer API -----------------------------------------------------------------------
 
@@ -138,8 +123,7 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
 
     @app.post("/v1/conversations", status_code=201, response_model=schemas.ConversationCreated,
               dependencies=customer, responses=errors, tags=["conversations"])
-    def start_conversation(request: Request,
-                                 body: schemas.NewConversation | None = None):
+    def start_conversation(request: Request, body: schemas.NewConversation | None = None):
         """Start a conversation; keep the id and token (the widget keeps them in local
         storage) to continue it later."""
         locale = body.locale if body else None
@@ -246,31 +230,28 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
                 limits.hit("admin_failure", client_ip(request), "en")
             raise
 
-    # Checked before FastAPI reads a body: nobody without the key can make it spool an upload.
-    app.add_middleware(_AdminGate, check=admin_gate, refuse=lambda request, exc: error_response(
+    # Every /v1/admin/ path: checked before FastAPI reads a body, so nobody without the key
+    # can make it spool an upload.
+    app.add_middleware(_AdminGate, check=admin_gate, refuse=lambda request, exc: _error_response(
         exc.status, exc.code, exc.detail, "en", exc.message_key, exc.headers))
 
-    async def admin(request: Request) -> None:
-        check_admin_key(request, admin_key)
-
-    admin_only = [Depends(admin)]
     admin_errors = {401: {"model": schemas.ErrorOut}, 403: {"model": schemas.ErrorOut}}
 
-    @app.get("/v1/admin/stats", dependencies=admin_only, responses=admin_errors, tags=["admin"])
+    @app.get("/v1/admin/stats", responses=admin_errors, tags=["admin"])
     async def stats():
         """Entries per language, source and product (as `linguadesk kb stats`)."""
-        result = await run_in_threadpool(lambda: kb().stats())
+        result = await run_in_threadpool(kb.stats)
         return {"entries": result.entries, "chunks": result.chunks,
                 "by_language": result.by_language, "by_source": result.by_source,
                 "by_product": result.by_product}
 
     @app.get("/v1/admin/sources", response_model=list[schemas.SourceOut],
-             dependencies=admin_only, responses=admin_errors, tags=["admin"])
+             responses=admin_errors, tags=["admin"])
     async def list_sources():
-        sources = await run_in_threadpool(lambda: kb().sources())
+        sources = await run_in_threadpool(kb.sources)
         return [schemas.SourceOut(source=s, chunks=n) for s, n in sorted(sources.items())]
 
-    @app.post("/v1/admin/sources", response_model=schemas.IngestOut, dependencies=admin_only,
+    @app.post("/v1/admin/sources", response_model=schemas.IngestOut,
               responses=admin_errors, tags=["admin"], max_body_size=settings.web_max_upload_bytes)
     async def ingest_file(file: Annotated[UploadFile, File(description="A Markdown, CSV/TSV, "
                                                              "JSON/JSONL, HTML or PDF file.")],
@@ -279,32 +260,32 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
         """Upload a FAQ file (as `linguadesk kb ingest`; stored as source ``upload:<name>``,
         so uploading the same name again syncs it)."""
         data = await file.read()
-        report = await run_in_threadpool(lambda: kb().ingest_upload(
+        report = await run_in_threadpool(lambda: kb.ingest_upload(
             file.filename or "", data, product=product, dry_run=dry_run))
         return _ingest_out(report)
 
     @app.post("/v1/admin/sources/url", response_model=schemas.IngestOut,
-              dependencies=admin_only, responses=admin_errors, tags=["admin"])
+              responses=admin_errors, tags=["admin"])
     async def ingest_url(body: schemas.UrlIngestIn):
         """Fetch a FAQ page or file from a URL and sync it (source name: the URL)."""
-        report = await run_in_threadpool(lambda: kb().ingest_url(
+        report = await run_in_threadpool(lambda: kb.ingest_url(
             body.url, product=body.product, dry_run=body.dry_run,
             max_bytes=settings.web_max_upload_bytes,
             allow_private=settings.web_ingest_private_urls))
         return _ingest_out(report)
 
-    @app.delete("/v1/admin/sources", dependencies=admin_only, tags=["admin"],
+    @app.delete("/v1/admin/sources", tags=["admin"],
                 responses={**admin_errors, 404: {"model": schemas.ErrorOut}})
     async def delete_source(source: Annotated[str, Query(description="A stored source name "
                                                          "(see GET /v1/admin/sources).")]):
-        resolved = await run_in_threadpool(lambda: kb().resolve_source(source))
+        resolved = await run_in_threadpool(kb.resolve_source, source)
         if resolved is None:
             raise ApiError(404, "source_not_found", f"No source matches {source!r}; "
                            "GET /v1/admin/sources lists them.")
-        deleted = await run_in_threadpool(lambda: kb().delete_source(resolved))
+        deleted = await run_in_threadpool(kb.delete_source, resolved)
         return {"source": resolved, "deleted_chunks": deleted}
 
-    @app.post("/v1/admin/conversations/{conversation_id}/messages", dependencies=admin_only,
+    @app.post("/v1/admin/conversations/{conversation_id}/messages",
               responses={**admin_errors, 404: {"model": schemas.ErrorOut}}, tags=["admin"])
     def agent_message(conversation_id: str, body: schemas.AgentMessageIn):
         """A person of the support team answers a handed-off widget conversation; the customer
@@ -319,7 +300,7 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
         engine.conversations.append(key, sent)
         return {"id": sent.id, "at": sent.at, "handed_off": state.handed_off}
 
-    @app.post("/v1/admin/conversations/{conversation_id}/release", dependencies=admin_only,
+    @app.post("/v1/admin/conversations/{conversation_id}/release",
               responses=admin_errors, tags=["admin"])
     def release(conversation_id: str):
         """A person is done with a handed-off widget conversation: the bot answers again."""
@@ -331,7 +312,7 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
     @app.get("/healthz", tags=["operations"])
     async def healthz():
         try:
-            entries = await run_in_threadpool(lambda: kb().store.count())
+            entries = await run_in_threadpool(kb.store.count)
         except Exception as exc:
             ERRORS.labels("store_unavailable").inc()
             return JSONResponse({"status": "unavailable", "detail": f"The FAQ store does not "
@@ -390,19 +371,32 @@ class _LocalizedTooLarge:
                     name == b"content-type" and value.startswith(b"text/plain")
                     for name, value in event.get("headers", [])):
                 replaced = True
-                request = Request(scope)
-                accepted = request.headers.get("accept-language", "").split(",")[0].split(";")[0]
-                language = catalog_language(accepted or "en")
-                response = JSONResponse({
-                    "error": "too_large", "message": message("message_too_long", language),
-                    "detail": "The request body is larger than this server accepts "
-                    "(web_max_body_bytes; web_max_upload_bytes for uploads)."}, status_code=413)
+                response = _too_large(catalog_language(_accepted_language(Request(scope))))
                 await response(scope, receive, send)
                 return
             if not replaced:
                 await send(event)
 
         await self.app(scope, receive, send_localized)
+
+
+def _error_response(status: int, code: str, detail: str, language: str,
+                    message_key: str | None = None, headers: dict | None = None) -> JSONResponse:
+    """The API's error body: a code, the customer's text, and what a developer should do."""
+    text = message(message_key or "widget_error", language)
+    return JSONResponse({"error": code, "message": text, "detail": detail},
+                        status_code=status, headers=headers)
+
+
+def _too_large(language: str) -> JSONResponse:
+    return _error_response(413, "too_large", "The request body is larger than this server "
+                           "accepts (web_max_body_bytes; web_max_upload_bytes for uploads).",
+                           language, "message_too_long")
+
+
+def _accepted_language(request: Request) -> str:
+    """The first language of Accept-Language ("de-DE,de;q=0.9" → "de-DE"), or "en"."""
+    return request.headers.get("accept-language", "").split(",")[0].split(";")[0] or "en"
 
 
 def _reply_out(reply: Reply) -> schemas.ReplyOut:
