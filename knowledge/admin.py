@@ -125,8 +125,9 @@ class KnowledgeBase:
                      progress: IngestProgress) -> None:
         try:
             entries = load_file(path, source)
+            name = Path(source).name or source  # not the temporary file of an upload or URL
             report.warnings.extend(
-                f"{path.name}: entry {entry.title!r} contains text addressed to the bot "
+                f"{name}: entry {entry.title!r} contains text addressed to the bot "
                 "(like 'ignore previous instructions'); it is left out of answers. Check "
                 "that entry." for entry in entries
                 if looks_like_instructions(f"{entry.question}\n{entry.answer}"))

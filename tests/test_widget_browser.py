@@ -253,3 +253,18 @@ def test_a_person_of_the_team_answers_in_the_widget_after_a_handoff(browser, sho
             assert team.post(f"/v1/admin/conversations/{conversation}/release").json()["released"]
         page.wait_for_function(
             f"!JSON.parse(localStorage.getItem('linguadesk:{url}')).waiting", timeout=15_000)
+
+
+def test_the_event_stream_reader_takes_crlf_split_across_chunks(browser, shop):
+    url, _ = shop
+    with open_widget(browser, url, "en-US") as page:
+        events = page.evaluate("""async () => {
+            const chunks = ['event: token\\r', '\\ndata: {"text": "a"}\\r\\n\\r', '\\n',
+                            'event: done\\r\\ndata: {"text": "a"}\\r\\n\\r\\n'];
+            const body = new ReadableStream({start(c) {
+                for (const x of chunks) c.enqueue(new TextEncoder().encode(x)); c.close(); }});
+            const seen = [];
+            await window.Linguadesk.readEvents(new Response(body), (e, p) => seen.push([e, p.text]));
+            return seen;
+        }""")
+        assert events == [["token", "a"], ["done", "a"]]

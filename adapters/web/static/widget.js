@@ -315,8 +315,9 @@
     let buffer = "";
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) break;
-      buffer = (buffer + value).replace(/\r\n?/g, "\n");
+      // CRLF or CR line ends become LF; a CR at the end of a chunk waits for the next one,
+      // which may start with its LF.
+      buffer = (buffer + (value || "")).replace(done ? /\r\n?/g : /\r\n|\r(?!$)/g, "\n");
       let end;
       while ((end = buffer.indexOf("\n\n")) >= 0) {
         const raw = buffer.slice(0, end);
@@ -332,6 +333,7 @@
           handle(event, payload);
         }
       }
+      if (done) break;
     }
   }
 
@@ -447,5 +449,5 @@
     if (state.waiting && state.id) waitForTeam();
   };
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
-  window.Linguadesk = { open: () => setOpen(true), close: () => setOpen(false), renderMarkdown };
+  window.Linguadesk = { open: () => setOpen(true), close: () => setOpen(false), renderMarkdown, readEvents };
 })();
