@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -186,11 +187,17 @@ def test_prices_reach_the_customer_in_their_locale(engine):
     assert reply.citations
 
 
+_POLITE_JA = re.compile(r"(です|ます|ました|ません|ください|でしょう|ございます)[かねよ]?[。！？!?\s]*")
+_PLAIN_JA = re.compile(r"(?<![でま])(だ|である|だった)[。！？]")
+
+
 @pytest.mark.llm
 def test_japanese_answers_use_the_polite_form(engine):
     text = engine.answer(Turn("送料はいくらですか？", conversation_id="p2")).final()
     assert detect_language(text).language == "ja", text
-    assert "です" in text or "ます" in text, text
+    # Polite predicates (です/ます/ください/ございます…), and no plain-form だ/である sentence.
+    assert _POLITE_JA.search(text), text
+    assert not _PLAIN_JA.search(text), text
 
 
 @pytest.mark.llm
