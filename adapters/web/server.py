@@ -21,7 +21,8 @@ def build_web_app(settings: Settings, site: Path | None = None, progress=None):
 
     store = build_store(settings, progress)
     engine = build_engine(settings, store=store)
-    return create_app(settings, engine, KnowledgeBase(store), site=site), engine
+    kb = KnowledgeBase(store)
+    return create_app(settings, engine, kb, site=site), engine, kb
 
 
 def warm_up(engine) -> threading.Thread:
@@ -37,8 +38,13 @@ def warm_up(engine) -> threading.Thread:
     return thread
 
 
-def serve(app, engine, settings: Settings, *, host: str, port: int) -> None:
+def serve(app, engine, settings: Settings, *, host: str, port: int, chat=()) -> None:
+    """``chat``: the started Slack/Discord adapters, stopped when the server stops."""
     warm_up(engine)
-    uvicorn.run(app, host=host, port=port, proxy_headers=True,
-                forwarded_allow_ips=settings.web_trusted_proxies, log_level="info",
-                timeout_graceful_shutdown=10)
+    try:
+        uvicorn.run(app, host=host, port=port, proxy_headers=True,
+                    forwarded_allow_ips=settings.web_trusted_proxies, log_level="info",
+                    timeout_graceful_shutdown=10)
+    finally:
+        for adapter in chat:
+            adapter.stop()

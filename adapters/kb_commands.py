@@ -1,0 +1,98 @@
+"""``/kb status|ingest|delete|search`` from a chat (Slack or Discord): the same
+:class:`knowledge.admin.KnowledgeBase` calls as the CLI and the admin API, answered in the
+admin's language. Platform adapters check who may use it and fetch attached files."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.messages import message
+from knowledge.admin import IngestReport, KnowledgeBase
+from knowledge.remote import is_url
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("status", "ingest", "delete", "search")
+MAX_SOURCES_LISTED = 15
+SEARCH_RESULTS = 5
+
+
+@dataclass(frozen=True)
+class KbRequest:
+    action: str  # one of ACTIONS, or "help"
+    argument: str = ""
+
+
+def parse(text: str) -> KbRequest:
+    """``"ingest https://…"`` → KbRequest("ingest", "https://…"); anything else asks for help."""
+    action, _, argument = (text or "").strip().partition(" ")
+    action = action.lower()
+    # Slack wraps links as <https://…> or <https://…|label>.
+    argument = argument.strip()
+    if argument.startswith("<") and argument.endswith(">"):
+        argument = argument[1:-1].split("|", 1)[0]
+    return KbRequest(action if action in ACTIONS else "help", argument)
+
+
+class KbCommands:
+    def __init__(self, kb: KnowledgeBase, retriever, *, allow_private_urls: bool = False):
+        """``retriever``: the engine's (what ``search`` shows is what answers would use)."""
+        self.kb, self.retriever = kb, retriever
+        self.allow_private_urls = allow_private_urls
+
+    def usage(self, language: str) -> str:
+        return message("kb_usage", language)
+
+    def status(self, language: str) -> str:
+        stats = self.kb.stats()
+        lines = [message("kb_status", language).format(
+            entries=stats.entries, sources=len(stats.by_source),
+            languages=", ".join(f"{code} ({n})" for code, n in stats.by_language.most_common())
+            or "—")]
+        lines += [f"• `{source}`: {n}" for source, n in
+                  stats.by_source.most_common(MAX_SOURCES_LISTED)]
+        return "\n".join(lines)
+
+    def ingest_url(self, url: str, language: str) -> str:
+        if not is_url(url):
+            return message("kb_need_source", language)
+        return self.report(self.kb.ingest_url(url, allow_private=self.allow_private_urls),
+                           url, language)
+
+    def ingest_file(self, name: str, data: bytes, language: str) -> str:
+        return self.report(self.kb.ingest_upload(name, data), name, language)
+
+    def delete(self, source: str, language: str) -> str:
+        source = source.strip().strip("`")
+        resolved = self.kb.resolve_source(source) if source else None
+        if resolved is None:
+            return message("kb_unknown_source", language).format(source=f"`{source or '?'}`")
+        count = self.kb.delete_source(resolved)
+        return message("kb_deleted", language).format(source=f"`{resolved}`", count=count)
+
+    def search(self, query: str, language: str) -> str:
+        query = query.strip()
+        if not query:
+            return self.usage(language)
+        documents = self.retriever.invoke(query)[:SEARCH_RESULTS]
+        if not documents:
+            return message("kb_search_none", language).format(query=query)
+        lines = [message("kb_search_results", language).format(query=query)]
+        for doc in documents:
+            meta = doc.metadata
+            title = meta.get("title") or doc.page_content[:80]
+            lines.append(f"• {meta.get('score', 0):.2f} {title} (`{meta.get('source', '?')}`)")
+        return "\n".join(lines)
+
+    def report(self, report: IngestReport, source: str, language: str) -> str:
+        lines = [message("kb_ingested", language).format(
+            source=f"`{plan.source}`", added=len(plan.added), updated=len(plan.updated),
+            deleted=len(plan.deleted), unchanged=plan.unchanged) for plan in report.plans]
+        lines += [message("kb_ingest_failed", language).format(source=f"`{source}`",
+                                                                 error=str(error))
+                  for error in report.errors]
+        if report.warnings:
+            lines.append(message("kb_warnings", language))
+            lines += [f"• {warning}" for warning in report.warnings]
+        return "\n".join(lines) or message("kb_need_source", language)

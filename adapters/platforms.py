@@ -1,0 +1,20 @@
+"""The chat platforms `linguadesk serve` starts next to the web server, for each one whose
+token is configured."""
+
+from __future__ import annotations
+
+from linguadesk.settings import Settings
+
+
+def start_chat_adapters(settings: Settings, engine, kb, web_app) -> list:
+    """Each started adapter has ``stop()``."""
+    started = []
+    if settings.slack_bot_token is not None:
+        from adapters.slack.runner import start_slack
+
+        started.append(start_slack(settings, engine, kb, web_app))
+    if settings.discord_bot_token is not None:
+        from adapters.discord.runner import start_discord
+
+        started.append(start_discord(settings, engine, kb))
+    return started

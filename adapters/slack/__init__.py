@@ -1,0 +1,1 @@
+"""Slack adapter (slack-bolt): Socket Mode or the Events API; see docs/slack.md."""

@@ -1,0 +1,280 @@
+"""Slack ↔ the bot core. Bolt acknowledges each event at once and runs these listeners in its
+thread pool; a listener answers by posting a placeholder in the thread and editing it as the
+answer streams. Nothing here decides what to answer."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+
+import httpx
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from adapters.dedupe import SeenEvents
+from adapters.kb_commands import KbCommands, parse
+from adapters.streaming import stream_by_editing
+from bot.conversations import conversation_key
+from bot.engine import Engine, Turn
+from bot.messages import message
+from bot.metrics import FEEDBACK, observe_reply
+from knowledge.admin import KnowledgeBase
+from linguadesk.settings import Settings
+
+from .blocks import (FEEDBACK_ACTION, HANDOFF_ACTION, answer_blocks, escape,
+                     read_button_value)
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "slack"
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
+# A Slack file: its id in a permalink (…/files/U…/F…/name) or a files.slack.com URL.
+_FILE_ID = re.compile(r"/(F[A-Z0-9]{6,})(?:/|$)")
+_DM_INGEST = re.compile(r"^\s*/?kb\s+ingest\b", re.I)
+_CACHE_S = 600.0
+
+
+def slack_client(settings: Settings) -> WebClient:
+    client = WebClient(token=settings.slack_bot_token.get_secret_value(),
+                       base_url=settings.slack_api_url)
+    # Slack answers 429 with Retry-After: the SDK waits that long and tries again.
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=4))
+    return client
+
+
+class SlackAdapter:
+    def __init__(self, settings: Settings, engine: Engine, kb: KnowledgeBase, *,
+                 client: WebClient | None = None):
+        if settings.slack_bot_token is None:
+            raise ValueError("LINGUADESK_SLACK_BOT_TOKEN is not set: add the bot token (xoxb-…) "
+                             "of your Slack app; see docs/slack.md.")
+        self.settings, self.engine = settings, engine
+        self.client = client or slack_client(settings)
+        secret = settings.slack_signing_secret
+        self.app = App(client=self.client,  # Bolt takes the bot token from the client
+                       signing_secret=secret.get_secret_value() if secret else "",
+                       process_before_response=False)
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        self.seen = SeenEvents(redis_url, prefix="linguadesk:slack-event:")
+        self.commands = KbCommands(kb, engine.retriever,
+                                   allow_private_urls=settings.web_ingest_private_urls)
+        self._locales: dict[str, tuple[float, str | None]] = {}
+        self._group: tuple[float, set[str]] = (0.0, set())
+        self._lock = threading.Lock()
+
+        self.app.middleware(self._once)
+        self.app.event("app_mention")(self._on_mention)
+        self.app.event("message")(self._on_message)
+        self.app.action(FEEDBACK_ACTION)(self._on_feedback)
+        self.app.action(HANDOFF_ACTION)(self._on_handoff)
+        self.app.command(settings.slack_command)(self._on_kb)
+
+    # --- events ---------------------------------------------------------------------------
+
+    def _once(self, body: dict, next):
+        """A retried delivery (same event_id) is acknowledged and dropped."""
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        if event_id and not self.seen.first_time(event_id):
+            log.info("slack: event %s delivered again, already handled", event_id)
+            return BoltResponse(status=200, body="")
+        return next()
+
+    def _on_mention(self, event: dict, context, client: WebClient):
+        thread = event.get("thread_ts") or event["ts"]
+        self._answer(client, team=context.team_id or "", channel=event["channel"], thread=thread,
+                     user=event.get("user", ""), text=event.get("text", ""),
+                     in_thread=True, bot_user=context.bot_user_id)
+
+    def _on_message(self, event: dict, context, client: WebClient):
+        if event.get("bot_id") or event.get("subtype") not in (None, "file_share", "thread_broadcast"):
+            return  # other bots, edits, deletions, joins
+        text, user = event.get("text") or "", event.get("user", "")
+        team, channel = context.team_id or "", event["channel"]
+        if event.get("channel_type") == "im":
+            if event.get("files") and _DM_INGEST.match(text):
+                return self._ingest_shared_files(client, event)
+            thread = event.get("thread_ts")
+            self._answer(client, team=team, channel=channel, thread=thread or "dm", user=user,
+                         text=text, in_thread=bool(thread), bot_user=context.bot_user_id)
+            return
+        thread = event.get("thread_ts")
+        if not thread or (context.bot_user_id and f"<@{context.bot_user_id}>" in text):
+            return  # top-level chatter, or a mention (answered as app_mention)
+        if self.engine.conversations.exists(conversation_key(CHANNEL, team, channel, thread)):
+            self._answer(client, team=team, channel=channel, thread=thread, user=user, text=text,
+                         in_thread=True, bot_user=context.bot_user_id)
+
+    def _answer(self, client: WebClient, *, team: str, channel: str, thread: str, user: str,
+                text: str, in_thread: bool, bot_user: str | None) -> None:
+        key = conversation_key(CHANNEL, team, channel, thread)
+        text = _MENTION.sub(" ", text).strip() if bot_user else text
+        started = time.perf_counter()
+        turn = Turn(text, conversation_id=key, user=user, channel=CHANNEL,
+                    locale=self._locale(client, user))
+        reply_thread = thread if in_thread else None
+        reply = self.engine.answer(turn)
+        if reply.status == "handed_off":  # a person has this conversation: the bot is quiet
+            reply.final()
+            observe_reply(reply, CHANNEL, time.perf_counter() - started)
+            return
+        posted = client.chat_postMessage(channel=channel, thread_ts=reply_thread,
+                                         text=message("widget_thinking", reply.language))
+        ts = posted["ts"]
+
+        def edit(so_far: str) -> None:
+            client.chat_update(channel=channel, ts=ts, text=escape(so_far))
+
+        try:
+            answer, first = stream_by_editing(
+                reply, edit, interval_s=self.settings.slack_update_interval_s)
+        except Exception:
+            log.exception("slack: answering in %s failed", channel)
+            client.chat_update(channel=channel, ts=ts,
+                               text=message("llm_unavailable", reply.language))
+            return
+        client.chat_update(channel=channel, ts=ts, text=escape(answer),
+                           blocks=answer_blocks(reply, answer, key))
+        observe_reply(reply, CHANNEL, time.perf_counter() - started, first)
+
+    # --- buttons --------------------------------------------------------------------------
+
+    def _on_feedback(self, ack, body: dict, action: dict, client: WebClient):
+        ack()
+        key, reply_id = read_button_value(action["value"])
+        rating = FEEDBACK_ACTION.match(action["action_id"]).group(1)
+        user, channel = body["user"]["id"], body["channel"]["id"]
+        language = self.engine.conversations.state(key).language or self.settings.default_language
+        if self.engine.record_feedback(key, reply_id, rating):
+            FEEDBACK.labels(CHANNEL, rating).inc()
+        client.chat_postEphemeral(channel=channel, user=user,
+                                  thread_ts=_thread_of(body),
+                                  text=message("feedback_thanks", language))
+
+    def _on_handoff(self, ack, body: dict, action: dict, client: WebClient):
+        ack()
+        key, _ = read_button_value(action["value"])
+        user, channel = body["user"]["id"], body["channel"]["id"]
+        reply = self.engine.start_handoff(Turn("", conversation_id=key, user=user,
+                                               channel=CHANNEL), reason="button")
+        text = reply.final()
+        observe_reply(reply, CHANNEL, 0.0)
+        if text:
+            client.chat_postMessage(channel=channel, thread_ts=_thread_of(body),
+                                    text=escape(text))
+
+    # --- /kb --------------------------------------------------------------------------------
+
+    def _on_kb(self, ack, command: dict, respond, client: WebClient):
+        user = command["user_id"]
+        language = self._language(client, user)
+        if not self._is_admin(client, user):
+            ack(response_type="ephemeral", text=message("kb_admins_only", language))
+            return
+        request = parse(command.get("text", ""))
+        if request.action == "help":
+            ack(response_type="ephemeral", text=message("kb_usage", language))
+            return
+        ack(response_type="ephemeral", text=message("kb_working", language))
+        try:
+            result = self._run_kb(client, request, language)
+        except Exception as exc:
+            log.exception("slack: /kb %s failed", request.action)
+            result = message("kb_failed", language).format(error=type(exc).__name__)
+        respond(response_type="ephemeral", replace_original=False, text=result)
+
+    def _run_kb(self, client: WebClient, request, language: str) -> str:
+        if request.action == "status":
+            return self.commands.status(language)
+        if request.action == "delete":
+            return self.commands.delete(request.argument, language)
+        if request.action == "search":
+            return self.commands.search(request.argument, language)
+        file_id = _FILE_ID.search(request.argument)
+        if file_id and "slack.com" in request.argument:
+            name, data = self._download_file(client, file_id.group(1))
+            return self.commands.ingest_file(name, data, language)
+        return self.commands.ingest_url(request.argument, language)
+
+    def _ingest_shared_files(self, client: WebClient, event: dict) -> None:
+        """An admin shared files in a DM with the comment "kb ingest"."""
+        user, channel = event.get("user", ""), event["channel"]
+        language = self._language(client, user)
+        if not self._is_admin(client, user):
+            client.chat_postMessage(channel=channel, text=message("kb_admins_only", language))
+            return
+        results = []
+        for shared in event["files"]:
+            try:
+                name, data = self._download_file(client, shared["id"])
+                results.append(self.commands.ingest_file(name, data, language))
+            except Exception as exc:
+                log.exception("slack: ingesting a shared file failed")
+                results.append(message("kb_failed", language).format(error=type(exc).__name__))
+        client.chat_postMessage(channel=channel, thread_ts=event.get("thread_ts"),
+                                text="\n".join(results))
+
+    def _download_file(self, client: WebClient, file_id: str) -> tuple[str, bytes]:
+        info = client.files_info(file=file_id)["file"]
+        url = info.get("url_private_download") or info["url_private"]
+        limit = self.settings.web_max_upload_bytes
+        if info.get("size", 0) > limit:
+            raise ValueError(f"{info.get('name')} is larger than {limit} bytes")
+        with httpx.stream("GET", url, timeout=30, follow_redirects=True,
+                          headers={"Authorization": f"Bearer {client.token}"}) as response:
+            response.raise_for_status()
+            data = bytearray()
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > limit:
+                    raise ValueError(f"{info.get('name')} is larger than {limit} bytes")
+        return info.get("name") or f"{file_id}.txt", bytes(data)
+
+    # --- who is asking ----------------------------------------------------------------------
+
+    def _is_admin(self, client: WebClient, user: str) -> bool:
+        if user in self.settings.slack_admin_user_ids:
+            return True
+        group = self.settings.slack_admin_usergroup
+        if not group:
+            return False
+        with self._lock:
+            fetched, members = self._group
+        if time.monotonic() - fetched > 60:
+            try:
+                members = set(client.usergroups_users_list(usergroup=group)["users"])
+            except Exception as exc:  # no usergroups:read scope, unknown group: nobody
+                log.warning("slack: cannot read admin user group %s (%s); check the "
+                            "usergroups:read scope and slack_admin_usergroup", group, exc)
+                members = set()
+            with self._lock:
+                self._group = (time.monotonic(), members)
+        return user in members
+
+    def _locale(self, client: WebClient, user: str) -> str | None:
+        """The user's Slack locale (e.g. "ja-JP"), for prices and dates; None when unknown."""
+        if not user:
+            return None
+        with self._lock:
+            cached = self._locales.get(user)
+        if cached and time.monotonic() - cached[0] < _CACHE_S:
+            return cached[1]
+        try:
+            locale = client.users_info(user=user, include_locale=True)["user"].get("locale")
+        except Exception:  # users:read missing: detection from the text still works
+            locale = None
+        with self._lock:
+            self._locales[user] = (time.monotonic(), locale)
+        return locale
+
+    def _language(self, client: WebClient, user: str) -> str:
+        locale = self._locale(client, user)
+        return (locale or self.settings.default_language).split("-")[0]
+
+
+def _thread_of(body: dict) -> str | None:
+    container = body.get("container") or {}
+    message_ = body.get("message") or {}
+    return container.get("thread_ts") or message_.get("thread_ts")

@@ -1,0 +1,75 @@
+"""A finished reply as Slack Block Kit: the answer, citations as links, 👍/👎 and
+"talk to a person" buttons. Text from the model or the customer is escaped, so "<!channel>"
+in it pings nobody."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from adapters.streaming import split_text
+from bot.engine import Reply
+from bot.messages import message
+
+SECTION_LIMIT = 3000  # characters of text in one section block
+MAX_SECTIONS = 40  # Slack allows 50 blocks; the rest hold citations and buttons
+FEEDBACK_ACTION = re.compile(r"^linguadesk_feedback_(up|down)$")
+HANDOFF_ACTION = "linguadesk_handoff"
+# Replies a customer can rate or escalate from (not the "a person has it" notices).
+ACTIONABLE = {"answered", "no_answer", "off_topic", "small_talk", "language_switched", "error",
+              "handoff_unavailable"}
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^\s)]+)\)")
+_HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.M)
+
+
+def to_mrkdwn(markdown: str) -> str:
+    """The Markdown a model writes, as Slack mrkdwn: **bold** → *bold*, [t](url) → <url|t>."""
+    text = escape(markdown)
+    text = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", text)
+    text = _HEADING.sub(r"*\1*", text)
+    return _BOLD.sub(r"*\1*", text)
+
+
+def button_value(conversation: str, reply_id: str) -> str:
+    return json.dumps({"c": conversation, "r": reply_id}, separators=(",", ":"))
+
+
+def read_button_value(value: str) -> tuple[str, str]:
+    data = json.loads(value)
+    return data["c"], data["r"]
+
+
+def answer_blocks(reply: Reply, text: str, conversation: str) -> list[dict]:
+    sections = split_text(to_mrkdwn(text), SECTION_LIMIT)[:MAX_SECTIONS]
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": piece}}
+                          for piece in sections]
+    if reply.citations:
+        links = [f"<{c.url}|[{c.number}] {escape(c.title)}>" if c.url.startswith(("http://",
+                 "https://")) else f"[{c.number}] {escape(c.title)}" for c in reply.citations]
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": f"*{escape(message('sources', reply.language))}:* "
+             + " · ".join(links)}]})
+    if reply.status in ACTIONABLE:
+        value = button_value(conversation, reply.id)
+        buttons = [
+            {"type": "button", "action_id": "linguadesk_feedback_up", "value": value,
+             "text": {"type": "plain_text", "emoji": True,
+                      "text": "👍 " + message("feedback_helpful", reply.language)}},
+            {"type": "button", "action_id": "linguadesk_feedback_down", "value": value,
+             "text": {"type": "plain_text", "emoji": True,
+                      "text": "👎 " + message("feedback_not_helpful", reply.language)}},
+            {"type": "button", "action_id": HANDOFF_ACTION, "value": value,
+             "text": {"type": "plain_text", "emoji": True,
+                      "text": message("talk_to_human", reply.language)}},
+        ]
+        if reply.offer_handoff:
+            buttons[2]["style"] = "primary"
+        blocks.append({"type": "actions", "block_id": "linguadesk_reply", "elements": buttons})
+    return blocks

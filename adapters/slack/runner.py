@@ -1,0 +1,64 @@
+"""Starts the Slack adapter next to the web server: Socket Mode when an app-level token is
+set, else the Events API endpoint ``POST /slack/events`` on the web server."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from starlette.concurrency import run_in_threadpool
+
+from linguadesk.settings import Settings
+
+from .app import SlackAdapter
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+
+def mount_events_endpoint(web_app: FastAPI, bolt_app: App, path: str = EVENTS_PATH) -> None:
+    """Events, interactivity and slash commands all arrive here (the Request URL of each)."""
+    @web_app.post(path, include_in_schema=False)
+    async def slack_events(request: Request):
+        body = await request.body()
+        # Bolt verifies the signature, acknowledges, and hands listeners to its thread pool;
+        # only the acknowledgement is waited for, off the event loop.
+        response = await run_in_threadpool(bolt_app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(response)
+
+    # Ahead of a static site mounted at "/", which would otherwise take every path.
+    web_app.router.routes.insert(0, web_app.router.routes.pop())
+
+
+class RunningSlack:
+    def __init__(self, adapter: SlackAdapter, handler: SocketModeHandler | None):
+        self.adapter, self.handler = adapter, handler
+        self.platform = "Slack"
+        self.mode = "Socket Mode" if handler else f"Events API at {EVENTS_PATH}"
+
+    def stop(self) -> None:
+        if self.handler is not None:
+            self.handler.close()
+
+
+def start_slack(settings: Settings, engine, kb, web_app: FastAPI | None, *,
+                client=None) -> RunningSlack:
+    adapter = SlackAdapter(settings, engine, kb, client=client)
+    if settings.slack_app_token is not None:
+        handler = SocketModeHandler(adapter.app, settings.slack_app_token.get_secret_value())
+        handler.connect()
+        log.info("slack: connected in Socket Mode")
+        return RunningSlack(adapter, handler)
+    if settings.slack_signing_secret is None:
+        raise ValueError("Slack needs LINGUADESK_SLACK_APP_TOKEN (xapp-…, Socket Mode) or "
+                         "LINGUADESK_SLACK_SIGNING_SECRET (Events API at /slack/events); "
+                         "see docs/slack.md.")
+    if web_app is None:
+        raise ValueError("the Events API mode needs the web server (linguadesk serve)")
+    mount_events_endpoint(web_app, adapter.app)
+    log.info("slack: receiving events at %s", EVENTS_PATH)
+    return RunningSlack(adapter, None)
