@@ -188,11 +188,22 @@ class _Session:
         self.identify = identify
         self.seq = 0
         self.ws: Optional[web.WebSocketResponse] = None
-        self.send_lock = asyncio.Lock()
 
 
 class FakeDiscord:
-    """A fake Discord (REST API v10 + gateway) on 127.0.0.1. Use as a context manager."""
+    """A fake Discord (REST API v10 + gateway) on 127.0.0.1. Use as a context manager.
+
+    The world (all ids are snowflake strings, real timestamps, increasing):
+    ``bot_user``/``bot_id``/``bot_member``, ``application_id``, ``guild_id`` (``guild_name``),
+    ``owner_id``/``owner`` (guild owner: every permission), ``admin`` (member with the
+    ``admin_role_id`` "Support admins" role), ``member`` (plain member), ``everyone_role_id``,
+    ``text_channel_id``, ``forum_channel_id`` with ``forum_tags``, ``dm_channel_id`` (``member``'s
+    DM with the bot). Members are Discord member objects (``{"user": {...}, "roles": [...], ...}``);
+    wherever a user is expected, a member dict, a user dict or an id is accepted.
+
+    Connection: ``api_base``, ``gateway_url``, ``base_url``, ``port``; ``patch(monkeypatch)`` or
+    ``with fake.patched():`` points discord.py here.
+    """
 
     def __init__(
         self,
@@ -239,6 +250,7 @@ class FakeDiscord:
         self._gateway_received: list[dict] = []
         self._injections: list[_Injection] = []
         self._sessions: dict[str, _Session] = {}
+        self._ws_locks: dict[int, asyncio.Lock] = {}
 
         self.application_id = self._snowflake()
         self.bot_id = self._snowflake()
@@ -694,10 +706,11 @@ class FakeDiscord:
     async def _gateway_handler(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
+        self._ws_locks[id(ws)] = asyncio.Lock()
         session: Optional[_Session] = None
-        await ws.send_str(json.dumps({"op": 10, "s": None, "t": None, "d": {
-            "heartbeat_interval": self.heartbeat_interval, "_trace": ["[\"fake-gateway\",{}]"]}}))
         try:
+            await self._ws_send(ws, {"op": 10, "s": None, "t": None, "d": {
+                "heartbeat_interval": self.heartbeat_interval, "_trace": ["[\"fake-gateway\",{}]"]}})
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     continue
@@ -706,7 +719,7 @@ class FakeDiscord:
                     self._gateway_received.append(payload)
                 op, data = payload.get("op"), payload.get("d")
                 if op == 1:  # HEARTBEAT
-                    await ws.send_str(json.dumps({"op": 11, "s": None, "t": None, "d": None}))
+                    await self._ws_send(ws, {"op": 11, "s": None, "t": None, "d": None})
                 elif op == 2:  # IDENTIFY
                     if self.token is not None and data.get("token") != self.token:
                         await ws.close(code=4004, message=b"Authentication failed.")
@@ -715,7 +728,7 @@ class FakeDiscord:
                 elif op == 6:  # RESUME
                     session = self._sessions.get((data or {}).get("session_id"))
                     if session is None:
-                        await ws.send_str(json.dumps({"op": 9, "s": None, "t": None, "d": False}))
+                        await self._ws_send(ws, {"op": 9, "s": None, "t": None, "d": False})
                         continue
                     session.ws = ws
                     await self._send_dispatch(session, "RESUMED", {"_trace": ["fake-gateway"]})
@@ -724,7 +737,24 @@ class FakeDiscord:
         finally:
             if session is not None and session.ws is ws:
                 session.ws = None
+            self._ws_locks.pop(id(ws), None)
         return ws
+
+    async def _ws_send(self, ws: web.WebSocketResponse, payload: dict,
+                       session: Optional[_Session] = None) -> bool:
+        """Send one gateway payload (frames never interleave); a DISPATCH gets the session's next ``s``."""
+        lock = self._ws_locks.get(id(ws))
+        if lock is None or ws.closed:
+            return False
+        async with lock:
+            if session is not None:
+                session.seq += 1
+                payload["s"] = session.seq
+            try:
+                await ws.send_str(json.dumps(payload))
+            except (ConnectionError, RuntimeError):
+                return False
+        return True
 
     async def _identify(self, ws: web.WebSocketResponse, data: dict) -> _Session:
         intents = int(data.get("intents", 0))
@@ -815,10 +845,7 @@ class FakeDiscord:
         ws = session.ws
         if ws is None or ws.closed:
             return False
-        async with session.send_lock:
-            session.seq += 1
-            await ws.send_str(json.dumps({"op": 0, "s": session.seq, "t": t, "d": d}))
-        return True
+        return await self._ws_send(ws, {"op": 0, "s": None, "t": t, "d": d}, session)
 
     def _allowed(self, t: str, d: dict, session: _Session) -> tuple[bool, dict]:
         intents = session.intents
@@ -858,7 +885,7 @@ class FakeDiscord:
         async def go() -> None:
             for session in list(self._sessions.values()):
                 if session.ws is not None and not session.ws.closed:
-                    await session.ws.send_str(json.dumps({"op": 7, "s": None, "t": None, "d": None}))
+                    await self._ws_send(session.ws, {"op": 7, "s": None, "t": None, "d": None})
         self._call(go())
 
     async def _await_session(self, timeout: float = 10.0) -> None:
@@ -961,25 +988,17 @@ class FakeDiscord:
         return thread
 
     def _normalize_components(self, components: list) -> list:
-        counter = [0]
-
-        def walk(items: list) -> list:
-            out = []
-            for c in items:
-                c = copy.deepcopy(c)
-                counter[0] += 1
-                c.setdefault("id", counter[0])
-                for key in ("components", "items"):
-                    if isinstance(c.get(key), list) and key == "components":
-                        c[key] = walk(c[key])
-                if isinstance(c.get("accessory"), dict):
-                    c["accessory"] = walk([c["accessory"]])[0]
-                if isinstance(c.get("component"), dict):
-                    c["component"] = walk([c["component"]])[0]
-                out.append(c)
-            return out
-
-        return walk(components or [])
+        """Echo components as Discord does: each one gets a numeric ``id`` (unique in the message)."""
+        components = copy.deepcopy(components or [])
+        used = {c["id"] for c in self._walk_components(components) if isinstance(c.get("id"), int)}
+        next_id = 1
+        for c in self._walk_components(components):
+            if c.get("id") is None:
+                while next_id in used:
+                    next_id += 1
+                c["id"] = next_id
+                used.add(next_id)
+        return components
 
     @staticmethod
     def _normalize_embeds(embeds: list) -> list:
@@ -2172,9 +2191,14 @@ class ClientRunner:
             time.sleep(0.005)
 
     async def _busy(self, target_seq: Optional[int]) -> list[str]:
-        ws = getattr(self.client, "ws", None)
-        if target_seq is not None and (ws is None or (ws.sequence or 0) < target_seq):
-            return [f"gateway: at seq {getattr(ws, 'sequence', None)}, fake sent {target_seq}"]
+        if target_seq is not None:
+            sockets = [getattr(self.client, "ws", None)]
+            if sockets[0] is None:  # AutoShardedClient: one websocket per shard
+                shards = getattr(self.client, "shards", {}) or {}
+                sockets = [getattr(getattr(info, "_parent", None), "ws", None) for info in shards.values()]
+            seqs = [ws.sequence or 0 for ws in sockets if ws is not None]
+            if not seqs or max(seqs) < target_seq:
+                return [f"gateway: client at seq {max(seqs, default=None)}, fake sent {target_seq}"]
         return [t.get_name() for t in asyncio.all_tasks()
                 if not t.done() and t.get_name().startswith(_HANDLER_TASK_PREFIXES)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 
@@ -10,8 +11,6 @@ import pytest
 from discord import app_commands
 
 from tests.fake_discord import FakeDiscord, run_client
-
-TEXT_PATH = r"^/channels/{cid}/messages$"
 
 
 class PongView(discord.ui.View):
@@ -33,6 +32,13 @@ class ThanksView(discord.ui.View):
         await interaction.response.send_message("thanks", ephemeral=True)
 
 
+class Feedback(discord.ui.Modal, title="Feedback"):
+    text = discord.ui.TextInput(label="What went wrong?", custom_id="smoke:feedback-text")
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"noted: {self.text.value}", ephemeral=True)
+
+
 class SmokeClient(discord.Client):
     def __init__(self) -> None:
         intents = discord.Intents.default()
@@ -41,6 +47,7 @@ class SmokeClient(discord.Client):
         self.tree = app_commands.CommandTree(self)
         self.clicks: list = []
         self.seen: list[discord.Message] = []
+        self.threads: list[discord.Thread] = []
 
     async def setup_hook(self) -> None:
         self.add_view(ThanksView(self.clicks))
@@ -50,7 +57,20 @@ class SmokeClient(discord.Client):
         async def status(interaction: discord.Interaction) -> None:
             await interaction.response.send_message(f"kb ok for {interaction.user.name}", ephemeral=True)
 
+        @kb.command(name="upload", description="Add a document to the knowledge base")
+        async def upload(interaction: discord.Interaction, file: discord.Attachment) -> None:
+            await interaction.response.defer(thinking=True)
+            data = await file.read()
+            await interaction.followup.send(f"indexed {file.filename} ({len(data)} bytes: {data.decode()})")
+
+        @kb.command(name="feedback", description="Tell us what went wrong")
+        async def feedback(interaction: discord.Interaction) -> None:
+            await interaction.response.send_modal(Feedback())
+
         self.tree.add_command(kb)
+
+    async def on_thread_create(self, thread: discord.Thread) -> None:
+        self.threads.append(thread)
 
     async def on_message(self, message: discord.Message) -> None:
         if message.author == self.user:
@@ -61,23 +81,35 @@ class SmokeClient(discord.Client):
             await reply.edit(content="pong (edited)")
         elif message.content == "panel":
             await message.channel.send("Was this helpful?", view=ThanksView(self.clicks))
+        elif isinstance(message.channel, discord.DMChannel):
+            await message.channel.send(f"dm reply to {message.author.name}")
+        elif isinstance(message.channel, discord.Thread) and isinstance(message.channel.parent, discord.ForumChannel):
+            await message.channel.send("forum answer", file=discord.File(io.BytesIO(b"steps"), filename="howto.txt"))
 
 
 @pytest.fixture
-def env(monkeypatch):
+def fake(monkeypatch):
     before = set(threading.enumerate())
     with FakeDiscord() as fake:
         fake.patch(monkeypatch)
-        client = SmokeClient()
-        with run_client(client) as runner:
-            yield fake, client, runner
-        port = fake.port
-    # nothing leaks: threads are gone and the port is closed
-    leaked = fake.wait_until(lambda: not [t for t in threading.enumerate() if t not in before] or "ok",
-                             timeout=5) and [t for t in threading.enumerate() if t not in before]
-    assert not leaked, leaked
+        yield fake
+    # nothing leaks: no new threads survive and the port is closed
+    fake.wait_until(lambda: not [t for t in threading.enumerate() if t not in before] or "leaked", timeout=5)
+    assert [t for t in threading.enumerate() if t not in before] == []
     with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        socket.create_connection(("127.0.0.1", fake.port), timeout=1).close()
+
+
+@pytest.fixture
+def env(fake):
+    client = SmokeClient()
+    with run_client(client) as runner:
+        yield fake, client, runner
+    assert fake.unknown_requests() == []
+
+
+def _post_to(fake: FakeDiscord, channel_id: str):
+    return fake.wait_for_request(method="POST", path=rf"^/channels/{channel_id}/messages$")
 
 
 def test_client_becomes_ready_and_sees_the_guild(env):
@@ -92,7 +124,6 @@ def test_client_becomes_ready_and_sees_the_guild(env):
     assert guild.me is not None and guild.owner_id == int(fake.owner_id)
     assert client.user.id == int(fake.bot_id) and client.application_id == int(fake.application_id)
     assert fake.intents == client.intents.value
-    assert fake.unknown_requests() == []
 
 
 def test_on_message_reply_with_view_then_edit(env):
@@ -101,7 +132,7 @@ def test_on_message_reply_with_view_then_edit(env):
     sent = fake.send_message(cid, "ping")
     assert sent["guild_id"] == fake.guild_id and sent["member"]["roles"] == []
 
-    post = fake.wait_for_request(method="POST", path=TEXT_PATH.format(cid=cid))
+    post = _post_to(fake, cid)
     assert post.status == 200 and post.json["content"] == "pong"
     button = post.json["components"][0]["components"][0]
     assert button["custom_id"] == "smoke:more" and button["type"] == 2
@@ -117,9 +148,8 @@ def test_on_message_reply_with_view_then_edit(env):
 
 def test_persistent_view_button_click(env):
     fake, client, _ = env
-    cid = fake.text_channel_id
-    fake.send_message(cid, "panel")
-    panel = fake.wait_for_request(method="POST", path=TEXT_PATH.format(cid=cid)).response
+    fake.send_message(fake.text_channel_id, "panel")
+    panel = _post_to(fake, fake.text_channel_id).response
 
     interaction = fake.click_button(panel["id"], "smoke:thanks", user=fake.admin)
     callback = fake.wait_for_callback(interaction)
@@ -136,14 +166,14 @@ def test_slash_subcommand_after_sync(env):
     fake, client, runner = env
     synced = runner.run(client.tree.sync())
     put = fake.wait_for_request(method="PUT", path=rf"^/applications/{fake.application_id}/commands$")
-    assert put.json[0]["name"] == "kb" and put.json[0]["options"][0]["name"] == "status"
+    assert put.json[0]["name"] == "kb" and [o["name"] for o in put.json[0]["options"]] == [
+        "status", "upload", "feedback"]
     assert [c.id for c in synced] == [int(c["id"]) for c in fake.registered_commands()]
 
     interaction = fake.run_command("kb", [{"type": 1, "name": "status", "options": []}])
     assert interaction["data"]["id"] == fake.registered_commands()[0]["id"]
     callback = fake.wait_for_callback(interaction)
-    assert callback.status == 200
-    assert callback.json["type"] == 4
+    assert callback.status == 200 and callback.json["type"] == 4
     assert callback.json["data"]["content"] == f"kb ok for {fake.member['user']['username']}"
     assert callback.json["data"]["flags"] == 64
 
@@ -162,3 +192,55 @@ def test_rate_limited_edit_is_retried(env):
     assert second.json["content"] == "pong (edited)"
     [msg] = [m for m in fake.messages_in(cid) if m["author"]["id"] == fake.bot_id]
     assert msg["content"] == "pong (edited)"
+
+
+# -- beyond the basics: the other flows the real tests rely on
+
+
+def test_forum_post_and_dm(env):
+    fake, client, runner = env
+    thread = fake.create_thread(fake.forum_channel_id, "How do I reset my password?", owner_id=fake.member,
+                                starter_content="I am locked out", applied_tags=[fake.forum_tags[0]["id"]])
+    answer = _post_to(fake, thread["id"])
+    assert answer.files[0]["filename"] == "howto.txt" and answer.files[0]["data"] == b"steps"
+    starter, reply = fake.messages_in(thread["id"])
+    assert starter["id"] == thread["id"] and reply["attachments"][0]["filename"] == "howto.txt"
+    runner.settle(fake)
+    assert [t.id for t in client.threads] == [int(thread["id"])]
+    assert client.threads[0].applied_tags[0].name == "Question"
+
+    fake.send_dm("hello?")
+    dm = _post_to(fake, fake.dm_channel_id)
+    assert dm.json["content"] == f"dm reply to {fake.member['user']['username']}"
+
+
+def test_deferred_upload_followup_and_modal(env):
+    fake, client, runner = env
+    runner.run(client.tree.sync())
+    interaction = fake.run_command("kb", [{"type": 1, "name": "upload", "options": []}],
+                                   user=fake.admin, attachments={"file": ("faq.md", b"# FAQ")})
+    assert fake.wait_for_callback(interaction).json["type"] == 5
+    runner.settle(fake)
+    original = fake.original_response(interaction)
+    assert original["content"] == "indexed faq.md (5 bytes: # FAQ)" and not original["flags"] & 128
+
+    opened = fake.run_command("kb", [{"type": 1, "name": "feedback", "options": []}])
+    modal = fake.wait_for_callback(opened).json
+    assert modal["type"] == 9 and modal["data"]["title"] == "Feedback"
+    submitted = fake.submit_modal(modal["data"]["custom_id"], {"smoke:feedback-text": "too slow"})
+    assert fake.wait_for_callback(submitted).json["data"]["content"] == "noted: too slow"
+
+
+def test_message_content_needs_the_privileged_intent(fake):
+    client = discord.Client(intents=discord.Intents.default())
+    seen: list[str] = []
+
+    @client.event
+    async def on_message(message: discord.Message) -> None:
+        seen.append(message.content)
+
+    with run_client(client) as runner:
+        fake.send_message(fake.text_channel_id, "secret")
+        fake.send_message(fake.text_channel_id, "hi bot", mentions_bot=True)
+        runner.settle(fake)
+    assert seen == ["", f"<@{fake.bot_id}> hi bot"]
