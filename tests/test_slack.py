@@ -314,3 +314,15 @@ def test_socket_mode_acknowledges_envelopes_and_answers_each_event_once(slack):
         ack = fake.wait_for_ack(refused, timeout=5)
         assert ack["payload"] == {"response_type": "ephemeral",
                                   "text": message("kb_admins_only", "en")}
+
+
+def test_slack_without_an_app_token_or_signing_secret_says_what_to_set(loaded_kb, settings):
+    from adapters.slack.runner import start_slack
+    from linguadesk.runtime import build_engine
+
+    with FakeSlack() as fake:
+        config = settings.model_copy(update={"slack_bot_token": SecretStr(BOT_TOKEN),
+                                             "slack_api_url": fake.api_url})
+        with pytest.raises(ValueError, match="LINGUADESK_SLACK_APP_TOKEN.*"
+                                             "LINGUADESK_SLACK_SIGNING_SECRET"):
+            start_slack(config, build_engine(config, store=loaded_kb.store), loaded_kb, None)

@@ -1,0 +1,273 @@
+"""Discord ↔ the bot core. Answers mentions, DMs, and messages in the threads it started (or
+in configured channels, where each question gets its own thread, and configured forums, whose
+new posts it answers); streams by editing its message; /kb for admins. The engine is
+synchronous: each turn runs in a worker thread and edits the message through the client's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+
+import discord
+from discord import app_commands
+
+from adapters.dedupe import SeenEvents
+from adapters.kb_commands import KbCommands
+from adapters.streaming import stream_by_editing
+from bot.conversations import conversation_key
+from bot.engine import Engine, Reply, Turn
+from bot.messages import message
+from bot.metrics import FEEDBACK, observe_reply
+from knowledge.admin import KnowledgeBase
+from linguadesk.settings import Settings
+
+from .views import (CUSTOM_ID, citations_embed, custom_id, message_pieces, reply_buttons,
+                    streaming_preview)
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "discord"
+THREAD_NAME_LIMIT = 100
+_MENTION = re.compile(r"<@!?\d+>")
+
+
+class ReplyButton(discord.ui.DynamicItem[discord.ui.Button], template=CUSTOM_ID):
+    """👍 / 👎 / talk to a person under an answer; matched by custom id after restarts too."""
+
+    def __init__(self, action: str, reply_id: str, scope: str, *, label: str = "",
+                 style: discord.ButtonStyle = discord.ButtonStyle.secondary):
+        super().__init__(discord.ui.Button(label=label or action, style=style,
+                                           custom_id=custom_id(action, reply_id, scope)))
+        self.action, self.reply_id, self.scope = action, reply_id, scope
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match, /):
+        return cls(match["action"], match["reply"], match["scope"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.client.linguadesk.on_button(interaction, self)
+
+
+class LinguadeskBot(discord.Client):
+    def __init__(self, settings: Settings, engine: Engine, kb: KnowledgeBase):
+        intents = discord.Intents.default()
+        intents.message_content = True  # privileged: enable it in the Developer Portal
+        super().__init__(intents=intents)
+        self.linguadesk = DiscordAdapter(self, settings, engine, kb)
+        self.tree = app_commands.CommandTree(self)
+        self.tree.add_command(self.linguadesk.kb_group())
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ReplyButton)
+        guild = self.linguadesk.settings.discord_guild_id
+        try:
+            if guild:
+                self.tree.copy_global_to(guild=discord.Object(guild))
+                await self.tree.sync(guild=discord.Object(guild))
+            else:
+                await self.tree.sync()
+        except discord.HTTPException as exc:  # answering still works without /kb
+            log.warning("discord: could not register /kb (%s); check the applications.commands "
+                        "scope of the bot's invite", exc)
+
+    async def on_message(self, msg: discord.Message) -> None:
+        await self.linguadesk.on_message(msg)
+
+    async def on_thread_create(self, thread: discord.Thread) -> None:
+        await self.linguadesk.on_thread_create(thread)
+
+
+class DiscordAdapter:
+    def __init__(self, client: discord.Client, settings: Settings, engine: Engine,
+                 kb: KnowledgeBase):
+        self.client, self.settings, self.engine = client, settings, engine
+        self.commands = KbCommands(kb, engine.retriever,
+                                   allow_private_urls=settings.web_ingest_private_urls)
+        # A resumed gateway session can replay messages: each is answered once.
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        self.seen = SeenEvents(redis_url, prefix="linguadesk:discord-message:")
+
+    # --- which messages are for the bot ---------------------------------------------------
+
+    async def on_message(self, msg: discord.Message) -> None:
+        me = self.client.user
+        if msg.author.bot or me is None or msg.type not in (discord.MessageType.default,
+                                                            discord.MessageType.reply):
+            return
+        channel = msg.channel
+        mentioned = me in msg.mentions
+        if msg.guild is None:  # a DM
+            return await self._turn(msg, channel, conversation_key(CHANNEL, "dm", channel.id))
+        guild = msg.guild.id
+        if isinstance(channel, discord.Thread):
+            key = conversation_key(CHANNEL, guild, channel.id)
+            forum_post = channel.parent_id in self.settings.discord_forum_channels
+            if (mentioned or channel.owner_id == me.id
+                    or (forum_post and (msg.id == channel.id
+                                        or self.engine.conversations.exists(key)))):
+                return await self._turn(msg, channel, key)
+            return
+        if channel.id in self.settings.discord_thread_channels:
+            name = _MENTION.sub("", msg.content).strip()[:THREAD_NAME_LIMIT] or "?"
+            thread = await msg.create_thread(name=name, auto_archive_duration=1440)
+            return await self._turn(msg, thread, conversation_key(CHANNEL, guild, thread.id))
+        if mentioned:  # in a shared channel: one conversation per person
+            key = conversation_key(CHANNEL, guild, channel.id, msg.author.id)
+            return await self._turn(msg, channel, key, scope=str(msg.author.id), reply_to=msg)
+
+    async def on_thread_create(self, thread: discord.Thread) -> None:
+        # A new forum post: its starter message (same id as the thread) arrives as a message
+        # too, which on_message answers; nothing to do here but to join so replies arrive.
+        if thread.parent_id in self.settings.discord_forum_channels and thread.me is None:
+            try:
+                await thread.join()
+            except discord.HTTPException:
+                pass
+
+    # --- one turn ----------------------------------------------------------------------------
+
+    async def _turn(self, msg: discord.Message, channel, key: str, *, scope: str = "",
+                    reply_to: discord.Message | None = None) -> None:
+        if not self.seen.first_time(str(msg.id)):
+            return
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        text = _MENTION.sub(" ", msg.content).strip()
+        turn = Turn(text, conversation_id=key, user=str(msg.author.id), channel=CHANNEL)
+        reply = await loop.run_in_executor(None, self.engine.answer, turn)
+        if reply.status == "handed_off":  # a person has this conversation: the bot is quiet
+            await loop.run_in_executor(None, reply.final)
+            return
+        placeholder = message("widget_thinking", reply.language)
+        async with channel.typing():
+            sent = await (reply_to.reply(placeholder, mention_author=False) if reply_to
+                          else channel.send(placeholder))
+
+        def edit(so_far: str) -> None:
+            asyncio.run_coroutine_threadsafe(
+                sent.edit(content=streaming_preview(so_far)), loop).result(timeout=60)
+
+        try:
+            answer, first = await loop.run_in_executor(None, lambda: stream_by_editing(
+                reply, edit, interval_s=self.settings.discord_update_interval_s))
+        except Exception:
+            log.exception("discord: answering in %s failed", channel.id)
+            await sent.edit(content=message("llm_unavailable", reply.language))
+            return
+        await self._finish(channel, sent, reply, answer, scope)
+        observe_reply(reply, CHANNEL, time.perf_counter() - started, first)
+
+    async def _finish(self, channel, sent: discord.Message, reply: Reply, answer: str,
+                      scope: str) -> None:
+        """The first piece replaces the placeholder; the rest follow, the last one with the
+        citations and buttons."""
+        pieces = message_pieces(answer)
+        extras = {"embed": citations_embed(reply),
+                  "view": reply_buttons(reply, scope, ReplyButton)}
+        extras = {name: value for name, value in extras.items() if value is not None}
+        if len(pieces) == 1:
+            await sent.edit(content=pieces[0], **extras)
+            return
+        await sent.edit(content=pieces[0])
+        for piece in pieces[1:-1]:
+            await channel.send(piece)
+        await channel.send(pieces[-1], **extras)
+
+    # --- buttons ---------------------------------------------------------------------------
+
+    def _key_for(self, interaction: discord.Interaction, scope: str) -> str:
+        if interaction.guild_id is None:
+            return conversation_key(CHANNEL, "dm", interaction.channel_id)
+        if scope:
+            return conversation_key(CHANNEL, interaction.guild_id, interaction.channel_id, scope)
+        return conversation_key(CHANNEL, interaction.guild_id, interaction.channel_id)
+
+    async def on_button(self, interaction: discord.Interaction, button: ReplyButton) -> None:
+        key = self._key_for(interaction, button.scope)
+        loop = asyncio.get_running_loop()
+        language = (self.engine.conversations.state(key).language
+                    or self.settings.default_language)
+        if button.action in ("up", "down"):
+            if await loop.run_in_executor(None, self.engine.record_feedback, key,
+                                          button.reply_id, button.action):
+                FEEDBACK.labels(CHANNEL, button.action).inc()
+            await interaction.response.send_message(message("feedback_thanks", language),
+                                                    ephemeral=True)
+            return
+        turn = Turn("", conversation_id=key, user=str(interaction.user.id), channel=CHANNEL)
+        reply = await loop.run_in_executor(None, lambda: self.engine.start_handoff(
+            turn, reason="button"))
+        text = await loop.run_in_executor(None, reply.final)
+        observe_reply(reply, CHANNEL, 0.0)
+        if text:
+            await interaction.response.send_message(text)
+        else:  # already with a person
+            await interaction.response.send_message(message("handoff_started", language),
+                                                    ephemeral=True)
+
+    # --- /kb ----------------------------------------------------------------------------------
+
+    def is_admin(self, interaction: discord.Interaction) -> bool:
+        user = interaction.user
+        if not isinstance(user, discord.Member):
+            return False
+        if user.guild_permissions.manage_guild:
+            return True
+        role = self.settings.discord_admin_role
+        return bool(role) and any(role in (r.name, str(r.id)) for r in user.roles)
+
+    def kb_group(self) -> app_commands.Group:
+        adapter = self
+        # With an admin role configured, the role's members must see /kb too; without one,
+        # Discord shows it only to members who can manage the server.
+        permissions = (None if self.settings.discord_admin_role
+                       else discord.Permissions(manage_guild=True))
+        group = app_commands.Group(name="kb", description="Manage the bot's knowledge base",
+                                   guild_only=True, default_permissions=permissions)
+
+        @group.command(name="status", description="Entries, sources and languages")
+        async def status(interaction: discord.Interaction):
+            await adapter._kb(interaction, lambda language: adapter.commands.status(language))
+
+        @group.command(name="ingest", description="Add or update entries from a link or a file")
+        @app_commands.describe(url="A web page or file to fetch", file="A file to read")
+        async def ingest(interaction: discord.Interaction, url: str | None = None,
+                         file: discord.Attachment | None = None):
+            data = None
+            if file is not None and file.size <= adapter.settings.web_max_upload_bytes:
+                data = await file.read()
+
+            def run(language: str) -> str:
+                if data is not None:
+                    return adapter.commands.ingest_file(file.filename, data, language)
+                return adapter.commands.ingest_url(url or "", language)
+            await adapter._kb(interaction, run)
+
+        @group.command(name="delete", description="Remove a source and its entries")
+        @app_commands.describe(source="A source name, as /kb status lists it")
+        async def delete(interaction: discord.Interaction, source: str):
+            await adapter._kb(interaction, lambda language: adapter.commands.delete(source, language))
+
+        @group.command(name="search", description="What the bot would find for a question")
+        @app_commands.describe(text="A question or words")
+        async def search(interaction: discord.Interaction, text: str):
+            await adapter._kb(interaction, lambda language: adapter.commands.search(text, language))
+
+        return group
+
+    async def _kb(self, interaction: discord.Interaction, run) -> None:
+        language = str(interaction.locale).split("-")[0] or self.settings.default_language
+        if not self.is_admin(interaction):
+            await interaction.response.send_message(message("kb_admins_only", language),
+                                                    ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(None, run, language)
+        except Exception as exc:
+            log.exception("discord: /kb failed")
+            result = message("kb_failed", language).format(error=type(exc).__name__)
+        for piece in message_pieces(result):
+            await interaction.followup.send(piece, ephemeral=True)

@@ -1,0 +1,258 @@
+"""The Discord adapter: the real discord.py client against a fake Discord at the network
+boundary (tests/fake_discord.py: gateway WebSocket + REST v10 in Discord's wire format). The
+bot core, Chroma, the embeddings and the llama.cpp server are real."""
+
+from __future__ import annotations
+
+import json
+import re
+from contextlib import ExitStack, contextmanager
+
+import discord
+import pytest
+from pydantic import SecretStr
+
+from adapters.discord.views import MESSAGE_LIMIT, message_pieces, streaming_preview
+from bot.conversations import conversation_key
+from bot.engine import Citation, Reply
+from bot.language import detect_language
+from bot.messages import message
+from tests.fake_discord import FakeDiscord, run_client
+from tests.recording_server import RecordingServer
+
+MESSAGE_CONTENT = 1 << 15
+
+
+@pytest.fixture
+def discord_bot(loaded_kb, settings, monkeypatch):
+    """``with discord_bot(**settings) as (fake, bot, runner, engine)``."""
+    from adapters.discord.app import LinguadeskBot
+    from linguadesk.runtime import build_engine
+
+    @contextmanager
+    def start(fake: FakeDiscord | None = None, engine=None, locale: str = "en-US", **overrides):
+        """``fake``: an already running FakeDiscord (to restart the bot against it)."""
+        with ExitStack() as stack:
+            fake = fake or stack.enter_context(FakeDiscord(locale=locale))
+            fake.patch(monkeypatch)
+            config = settings.model_copy(update={
+                "discord_bot_token": SecretStr("fake-bot-token"),
+                "discord_update_interval_s": 0.3, "discord_guild_id": int(fake.guild_id),
+                **overrides})
+            engine = engine or build_engine(config, store=loaded_kb.store)
+            bot = LinguadeskBot(config, engine, loaded_kb)
+            with run_client(bot) as runner:
+                yield fake, bot, runner, engine
+            assert fake.unknown_requests() == []
+    return start
+
+
+def bot_posts(fake: FakeDiscord, channel_id: str) -> list[dict]:
+    return [m for m in fake.messages_in(channel_id) if m["author"]["id"] == fake.bot_id]
+
+
+def finished(fake: FakeDiscord, channel_id: str, count: int = 1, timeout: float = 180) -> list[dict]:
+    """The bot's messages in the channel once ``count`` of them carry buttons (finished)."""
+    def done():
+        posts = bot_posts(fake, channel_id)
+        return posts if sum(1 for m in posts if m.get("components")) >= count else None
+    return fake.wait_until(done, timeout=timeout)
+
+
+def custom_ids(msg: dict) -> list[str]:
+    return [c["custom_id"] for row in msg["components"] for c in row["components"]]
+
+
+# --- without Discord -----------------------------------------------------------------------
+
+def test_long_answers_split_at_discords_limit_and_previews_fit():
+    text = ("A sentence of a long answer. " * 200).strip()
+    pieces = message_pieces(text)
+    assert len(pieces) == 3 and all(len(p) <= MESSAGE_LIMIT for p in pieces)
+    assert " ".join(pieces) == text and all(p.endswith(".") for p in pieces)
+    assert len(streaming_preview(text)) == MESSAGE_LIMIT and streaming_preview("Hi").endswith("…")
+
+
+# --- answering ------------------------------------------------------------------------------
+
+@pytest.mark.llm
+def test_a_mention_is_answered_streaming_with_an_embed_and_buttons(discord_bot):
+    with discord_bot() as (fake, bot, runner, engine):
+        assert fake.intents & MESSAGE_CONTENT  # the privileged intent is asked for
+        channel = fake.text_channel_id
+        fake.rate_limit_next("PATCH", rf"^/channels/{channel}/messages/\d+$", retry_after=0.3)
+        asked = fake.send_message(channel, "How long does international shipping take?",
+                                  mentions_bot=True)
+        fake.send_message(channel, "lunch anyone?")  # not for the bot
+        [answer] = finished(fake, channel)
+        assert answer["message_reference"]["message_id"] == asked["id"]
+        assert "7" in answer["content"] and "14" in answer["content"], answer["content"]
+        assert answer["embeds"][0]["title"] == message("sources", "en")
+        assert "[1]" in answer["embeds"][0]["description"]
+        ids = custom_ids(answer)
+        assert [i.split(":")[1] for i in ids] == ["up", "down", "human"]
+        assert ids[0].endswith(":" + fake.member["user"]["id"])  # whose conversation it is
+        # Streamed: edited while written (through one 429, which discord.py waited out).
+        versions = fake.message_history(answer["id"])
+        assert versions[0]["content"] == message("widget_thinking", "en")
+        assert any(v["content"].endswith("…") for v in versions[1:-1])
+        patches = [r for r in fake.requests if r.method == "PATCH"]
+        assert patches[0].status == 429 and any(r.status == 200 for r in patches)
+        runner.settle(fake)
+        assert len(bot_posts(fake, channel)) == 1  # nothing for the chatter
+
+
+@pytest.mark.llm
+def test_each_question_gets_a_thread_where_follow_ups_need_no_mention(discord_bot):
+    with discord_bot(discord_thread_channels=[0]) as (fake, bot, runner, engine):
+        bot.linguadesk.settings.discord_thread_channels[:] = [int(fake.text_channel_id)]
+        fake.send_message(fake.text_channel_id, "Do you ship to Canada?")
+        thread = fake.wait_until(lambda: (fake.threads_in(fake.text_channel_id) or [None])[0],
+                                 timeout=60)
+        assert thread["name"] == "Do you ship to Canada?"
+        finished(fake, thread["id"])
+        fake.send_message(thread["id"], "How much does express shipping cost?")
+        second = finished(fake, thread["id"], count=2)[-1]
+        assert "24.90" in second["content"], second["content"]
+        key = conversation_key("discord", int(fake.guild_id), int(thread["id"]))
+        assert [m.role for m in engine.conversations.messages(key)] == ["human", "ai"] * 2
+
+
+@pytest.mark.llm
+def test_new_forum_posts_and_dms_are_answered(discord_bot):
+    with discord_bot(discord_forum_channels=[0]) as (fake, bot, runner, engine):
+        bot.linguadesk.settings.discord_forum_channels[:] = [int(fake.forum_channel_id)]
+        thread = fake.create_thread(fake.forum_channel_id, "Paiement", owner_id=fake.member,
+                                    starter_content="Puis-je payer avec PayPal ?")
+        [answer] = finished(fake, thread["id"])
+        assert detect_language(answer["content"]).language == "fr", answer["content"]
+
+        fake.send_dm("Kann ich meine Bestellung zurückgeben?")
+        [dm] = finished(fake, fake.dm_channel_id)
+        assert detect_language(dm["content"]).language == "de", dm["content"]
+
+
+def test_a_long_answer_continues_in_more_messages_with_the_buttons_on_the_last(discord_bot):
+    with discord_bot() as (fake, bot, runner, engine):
+        channel = bot.get_channel(int(fake.text_channel_id))
+        reply = Reply("en", 0.9, [Citation(1, "e1", "Returns", "https://shop.example/returns",
+                                           "faq", 0.9)], True)
+        text = ("Returns are free within 30 days [1]. " * 150).strip()
+
+        async def finish():
+            sent = await channel.send(message("widget_thinking", "en"))
+            await bot.linguadesk._finish(channel, sent, reply, text, "42")
+        runner.run(finish())
+        posts = bot_posts(fake, fake.text_channel_id)
+        assert len(posts) == 3 and all(len(p["content"]) <= MESSAGE_LIMIT for p in posts)
+        assert " ".join(p["content"] for p in posts) == text
+        assert not posts[0].get("components") and posts[-1]["components"]
+        assert "https://shop.example/returns" in posts[-1]["embeds"][0]["description"]
+
+
+# --- buttons ---------------------------------------------------------------------------------
+
+@pytest.mark.llm
+def test_buttons_keep_feedback_and_hand_over_even_after_a_restart(discord_bot):
+    with RecordingServer() as webhook:
+        fake = FakeDiscord()
+        with fake:
+            with discord_bot(fake, handoff_webhook_url=webhook.url) as (_, bot, runner, engine):
+                fake.send_dm("Can I pay with PayPal?")
+                [answer] = finished(fake, fake.dm_channel_id)
+                up, down, human = custom_ids(answer)
+                clicked = fake.click_button(answer["id"], up)
+                callback = fake.wait_for_callback(clicked)
+                assert callback.json["type"] == 4 and callback.json["data"]["flags"] == 64
+                assert callback.json["data"]["content"] == message("feedback_thanks", "en")
+                key = conversation_key("discord", "dm", int(fake.dm_channel_id))
+                assert [f.rating for f in engine.conversations.feedback(key)] == ["up"]
+
+            # The bot restarts; the buttons on its old message still work.
+            with discord_bot(fake, engine=engine,
+                             handoff_webhook_url=webhook.url) as (_, bot, runner, engine):
+                clicked = fake.click_button(answer["id"], human)
+                callback = fake.wait_for_callback(clicked, timeout=60)
+                assert callback.json["data"]["content"] == message("handoff_started", "en")
+                assert not callback.json["data"].get("flags")  # said in the conversation
+                assert webhook.arrived.wait(120)
+                assert json.loads(webhook.received[0].body)["conversation"] == key
+                posted = len(bot_posts(fake, fake.dm_channel_id))
+                fake.send_dm("Hello? Is someone there?")
+                fake.wait_until(lambda: engine.conversations.messages(key)[-1].text.startswith(
+                    "Hello?"), timeout=30)
+                runner.settle(fake)
+                assert len(bot_posts(fake, fake.dm_channel_id)) == posted  # a person has it
+
+
+# --- /kb -----------------------------------------------------------------------------------------
+
+def kb(fake, runner, sub: str, options=(), **kwargs) -> str:
+    interaction = fake.run_command("kb", [{"type": 1, "name": sub, "options": list(options)}],
+                                   **kwargs)
+    fake.wait_for_callback(interaction)
+    runner.settle(fake)
+    original = fake.original_response(interaction)
+    assert original["flags"] & 64  # only the admin sees it
+    return "\n".join([original["content"]] + [f["content"] for f in fake.followups(interaction)])
+
+
+def test_kb_commands_are_registered_for_server_managers(discord_bot):
+    with discord_bot() as (fake, bot, runner, engine):
+        [command] = fake.registered_commands(fake.guild_id)
+        assert command["name"] == "kb"
+        assert [o["name"] for o in command["options"]] == ["status", "ingest", "delete", "search"]
+        assert int(command["default_member_permissions"]) == discord.Permissions(
+            manage_guild=True).value
+
+
+def test_kb_is_refused_politely_to_members_in_their_language(discord_bot):
+    with discord_bot(locale="ja") as (fake, bot, runner, engine):
+        before = loaded_count(engine)
+        refused = kb(fake, runner, "delete", [{"type": 3, "name": "source", "value": "x"}],
+                     user=fake.member)
+        assert refused == message("kb_admins_only", "ja")
+        assert loaded_count(engine) == before
+
+
+def loaded_count(engine) -> int:
+    return len(engine.retriever.invoke("shipping"))
+
+
+def test_admins_run_kb_status_ingest_search_and_delete(discord_bot, loaded_kb):
+    faq = b"# Gift cards\n\n## Do you sell gift cards?\nYes, from \xe2\x82\xac10 to \xe2\x82\xac200.\n"
+    with discord_bot(discord_admin_role="Support admins") as (fake, bot, runner, engine):
+        stats = loaded_kb.stats()
+        status = kb(fake, runner, "status", user=fake.admin)  # through the role
+        assert status.startswith(message("kb_status", "en").format(
+            entries=stats.entries, sources=len(stats.by_source),
+            languages=", ".join(f"{c} ({n})" for c, n in stats.by_language.most_common())))
+
+        ingested = kb(fake, runner, "ingest", [{"type": 11, "name": "file", "value": "file"}],
+                      user=fake.owner, attachments={"file": ("gifts.md", faq)})
+        assert "`upload:gifts.md`: 1 added" in ingested, ingested
+
+        found = kb(fake, runner, "search", [{"type": 3, "name": "text", "value": "gift cards"}],
+                   user=fake.admin)
+        assert re.search(r"• \d\.\d\d Do you sell gift cards\? \(`upload:gifts.md`\)", found), found
+
+        deleted = kb(fake, runner, "delete", [{"type": 3, "name": "source",
+                                               "value": "upload:gifts.md"}], user=fake.admin)
+        assert deleted == message("kb_deleted", "en").format(source="`upload:gifts.md`", count=1)
+        assert loaded_kb.stats().entries == stats.entries
+
+
+def test_serve_starts_the_discord_bot_when_its_token_is_set_and_stops_it(loaded_kb, settings,
+                                                                         monkeypatch):
+    from adapters.platforms import start_chat_adapters
+    from linguadesk.runtime import build_engine
+
+    with FakeDiscord() as fake:
+        fake.patch(monkeypatch)
+        config = settings.model_copy(update={"discord_bot_token": SecretStr("fake-bot-token")})
+        [running] = start_chat_adapters(config, build_engine(config, store=loaded_kb.store),
+                                        loaded_kb, None)
+        fake.wait_until(fake.is_connected, timeout=30)
+        assert fake.wait_for_request(method="PUT", path=r"/commands$")  # /kb registered
+        running.stop()
+        assert not running.thread.is_alive() and running.client.is_closed()
