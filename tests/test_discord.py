@@ -84,6 +84,7 @@ def test_a_mention_is_answered_streaming_with_an_embed_and_buttons(discord_bot):
         asked = fake.send_message(channel, "How long does international shipping take?",
                                   mentions_bot=True)
         fake.send_message(channel, "lunch anyone?")  # not for the bot
+        fake.dispatch("MESSAGE_CREATE", asked)  # a replay (e.g. after a resumed session)
         [answer] = finished(fake, channel)
         assert answer["message_reference"]["message_id"] == asked["id"]
         assert "7" in answer["content"] and "14" in answer["content"], answer["content"]
@@ -204,6 +205,12 @@ def test_kb_commands_are_registered_for_server_managers(discord_bot):
         assert [o["name"] for o in command["options"]] == ["status", "ingest", "delete", "search"]
         assert int(command["default_member_permissions"]) == discord.Permissions(
             manage_guild=True).value
+        # Descriptions in the admin's Discord language, from the catalogs.
+        assert command["description"] == message("kb_cmd_group", "en")
+        assert command["description_localizations"]["ja"] == message("kb_cmd_group", "ja")
+        search = next(o for o in command["options"] if o["name"] == "search")
+        assert search["options"][0]["description_localizations"]["de"] == message(
+            "kb_cmd_search_text", "de")
 
 
 def test_kb_is_refused_politely_to_members_in_their_language(discord_bot):

@@ -293,6 +293,22 @@ def test_admins_run_kb_status_search_ingest_and_delete(slack, loaded_kb, tmp_pat
         assert usage.json()["text"] == message("kb_usage", "en")
 
 
+def test_admins_can_share_files_in_a_dm_with_the_comment_kb_ingest(slack):
+    with slack() as (fake, url, engine):
+        file_id = fake.add_file("returns-de.md", "# Rückgabe\n\n## Wie lange habe ich Zeit?\n"
+                                "30 Tage ab Lieferung.\n".encode())
+        for user in ("U0BOB", ADMIN):
+            event = channel_message("kb ingest", channel="D0" + user[2:], user=user,
+                                    ts=f"169999960{len(user)}.0001", channel_type="im")
+            post_event(url, event_callback({**event, "subtype": "file_share",
+                                            "files": [{"id": file_id, "name": "returns-de.md"}]}))
+        refused = fake.wait_for(lambda calls: posted_in(fake, "D0BOB", None))[0]
+        assert refused.args["text"] == message("kb_admins_only", "en")
+        done = fake.wait_for(lambda calls: posted_in(fake, "D0ADMIN", None), timeout=60)[0]
+        assert "`upload:returns-de.md`: 1 added" in done.args["text"], done.args["text"]
+        assert len(fake.calls_to("file")) == 1  # the member's share was not even downloaded
+
+
 # --- Socket Mode ------------------------------------------------------------------------------
 
 @pytest.mark.llm

@@ -12,12 +12,14 @@ import time
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 
 from adapters.dedupe import SeenEvents
 from adapters.kb_commands import KbCommands
 from adapters.streaming import stream_by_editing
 from bot.conversations import conversation_key
 from bot.engine import Engine, Reply, Turn
+from bot.language import SUPPORTED_LANGUAGES
 from bot.messages import message
 from bot.metrics import FEEDBACK, observe_reply
 from knowledge.admin import KnowledgeBase
@@ -50,6 +52,21 @@ class ReplyButton(discord.ui.DynamicItem[discord.ui.Button], template=CUSTOM_ID)
         await interaction.client.linguadesk.on_button(interaction, self)
 
 
+class CatalogTranslator(app_commands.Translator):
+    """/kb's descriptions in the admin's Discord language, from the gettext catalogs (each
+    ``locale_str`` carries its catalog key)."""
+
+    async def translate(self, string: locale_str, locale: discord.Locale, context) -> str | None:
+        key, language = string.extras.get("key"), locale.value.split("-")[0]
+        if not key or language == "en" or language not in SUPPORTED_LANGUAGES:
+            return None
+        return message(key, language)[:100]
+
+
+def _text(key: str) -> locale_str:
+    return locale_str(message(key, "en"), key=key)
+
+
 class LinguadeskBot(discord.Client):
     def __init__(self, settings: Settings, engine: Engine, kb: KnowledgeBase):
         intents = discord.Intents.default()
@@ -61,6 +78,7 @@ class LinguadeskBot(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(ReplyButton)
+        await self.tree.set_translator(CatalogTranslator())
         guild = self.linguadesk.settings.discord_guild_id
         try:
             if guild:
@@ -224,34 +242,36 @@ class DiscordAdapter:
         # Discord shows it only to members who can manage the server.
         permissions = (None if self.settings.discord_admin_role
                        else discord.Permissions(manage_guild=True))
-        group = app_commands.Group(name="kb", description="Manage the bot's knowledge base",
+        group = app_commands.Group(name="kb", description=_text("kb_cmd_group"),
                                    guild_only=True, default_permissions=permissions)
 
-        @group.command(name="status", description="Entries, sources and languages")
+        @group.command(name="status", description=_text("kb_cmd_status"))
         async def status(interaction: discord.Interaction):
             await adapter._kb(interaction, lambda language: adapter.commands.status(language))
 
-        @group.command(name="ingest", description="Add or update entries from a link or a file")
-        @app_commands.describe(url="A web page or file to fetch", file="A file to read")
+        @group.command(name="ingest", description=_text("kb_cmd_ingest"))
+        @app_commands.describe(url=_text("kb_cmd_ingest_url"), file=_text("kb_cmd_ingest_file"))
         async def ingest(interaction: discord.Interaction, url: str | None = None,
                          file: discord.Attachment | None = None):
-            data = None
-            if file is not None and file.size <= adapter.settings.web_max_upload_bytes:
-                data = await file.read()
+            limit = adapter.settings.web_max_upload_bytes
+            data = await file.read() if file is not None and file.size <= limit else None
 
             def run(language: str) -> str:
                 if data is not None:
                     return adapter.commands.ingest_file(file.filename, data, language)
+                if file is not None:
+                    return message("kb_ingest_failed", language).format(
+                        source=f"`{file.filename}`", error=f"larger than {limit // 2**20} MB")
                 return adapter.commands.ingest_url(url or "", language)
             await adapter._kb(interaction, run)
 
-        @group.command(name="delete", description="Remove a source and its entries")
-        @app_commands.describe(source="A source name, as /kb status lists it")
+        @group.command(name="delete", description=_text("kb_cmd_delete"))
+        @app_commands.describe(source=_text("kb_cmd_delete_source"))
         async def delete(interaction: discord.Interaction, source: str):
             await adapter._kb(interaction, lambda language: adapter.commands.delete(source, language))
 
-        @group.command(name="search", description="What the bot would find for a question")
-        @app_commands.describe(text="A question or words")
+        @group.command(name="search", description=_text("kb_cmd_search"))
+        @app_commands.describe(text=_text("kb_cmd_search_text"))
         async def search(interaction: discord.Interaction, text: str):
             await adapter._kb(interaction, lambda language: adapter.commands.search(text, language))
 
