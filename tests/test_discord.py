@@ -70,7 +70,8 @@ def test_long_answers_split_at_discords_limit_and_previews_fit():
     pieces = message_pieces(text)
     assert len(pieces) == 3 and all(len(p) <= MESSAGE_LIMIT for p in pieces)
     assert " ".join(pieces) == text and all(p.endswith(".") for p in pieces)
-    assert len(streaming_preview(text)) == MESSAGE_LIMIT and streaming_preview("Hi").endswith("…")
+    assert len(streaming_preview(text)) == MESSAGE_LIMIT and streaming_preview(text).endswith(
+        text[-100:]) and streaming_preview("Hi …") == "Hi …"
 
 
 # --- answering ------------------------------------------------------------------------------
@@ -101,6 +102,17 @@ def test_a_mention_is_answered_streaming_with_an_embed_and_buttons(discord_bot):
         assert patches[0].status == 429 and any(r.status == 200 for r in patches)
         runner.settle(fake)
         assert len(bot_posts(fake, channel)) == 1  # nothing for the chatter
+        # Nothing the bot writes pings anyone.
+        [posted] = [r for r in fake.requests if r.method == "POST"
+                    and r.path == f"/channels/{channel}/messages"]
+        assert posted.json["allowed_mentions"]["parse"] == []
+        # The buttons are the asker's: somebody else gets a private "not yours".
+        clicked = fake.click_button(answer["id"], ids[2], user=fake.admin)
+        refusal = fake.wait_for_callback(clicked).json["data"]
+        assert refusal["content"] == message("buttons_not_yours", "en") and refusal["flags"] == 64
+        key = conversation_key("discord", int(fake.guild_id), int(channel),
+                               int(fake.member["user"]["id"]))
+        assert not engine.conversations.state(key).handed_off
 
 
 @pytest.mark.llm
@@ -192,7 +204,7 @@ def kb(fake, runner, sub: str, options=(), **kwargs) -> str:
     interaction = fake.run_command("kb", [{"type": 1, "name": sub, "options": list(options)}],
                                    **kwargs)
     fake.wait_for_callback(interaction)
-    runner.settle(fake)
+    runner.settle(fake, timeout=120)  # ingesting embeds in a worker thread
     original = fake.original_response(interaction)
     assert original["flags"] & 64  # only the admin sees it
     return "\n".join([original["content"]] + [f["content"] for f in fake.followups(interaction)])

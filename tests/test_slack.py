@@ -114,6 +114,18 @@ def test_answer_blocks_carry_citations_buttons_and_split_long_text():
     assert read_button_value(buttons[0]["value"]) == ("slack:T:C:1", reply.id)
 
 
+def test_a_hostile_citation_url_or_title_cannot_ping_a_channel():
+    reply = Reply("en", 0.9, [Citation(1, "e1", "<!here> Returns", "https://a.example/x><!channel>"
+                                       "<https://b.example", "faq", 0.9)], True)
+    blocks = answer_blocks(reply, "See https://shop.example/help. <!everyone>", "slack:T:C:1")
+    context = block_text(blocks, "context")
+    assert context.count("<") == 1 and context.count(">") == 1, context  # one link, nothing else
+    assert "&lt;!channel&gt;" in context and "&lt;!here&gt;" in context
+    section = next(b for b in blocks if b["type"] == "section")["text"]
+    assert section["verbatim"] is True
+    assert section["text"] == "See <https://shop.example/help>. &lt;!everyone&gt;"
+
+
 def block_text(blocks, kind):
     return next(b for b in blocks if b["type"] == kind)["elements"][0]["text"]
 
@@ -144,8 +156,7 @@ def test_a_mention_is_answered_once_in_its_thread_streaming_then_follow_ups_need
         # per slack_update_interval_s (0.3 s here).
         edits = [c for c in fake.calls_to("chat.update") if c is not final]
         assert edits and all(e.args["text"].endswith("…") for e in edits)
-        gaps = [b.at - a.at for a, b in zip(edits, edits[1:])]
-        assert all(gap >= 0.25 for gap in gaps), gaps
+        assert len(edits) <= (final.at - posted[0].at) / 0.3 + 1, len(edits)
         assert len(posted_in(fake, "C0SUPPORT", "1699999001.000100")) == 1  # not twice
 
         # Chatter in the channel is not for the bot; a reply in its thread is.
@@ -235,17 +246,19 @@ def test_feedback_is_kept_and_talk_to_a_person_hands_the_thread_over(slack):
 
 # --- /kb ---------------------------------------------------------------------------------------
 
-def test_kb_is_refused_politely_and_privately_to_everyone_but_admins(slack):
+def test_kb_is_refused_politely_and_privately_to_everyone_but_admins(slack, loaded_kb):
     with slack() as (fake, url, engine):
         fake.locales["U0BOB"] = "ja-JP"
+        sources = loaded_kb.sources()
         response = post_form(url, slash_command("delete faq.md", user="U0BOB",
                                                 response_url=fake.response_url()))
-        assert response.status_code == 200
-        assert response.json() == {"response_type": "ephemeral",
-                                   "text": message("kb_admins_only", "ja")}
+        assert response.status_code == 200 and response.text == ""  # acknowledged at once
+        refused = fake.wait_for(lambda calls: fake.calls_to("response_url"))
         time.sleep(0.5)
-        assert fake.calls_to("response_url") == []
-        assert engine.retriever.invoke("return")  # nothing was deleted
+        assert [c.args for c in fake.calls_to("response_url")] == [{
+            "response_type": "ephemeral", "replace_original": False,
+            "text": message("kb_admins_only", "ja")}]
+        assert loaded_kb.sources() == sources  # nothing was deleted
 
 
 def test_admins_run_kb_status_search_ingest_and_delete(slack, loaded_kb, tmp_path):
@@ -257,10 +270,11 @@ def test_admins_run_kb_status_search_ingest_and_delete(slack, loaded_kb, tmp_pat
         def run(text: str, user: str = ADMIN) -> str:
             before = len(fake.calls_to("response_url"))
             ack = post_form(url, slash_command(text, user=user, response_url=fake.response_url()))
-            assert ack.status_code == 200 and ack.json()["response_type"] == "ephemeral"
-            assert ack.json()["text"] == message("kb_working", "en")
-            done = fake.wait_for(lambda calls: len(fake.calls_to("response_url")) > before
-                                 and fake.calls_to("response_url")[before], timeout=120)
+            assert ack.status_code == 200
+            working, done = fake.wait_for(
+                lambda calls: len(fake.calls_to("response_url")) >= before + 2
+                and fake.calls_to("response_url")[before:before + 2], timeout=120)
+            assert working.args["text"] == message("kb_working", "en")
             assert done.args["response_type"] == "ephemeral"
             return done.args["text"]
 
@@ -289,8 +303,10 @@ def test_admins_run_kb_status_search_ingest_and_delete(slack, loaded_kb, tmp_pat
                                                              count=1)
         unknown = run("delete nope.md")
         assert unknown == message("kb_unknown_source", "en").format(source="`nope.md`")
-        usage = post_form(url, slash_command("", user=ADMIN, response_url=fake.response_url()))
-        assert usage.json()["text"] == message("kb_usage", "en")
+        before = len(fake.calls_to("response_url"))
+        post_form(url, slash_command("", user=ADMIN, response_url=fake.response_url()))
+        usage = fake.wait_for(lambda calls: fake.calls_to("response_url")[before:])[0]
+        assert usage.args["text"] == message("kb_usage", "en")
 
 
 def test_admins_can_share_files_in_a_dm_with_the_comment_kb_ingest(slack):
@@ -327,9 +343,9 @@ def test_socket_mode_acknowledges_envelopes_and_answers_each_event_once(slack):
 
         refused = fake.push("slash_commands", slash_command(
             "status", user="U0BOB", response_url=fake.response_url()))
-        ack = fake.wait_for_ack(refused, timeout=5)
-        assert ack["payload"] == {"response_type": "ephemeral",
-                                  "text": message("kb_admins_only", "en")}
+        assert fake.wait_for_ack(refused, timeout=3)
+        told = fake.wait_for(lambda calls: fake.calls_to("response_url"))[0]
+        assert told.args["text"] == message("kb_admins_only", "en")
 
 
 def test_slack_without_an_app_token_or_signing_secret_says_what_to_set(loaded_kb, settings):

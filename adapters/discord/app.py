@@ -9,6 +9,7 @@ import asyncio
 import logging
 import re
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import discord
 from discord import app_commands
@@ -71,7 +72,8 @@ class LinguadeskBot(discord.Client):
     def __init__(self, settings: Settings, engine: Engine, kb: KnowledgeBase):
         intents = discord.Intents.default()
         intents.message_content = True  # privileged: enable it in the Developer Portal
-        super().__init__(intents=intents)
+        # Nobody is pinged by what the bot writes (an "@everyone" in an entry or an answer).
+        super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none())
         self.linguadesk = DiscordAdapter(self, settings, engine, kb)
         self.tree = app_commands.CommandTree(self)
         self.tree.add_command(self.linguadesk.kb_group())
@@ -93,6 +95,10 @@ class LinguadeskBot(discord.Client):
     async def on_message(self, msg: discord.Message) -> None:
         await self.linguadesk.on_message(msg)
 
+    async def close(self) -> None:
+        await super().close()
+        self.linguadesk.turns.shutdown(wait=False, cancel_futures=True)
+
     async def on_thread_create(self, thread: discord.Thread) -> None:
         await self.linguadesk.on_thread_create(thread)
 
@@ -106,6 +112,9 @@ class DiscordAdapter:
         # A resumed gateway session can replay messages: each is answered once.
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
         self.seen = SeenEvents(redis_url, prefix="linguadesk:discord-message:")
+        # Turns run here, not in the loop's default executor, which aiohttp needs for DNS.
+        self.turns = ThreadPoolExecutor(settings.chat_max_concurrent_turns,
+                                        thread_name_prefix="discord-turn")
 
     # --- which messages are for the bot ---------------------------------------------------
 
@@ -115,25 +124,39 @@ class DiscordAdapter:
                                                             discord.MessageType.reply):
             return
         channel = msg.channel
-        mentioned = me in msg.mentions
         if msg.guild is None:  # a DM
             return await self._turn(msg, channel, conversation_key(CHANNEL, "dm", channel.id))
         guild = msg.guild.id
+        mentioned = me in msg.mentions or any(  # the bot, or the role Discord made for it
+            role.is_bot_managed() and role in msg.guild.me.roles for role in msg.role_mentions)
         if isinstance(channel, discord.Thread):
             key = conversation_key(CHANNEL, guild, channel.id)
             forum_post = channel.parent_id in self.settings.discord_forum_channels
-            if (mentioned or channel.owner_id == me.id
-                    or (forum_post and (msg.id == channel.id
-                                        or self.engine.conversations.exists(key)))):
+            if (mentioned or channel.owner_id == me.id or (forum_post and (
+                    msg.id == channel.id
+                    or await asyncio.to_thread(self.engine.conversations.exists, key)))):
                 return await self._turn(msg, channel, key)
             return
         if channel.id in self.settings.discord_thread_channels:
+            if not await self._first_time(msg):
+                return
             name = _MENTION.sub("", msg.content).strip()[:THREAD_NAME_LIMIT] or "?"
-            thread = await msg.create_thread(name=name, auto_archive_duration=1440)
-            return await self._turn(msg, thread, conversation_key(CHANNEL, guild, thread.id))
+            try:
+                thread = await msg.create_thread(name=name, auto_archive_duration=1440)
+            except discord.HTTPException as exc:  # answer where the question is, then
+                log.warning("discord: cannot create a thread in %s (%s); give the bot Create "
+                            "Public Threads there", channel.id, exc)
+                key = conversation_key(CHANNEL, guild, channel.id, msg.author.id)
+                return await self._turn(msg, channel, key, scope=str(msg.author.id),
+                                        reply_to=msg, checked=True)
+            return await self._turn(msg, thread, conversation_key(CHANNEL, guild, thread.id),
+                                    checked=True)
         if mentioned:  # in a shared channel: one conversation per person
             key = conversation_key(CHANNEL, guild, channel.id, msg.author.id)
             return await self._turn(msg, channel, key, scope=str(msg.author.id), reply_to=msg)
+
+    async def _first_time(self, msg: discord.Message) -> bool:
+        return await asyncio.to_thread(self.seen.first_time, str(msg.id))
 
     async def on_thread_create(self, thread: discord.Thread) -> None:
         # A new forum post: its starter message (same id as the thread) arrives as a message
@@ -147,33 +170,35 @@ class DiscordAdapter:
     # --- one turn ----------------------------------------------------------------------------
 
     async def _turn(self, msg: discord.Message, channel, key: str, *, scope: str = "",
-                    reply_to: discord.Message | None = None) -> None:
-        if not self.seen.first_time(str(msg.id)):
+                    reply_to: discord.Message | None = None, checked: bool = False) -> None:
+        if not checked and not await self._first_time(msg):
             return
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         text = _MENTION.sub(" ", msg.content).strip()
         turn = Turn(text, conversation_id=key, user=str(msg.author.id), channel=CHANNEL)
-        reply = await loop.run_in_executor(None, self.engine.answer, turn)
+        reply = await loop.run_in_executor(self.turns, self.engine.answer, turn)
         if reply.status == "handed_off":  # a person has this conversation: the bot is quiet
-            await loop.run_in_executor(None, reply.final)
+            await loop.run_in_executor(self.turns, reply.final)
             return
         placeholder = message("widget_thinking", reply.language)
         async with channel.typing():
             sent = await (reply_to.reply(placeholder, mention_author=False) if reply_to
                           else channel.send(placeholder))
 
-        def edit(so_far: str) -> None:
-            asyncio.run_coroutine_threadsafe(
-                sent.edit(content=streaming_preview(so_far)), loop).result(timeout=60)
+        pending: list[Future] = []
 
-        try:
-            answer, first = await loop.run_in_executor(None, lambda: stream_by_editing(
-                reply, edit, interval_s=self.settings.discord_update_interval_s))
-        except Exception:
-            log.exception("discord: answering in %s failed", channel.id)
-            await sent.edit(content=message("llm_unavailable", reply.language))
-            return
+        def edit(so_far: str) -> None:
+            # Never wait on the loop from here; skip a preview while the last is still going.
+            if pending and not pending[-1].done():
+                return
+            pending.append(asyncio.run_coroutine_threadsafe(
+                sent.edit(content=streaming_preview(so_far)), loop))
+
+        answer, first = await loop.run_in_executor(self.turns, lambda: stream_by_editing(
+            reply, edit, interval_s=self.settings.discord_update_interval_s))
+        if pending:  # the last preview must not land after the finished message
+            await asyncio.gather(asyncio.wrap_future(pending[-1]), return_exceptions=True)
         await self._finish(channel, sent, reply, answer, scope)
         observe_reply(reply, CHANNEL, time.perf_counter() - started, first)
 
@@ -204,20 +229,25 @@ class DiscordAdapter:
 
     async def on_button(self, interaction: discord.Interaction, button: ReplyButton) -> None:
         key = self._key_for(interaction, button.scope)
-        loop = asyncio.get_running_loop()
-        language = (self.engine.conversations.state(key).language
-                    or self.settings.default_language)
+        state = await asyncio.to_thread(self.engine.conversations.state, key)
+        language = state.language or self.settings.default_language
+        if button.scope and button.scope != str(interaction.user.id):
+            # In a shared channel the buttons are the asker's: nobody else rates their answer
+            # or hands their conversation over.
+            language = str(interaction.locale).split("-")[0] or language
+            await interaction.response.send_message(message("buttons_not_yours", language),
+                                                    ephemeral=True)
+            return
         if button.action in ("up", "down"):
-            if await loop.run_in_executor(None, self.engine.record_feedback, key,
-                                          button.reply_id, button.action):
+            if await asyncio.to_thread(self.engine.record_feedback, key, button.reply_id,
+                                       button.action):
                 FEEDBACK.labels(CHANNEL, button.action).inc()
             await interaction.response.send_message(message("feedback_thanks", language),
                                                     ephemeral=True)
             return
         turn = Turn("", conversation_id=key, user=str(interaction.user.id), channel=CHANNEL)
-        reply = await loop.run_in_executor(None, lambda: self.engine.start_handoff(
-            turn, reason="button"))
-        text = await loop.run_in_executor(None, reply.final)
+        reply = await asyncio.to_thread(self.engine.start_handoff, turn, reason="button")
+        text = await asyncio.to_thread(reply.final)
         observe_reply(reply, CHANNEL, 0.0)
         if text:
             await interaction.response.send_message(text)
@@ -253,17 +283,22 @@ class DiscordAdapter:
         @app_commands.describe(url=_text("kb_cmd_ingest_url"), file=_text("kb_cmd_ingest_file"))
         async def ingest(interaction: discord.Interaction, url: str | None = None,
                          file: discord.Attachment | None = None):
+            language = await adapter._admit(interaction)
+            if language is None:
+                return
             limit = adapter.settings.web_max_upload_bytes
-            data = await file.read() if file is not None and file.size <= limit else None
+            if file is not None and file.size > limit:
+                return await adapter._send(interaction, message(
+                    "kb_file_too_large", language).format(name=file.filename,
+                                                         limit=max(1, limit // 2**20)))
+            # Read only now: after the admin check, and after deferring (3 s to answer).
+            data = await file.read() if file is not None else None
 
             def run(language: str) -> str:
                 if data is not None:
                     return adapter.commands.ingest_file(file.filename, data, language)
-                if file is not None:
-                    return message("kb_ingest_failed", language).format(
-                        source=f"`{file.filename}`", error=f"larger than {limit // 2**20} MB")
                 return adapter.commands.ingest_url(url or "", language)
-            await adapter._kb(interaction, run)
+            await adapter._run(interaction, language, run)
 
         @group.command(name="delete", description=_text("kb_cmd_delete"))
         @app_commands.describe(source=_text("kb_cmd_delete_source"))
@@ -278,16 +313,28 @@ class DiscordAdapter:
         return group
 
     async def _kb(self, interaction: discord.Interaction, run) -> None:
+        language = await self._admit(interaction)
+        if language is not None:
+            await self._run(interaction, language, run)
+
+    async def _admit(self, interaction: discord.Interaction) -> str | None:
+        """The admin's language once /kb is deferred for them; None (refused) for others."""
         language = str(interaction.locale).split("-")[0] or self.settings.default_language
         if not self.is_admin(interaction):
             await interaction.response.send_message(message("kb_admins_only", language),
                                                     ephemeral=True)
-            return
+            return None
         await interaction.response.defer(ephemeral=True, thinking=True)
+        return language
+
+    async def _run(self, interaction: discord.Interaction, language: str, run) -> None:
         try:
-            result = await asyncio.get_running_loop().run_in_executor(None, run, language)
+            result = await asyncio.get_running_loop().run_in_executor(self.turns, run, language)
         except Exception as exc:
             log.exception("discord: /kb failed")
             result = message("kb_failed", language).format(error=type(exc).__name__)
-        for piece in message_pieces(result):
+        await self._send(interaction, result)
+
+    async def _send(self, interaction: discord.Interaction, text: str) -> None:
+        for piece in message_pieces(text):
             await interaction.followup.send(piece, ephemeral=True)

@@ -22,8 +22,7 @@ def message_pieces(text: str) -> list[str]:
 
 
 def streaming_preview(text: str) -> str:
-    """What the message shows while the answer is written (the end once it is too long)."""
-    text = text.strip() + " …"
+    """What the message shows while the answer is written (its end once it is too long)."""
     return text if len(text) <= MESSAGE_LIMIT else "…" + text[-(MESSAGE_LIMIT - 1):]
 
 

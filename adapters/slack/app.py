@@ -8,15 +8,17 @@ import logging
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from adapters.dedupe import SeenEvents
 from adapters.kb_commands import KbCommands, parse
-from adapters.streaming import stream_by_editing
+from adapters.streaming import EditBudget, stream_by_editing
 from bot.conversations import conversation_key
 from bot.engine import Engine, Turn
 from bot.messages import message
@@ -62,8 +64,13 @@ class SlackAdapter:
         self.commands = KbCommands(kb, engine.retriever,
                                    allow_private_urls=settings.web_ingest_private_urls)
         self._locales: dict[str, tuple[float, str | None]] = {}
-        self._group: tuple[float, set[str]] = (0.0, set())
+        self._group: tuple[float, set[str]] = (float("-inf"), set())
         self._lock = threading.Lock()
+        # Answers run here, not in Bolt's listener pool: a long answer must not keep a slash
+        # command or a button click from being acknowledged within Slack's 3 seconds.
+        self._turns = ThreadPoolExecutor(settings.chat_max_concurrent_turns,
+                                         thread_name_prefix="slack-turn")
+        self.edits = EditBudget(settings.slack_updates_per_minute)
 
         self.app.middleware(self._once)
         self.app.event("app_mention")(self._on_mention)
@@ -71,6 +78,9 @@ class SlackAdapter:
         self.app.action(FEEDBACK_ACTION)(self._on_feedback)
         self.app.action(HANDOFF_ACTION)(self._on_handoff)
         self.app.command(settings.slack_command)(self._on_kb)
+
+    def close(self) -> None:
+        self._turns.shutdown(wait=False, cancel_futures=True)
 
     # --- events ---------------------------------------------------------------------------
 
@@ -83,8 +93,10 @@ class SlackAdapter:
         return next()
 
     def _on_mention(self, event: dict, context, client: WebClient):
+        if event.get("bot_id"):
+            return  # another bot: answering it could start an endless exchange
         thread = event.get("thread_ts") or event["ts"]
-        self._answer(client, team=context.team_id or "", channel=event["channel"], thread=thread,
+        self._answer_later(client, team=context.team_id or "", channel=event["channel"], thread=thread,
                      user=event.get("user", ""), text=event.get("text", ""),
                      in_thread=True, bot_user=context.bot_user_id)
 
@@ -97,15 +109,23 @@ class SlackAdapter:
             if event.get("files") and _DM_INGEST.match(text):
                 return self._ingest_shared_files(client, event)
             thread = event.get("thread_ts")
-            self._answer(client, team=team, channel=channel, thread=thread or "dm", user=user,
+            self._answer_later(client, team=team, channel=channel, thread=thread or "dm", user=user,
                          text=text, in_thread=bool(thread), bot_user=context.bot_user_id)
             return
         thread = event.get("thread_ts")
         if not thread or (context.bot_user_id and f"<@{context.bot_user_id}>" in text):
             return  # top-level chatter, or a mention (answered as app_mention)
         if self.engine.conversations.exists(conversation_key(CHANNEL, team, channel, thread)):
-            self._answer(client, team=team, channel=channel, thread=thread, user=user, text=text,
+            self._answer_later(client, team=team, channel=channel, thread=thread, user=user, text=text,
                          in_thread=True, bot_user=context.bot_user_id)
+
+    def _answer_later(self, client: WebClient, **turn) -> None:
+        def run() -> None:
+            try:
+                self._answer(client, **turn)
+            except Exception:
+                log.exception("slack: answering in %s failed", turn["channel"])
+        self._turns.submit(run)
 
     def _answer(self, client: WebClient, *, team: str, channel: str, thread: str, user: str,
                 text: str, in_thread: bool, bot_user: str | None) -> None:
@@ -127,14 +147,8 @@ class SlackAdapter:
         def edit(so_far: str) -> None:
             client.chat_update(channel=channel, ts=ts, text=escape(so_far))
 
-        try:
-            answer, first = stream_by_editing(
-                reply, edit, interval_s=self.settings.slack_update_interval_s)
-        except Exception:
-            log.exception("slack: answering in %s failed", channel)
-            client.chat_update(channel=channel, ts=ts,
-                               text=message("llm_unavailable", reply.language))
-            return
+        answer, first = stream_by_editing(reply, edit, budget=self.edits,
+                                          interval_s=self.settings.slack_update_interval_s)
         client.chat_update(channel=channel, ts=ts, text=escape(answer),
                            blocks=answer_blocks(reply, answer, key))
         observe_reply(reply, CHANNEL, time.perf_counter() - started, first)
@@ -164,28 +178,46 @@ class SlackAdapter:
         if text:
             client.chat_postMessage(channel=channel, thread_ts=_thread_of(body),
                                     text=escape(text))
+        else:  # already with a person: tell only the one who clicked
+            language = self.engine.conversations.state(key).language or self.settings.default_language
+            client.chat_postEphemeral(channel=channel, user=user, thread_ts=_thread_of(body),
+                                      text=message("handoff_started", language))
 
     # --- /kb --------------------------------------------------------------------------------
 
     def _on_kb(self, ack, command: dict, respond, client: WebClient):
+        ack()  # at once; everything else (who is asking, in which language) may take a while
         user = command["user_id"]
         language = self._language(client, user)
+
+        def say(text: str) -> None:
+            respond(response_type="ephemeral", replace_original=False, text=text)
+
         if not self._is_admin(client, user):
-            ack(response_type="ephemeral", text=message("kb_admins_only", language))
-            return
+            return say(message("kb_admins_only", language))
         request = parse(command.get("text", ""))
         if request.action == "help":
-            ack(response_type="ephemeral", text=message("kb_usage", language))
-            return
-        ack(response_type="ephemeral", text=message("kb_working", language))
+            return say(message("kb_usage", language))
+        say(message("kb_working", language))
+        say(self._kb_result(client, request, language))
+
+    def _kb_result(self, client: WebClient, request, language: str) -> str:
         try:
-            result = self._run_kb(client, request, language)
+            return self._run_kb(client, request, language)
+        except FileTooLarge as exc:
+            return message("kb_file_too_large", language).format(
+                name=exc.name, limit=max(1, self.settings.web_max_upload_bytes // 2**20))
+        except SlackApiError as exc:  # e.g. file_not_found: the bot cannot see that file
+            log.warning("slack: /kb %s: %s", request.action, exc.response.get("error"))
+            return message("kb_failed", language).format(
+                error=f"Slack: {exc.response.get('error', 'error')}")
         except Exception as exc:
             log.exception("slack: /kb %s failed", request.action)
-            result = message("kb_failed", language).format(error=type(exc).__name__)
-        respond(response_type="ephemeral", replace_original=False, text=result)
+            return message("kb_failed", language).format(error=type(exc).__name__)
 
     def _run_kb(self, client: WebClient, request, language: str) -> str:
+        if isinstance(request, _SharedFile):
+            return self.commands.ingest_file(*self._download_file(client, request.id), language)
         if request.action == "status":
             return self.commands.status(language)
         if request.action == "delete":
@@ -205,14 +237,8 @@ class SlackAdapter:
         if not self._is_admin(client, user):
             client.chat_postMessage(channel=channel, text=message("kb_admins_only", language))
             return
-        results = []
-        for shared in event["files"]:
-            try:
-                name, data = self._download_file(client, shared["id"])
-                results.append(self.commands.ingest_file(name, data, language))
-            except Exception as exc:
-                log.exception("slack: ingesting a shared file failed")
-                results.append(message("kb_failed", language).format(error=type(exc).__name__))
+        results = [self._kb_result(client, _SharedFile(shared["id"]), language)
+                   for shared in event["files"]]
         client.chat_postMessage(channel=channel, thread_ts=event.get("thread_ts"),
                                 text="\n".join(results))
 
@@ -221,7 +247,7 @@ class SlackAdapter:
         url = info.get("url_private_download") or info["url_private"]
         limit = self.settings.web_max_upload_bytes
         if info.get("size", 0) > limit:
-            raise ValueError(f"{info.get('name')} is larger than {limit} bytes")
+            raise FileTooLarge(info.get("name") or file_id)
         with httpx.stream("GET", url, timeout=30, follow_redirects=True,
                           headers={"Authorization": f"Bearer {client.token}"}) as response:
             response.raise_for_status()
@@ -229,7 +255,7 @@ class SlackAdapter:
             for chunk in response.iter_bytes():
                 data += chunk
                 if len(data) > limit:
-                    raise ValueError(f"{info.get('name')} is larger than {limit} bytes")
+                    raise FileTooLarge(info.get("name") or file_id)
         return info.get("name") or f"{file_id}.txt", bytes(data)
 
     # --- who is asking ----------------------------------------------------------------------
@@ -272,6 +298,19 @@ class SlackAdapter:
     def _language(self, client: WebClient, user: str) -> str:
         locale = self._locale(client, user)
         return (locale or self.settings.default_language).split("-")[0]
+
+
+class FileTooLarge(Exception):
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+class _SharedFile:
+    action = "ingest"
+
+    def __init__(self, file_id: str):
+        self.id = file_id
 
 
 def _thread_of(body: dict) -> str | None:

@@ -29,12 +29,33 @@ _LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^\s)]+)\)")
 _HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.M)
 
 
+_BARE_URL = re.compile(r"(?<![<|])\bhttps?://[^\s<>|]+[^\s<>|.,;:!?)]")
+
+
+def link(url: str, label: str) -> str:
+    """``<url|label>`` with both parts unable to close it or start another control sequence."""
+    return f"<{escape(url).replace('|', '%7C')}|{escape(label)}>"
+
+
 def to_mrkdwn(markdown: str) -> str:
-    """The Markdown a model writes, as Slack mrkdwn: **bold** → *bold*, [t](url) → <url|t>."""
-    text = escape(markdown)
-    text = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", text)
+    """The Markdown a model writes, as Slack mrkdwn: **bold** → *bold*, [t](url) → <url|t>,
+    bare URLs as links (the blocks are ``verbatim``: Slack parses nothing by itself)."""
+    links: list[str] = []
+
+    def keep(m: re.Match) -> str:
+        links.append(link(m.group(2), m.group(1)))
+        return f"\x00{len(links) - 1}\x00"
+
+    text = escape(_LINK.sub(keep, markdown))
+    text = _BARE_URL.sub(lambda m: f"<{m.group(0).replace('|', '%7C')}>", text)
     text = _HEADING.sub(r"*\1*", text)
-    return _BOLD.sub(r"*\1*", text)
+    text = _BOLD.sub(r"*\1*", text)
+    return re.sub("\x00(\\d+)\x00", lambda m: links[int(m.group(1))], text)
+
+
+def _mrkdwn(text: str) -> dict:
+    # verbatim: no automatic parsing of "@channel"-like text or names; links are explicit.
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def button_value(conversation: str, reply_id: str) -> str:
@@ -48,14 +69,12 @@ def read_button_value(value: str) -> tuple[str, str]:
 
 def answer_blocks(reply: Reply, text: str, conversation: str) -> list[dict]:
     sections = split_text(to_mrkdwn(text), SECTION_LIMIT)[:MAX_SECTIONS]
-    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": piece}}
-                          for piece in sections]
+    blocks: list[dict] = [{"type": "section", "text": _mrkdwn(piece)} for piece in sections]
     if reply.citations:
-        links = [f"<{c.url}|[{c.number}] {escape(c.title)}>" if c.url.startswith(("http://",
+        links = [link(c.url, f"[{c.number}] {c.title}") if c.url.startswith(("http://",
                  "https://")) else f"[{c.number}] {escape(c.title)}" for c in reply.citations]
-        blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": f"*{escape(message('sources', reply.language))}:* "
-             + " · ".join(links)}]})
+        blocks.append({"type": "context", "elements": [_mrkdwn(
+            f"*{escape(message('sources', reply.language))}:* " + " · ".join(links))]})
     if reply.status in ACTIONABLE:
         value = button_value(conversation, reply.id)
         buttons = [

@@ -43,6 +43,7 @@ class RunningSlack:
     def stop(self) -> None:
         if self.handler is not None:
             self.handler.close()
+        self.adapter.close()
 
 
 def start_slack(settings: Settings, engine, kb, web_app: FastAPI | None, *,
