@@ -6,6 +6,10 @@ from __future__ import annotations
 from linguadesk.settings import Settings
 
 
+class PlatformError(Exception):
+    """A chat platform cannot start; the message says why and what to change."""
+
+
 def start_chat_adapters(settings: Settings, engine, kb, web_app) -> list:
     """Each started adapter has ``stop()``."""
     started = []

@@ -349,12 +349,30 @@ def test_socket_mode_acknowledges_envelopes_and_answers_each_event_once(slack):
 
 
 def test_slack_without_an_app_token_or_signing_secret_says_what_to_set(loaded_kb, settings):
+    from adapters.platforms import PlatformError
     from adapters.slack.runner import start_slack
     from linguadesk.runtime import build_engine
 
     with FakeSlack() as fake:
         config = settings.model_copy(update={"slack_bot_token": SecretStr(BOT_TOKEN),
                                              "slack_api_url": fake.api_url})
-        with pytest.raises(ValueError, match="LINGUADESK_SLACK_APP_TOKEN.*"
+        with pytest.raises(PlatformError, match="LINGUADESK_SLACK_APP_TOKEN.*"
                                              "LINGUADESK_SLACK_SIGNING_SECRET"):
             start_slack(config, build_engine(config, store=loaded_kb.store), loaded_kb, None)
+
+
+def test_a_wrong_slack_token_stops_serve_with_what_to_do(loaded_kb, cli_env, monkeypatch):
+    from typer.testing import CliRunner
+
+    from adapters.cli.app import app
+    from linguadesk.settings import get_settings
+
+    with FakeSlack() as fake:
+        monkeypatch.setenv("LINGUADESK_SLACK_BOT_TOKEN", "xoxb-revoked")
+        monkeypatch.setenv("LINGUADESK_SLACK_APP_TOKEN", APP_TOKEN)
+        monkeypatch.setenv("LINGUADESK_SLACK_API_URL", fake.api_url)
+        get_settings.cache_clear()
+        result = CliRunner().invoke(app, ["serve", "--port", "0"])
+    assert result.exit_code == 2, result.output
+    assert "Slack refused the bot token" in result.output and "invalid_auth" in result.output
+    assert "xoxb-revoked" not in result.output  # never the token itself

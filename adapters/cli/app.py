@@ -96,12 +96,14 @@ def _guarded(fn):
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
+        from adapters.platforms import PlatformError
         from linguadesk.provision import ProvisioningError
         from retrieval.vector_store import StoreUnavailable
 
         try:
             return fn(*args, **kwargs)
-        except (ProvisioningError, StoreUnavailable, FileNotFoundError, PermissionError) as exc:
+        except (ProvisioningError, StoreUnavailable, FileNotFoundError, PermissionError,
+                PlatformError) as exc:
             raise _fail(str(exc)) from None
 
     return wrapper
