@@ -16,9 +16,11 @@ from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TaskProgressColumn,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
@@ -33,6 +35,8 @@ eval_app = typer.Typer(help="Measure the bot on public benchmarks.", no_args_is_
 app.add_typer(models_app, name="models")
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
+bench_app = typer.Typer(help="Measure speed.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 
 out = Console(soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True, emoji=False)
@@ -422,6 +426,86 @@ def serve(
     for adapter in chat:
         err.print(f"{adapter.platform}: {adapter.mode}", highlight=False)
     run_server(web_app, engine, settings, host=host, port=port, chat=chat)
+
+
+@bench_app.command("llm")
+@_guarded
+def bench_llm(
+    url: Annotated[Optional[str], typer.Option(
+        help="OpenAI-compatible base URL, e.g. http://vllm:8000/v1 (default: llm_url, else the "
+             "embedded llama.cpp server).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model name (default: llm_model).")] = None,
+    concurrency: Annotated[list[int], typer.Option(
+        help="Conversations at once; repeat for several levels. 1 always runs first as the "
+             "baseline.")] = [1, 4],
+    requests: Annotated[int, typer.Option(min=1, help="Requests per level.")] = 12,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Output tokens per answer at most.")] = 200,
+    faq: Annotated[Optional[Path], typer.Option(
+        help="FAQ folder the prompts' entries come from (default: examples/shop-faq).",
+        exists=True, file_okay=False)] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the results "
+                                                     "(with every request) to this file.")] = None,
+) -> None:
+    """Time to first token and tokens/s of the chat endpoint on the bot's own answer prompts,
+    at each concurrency, against concurrency 1 measured in the same run."""
+    from openai import OpenAI
+
+    from bot import llm_bench
+    from bot.llm_server import resolve_endpoint
+
+    settings = get_settings()
+    if url:
+        base, name, key = url.rstrip("/"), model or settings.llm_model, \
+            settings.llm_api_key.get_secret_value()
+    else:
+        endpoint = resolve_endpoint(settings)  # starts the embedded llama.cpp server
+        base, name, key = endpoint.url, model or endpoint.model, endpoint.api_key
+    folder = faq or Path(__file__).resolve().parents[2] / "examples" / "shop-faq"
+    if not folder.is_dir():
+        raise _fail(f"No FAQ folder at {folder}: pass --faq with a folder of FAQ files.")
+    levels = [1] + sorted({c for c in concurrency if c > 1})
+    client = OpenAI(base_url=base, api_key=key, timeout=settings.llm_timeout_s, max_retries=0)
+    err.print(f"Endpoint: {base} · model {name} · {requests} requests per level", highlight=False)
+    # One request first, not counted: loading weights or compiling is not answering.
+    warm_up = llm_bench.rag_prompts(folder, 1, start=10_000)[0]
+    llm_bench.measure(client, name, warm_up, max_tokens=8)
+    results = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err) as progress:
+        for index, level in enumerate(levels):
+            task = progress.add_task(f"concurrency {level}", total=requests)
+            prompts = llm_bench.rag_prompts(folder, requests, start=index * requests)
+            results.append(llm_bench.run(
+                client, name, prompts, concurrency=level, max_tokens=max_tokens,
+                on_done=lambda _sample, task=task: progress.advance(task)))
+    base_line = results[0]
+    table = Table("concurrency", "TTFT p50", "TTFT p95", "tokens/s (all)", "× baseline",
+                  "tokens/s per conversation p50", "errors")
+    for r in results:
+        ratio = (r["aggregate_tokens_per_s"] / base_line["aggregate_tokens_per_s"]
+                 if r["aggregate_tokens_per_s"] and base_line["aggregate_tokens_per_s"] else None)
+        r["aggregate_vs_baseline"] = None if ratio is None else round(ratio, 2)
+        table.add_row(str(r["concurrency"]), _seconds(r["ttft_p50_s"]), _seconds(r["ttft_p95_s"]),
+                      _number(r["aggregate_tokens_per_s"]), _number(r["aggregate_vs_baseline"]),
+                      _number(r["per_conversation_tokens_per_s_p50"]), str(r["errors"]))
+    out.print(table)
+    for r in results:
+        for error in r["first_errors"]:
+            err.print(f"concurrency {r['concurrency']}: {error}", markup=False)
+    if json_out:
+        json_out.write_text(json.dumps({"url": base, "model": name, "max_tokens": max_tokens,
+                                        "levels": results}, indent=2))
+    if all(r["errors"] == r["requests"] for r in results):
+        raise _fail(f"Every request to {base} failed ({results[0]['first_errors'][0]}). Check "
+                    "--url, --model and the server.")
+
+
+def _seconds(value) -> str:
+    return "—" if value is None else f"{value:.2f} s"
+
+
+def _number(value) -> str:
+    return "—" if value is None else f"{value:.1f}"
 
 
 conversations_app = typer.Typer(help="Conversations: handoffs to people.", no_args_is_help=True)

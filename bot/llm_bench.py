@@ -1,0 +1,146 @@
+"""``linguadesk bench llm``: how fast a chat endpoint answers realistic support turns.
+
+The prompts are the bot's own answer prompts (system rules + four FAQ entries + a customer
+question, in ten languages), so the shared system prefix is what a prefix cache sees in
+production. Each request streams; time to first token, output tokens (from the server's usage
+report when it gives one) and durations are measured per request.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from knowledge.loaders import SUPPORTED_SUFFIXES, load_file
+
+from .language import language_name
+from .prompts import ANSWER_PROMPT, UNCOVERED_RULE, format_entries, register_for
+
+ENTRIES_PER_PROMPT = 4
+QUESTIONS = [
+    ("en", "How long does international shipping take, and how much does express cost?"),
+    ("es", "¿Cuánto tiempo tengo para devolver un producto y quién paga el envío?"),
+    ("fr", "Puis-je payer avec PayPal ou en plusieurs fois ?"),
+    ("de", "Wie kann ich mein Passwort zurücksetzen, wenn ich keine E-Mail bekomme?"),
+    ("ja", "海外への配送にはどのくらい時間がかかりますか？"),
+    ("zh", "退货需要多长时间才能收到退款？"),
+    ("pt", "Vocês enviam para o Brasil? Quanto custa o frete?"),
+    ("ko", "주문을 취소하려면 어떻게 해야 하나요?"),
+    ("it", "Posso cambiare l'indirizzo di consegna dopo aver ordinato?"),
+    ("ar", "كم تستغرق معالجة استرداد المبلغ بعد إرجاع المنتج؟"),
+]
+
+
+@dataclass
+class Sample:
+    ttft_s: float | None
+    seconds: float
+    output_tokens: int
+    error: str | None = None
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """This conversation's generation speed, after its first token."""
+        if self.ttft_s is None or self.output_tokens < 2 or self.seconds <= self.ttft_s:
+            return None
+        return (self.output_tokens - 1) / (self.seconds - self.ttft_s)
+
+
+def rag_prompts(faq_folder: Path, count: int, start: int = 0) -> list[list[dict]]:
+    """``count`` answer prompts as OpenAI messages, cycling through QUESTIONS and the entries
+    from the ``start``-th prompt on (each level gets its own, so that a server's cache of
+    whole prompts from an earlier level does not flatter a later one; the system prefix stays
+    shared, as in production)."""
+    entries = [entry for path in sorted(faq_folder.rglob("*")) if path.suffix.lower()
+               in SUPPORTED_SUFFIXES for entry in load_file(path, path.name)]
+    if len(entries) < ENTRIES_PER_PROMPT:
+        raise ValueError(f"{faq_folder} has {len(entries)} FAQ entries; the benchmark needs at "
+                         f"least {ENTRIES_PER_PROMPT}. Point --faq at a folder of FAQ files.")
+    prompts = []
+    for i in range(start, start + count):
+        language, question = QUESTIONS[i % len(QUESTIONS)]
+        # A different set of entries for each repeat of a question.
+        first = i * ENTRIES_PER_PROMPT + i // len(QUESTIONS)
+        chosen = [entries[(first + j) % len(entries)] for j in range(ENTRIES_PER_PROMPT)]
+        docs = [Document(f"{e.question}\n\n{e.answer}") for e in chosen]
+        messages = ANSWER_PROMPT.format_messages(
+            entries=format_entries(docs), question=question,
+            language_name=language_name(language), register=register_for(language),
+            uncovered_rule=UNCOVERED_RULE, reminder="", history=[])
+        prompts.append([{"role": "system" if m.type == "system" else "user",
+                         "content": m.content} for m in messages])
+    return prompts
+
+
+def measure(client, model: str, messages: list[dict], *, max_tokens: int,
+            extra_body: dict | None = None) -> Sample:
+    started = time.perf_counter()
+    first, chunks, usage = None, 0, None
+    try:
+        stream = client.chat.completions.create(
+            model=model, messages=messages, stream=True, max_tokens=max_tokens,
+            temperature=0.3, seed=7, stream_options={"include_usage": True},
+            extra_body=extra_body or {})
+        for chunk in stream:
+            if getattr(chunk, "usage", None):
+                usage = chunk.usage.completion_tokens
+            if chunk.choices and chunk.choices[0].delta.content:
+                if first is None:
+                    first = time.perf_counter() - started
+                chunks += 1
+    except Exception as exc:  # counted, not fatal: a benchmark under load sees errors
+        return Sample(first, time.perf_counter() - started, chunks,
+                      f"{type(exc).__name__}: {exc}"[:200])
+    return Sample(first, time.perf_counter() - started, usage or chunks)
+
+
+def run(client, model: str, prompts: list[list[dict]], *, concurrency: int, max_tokens: int,
+        extra_body: dict | None = None,
+        on_done: Callable[[Sample], None] | None = None) -> dict:
+    """All prompts, ``concurrency`` at a time; the summary of one level."""
+    def one(messages):
+        sample = measure(client, model, messages, max_tokens=max_tokens, extra_body=extra_body)
+        if on_done:
+            on_done(sample)
+        return sample
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        samples = list(pool.map(one, prompts))
+    wall = time.perf_counter() - started
+    return summarize(samples, wall, concurrency)
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def summarize(samples: list[Sample], wall_s: float, concurrency: int) -> dict:
+    ok = [s for s in samples if s.error is None]
+    ttfts = [s.ttft_s for s in ok if s.ttft_s is not None]
+    speeds = [s.tokens_per_s for s in ok if s.tokens_per_s is not None]
+    tokens = sum(s.output_tokens for s in ok)
+    return {
+        "concurrency": concurrency, "requests": len(samples), "errors": len(samples) - len(ok),
+        "wall_s": round(wall_s, 2),
+        "ttft_p50_s": _round(_percentile(ttfts, 50)), "ttft_p95_s": _round(_percentile(ttfts, 95)),
+        "output_tokens": tokens,
+        "aggregate_tokens_per_s": _round(tokens / wall_s if wall_s else None),
+        "per_conversation_tokens_per_s_p50": _round(_percentile(speeds, 50)),
+        "first_errors": [s.error for s in samples if s.error][:3],
+        "samples": [asdict(s) for s in samples],
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
