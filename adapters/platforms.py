@@ -13,12 +13,17 @@ class PlatformError(Exception):
 def start_chat_adapters(settings: Settings, engine, kb, web_app) -> list:
     """Each started adapter has ``stop()``."""
     started = []
-    if settings.slack_bot_token is not None:
+    if _set(settings.slack_bot_token):
         from adapters.slack.runner import start_slack
 
         started.append(start_slack(settings, engine, kb, web_app))
-    if settings.discord_bot_token is not None:
+    if _set(settings.discord_bot_token):
         from adapters.discord.runner import start_discord
 
         started.append(start_discord(settings, engine, kb))
     return started
+
+
+def _set(secret) -> bool:
+    """A token counts only when it has a value (an empty variable switches a platform off)."""
+    return secret is not None and bool(secret.get_secret_value().strip())
