@@ -30,7 +30,7 @@ from .guardrails import strip_instructions
 from .handoff import HandoffService, asks_for_human, is_yes
 from .language import (base_language, detect_language, language_name, reply_language_share,
                        requested_language, text_size)
-from .llm import with_preset
+from .llm import CircuitBreaker, LLMUnavailable, with_preset
 from .locale_format import customer_locale, localize_figures
 from .messages import message
 from .prompts import (ANSWER_ANYWAY_RULE, ANSWER_PROMPT, NOT_COVERED_PATTERN, REPAIR_PROMPT,
@@ -150,8 +150,14 @@ class Engine:
                  handoff: HandoffService | None = None, default_language: str = "en",
                  max_context_entries: int = 3, history_token_budget: int = 1200,
                  rewrite_follow_ups: bool = True,
-                 retrieval_language: str | Callable[[], str] = "en"):
+                 retrieval_language: str | Callable[[], str] = "en",
+                 breaker: CircuitBreaker | None = None,
+                 failed_turns: Callable[[dict], None] | None = None):
+        """``breaker``: stops calling an LLM that keeps failing; ``failed_turns``: told about
+        each turn the customer got an apology for, so that it can be answered later."""
         self.retriever = retriever
+        self.breaker = breaker
+        self.failed_turns = failed_turns
         self._llm = llm
         self.min_confidence = min_confidence
         self.off_topic_below = off_topic_below
@@ -249,6 +255,7 @@ class Engine:
             log.warning("retrieval failed: %s: %s", type(exc).__name__, exc)
             reply = self._fixed(turn, language, "llm_unavailable", status="error", record=False)
             reply.error = type(exc).__name__
+            self._failed(turn, language, "retrieval", exc)
             return reply
         confidence = float(docs[0].metadata.get("score", 0.0)) if docs else 0.0
         relevant = [d for d in docs if d.metadata.get("score", 0.0) >= self.min_confidence]
@@ -285,16 +292,20 @@ class Engine:
         citations = [_citation(n, d) for n, d in enumerate(relevant, start=1)]
         reply = Reply(language=language, confidence=confidence, citations=citations,
                       grounded=True, query=query)
-        reply._tokens = self._generate(inputs, reply)
+        reply._tokens = self._generate(inputs, reply, turn)
         reply._on_done = lambda r: self._remember(turn, r, changes)
         return reply
 
     # --- generation -----------------------------------------------------------------------
 
-    def _generate(self, inputs: dict, reply: Reply) -> Iterator[str]:
+    def _generate(self, inputs: dict, reply: Reply, turn: Turn | None = None) -> Iterator[str]:
         language = reply.language
         try:
+            if self.breaker is not None:
+                self.breaker.check()
             head, rest = self._start(inputs)
+            if self.breaker is not None:  # it answers: whatever the answer, it is up
+                self.breaker.success()
             if NOT_COVERED_PATTERN.search(head) and reply.confidence >= SURE_RELEVANCE:
                 inputs = {**inputs, "uncovered_rule": ANSWER_ANYWAY_RULE}
                 head, rest = self._start(inputs)
@@ -318,6 +329,10 @@ class Engine:
             yield from self._checked_sentences(head, rest, language)
         except Exception as exc:  # any transport/server failure must still give an answer
             log.warning("LLM call failed: %s: %s", type(exc).__name__, exc)
+            if self.breaker is not None and not isinstance(exc, LLMUnavailable):
+                self.breaker.failure()
+            if turn is not None:
+                self._failed(turn, language, "llm", exc)
             reply.error = type(exc).__name__
             reply.grounded = False
             reply.status = "error"
@@ -456,6 +471,17 @@ class Engine:
         return True
 
     # --- bookkeeping ----------------------------------------------------------------------
+
+    def _failed(self, turn: Turn, language: str, stage: str, exc: Exception) -> None:
+        if self.failed_turns is None:
+            return
+        try:
+            self.failed_turns({"at": time.time(), "conversation": turn.conversation_id,
+                               "channel": turn.channel, "user": turn.user, "text": turn.text,
+                               "language": language, "stage": stage,
+                               "error": type(exc).__name__})
+        except Exception as error:  # the apology matters more than the record
+            log.warning("could not record the failed turn: %s", error)
 
     def _fixed(self, turn: Turn, language: str, key: str, *, status: str,
                confidence: float = 0.0, record: bool = True, query: str = "",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 
@@ -19,9 +22,52 @@ def make_chat_model(settings: Settings) -> ChatOpenAI:
         temperature=settings.preset_answer.temperature,
         max_tokens=settings.preset_answer.max_tokens,
         timeout=settings.llm_timeout_s,
-        max_retries=1,
+        max_retries=settings.llm_max_retries,  # the OpenAI client backs off between tries
         streaming=True,
+        stream_usage=True,  # vLLM reports the tokens of a streamed answer in its last chunk
     )
+
+
+class LLMUnavailable(Exception):
+    """The circuit breaker is open: the LLM failed repeatedly and is given time to recover."""
+
+
+class CircuitBreaker:
+    """Closed while calls succeed; open for ``reset_s`` after ``failures`` failures in a row;
+    then one trial call decides (half-open)."""
+
+    def __init__(self, failures: int = 3, reset_s: float = 30.0,
+                 clock=time.monotonic):
+        self.failures, self.reset_s, self.clock = max(1, failures), reset_s, clock
+        self._failed, self._opened_at, self._trial = 0, None, False
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        """Raises :class:`LLMUnavailable` while open."""
+        with self._lock:
+            if self._opened_at is None:
+                return
+            if self.clock() - self._opened_at >= self.reset_s and not self._trial:
+                self._trial = True  # this caller tries; the others still fail fast
+                return
+            left = max(0.0, self.reset_s - (self.clock() - self._opened_at))
+            raise LLMUnavailable(f"the LLM failed {self._failed} times in a row; next try in "
+                                 f"{left:.0f} s")
+
+    def success(self) -> None:
+        with self._lock:
+            self._failed, self._opened_at, self._trial = 0, None, False
+
+    def failure(self) -> None:
+        with self._lock:
+            self._failed += 1
+            if self._trial or self._failed >= self.failures:
+                self._opened_at, self._trial = self.clock(), False
+
+    @property
+    def is_open(self) -> bool:
+        with self._lock:
+            return self._opened_at is not None
 
 
 def server_kind(settings: Settings) -> str:

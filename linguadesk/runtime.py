@@ -67,7 +67,8 @@ def build_engine(settings: Settings, store=None, progress: Progress | None = Non
                  conversations=None):
     from bot.conversations import open_conversation_store
     from bot.engine import Engine
-    from bot.llm import make_chat_model, server_kind
+    from bot.failed_turns import open_failed_turn_log
+    from bot.llm import CircuitBreaker, make_chat_model, server_kind
     from retrieval.retriever import FaqRetriever
 
     store = store or build_store(settings, progress)
@@ -87,5 +88,7 @@ def build_engine(settings: Settings, store=None, progress: Progress | None = Non
         history_token_budget=settings.history_token_budget,
         rewrite_follow_ups=settings.rewrite_follow_ups,
         retrieval_language=(lambda: store.main_language()) if language == "auto" else language,
+        breaker=CircuitBreaker(settings.llm_breaker_failures, settings.llm_breaker_reset_s),
+        failed_turns=open_failed_turn_log(settings),
     )
 

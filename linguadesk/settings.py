@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     llm_model: str = "Qwen/Qwen3-4B-Instruct-2507"
     llm_api_key: SecretStr = SecretStr("EMPTY")
     llm_timeout_s: float = 120.0
+    # Connection errors and 5xx are retried this many times, with backoff (the OpenAI client).
+    llm_max_retries: int = 2
+    # After this many failed turns in a row the LLM is not called for llm_breaker_reset_s:
+    # customers get the apology at once instead of after a timeout each.
+    llm_breaker_failures: int = 3
+    llm_breaker_reset_s: float = 30.0
     # Per scenario; e.g. LINGUADESK_PRESET_ANSWER__TEMPERATURE=0.2 or [preset_answer] in TOML.
     preset_answer: GenerationPreset = GenerationPreset(temperature=0.3, max_tokens=400)
     preset_small_talk: GenerationPreset = GenerationPreset(temperature=0.7, max_tokens=80)

@@ -518,6 +518,29 @@ def _conversation_store():
     return open_conversation_store(get_settings())
 
 
+@conversations_app.command("failed")
+@_guarded
+def conversations_failed(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Turns that got an apology instead of an answer (the LLM or the store was down), for a
+    follow-up."""
+    from datetime import datetime, timezone
+
+    from bot.failed_turns import open_failed_turn_log
+
+    turns = open_failed_turn_log(get_settings()).read()
+    if as_json:
+        out.print_json(json.dumps(turns, ensure_ascii=False))
+        return
+    if not turns:
+        out.print("No turn failed.")
+    for t in turns:
+        when = datetime.fromtimestamp(t["at"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        out.print(f"{when} UTC  {t['conversation']}  [{t['stage']}: {t['error']}]  "
+                  f"{t['text']}", markup=False, highlight=False)
+
+
 @conversations_app.command("list")
 @_guarded
 def conversations_list() -> None:
