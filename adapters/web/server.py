@@ -42,9 +42,11 @@ def serve(app, engine, settings: Settings, *, host: str, port: int, chat=()) -> 
     """``chat``: the started Slack/Discord adapters, stopped when the server stops."""
     warm_up(engine)
     try:
-        uvicorn.run(app, host=host, port=port, proxy_headers=True,
-                    forwarded_allow_ips=settings.web_trusted_proxies, log_level="info",
-                    timeout_graceful_shutdown=10)
+        # log_config=None: uvicorn's records go through the one configured handler (text or
+        # JSON, secrets redacted).
+        uvicorn.run(app, host=host, port=port, proxy_headers=True, log_config=None,
+                    forwarded_allow_ips=settings.web_trusted_proxies,
+                    log_level=settings.log_level.lower(), timeout_graceful_shutdown=10)
     finally:
         for adapter in chat:
             adapter.stop()

