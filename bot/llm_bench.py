@@ -2,7 +2,9 @@
 
 The prompts are the bot's own answer prompts (system rules + four FAQ entries + a customer
 question, in ten languages), so the shared system prefix is what a prefix cache sees in
-production. Each request streams; time to first token, output tokens (from the server's usage
+production. The entries are not picked by retrieval, so the prompts carry the rule the engine
+uses when retrieval is sure of its match ("answer from them"): the model writes whole answers,
+not a bare NOT_COVERED, and the output lengths are a support answer's. Each request streams; time to first token, output tokens (from the server's usage
 report when it gives one) and durations are measured per request.
 """
 
@@ -20,7 +22,7 @@ from langchain_core.documents import Document
 from knowledge.loaders import SUPPORTED_SUFFIXES, load_file
 
 from .language import language_name
-from .prompts import ANSWER_PROMPT, UNCOVERED_RULE, format_entries, register_for
+from .prompts import ANSWER_ANYWAY_RULE, ANSWER_PROMPT, format_entries, register_for
 
 ENTRIES_PER_PROMPT = 4
 QUESTIONS = [
@@ -72,7 +74,7 @@ def rag_prompts(faq_folder: Path, count: int, start: int = 0) -> list[list[dict]
         messages = ANSWER_PROMPT.format_messages(
             entries=format_entries(docs), question=question,
             language_name=language_name(language), register=register_for(language),
-            uncovered_rule=UNCOVERED_RULE, reminder="", history=[])
+            uncovered_rule=ANSWER_ANYWAY_RULE, reminder="", history=[])
         prompts.append([{"role": "system" if m.type == "system" else "user",
                          "content": m.content} for m in messages])
     return prompts
