@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export LINGUADESK_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: install models demo test services clean
+.PHONY: install models demo test services clean test-vllm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ services:
 
 test: models services
 	$(BIN)/python -m pytest -q -rs
+
+# Opt-in: the end-to-end answer tests against the real vLLM server (CPU build, Qwen2.5-Coder-0.5B,
+# ~3.5 GB venv .venv-vllm; see scripts/test_vllm.sh). Not part of `make test`.
+test-vllm: models
+	bash scripts/test_vllm.sh
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache
