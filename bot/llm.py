@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
+import httpx
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 
 from linguadesk.settings import GenerationPreset, Settings
 
 from .llm_server import resolve_endpoint
+
+log = logging.getLogger(__name__)
 
 
 def make_chat_model(settings: Settings) -> ChatOpenAI:
@@ -71,7 +75,21 @@ class CircuitBreaker:
 
 
 def server_kind(settings: Settings) -> str:
-    return "vllm" if settings.llm_url else "llama.cpp"
+    """``vllm`` or ``llama.cpp``: they name the repetition penalty differently, and each
+    silently ignores the other's name. ``llm_server = "auto"`` asks the configured server's
+    ``/v1/models`` (``owned_by``) once; unreachable or unknown counts as vLLM."""
+    if settings.llm_server != "auto":
+        return settings.llm_server
+    if not settings.llm_url:
+        return "llama.cpp"  # the embedded server
+    try:
+        response = httpx.get(settings.llm_url.rstrip("/") + "/models", timeout=5, headers={
+            "Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}"})
+        owners = {m.get("owned_by") for m in response.json().get("data", [])}
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        log.info("could not ask the LLM server what it is (%s); assuming vLLM", type(exc).__name__)
+        return "vllm"
+    return "llama.cpp" if "llamacpp" in owners else "vllm"
 
 
 def with_preset(llm, preset: GenerationPreset, server: str = "vllm") -> Runnable:

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     llm_model: str = "Qwen/Qwen3-4B-Instruct-2507"
     llm_api_key: SecretStr = SecretStr("EMPTY")
     llm_timeout_s: float = 120.0
+    # What serves llm_url: "auto" asks its /v1/models; or "vllm" / "llama.cpp".
+    llm_server: Literal["auto", "vllm", "llama.cpp"] = "auto"
     # Connection errors and 5xx are retried this many times, with backoff (the OpenAI client).
     llm_max_retries: int = 2
     # After this many failed turns in a row the LLM is not called for llm_breaker_reset_s:

@@ -5,6 +5,7 @@ the store a search that raises."""
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 from langchain_openai import ChatOpenAI
 
 from bot.engine import Engine, Turn
@@ -113,3 +114,18 @@ def test_cli_lists_the_failed_turns(cli_env):
     assert "1970-01-01 00:00:00 UTC  web:c1  [llm: APITimeoutError]  ¿Aceptan PayPal?" in listed.output
     as_json = json.loads(CliRunner().invoke(app, ["conversations", "failed", "--json"]).output)
     assert as_json[0]["conversation"] == "web:c1"
+
+
+def test_the_server_kind_is_asked_from_the_server_itself(settings):
+    from bot.llm import server_kind
+    from bot.llm_server import resolve_endpoint
+    from tests.web_server import free_port
+
+    embedded = resolve_endpoint(settings)  # the real llama.cpp server, as if it were external
+    external = settings.model_copy(update={"llm_url": embedded.url,
+                                           "llm_api_key": SecretStr(embedded.api_key)})
+    assert server_kind(external) == "llama.cpp"  # so it gets repeat_penalty, its own name
+    assert server_kind(settings) == "llama.cpp"  # the embedded server itself
+    nothing = settings.model_copy(update={"llm_url": f"http://127.0.0.1:{free_port()}/v1"})
+    assert server_kind(nothing) == "vllm"
+    assert server_kind(external.model_copy(update={"llm_server": "vllm"})) == "vllm"
