@@ -108,7 +108,15 @@ class Settings(BaseSettings):
 
     # Human handoff: a webhook and/or a Slack channel get the event.
     handoff_webhook_url: str | None = None
+    # Required with a webhook: the receiver checks X-Linguadesk-Signature over "timestamp.body"
+    # (see docs/security.md); `serve` refuses a webhook without one.
     handoff_webhook_secret: SecretStr | None = None
+    # Handoffs waiting to be summarised and delivered; past this, new ones are delivered
+    # without the LLM summary (never dropped).
+    handoff_queue_max: int = 50
+    # Handoffs asked for per conversation, and per client address (web), in a window.
+    handoff_rate_limit_conversation: str = "3/hour"
+    handoff_rate_limit_ip: str = "10/hour"
     handoff_slack_channel: str | None = None
     slack_bot_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
@@ -119,20 +127,38 @@ class Settings(BaseSettings):
     # Pages allowed to embed the widget (scheme://host[:port]); the server's own origin always
     # is. "*" allows any page.
     web_allowed_origins: list[str] = []
-    # Proxies whose X-Forwarded-For is trusted for the client address (uvicorn's setting).
+    # Proxies whose X-Forwarded-For is trusted for the client address (uvicorn's setting):
+    # the load balancer's own addresses or networks, never "*".
     web_trusted_proxies: list[str] = ["127.0.0.1"]
+    # IPv6 clients are limited per network of this prefix length (one /64 is one customer).
+    web_ipv6_prefix: int = 64
     # Rate limits ("N/second|minute|hour"), kept in Redis when redis_url is set.
     web_rate_limit_ip: str = "60/minute"
     web_rate_limit_session: str = "12/minute"
     web_rate_limit_new_conversations: str = "20/minute"  # per client address
     web_max_concurrent_turns: int = 8  # per worker; more wait up to web_queue_timeout_s
+    # Turns (answers and handoffs) one worker takes in a window, from all addresses together.
+    web_rate_limit_worker_turns: str = "600/minute"
     web_queue_timeout_s: float = 30.0
     web_max_message_chars: int = 2000
     web_max_body_bytes: int = 64 * 1024
     web_max_upload_bytes: int = 20 * 1024 * 1024
     # The admin API fetches URLs only from public addresses unless this is set.
     web_ingest_private_urls: bool = False
-    # Admin API key (Authorization: Bearer …); the admin API is off while it is unset.
+    # URL ingests fetching at once (all admin paths together); more are refused at once.
+    ingest_max_concurrent_urls: int = 2
+    # The whole fetch of one URL: DNS, every redirect, headers and body.
+    ingest_url_timeout_s: float = 30.0
+    # Each uploaded, fetched or chat-attached file is parsed in a child process with these
+    # limits; a file over one is refused, naming it, and nothing of it is stored.
+    ingest_parse_timeout_s: float = 20.0
+    ingest_parse_memory_mb: int = 1024
+    ingest_max_text_mb: float = 20.0  # text extracted from one file
+    ingest_max_pdf_pages: int = 2000
+    # /docs, /openapi.json and /metrics: "public", "admin" (the admin key) or "off".
+    web_public_ops: Literal["public", "admin", "off"] = "public"
+    # Admin API key (Authorization: Bearer …, at least 32 characters); the admin API is off
+    # while it is unset.
     admin_api_key: SecretStr | None = None
     # Signs the widget's conversation tokens; generated once into data_dir when unset.
     # Set the same value on every worker.
@@ -155,14 +181,15 @@ class Settings(BaseSettings):
 
     # Discord adapter (discord.py), started by `linguadesk serve` when discord_bot_token is set.
     discord_bot_token: SecretStr | None = None
-    # /kb is for members with this role (name or id), or the Manage Server permission.
-    discord_admin_role: str | None = None
+    # /kb exists only in these servers (guild ids), for members with Manage Server there or
+    # one of discord_admin_role_ids. Required for /kb: the knowledge base is shared by every
+    # server the bot is in, so an admin of any other server must not reach it.
+    discord_admin_guild_ids: list[int] = []
+    discord_admin_role_ids: list[int] = []
     # Channels (ids) where each question gets its own thread; forum channels whose new posts
     # are answered.
     discord_thread_channels: list[int] = []
     discord_forum_channels: list[int] = []
-    # Register the /kb commands in this guild only (instant) instead of globally.
-    discord_guild_id: int | None = None
     discord_update_interval_s: float = 1.2
     # Answers generated at once by each chat adapter; more wait their turn.
     chat_max_concurrent_turns: int = 8
