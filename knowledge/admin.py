@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from retrieval.vector_store import FaqStore
 
 from .chunking import entries_to_chunks
 from .entries import SourceError
+from .limits import IngestLimits
 from .loaders import SUPPORTED_SUFFIXES, load_file
 from .remote import download, is_url, source_name_for
 from .sync import SyncPlan, apply_sync, plan_sync
@@ -70,8 +72,11 @@ def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[SourceError]]:
 
 
 class KnowledgeBase:
-    def __init__(self, store: FaqStore):
+    def __init__(self, store: FaqStore, limits: IngestLimits | None = None):
         self.store = store
+        self.limits = limits or IngestLimits()
+        # URL fetches share the web server's threadpool with customers: only a few at once.
+        self._url_slots = threading.BoundedSemaphore(self.limits.max_concurrent_urls)
 
     def _detect(self, text: str) -> str:
         return detect_language(text).language
@@ -110,15 +115,24 @@ class KnowledgeBase:
         """A web page or file, stored under its URL (without credentials or query) as the
         source name. ``allow_private=False`` refuses addresses that are not public."""
         report = IngestReport(dry_run=dry_run)
-        with tempfile.TemporaryDirectory(prefix="linguadesk-url-") as folder:
-            try:
-                path = download(url, Path(folder), max_bytes=max_bytes,
-                                allow_private=allow_private)
-            except SourceError as exc:
-                report.errors.append(SourceError(source_name_for(url) if is_url(url) else url,
-                                                 exc.problem))
-                return report
-            self._ingest_file(path, source_name_for(url), product, report, IngestProgress())
+        shown = source_name_for(url) if is_url(url) else url
+        if not self._url_slots.acquire(blocking=False):
+            report.errors.append(SourceError(shown, f"was not fetched: "
+                                             f"{self.limits.max_concurrent_urls} URL ingests are "
+                                             "already running; try again in a minute"))
+            return report
+        try:
+            with tempfile.TemporaryDirectory(prefix="linguadesk-url-") as folder:
+                try:
+                    path = download(url, Path(folder), max_bytes=max_bytes,
+                                    timeout_s=self.limits.url_timeout_s,
+                                    allow_private=allow_private)
+                except SourceError as exc:
+                    report.errors.append(SourceError(shown, exc.problem))
+                    return report
+                self._ingest_file(path, source_name_for(url), product, report, IngestProgress())
+        finally:
+            self._url_slots.release()
         return report
 
     def _ingest_file(self, path: Path, source: str, product: str, report: IngestReport,

@@ -44,8 +44,9 @@ def build_search(settings: Settings, store):
 
 def build_knowledge_base(settings: Settings, progress: Progress | None = None):
     from knowledge.admin import KnowledgeBase
+    from knowledge.limits import IngestLimits
 
-    return KnowledgeBase(build_store(settings, progress))
+    return KnowledgeBase(build_store(settings, progress), IngestLimits.from_settings(settings))
 
 
 def build_handoff(settings: Settings, llm_factory):

@@ -15,13 +15,14 @@ log = logging.getLogger(__name__)
 
 def build_web_app(settings: Settings, site: Path | None = None, progress=None):
     from knowledge.admin import KnowledgeBase
+    from knowledge.limits import IngestLimits
     from linguadesk.runtime import build_engine, build_store
 
     from .app import create_app
 
     store = build_store(settings, progress)
     engine = build_engine(settings, store=store)
-    kb = KnowledgeBase(store)
+    kb = KnowledgeBase(store, IngestLimits.from_settings(settings))
     return create_app(settings, engine, kb, site=site), engine, kb
 
 

@@ -1,0 +1,24 @@
+"""What one ingest may cost: the limits that keep a hostile file or URL from freezing a worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    parse_timeout_s: float = 20.0  # wall clock (and CPU time) to parse one file
+    parse_memory_mb: int = 1024  # address space of the parsing process
+    max_text_chars: int = 20 * 1024 * 1024  # text extracted from one file
+    max_pdf_pages: int = 2000
+    url_timeout_s: float = 30.0  # a whole URL fetch: DNS, redirects, headers and body
+    max_concurrent_urls: int = 2
+
+    @classmethod
+    def from_settings(cls, settings) -> IngestLimits:
+        return cls(parse_timeout_s=settings.ingest_parse_timeout_s,
+                   parse_memory_mb=settings.ingest_parse_memory_mb,
+                   max_text_chars=int(settings.ingest_max_text_mb * 1024 * 1024),
+                   max_pdf_pages=settings.ingest_max_pdf_pages,
+                   url_timeout_s=settings.ingest_url_timeout_s,
+                   max_concurrent_urls=settings.ingest_max_concurrent_urls)
