@@ -18,6 +18,10 @@ from pydantic_settings import (
 BUILTIN_EMBEDDING_MODEL = "builtin:multilingual-e5-small"
 
 
+class ConfigError(ValueError):
+    """A setting that cannot work as given; the message names it and says what to set."""
+
+
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "linguadesk"

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from linguadesk.settings import Settings
 
@@ -28,9 +29,14 @@ def redis_url(tmp_path_factory):
         yield url
 
 
+# A handoff webhook is always signed: every test that points one at a receiver has this secret.
+WEBHOOK_SECRET = "test-webhook-secret-0123456789abcdef"
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", model_dir=MODELS_DIR)
+    return Settings(data_dir=tmp_path / "data", model_dir=MODELS_DIR,
+                    handoff_webhook_secret=SecretStr(WEBHOOK_SECRET))
 
 
 @pytest.fixture(scope="session")

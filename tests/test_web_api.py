@@ -17,7 +17,7 @@ from bot.messages import message
 from tests.recording_server import RecordingServer
 from tests.web_server import FileServer, LiveApp
 
-ADMIN_KEY = "test-admin-key-0123456789"
+ADMIN_KEY = "test-admin-key-0123456789abcdefghijkl"
 
 
 @pytest.fixture

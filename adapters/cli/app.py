@@ -100,12 +100,13 @@ def _guarded(fn):
     def wrapper(*args, **kwargs):
         from adapters.platforms import PlatformError
         from linguadesk.provision import ProvisioningError
+        from linguadesk.settings import ConfigError
         from retrieval.vector_store import StoreUnavailable
 
         try:
             return fn(*args, **kwargs)
         except (ProvisioningError, StoreUnavailable, FileNotFoundError, PermissionError,
-                PlatformError) as exc:
+                PlatformError, ConfigError) as exc:
             raise _fail(str(exc)) from None
 
     return wrapper

@@ -33,7 +33,9 @@ from bot.metrics import ERRORS, FEEDBACK, observe_reply
 from linguadesk.settings import Settings
 
 from . import schemas
-from .protection import (ApiError, ConversationTokens, RateLimits, TurnSlots, check_admin_key,
+from .headers import SecurityHeaders, docs_page
+from .protection import (ApiError, ConversationTokens, RateLimits, TurnSlots, admin_key_of,
+                         check_admin_key, check_trusted_proxies, client_address, given_key, key_matches,
                          origin_allowed, session_secret)
 from .widget import widget_script
 
@@ -46,14 +48,17 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
                site: Path | None = None) -> FastAPI:
     """``knowledge_base``: a :class:`knowledge.admin.KnowledgeBase` on the engine's store;
     ``site``: a folder served at ``/`` (the demo shop)."""
+    ops = settings.web_public_ops
     app = _App(title="Linguadesk", version="1", max_body_size=settings.web_max_body_bytes,
                description="Customer conversations (used by the widget), knowledge-base "
-               "admin (API key), health and metrics.")
+               "admin (API key), health and metrics.", docs_url=None, redoc_url=None,
+               openapi_url=None if ops == "off" else "/openapi.json")
     tokens = ConversationTokens(session_secret(settings))
     limits = RateLimits(settings)
     slots = TurnSlots(settings.web_max_concurrent_turns, settings.web_queue_timeout_s)
     allowed = [o.rstrip("/") for o in settings.web_allowed_origins]
-    admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    admin_key = admin_key_of(settings)
+    check_trusted_proxies(settings)
     kb = knowledge_base
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(CORSMiddleware, allow_origins=allowed, allow_methods=["GET", "POST"],
@@ -95,7 +100,8 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
                            "LINGUADESK_WEB_ALLOWED_ORIGINS on the server.")
 
     def client_ip(request: Request) -> str:
-        return request.client.host if request.client else "unknown"
+        return client_address(request.client.host if request.client else None,
+                              settings.web_ipv6_prefix)
 
     def conversation(request: Request, conversation_id: str, locale: str | None = None) -> str:
         """Checks the token and the per-address limit; returns the conversation key."""
@@ -166,6 +172,7 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
                            f"characters; the limit is {settings.web_max_message_chars}.",
                            message_key="message_too_long", language=language)
         await run_in_threadpool(limits.hit, "session", conversation_id, language)
+        await run_in_threadpool(limits.hit, "worker_turns", "all", language)
         await slots.acquire(language)
         started = time.perf_counter()
         turn = Turn(text=body.text, conversation_id=key, user=f"web:{conversation_id}",
@@ -211,29 +218,68 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
         key = await run_in_threadpool(conversation, request, conversation_id, body.locale)
         language = await run_in_threadpool(language_of, key, body.locale)
         await run_in_threadpool(limits.hit, "session", conversation_id, language)
+        await run_in_threadpool(limits.hit, "handoff_ip", client_ip(request), language)
+        await run_in_threadpool(limits.hit, "worker_turns", "all", language)
         turn = Turn(text=body.text[:settings.web_max_message_chars], conversation_id=key,
                     user=f"web:{conversation_id}", channel=CHANNEL, locale=body.locale)
         started = time.perf_counter()
-        reply = await run_in_threadpool(engine.start_handoff, turn, reason="customer_button",
-                                        language=language)
-        await run_in_threadpool(reply.final)
+        # The summary and translation for the team are LLM calls: they hold a turn slot until
+        # they are done, like an answer does.
+        await slots.acquire(language)
+        try:
+            reply = await run_in_threadpool(engine.start_handoff, turn,
+                                            reason="customer_button", language=language)
+            await run_in_threadpool(reply.final)
+        except BaseException:
+            slots.release()
+            raise
+        _release_when_done(reply.handoff, slots.release)
         observe_reply(reply, CHANNEL, time.perf_counter() - started)
         return _reply_out(reply)
 
     # --- admin API --------------------------------------------------------------------------
 
-    def admin_gate(request: Request) -> None:
+    def guessing_limited(request: Request, check) -> None:
+        """Runs the key check, unless this address is locked out for guessing: then it is
+        refused before the key is even compared, so a right guess cannot be told apart."""
+        address = client_ip(request)
+        limits.check("admin_failure", address, "en")
         try:
-            check_admin_key(request, admin_key)
+            check()
         except ApiError as exc:
-            if exc.status == 401:  # guessing keys: limited per address
-                limits.hit("admin_failure", client_ip(request), "en")
+            if exc.status == 401:
+                limits.hit("admin_failure", address, "en")
             raise
+
+    def admin_gate(request: Request) -> None:
+        guessing_limited(request, lambda: check_admin_key(request, admin_key))
+
+    def ops_gate(request: Request) -> None:
+        """/docs, /openapi.json and /metrics with web_public_ops = "admin": the admin key as a
+        bearer token (Prometheus) or as the password of HTTP Basic (a browser opening /docs)."""
+        def check() -> None:
+            if not admin_key:
+                raise ApiError(403, "admin_api_disabled", "These pages need the admin key "
+                               "(web_public_ops = \"admin\"), and none is set: set "
+                               "LINGUADESK_ADMIN_API_KEY, or web_public_ops to public or off.")
+            if not key_matches(given_key(request, basic=True), admin_key):
+                raise ApiError(401, "bad_api_key", "These pages need the admin key: send it as "
+                               "'Authorization: Bearer <key>', or as the password when the "
+                               "browser asks.", headers={
+                                   "WWW-Authenticate": 'Basic realm="Linguadesk operations"'})
+        guessing_limited(request, check)
+
+    def refuse(request, exc):
+        return _error_response(exc.status, exc.code, exc.detail, "en", exc.message_key,
+                               exc.headers)
 
     # Every /v1/admin/ path: checked before FastAPI reads a body, so nobody without the key
     # can make it spool an upload.
-    app.add_middleware(_AdminGate, check=admin_gate, refuse=lambda request, exc: _error_response(
-        exc.status, exc.code, exc.detail, "en", exc.message_key, exc.headers))
+    app.add_middleware(_KeyGate, applies=lambda path: path.startswith("/v1/admin/"),
+                       check=admin_gate, refuse=refuse)
+    if ops == "admin":
+        app.add_middleware(_KeyGate, applies=lambda path: path in OPS_PATHS, check=ops_gate,
+                           refuse=refuse)
 
     admin_errors = {401: {"model": schemas.ErrorOut}, 403: {"model": schemas.ErrorOut}}
 
@@ -319,9 +365,14 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
                                  f"answer ({type(exc).__name__})."}, status_code=503)
         return {"status": "ok", "entries": entries}
 
-    @app.get("/metrics", tags=["operations"])
-    async def metrics():
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if ops != "off":
+        @app.get("/metrics", tags=["operations"])
+        async def metrics():
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+        @app.get("/docs", include_in_schema=False)
+        async def docs():
+            return docs_page(app.openapi_url, f"{app.title} API")
 
     script = widget_script()
 
@@ -335,12 +386,31 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
     return app
 
 
-class _AdminGate:
-    def __init__(self, app, check, refuse):
-        self.app, self.check, self.refuse = app, check, refuse
+OPS_PATHS = frozenset({"/docs", "/openapi.json", "/metrics"})
+
+
+def _release_when_done(future, release) -> None:
+    """Calls ``release`` on the event loop once the handoff's background work ends (at once
+    when there is none)."""
+    if future is None:
+        return release()
+    loop = asyncio.get_running_loop()
+
+    def done(_future) -> None:
+        try:
+            loop.call_soon_threadsafe(release)
+        except RuntimeError:  # the server is shutting down
+            pass
+
+    future.add_done_callback(done)
+
+
+class _KeyGate:
+    def __init__(self, app, applies, check, refuse):
+        self.app, self.applies, self.check, self.refuse = app, applies, check, refuse
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"].startswith("/v1/admin/"):
+        if scope["type"] == "http" and self.applies(scope["path"]):
             request = Request(scope)
             try:
                 await run_in_threadpool(self.check, request)
@@ -352,8 +422,8 @@ class _AdminGate:
 class _App(FastAPI):
     def build_middleware_stack(self):
         # FastAPI's body limit answers outside every handler; this turns its plain-text 413
-        # into the API's localized JSON error.
-        return _LocalizedTooLarge(super().build_middleware_stack())
+        # into the API's localized JSON error. Every response, errors too, gets its headers.
+        return SecurityHeaders(_LocalizedTooLarge(super().build_middleware_stack()))
 
 
 class _LocalizedTooLarge:

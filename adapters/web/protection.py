@@ -1,5 +1,6 @@
-"""What keeps the public API safe: conversation tokens, allowed origins, rate limits, a cap on
-turns running at once, and the admin key (never from a browser page)."""
+"""What keeps the public API safe: conversation tokens, allowed origins, rate limits (IPv6 per
+network, a budget per worker), a cap on turns running at once, the admin key (never from a
+browser page, and no guessing once an address is locked out), and the response headers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
 import time
@@ -15,11 +17,11 @@ from pathlib import Path
 
 from fastapi import Request
 from limits import parse
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from bot.metrics import RATE_LIMITED
-from linguadesk.settings import Settings
+from linguadesk.settings import ConfigError, Settings
 
 
 class ApiError(Exception):
@@ -56,7 +58,7 @@ def session_secret(settings: Settings) -> bytes:
                 draft.unlink()
         secret = path.read_text().strip().encode()
     if len(secret) < 32:
-        raise ValueError("LINGUADESK_WEB_SESSION_SECRET (or data_dir/web-session-secret) must be "
+        raise ConfigError("LINGUADESK_WEB_SESSION_SECRET (or data_dir/web-session-secret) must be "
                          "at least 32 characters; generate one with `openssl rand -base64 32`.")
     return secret
 
@@ -103,6 +105,38 @@ def from_browser_page(request: Request) -> bool:
         "sec-fetch-mode", "navigate") != "navigate"
 
 
+MIN_ADMIN_KEY_CHARS = 32
+
+
+def admin_key_of(settings: Settings) -> str | None:
+    """The configured admin key, refused at start when it is short enough to guess."""
+    key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    if key is not None and len(key) < MIN_ADMIN_KEY_CHARS:
+        raise ConfigError(f"LINGUADESK_ADMIN_API_KEY has {len(key)} characters; it must have at "
+                         f"least {MIN_ADMIN_KEY_CHARS}. Generate one with `openssl rand -base64 "
+                         "32`, or unset it to turn the admin API off.")
+    return key or None
+
+
+def given_key(request: Request, *, basic: bool = False) -> str:
+    """The key from 'Authorization: Bearer', 'X-API-Key' or, where ``basic`` (pages a browser
+    opens, like /docs), the password of HTTP Basic authentication."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if basic and scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            return ""
+    return request.headers.get("x-api-key", "")
+
+
+def key_matches(given: str, key: str) -> bool:
+    return bool(given) and hmac.compare_digest(given.encode(), key.encode())
+
+
 def check_admin_key(request: Request, key: str | None) -> None:
     if not key:
         raise ApiError(403, "admin_api_disabled", "The admin API is off. Set "
@@ -111,12 +145,42 @@ def check_admin_key(request: Request, key: str | None) -> None:
         raise ApiError(403, "admin_key_from_browser", "The admin API does not accept requests "
                        "from web pages, so the key can never be used from the widget. Call it "
                        "from a server, a script or the CLI.")
-    header = request.headers.get("authorization", "")
-    given = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get(
-        "x-api-key", "")
-    if not given or not hmac.compare_digest(given.encode(), key.encode()):
+    if not key_matches(given_key(request), key):
         raise ApiError(401, "bad_api_key", "Missing or wrong admin API key. Send it as "
                        "'Authorization: Bearer <key>' (LINGUADESK_ADMIN_API_KEY).")
+
+
+def check_trusted_proxies(settings: Settings) -> None:
+    """Trusting every sender's X-Forwarded-For lets any client choose its address (a load
+    balancer appends to the header, it does not replace it), and with it its rate limits."""
+    for entry in settings.web_trusted_proxies:
+        if entry.strip() == "*":
+            raise ConfigError("LINGUADESK_WEB_TRUSTED_PROXIES must list the proxies' own "
+                              "addresses or networks (e.g. '[\"10.0.0.5\", \"172.28.0.0/24\"]'), "
+                              "not \"*\": with \"*\" any client can pick the address its rate "
+                              "limits count by.")
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            if not entry.startswith("unix:"):
+                raise ConfigError(f"LINGUADESK_WEB_TRUSTED_PROXIES: {entry!r} is not an IP "
+                                  "address or network; list the proxies' addresses.") from None
+
+
+def client_address(host: str | None, ipv6_prefix: int) -> str:
+    """The address rate limits count by: an IPv4 address, or the IPv6 network of
+    ``ipv6_prefix`` bits (one customer gets a whole /64, so exact IPv6 addresses are free)."""
+    if not host:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return host
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/{ipv6_prefix}", strict=False))
+    return str(address)
 
 
 # --- rate limits --------------------------------------------------------------------------
@@ -130,30 +194,47 @@ class Limit:
 class RateLimits:
     """Moving-window limits in memory (one worker) or Redis (shared by all workers)."""
 
+    # Counted in this worker alone, never in Redis: what one worker can take.
+    PER_WORKER = frozenset({"worker_turns"})
+
     def __init__(self, settings: Settings):
         url = settings.redis_url.get_secret_value() if settings.redis_url else "memory://"
-        self._limiter = MovingWindowRateLimiter(storage_from_string(url))
-        try:
-            self.limits = {
-                "ip": parse(settings.web_rate_limit_ip),
-                "session": parse(settings.web_rate_limit_session),
-                "new_conversation": parse(settings.web_rate_limit_new_conversations),
-                "admin_failure": parse("10/minute"),  # wrong admin keys per address
-            }
-        except ValueError as exc:
-            raise ValueError(f"A web rate limit is not valid ({exc}). Write limits like "
-                             "'60/minute' or '5/second'.") from exc
+        self._shared = MovingWindowRateLimiter(storage_from_string(url))
+        self._local = MovingWindowRateLimiter(MemoryStorage())
+        named = {"ip": settings.web_rate_limit_ip, "session": settings.web_rate_limit_session,
+                 "new_conversation": settings.web_rate_limit_new_conversations,
+                 "admin_failure": "10/minute",  # wrong admin keys per address
+                 "handoff_ip": settings.handoff_rate_limit_ip,
+                 "worker_turns": settings.web_rate_limit_worker_turns}
+        self.limits = {}
+        for scope, text in named.items():
+            try:
+                self.limits[scope] = parse(text)
+            except ValueError as exc:
+                raise ConfigError(f"The rate limit {text!r} for {scope} is not valid ({exc}). "
+                                 "Write limits like '60/minute' or '5/second'.") from exc
+
+    def _limiter(self, scope: str) -> MovingWindowRateLimiter:
+        return self._local if scope in self.PER_WORKER else self._shared
 
     def hit(self, scope: str, key: str, language: str) -> None:
         """Counts one request; raises a localized 429 when the limit is used up."""
+        if not self._limiter(scope).hit(self.limits[scope], "linguadesk", scope, key):
+            self._refuse(scope, key, language)
+
+    def check(self, scope: str, key: str, language: str) -> None:
+        """Raises the 429 when the limit is used up, without counting a request."""
+        if not self._limiter(scope).test(self.limits[scope], "linguadesk", scope, key):
+            self._refuse(scope, key, language)
+
+    def _refuse(self, scope: str, key: str, language: str) -> None:
         rule = self.limits[scope]
-        if self._limiter.hit(rule, "linguadesk", scope, key):
-            return
-        reset = self._limiter.get_window_stats(rule, "linguadesk", scope, key).reset_time
+        reset = self._limiter(scope).get_window_stats(rule, "linguadesk", scope, key).reset_time
         retry_after = max(1, int(reset - time.time()) + 1)
         RATE_LIMITED.labels(scope).inc()
+        key_name = "busy" if scope in self.PER_WORKER else "slow_down"
         raise ApiError(429, "rate_limited", f"Too many requests ({scope} limit {rule}); retry "
-                       f"after {retry_after} s.", message_key="slow_down", language=language,
+                       f"after {retry_after} s.", message_key=key_name, language=language,
                        headers={"Retry-After": str(retry_after)})
 
 
