@@ -22,6 +22,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.retrievers import BaseRetriever
 
+from knowledge.links import safe_link
 from linguadesk.settings import GenerationPreset, Settings
 
 from .conversations import (ConversationState, ConversationStore, Feedback, Message,
@@ -108,7 +109,8 @@ class Reply:
     """Iterate it for the token stream; ``text`` and ``citations`` are final once it is consumed.
 
     ``status``: answered | no_answer | off_topic | small_talk | language_switched | handoff |
-    handoff_unavailable | handed_off (a person has the conversation: say nothing) | empty | error.
+    handoff_unavailable | handoff_limited (asked too often, or the team's queue is full) |
+    handed_off (a person has the conversation: say nothing) | empty | error.
     """
 
     language: str
@@ -434,6 +436,10 @@ class Engine:
         if not self._can_hand_off:
             return self._fixed(turn, language, "handoff_unavailable",
                                status="handoff_unavailable", changes=changes)
+        refusal = service.refusal(key)
+        if refusal:  # asked too often, or the team's queue is full: try again later
+            return self._fixed(turn, language, "slow_down" if refusal == "rate_limited"
+                               else "busy", status="handoff_limited", changes=changes)
         history = self.conversations.messages(key)
         if turn.text.strip():
             history = [*history, Message("human", turn.text.strip(), language)]
@@ -554,7 +560,7 @@ def _citation(number: int, doc: Document) -> Citation:
         number=number,
         id=str(meta.get("entry_id") or doc.id or ""),
         title=str(meta.get("title", "")),
-        url=str(meta.get("url", "")),
+        url=safe_link(str(meta.get("url") or "")),  # stored before ingest checked links
         source=str(meta.get("source", "")),
         score=float(meta.get("score", 0.0)),
         rank_score=float(meta.get("rank_score", meta.get("score", 0.0))),

@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -22,6 +23,9 @@ from pathlib import Path
 import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
 from .conversations import Message
 from .language import language_name
@@ -96,23 +100,51 @@ class HandoffDeliveryError(RuntimeError):
     pass
 
 
-class WebhookNotifier:
-    """POSTs the event as JSON; signed with HMAC-SHA256 of the body when a secret is set
-    (header ``X-Linguadesk-Signature: sha256=<hex>``), retried with backoff."""
+SIGNATURE_TOLERANCE_S = 300
 
-    def __init__(self, url: str, secret: str | None = None, *, timeout_s: float = 10.0,
+
+def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=`` and the hex HMAC-SHA256 of ``timestamp.body``, as in the
+    ``X-Linguadesk-Signature`` header."""
+    signed = timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def verify_webhook(secret: str, headers, body: bytes, *, now: float | None = None,
+                   tolerance_s: float = SIGNATURE_TOLERANCE_S) -> bool:
+    """What a receiver checks (see docs/security.md): the signature over the timestamp and the
+    raw body, and a timestamp within ``tolerance_s`` of now, so a recorded request cannot be
+    replayed later. ``headers``: any mapping with lower-case or canonical names."""
+    lowered = {str(k).lower(): v for k, v in dict(headers).items()}
+    timestamp = lowered.get("x-linguadesk-timestamp", "")
+    signature = lowered.get("x-linguadesk-signature", "")
+    try:
+        age = abs((time.time() if now is None else now) - int(timestamp))
+    except ValueError:
+        return False
+    return age <= tolerance_s and hmac.compare_digest(
+        signature.encode(), webhook_signature(secret, timestamp, body).encode())
+
+
+class WebhookNotifier:
+    """POSTs the event as JSON, signed (``X-Linguadesk-Timestamp`` and
+    ``X-Linguadesk-Signature: sha256=<hex HMAC of "timestamp.body">``), retried with backoff."""
+
+    def __init__(self, url: str, secret: str, *, timeout_s: float = 10.0,
                  attempts: int = 3, backoff_s: float = 0.5):
+        if not secret:
+            raise ValueError("a handoff webhook needs a signing secret")
         self.url, self.secret = url, secret
         self.timeout_s, self.attempts, self.backoff_s = timeout_s, attempts, backoff_s
 
     def send(self, event: HandoffEvent) -> None:
         body = json.dumps(event.as_json(), ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json", "User-Agent": "linguadesk-handoff"}
-        if self.secret:
-            digest = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
-            headers["X-Linguadesk-Signature"] = f"sha256={digest}"
         problem = ""
         for attempt in range(self.attempts):
+            timestamp = str(int(time.time()))  # each try signed anew: retries stay in the window
+            headers = {"Content-Type": "application/json", "User-Agent": "linguadesk-handoff",
+                       "X-Linguadesk-Timestamp": timestamp,
+                       "X-Linguadesk-Signature": webhook_signature(self.secret, timestamp, body)}
             try:
                 response = httpx.post(self.url, content=body, headers=headers,
                                       timeout=self.timeout_s)
@@ -125,6 +157,12 @@ class WebhookNotifier:
                 problem = type(exc).__name__
             time.sleep(self.backoff_s * 2 ** attempt)
         raise HandoffDeliveryError(f"webhook {httpx.URL(self.url).host}: {problem}")
+
+
+def _verbatim(text: str) -> dict:
+    """A mrkdwn text object Slack shows as written: without ``verbatim`` it turns a customer's
+    "@channel" into a mention and bare addresses into links."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 class SlackNotifier:
@@ -146,13 +184,14 @@ class SlackNotifier:
                   f"`{_slack_escape(event.conversation)}`, customer writes "
                   f"{language_name(event.language)}")
         blocks = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": header}},
-            {"type": "section", "text": {"type": "mrkdwn",
-                                         "text": f"*Summary:* {_slack_escape(event.summary)}"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": lines[:2900] or "_empty_"}},
+            {"type": "section", "text": _verbatim(header)},
+            {"type": "section", "text": _verbatim(f"*Summary:* {_slack_escape(event.summary)}")},
+            {"type": "section", "text": _verbatim(lines[:2900] or "_empty_")},
         ]
         try:
-            self.client.chat_postMessage(channel=self.channel, text=header, blocks=blocks)
+            self.client.chat_postMessage(channel=self.channel, text=header, blocks=blocks,
+                                         parse="none", link_names=False, unfurl_links=False,
+                                         unfurl_media=False)
         except SlackApiError as exc:
             raise HandoffDeliveryError(f"Slack: {exc.response.get('error', 'error')}") from exc
         except Exception as exc:  # connection problems surface as URLError/OSError
@@ -164,12 +203,26 @@ class HandoffService:
     so the customer gets the handoff message at once."""
 
     def __init__(self, notifiers: list, llm: BaseChatModel | Callable[[], BaseChatModel] | None,
-                 outbox: Path, *, transcript_messages: int = 12):
+                 outbox: Path, *, transcript_messages: int = 12, queue_max: int = 50,
+                 per_conversation: str = "3/hour", limits_storage: str = "memory://"):
         self.notifiers = notifiers
         self._llm_or_factory = llm
         self.outbox = outbox
         self.transcript_messages = transcript_messages
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="handoff")
+        self.queue_max = queue_max
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._limiter = MovingWindowRateLimiter(storage_from_string(limits_storage))
+        self._per_conversation = parse(per_conversation)
+
+    def refusal(self, conversation: str) -> str | None:
+        """Why a new handoff for this conversation is refused now: "rate_limited" (asked too
+        often), "busy" (the queue is full), or None. Counts the attempt."""
+        if not self._limiter.hit(self._per_conversation, "linguadesk", "handoff", conversation):
+            return "rate_limited"
+        with self._lock:
+            return "busy" if self._pending >= self.queue_max else None
 
     @property
     def _llm(self) -> BaseChatModel | None:
@@ -182,8 +235,16 @@ class HandoffService:
 
     def submit(self, conversation: str, language: str, history: list[Message], reason: str,
                *, user: str = "", channel: str = "", on_failure=None) -> Future:
-        return self._pool.submit(self._run, conversation, language, history, reason, user,
-                                 channel, on_failure)
+        with self._lock:
+            self._pending += 1
+        future = self._pool.submit(self._run, conversation, language, history, reason, user,
+                                   channel, on_failure)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _future: Future) -> None:
+        with self._lock:
+            self._pending -= 1
 
     def _run(self, conversation, language, history, reason, user, channel, on_failure):
         try:

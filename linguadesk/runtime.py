@@ -52,16 +52,27 @@ def build_knowledge_base(settings: Settings, progress: Progress | None = None):
 def build_handoff(settings: Settings, llm_factory):
     from bot.handoff import HandoffService, SlackNotifier, WebhookNotifier
 
+    from linguadesk.settings import ConfigError
+
     notifiers = []
     if settings.handoff_webhook_url:
         secret = settings.handoff_webhook_secret
+        if secret is None or len(secret.get_secret_value()) < 32:
+            raise ConfigError("LINGUADESK_HANDOFF_WEBHOOK_URL is set, so "
+                              "LINGUADESK_HANDOFF_WEBHOOK_SECRET must be too (at least 32 "
+                              "characters, e.g. `openssl rand -hex 32`): the receiver checks "
+                              "every handoff's signature with it (docs/security.md).")
         notifiers.append(WebhookNotifier(settings.handoff_webhook_url,
-                                         secret.get_secret_value() if secret else None))
+                                         secret.get_secret_value()))
     if settings.handoff_slack_channel and settings.slack_bot_token:
         notifiers.append(SlackNotifier(settings.slack_bot_token.get_secret_value(),
                                        settings.handoff_slack_channel,
                                        base_url=settings.slack_api_url))
-    return HandoffService(notifiers, llm_factory, settings.data_dir / "handoff-outbox")
+    storage = settings.redis_url.get_secret_value() if settings.redis_url else "memory://"
+    return HandoffService(notifiers, llm_factory, settings.data_dir / "handoff-outbox",
+                          queue_max=settings.handoff_queue_max,
+                          per_conversation=settings.handoff_rate_limit_conversation,
+                          limits_storage=storage)
 
 
 def build_engine(settings: Settings, store=None, progress: Progress | None = None,

@@ -18,9 +18,8 @@ from bot.language import detect_language, reply_language_share
 from bot.messages import message
 from retrieval.hybrid import HybridSearch
 from retrieval.retriever import FaqRetriever
+from tests.conftest import WEBHOOK_SECRET
 from tests.recording_server import RecordingServer, slack_web_api
-
-WEBHOOK_SECRET = "s3cret-for-tests"
 
 
 @pytest.fixture
@@ -268,7 +267,8 @@ def test_asking_for_a_person_hands_off_with_an_english_summary(handoff_engine, h
 
     got = webhook.received[0]
     assert got.path == "/hooks/handoff"
-    expected = hmac.new(WEBHOOK_SECRET.encode(), got.body, hashlib.sha256).hexdigest()
+    signed = got.headers["x-linguadesk-timestamp"].encode() + b"." + got.body
+    expected = hmac.new(WEBHOOK_SECRET.encode(), signed, hashlib.sha256).hexdigest()
     assert got.headers["x-linguadesk-signature"] == f"sha256={expected}"
     body = got.json()
     assert body["conversation"] == "h1" and body["language"] == "es" and body["user"] == "u42"
@@ -304,7 +304,7 @@ def test_accepting_the_offered_person_hands_off(loaded_kb, settings, handoff_rec
     from bot.handoff import HandoffService, WebhookNotifier
 
     webhook, _ = handoff_receivers
-    service = HandoffService([WebhookNotifier(webhook.url)], None, settings.data_dir / "outbox")
+    service = HandoffService([WebhookNotifier(webhook.url, WEBHOOK_SECRET)], None, settings.data_dir / "outbox")
     engine = _engine_with(loaded_kb, settings, lambda: None, handoff=service)
     unknown = engine.answer(Turn("明日のパリの天気はどうですか？", conversation_id="h2"))
     assert unknown.final() == message("no_answer", "ja") and unknown.offer_handoff
@@ -322,7 +322,7 @@ def test_undelivered_handoff_is_kept_and_the_bot_takes_the_conversation_back(loa
 
     with RecordingServer(lambda received: (503, {"error": "down"})) as broken:
         outbox = settings.data_dir / "outbox"
-        service = HandoffService([WebhookNotifier(broken.url, backoff_s=0.01)], None, outbox)
+        service = HandoffService([WebhookNotifier(broken.url, WEBHOOK_SECRET, backoff_s=0.01)], None, outbox)
         engine = _engine_with(loaded_kb, settings, lambda: None, handoff=service)
         reply = engine.answer(Turn("I want to talk to a human", conversation_id="h3"))
         reply.final()
