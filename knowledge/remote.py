@@ -6,10 +6,12 @@ import email.utils
 import ipaddress
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import httpcore
 import httpx
 
 from .entries import SourceError
@@ -42,37 +44,29 @@ def source_name_for(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path or "/", "", ""))
 
 
-def _refuse_private(url: str) -> None:
-    """Admin API fetches go only to public addresses (not this machine, its network or a cloud
-    metadata service), checked again on every redirect."""
-    host = urlsplit(url).hostname or ""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except socket.gaierror as exc:
-        raise SourceError(url, f"names a host that does not resolve ({exc.strerror}); check "
-                          "the URL") from exc
-    for address in addresses:
-        if not ipaddress.ip_address(address.split("%")[0]).is_global:
-            raise SourceError(url, f"points at a private address ({address}), which the admin "
-                              "API does not fetch; set LINGUADESK_WEB_INGEST_PRIVATE_URLS=true "
-                              "to allow it, or use `linguadesk kb ingest` on the server")
+class _PrivateAddress(Exception):
+    """A host resolved to an address that is not public (the message is the address)."""
 
 
 def download(url: str, folder: Path, *, max_bytes: int, timeout_s: float = 30.0,
              allow_private: bool = True) -> Path:
     """Saves ``url`` into ``folder`` as ``download<suffix>``, the suffix naming its format (from
-    the path, else the Content-Type); the file's time is the server's Last-Modified."""
+    the path, else the Content-Type); the file's time is the server's Last-Modified.
+
+    ``timeout_s`` bounds the whole fetch: name lookups, connects, every redirect and the body.
+    ``allow_private=False`` (the admin API) fetches only from public addresses: each host is
+    resolved once, every address checked, and the connection made to a checked one."""
     if not is_url(url):
         raise SourceError(url, "is not an http(s) URL")
     deadline = time.monotonic() + timeout_s
+    current = url
     try:
-        with httpx.Client(timeout=timeout_s, follow_redirects=False,
+        # trust_env=False: no proxy, .netrc or CA bundle from the environment.
+        with httpx.Client(transport=_CheckedTransport(deadline, allow_private),
+                          timeout=timeout_s, trust_env=False, follow_redirects=False,
                           headers={"User-Agent": "linguadesk-kb-ingest",
                                    "Accept-Encoding": "identity"}) as client:
-            current = url
             for _ in range(MAX_REDIRECTS + 1):
-                if not allow_private:
-                    _refuse_private(current)
                 with client.stream("GET", current) as response:
                     if response.is_redirect:
                         current = str(response.url.join(response.headers["location"]))
@@ -86,9 +80,6 @@ def download(url: str, folder: Path, *, max_bytes: int, timeout_s: float = 30.0,
                         if len(data) > max_bytes:
                             raise SourceError(url, f"is larger than {_size(max_bytes)}; split it "
                                               "or raise the upload limit")
-                        if time.monotonic() > deadline:
-                            raise SourceError(url, f"took longer than {timeout_s:.0f} s to "
-                                              "download; try again or upload the file")
                     content_type = response.headers.get("content-type", "").split(";")[0]
                     modified = response.headers.get("last-modified")
                     final_path = urlsplit(current).path
@@ -97,6 +88,17 @@ def download(url: str, folder: Path, *, max_bytes: int, timeout_s: float = 30.0,
                 raise SourceError(url, f"redirects more than {MAX_REDIRECTS} times")
     except SourceError:
         raise
+    except _PrivateAddress as exc:
+        raise SourceError(url, f"{_where(url, current)} at a private address ({exc}), which the "
+                          "admin API does not fetch; set LINGUADESK_WEB_INGEST_PRIVATE_URLS=true "
+                          "to allow it, or use `linguadesk kb ingest` on the server") from exc
+    except socket.gaierror as exc:
+        host = urlsplit(current).hostname
+        raise SourceError(url, f"names a host that does not resolve ({host}: {exc.strerror}); "
+                          "check the URL") from exc
+    except httpx.TimeoutException as exc:  # every wait is cut to the time left, see _time_left
+        raise SourceError(url, f"took longer than {timeout_s:.0f} s to download; try again or "
+                          "upload the file") from exc
     except httpx.HTTPError as exc:
         raise SourceError(url, f"could not be downloaded ({type(exc).__name__}: {exc}); check "
                           "the URL and that this server can reach it") from exc
@@ -117,6 +119,135 @@ def download(url: str, folder: Path, *, max_bytes: int, timeout_s: float = 30.0,
     if when:
         os.utime(path, (when, when))
     return path
+
+
+def _where(url: str, current: str) -> str:
+    return "points" if current == url else f"redirects to {source_name_for(current)}, which points"
+
+
+def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether the admin API may fetch from ``ip``. IPv6 forms that carry an IPv4 address
+    (IPv4-mapped, -compatible or -translated, NAT64, 6to4, Teredo) are judged by that address,
+    as traffic to them can end up there."""
+    if ip.version == 6:
+        if ip in _LOCAL_NAT64:
+            return False  # translated to whatever IPv4 address this network chooses
+        embedded = _embedded_ipv4(ip)
+        if embedded:
+            return all(is_public(v4) for v4 in embedded)
+    return ip.is_global and not ip.is_multicast
+
+
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+# NAT64, IPv4-translated and IPv4-compatible addresses: the IPv4 address is the last 32 bits.
+_LOW_32_BITS = [ipaddress.ip_network(n) for n in ("64:ff9b::/96", "::ffff:0:0:0/96", "::/96")]
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)  # the Teredo server and the client
+    if any(ip in network for network in _LOW_32_BITS):
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
+
+
+def _time_left(deadline: float, timeout: float | None, error: type[Exception]) -> float:
+    """The socket timeout for the next wait: never past the deadline of the whole download."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the time for the download ran out")
+    return left if timeout is None else min(timeout, left)
+
+
+def _resolve(host: str, port: int, seconds: float) -> list[str]:
+    """The addresses of ``host``, in the resolver's order; the lookup gets ``seconds`` at most
+    (getaddrinfo itself cannot be given a timeout, so it runs in a thread that may outlive us)."""
+    answer: list = []
+
+    def lookup() -> None:
+        try:
+            answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            answer.append(exc)
+
+    thread = threading.Thread(target=lookup, name="linguadesk-url-dns", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not answer:
+        raise httpcore.ConnectTimeout(f"looking up {host} took too long")
+    if isinstance(answer[0], socket.gaierror):
+        raise answer[0]
+    if isinstance(answer[0], OSError):
+        raise httpcore.ConnectError(f"looking up {host} failed: {answer[0]}")
+    return list(dict.fromkeys(info[4][0] for info in answer[0]))
+
+
+class _CheckedBackend(httpcore.SyncBackend):
+    """Resolves each host once, checks every address when private ones are refused, and connects
+    to a checked address: httpx would otherwise resolve again, and a second DNS answer could name
+    another machine (DNS rebinding). TLS still verifies the certificate for the host name, since
+    httpcore passes the URL's host to start_tls as the server name."""
+
+    def __init__(self, deadline: float, allow_private: bool):
+        self._deadline = deadline
+        self._allow_private = allow_private
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        addresses = _resolve(host, port, _time_left(self._deadline, timeout,
+                                                    httpcore.ConnectTimeout))
+        if not self._allow_private:
+            for address in addresses:
+                if not is_public(ipaddress.ip_address(address.split("%")[0])):
+                    raise _PrivateAddress(address)
+        failure: Exception = httpcore.ConnectError(f"{host} has no address")
+        for address in addresses:
+            left = _time_left(self._deadline, timeout, httpcore.ConnectTimeout)
+            try:  # an IP literal: the base class connects without another lookup
+                stream = super().connect_tcp(address, port, left, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                failure = exc
+                continue
+            return _DeadlineStream(stream, self._deadline)
+        raise failure
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """Cuts every read and write to the time left, so a server that trickles its headers or body
+    ends at the deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float):
+        self._stream = stream
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes,
+                                 _time_left(self._deadline, timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _time_left(self._deadline, timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        left = _time_left(self._deadline, timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, left),
+                               self._deadline)
+
+    def get_extra_info(self, info: str):
+        return self._stream.get_extra_info(info)
+
+
+class _CheckedTransport(httpx.HTTPTransport):
+    # httpx.HTTPTransport takes no network backend; its methods only use the pool in _pool.
+    def __init__(self, deadline: float, allow_private: bool):
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            network_backend=_CheckedBackend(deadline, allow_private))
 
 
 def _size(n: int) -> str:
