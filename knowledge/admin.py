@@ -117,9 +117,10 @@ class KnowledgeBase:
         report = IngestReport(dry_run=dry_run)
         shown = source_name_for(url) if is_url(url) else url
         if not self._url_slots.acquire(blocking=False):
-            report.errors.append(SourceError(shown, f"was not fetched: "
-                                             f"{self.limits.max_concurrent_urls} URL ingests are "
-                                             "already running; try again in a minute"))
+            report.errors.append(SourceError(shown, "was not fetched: the most URL ingests "
+                                             f"that run at once "
+                                             f"({self.limits.max_concurrent_urls}) are running; "
+                                             "try again in a minute"))
             return report
         try:
             with tempfile.TemporaryDirectory(prefix="linguadesk-url-") as folder:

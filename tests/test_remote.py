@@ -306,3 +306,35 @@ def test_tls_still_names_and_verifies_the_host(network, monkeypatch, tmp_path, c
         assert requests[0][1]["host"] == f"faq.example:{port}"
         with pytest.raises(SourceError, match="could not be downloaded.*certificate"):
             download(f"https://other.example:{port}/faq.md", tmp_path, max_bytes=10_000)
+
+
+def test_only_a_few_url_ingests_fetch_at_once(tmp_path):
+    """Stuck fetches must not take the threads that customers' turns share: past the cap a
+    URL ingest is refused at once, and a slot frees when a fetch ends."""
+    from knowledge.admin import KnowledgeBase
+    from knowledge.limits import IngestLimits
+
+    kb = KnowledgeBase(store=None, limits=IngestLimits(max_concurrent_urls=1, url_timeout_s=3))
+    release = threading.Event()
+
+    def stuck(handler):
+        release.wait(10)
+        handler.send_response(503)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    with site({"/stuck": stuck}) as (port, requests):
+        first = threading.Thread(target=kb.ingest_url, args=(f"http://127.0.0.1:{port}/stuck",))
+        first.start()
+        deadline = time.monotonic() + 5
+        while not requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        started = time.monotonic()
+        refused = kb.ingest_url(f"http://127.0.0.1:{port}/stuck")
+        assert time.monotonic() - started < 0.5
+        assert "the most URL ingests that run at once (1) are running" in str(refused.errors[0])
+        release.set()
+        first.join(10)
+        later = kb.ingest_url(f"http://127.0.0.1:{port}/stuck")
+    assert "answered HTTP 503" in str(later.errors[0]), "the slot is free again"
+    assert len(requests) == 2
