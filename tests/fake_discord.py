@@ -201,6 +201,10 @@ class FakeDiscord:
     DM with the bot). Members are Discord member objects (``{"user": {...}, "roles": [...], ...}``);
     wherever a user is expected, a member dict, a user dict or an id is accepted.
 
+    ``add_guild`` adds another server the bot is in (its own owner, roles, members and text
+    channel; GUILD_CREATE as when the bot is invited), ``add_role``/``add_member`` take a
+    ``guild_id``; interactions and messages carry the guild of their channel.
+
     Connection: ``api_base``, ``gateway_url``, ``base_url``, ``port``; ``patch(monkeypatch)`` or
     ``with fake.patched():`` points discord.py here.
     """
@@ -294,6 +298,11 @@ class FakeDiscord:
         }
         self.dm_channel_id = self._ensure_dm(self.member["user"]["id"])["id"]
         self.guild_joined_at = _iso()
+        # guild id -> {"name", "owner_id", "roles", "members", "system_channel_id", "joined_at"};
+        # the first guild's roles and members are ``_roles`` and ``_members``
+        self._guilds: dict[str, dict] = {self.guild_id: {
+            "name": guild_name, "owner_id": self.owner_id, "roles": self._roles, "members": self._members,
+            "system_channel_id": self.text_channel_id, "joined_at": self.guild_joined_at}}
 
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
@@ -319,14 +328,15 @@ class FakeDiscord:
         self._users[uid] = user
         return user
 
-    def _add_member(self, uid: str, username: str, *, roles: list[str], bot: bool = False) -> dict:
+    def _add_member(self, uid: str, username: str, *, roles: list[str], bot: bool = False,
+                    members: Optional[dict] = None) -> dict:
         user = self._users.get(uid) or self._add_user(uid, username, bot=bot)
         member = {
             "user": user, "nick": None, "avatar": None, "banner": None, "roles": list(roles), "joined_at": _iso(),
             "premium_since": None, "deaf": False, "mute": False, "flags": 0, "pending": False,
             "communication_disabled_until": None, "avatar_decoration_data": None,
         }
-        self._members[uid] = member
+        (self._members if members is None else members)[uid] = member
         return member
 
     def _role(self, rid: str, name: str, permissions: int, *, position: int, hoist: bool = False,
@@ -351,21 +361,25 @@ class FakeDiscord:
                                        "recipients": [self._users[user_id]]}
             return self._channels[cid]
 
-    def permissions_of(self, user_id: str) -> int:
+    def _guild(self, guild_id: Optional[str] = None) -> dict:
+        return self._guilds[str(guild_id or self.guild_id)]
+
+    def permissions_of(self, user_id: str, guild_id: Any = None) -> int:
         """Guild-level permission integer of a member (owner and administrators get everything)."""
-        user_id = str(user_id)
+        user_id, guild_id = str(user_id), str(guild_id or self.guild_id)
         with self._lock:
-            if user_id == self.owner_id:
+            guild = self._guild(guild_id)
+            if user_id == guild["owner_id"]:
                 return Perm.ALL
-            member = self._members.get(user_id)
-            perms = int(self._roles[self.guild_id]["permissions"])
+            member = guild["members"].get(user_id)
+            perms = int(guild["roles"][guild_id]["permissions"])
             for rid in (member or {}).get("roles", []):
-                if rid in self._roles:
-                    perms |= int(self._roles[rid]["permissions"])
+                if rid in guild["roles"]:
+                    perms |= int(guild["roles"][rid]["permissions"])
             return Perm.ALL if perms & Perm.ADMINISTRATOR else perms
 
-    def _resolve_person(self, who: Any) -> tuple[dict, Optional[dict]]:
-        """(user, member or None) from a member dict, user dict, or id."""
+    def _resolve_person(self, who: Any, guild_id: Optional[str] = None) -> tuple[dict, Optional[dict]]:
+        """(user, member of that guild or None) from a member dict, user dict, or id."""
         if isinstance(who, dict):
             uid = str(who["user"]["id"] if "user" in who else who["id"])
         else:
@@ -374,25 +388,77 @@ class FakeDiscord:
             user = self._users.get(uid)
             if user is None:
                 raise ValueError(f"unknown user {uid!r}")
-            return user, self._members.get(uid)
+            return user, self._guild(guild_id)["members"].get(uid)
 
     def _guild_channel(self, channel_id: str) -> Optional[dict]:
         ch = self._channels.get(str(channel_id))
-        return ch if ch is not None and ch.get("guild_id") == self.guild_id else None
+        return ch if ch is not None and ch.get("guild_id") in self._guilds else None
+
+    def _guild_of(self, channel_id: Any) -> Optional[str]:
+        """The guild id of a guild channel or thread (None for a DM or an unknown channel)."""
+        ch = self._guild_channel(channel_id)
+        return ch["guild_id"] if ch is not None else None
 
     def _partial_member(self, member: dict) -> dict:
         return {k: v for k, v in member.items() if k != "user"}
 
-    def add_member(self, username: str, *, roles: Iterable[str] = (), admin: bool = False) -> dict:
+    def add_member(self, username: str, *, roles: Iterable[str] = (), admin: bool = False,
+                   guild_id: Any = None) -> dict:
         """Add a guild member (``admin=True`` gives the "Support admins" role); dispatches
         GUILD_MEMBER_ADD (delivered only with the members intent). Returns the member object."""
+        guild_id = str(guild_id or self.guild_id)
         roles = list(roles) + ([self.admin_role_id] if admin else [])
-        member = self._add_member(self._snowflake(), username, roles=roles)
+        with self._lock:
+            member = self._add_member(self._snowflake(), username, roles=roles,
+                                      members=self._guild(guild_id)["members"])
         if self._loop is not None:
             payload = copy.deepcopy(member)
-            payload["guild_id"] = self.guild_id
+            payload["guild_id"] = guild_id
             self._call(self._dispatch("GUILD_MEMBER_ADD", payload))
         return copy.deepcopy(member)
+
+    def add_role(self, name: str, permissions: int = 0, *, guild_id: Any = None) -> dict:
+        """Add a role (names need not be unique, as in Discord); dispatches GUILD_ROLE_CREATE.
+        Returns the role object."""
+        guild_id = str(guild_id or self.guild_id)
+        with self._lock:
+            roles = self._guild(guild_id)["roles"]
+            rid = self._snowflake()
+            roles[rid] = self._role(rid, name, permissions, position=len(roles))
+            role = copy.deepcopy(roles[rid])
+        if self._loop is not None:
+            self._call(self._dispatch("GUILD_ROLE_CREATE", {"guild_id": guild_id, "role": copy.deepcopy(role)}))
+        return role
+
+    def add_guild(self, name: str, *, owner_name: str = "mallory_owner", channel_name: str = "general") -> dict:
+        """Another server the bot is in: its owner (a user of its own, every permission there), an
+        @everyone role, the bot's member and a text channel. While a client is connected this
+        dispatches GUILD_CREATE, as when somebody invites the bot. Returns
+        ``{"id", "name", "owner", "text_channel_id", "everyone_role_id"}``."""
+        with self._lock:
+            gid = self._snowflake()
+            roles = {gid: self._role(gid, "@everyone", Perm.EVERYONE, position=0)}
+            members: dict[str, dict] = {}
+            owner = self._add_member(self._snowflake(), owner_name, roles=[], members=members)
+            self._add_member(self.bot_id, self.bot_user["username"], roles=[], members=members)
+            cid = self._snowflake()
+            self._channels[cid] = {
+                "id": cid, "type": 0, "guild_id": gid, "name": channel_name, "position": 0,
+                "permission_overwrites": [], "topic": None, "nsfw": False, "last_message_id": None,
+                "rate_limit_per_user": 0, "parent_id": None, "flags": 0, "last_pin_timestamp": None,
+                "default_thread_rate_limit_per_user": 0, "default_auto_archive_duration": 1440,
+            }
+            self._guilds[gid] = {"name": name, "owner_id": owner["user"]["id"], "roles": roles,
+                                 "members": members, "system_channel_id": cid, "joined_at": _iso()}
+        if self._loop is not None:
+            async def invited() -> None:
+                for session in list(self._sessions.values()):
+                    if session.intents & Intents.GUILDS:
+                        await self._send_dispatch(session, "GUILD_CREATE",
+                                                  self._guild_create_payload(session.intents, gid))
+            self._call(invited())
+        return {"id": gid, "name": name, "owner": copy.deepcopy(owner), "text_channel_id": cid,
+                "everyone_role_id": gid}
 
     def add_user(self, username: str) -> dict:
         """A Discord user who is *not* a member of the guild (e.g. for DMs). Returns the user object."""
@@ -766,7 +832,7 @@ class FakeDiscord:
             "v": API_VERSION,
             "user": {**copy.deepcopy(self.bot_user), "verified": True, "mfa_enabled": False, "email": None,
                      "locale": self.locale},
-            "guilds": [{"id": self.guild_id, "unavailable": True}],
+            "guilds": [{"id": gid, "unavailable": True} for gid in self._guilds],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -778,43 +844,48 @@ class FakeDiscord:
             ready["shard"] = data["shard"]
         await self._send_dispatch(session, "READY", ready)
         if intents & Intents.GUILDS:
-            await self._send_dispatch(session, "GUILD_CREATE", self._guild_create_payload(intents))
+            for gid in list(self._guilds):
+                await self._send_dispatch(session, "GUILD_CREATE", self._guild_create_payload(intents, gid))
         return session
 
     def _application_flags(self) -> int:
         # GATEWAY_MESSAGE_CONTENT_LIMITED | APPLICATION_COMMAND_BADGE
         return (1 << 19) | (1 << 23)
 
-    def _guild_object(self) -> dict:
+    def _guild_object(self, guild_id: Optional[str] = None) -> dict:
+        guild_id = str(guild_id or self.guild_id)
+        g = self._guild(guild_id)
         return {
-            "id": self.guild_id, "name": self.guild_name, "icon": None, "splash": None, "discovery_splash": None,
-            "banner": None, "description": None, "owner_id": self.owner_id, "afk_channel_id": None,
+            "id": guild_id, "name": g["name"], "icon": None, "splash": None, "discovery_splash": None,
+            "banner": None, "description": None, "owner_id": g["owner_id"], "afk_channel_id": None,
             "afk_timeout": 300, "verification_level": 1, "default_message_notifications": 1,
             "explicit_content_filter": 2, "mfa_level": 0, "nsfw_level": 0, "premium_tier": 0,
             "premium_subscription_count": 0, "premium_progress_bar_enabled": False, "features": [],
-            "system_channel_id": self.text_channel_id, "system_channel_flags": 0, "rules_channel_id": None,
+            "system_channel_id": g["system_channel_id"], "system_channel_flags": 0, "rules_channel_id": None,
             "public_updates_channel_id": None, "safety_alerts_channel_id": None, "vanity_url_code": None,
             "preferred_locale": self.locale, "max_members": 500000, "max_video_channel_users": 25,
             "max_stage_video_channel_users": 50, "application_id": None, "widget_enabled": False,
             "nsfw": False, "hub_type": None, "incidents_data": None, "home_header": None, "latest_onboarding_question_id": None,
-            "roles": [copy.deepcopy(r) for r in self._roles.values()],
+            "roles": [copy.deepcopy(r) for r in g["roles"].values()],
             "emojis": [], "stickers": [],
         }
 
-    def _guild_create_payload(self, intents: int) -> dict:
+    def _guild_create_payload(self, intents: int, guild_id: Optional[str] = None) -> dict:
+        guild_id = str(guild_id or self.guild_id)
         with self._lock:
-            guild = self._guild_object()
+            guild = self._guild_object(guild_id)
+            all_members = self._guild(guild_id)["members"]
             if intents & Intents.GUILD_PRESENCES:
-                members = list(self._members.values())
+                members = list(all_members.values())
             else:  # without presences Discord only sends the bot's own member (and voice members)
-                members = [self._members[self.bot_id]]
+                members = [all_members[self.bot_id]]
             guild.update({
-                "unavailable": False, "lazy": True, "large": False, "joined_at": self.guild_joined_at,
-                "member_count": len(self._members),
+                "unavailable": False, "lazy": True, "large": False, "joined_at": self._guild(guild_id)["joined_at"],
+                "member_count": len(all_members),
                 "channels": [copy.deepcopy(c) for c in self._channels.values()
-                             if c.get("guild_id") == self.guild_id and c["type"] not in (10, 11, 12)],
+                             if c.get("guild_id") == guild_id and c["type"] not in (10, 11, 12)],
                 "threads": [copy.deepcopy(c) for c in self._channels.values()
-                            if c.get("guild_id") == self.guild_id and c["type"] in (10, 11, 12)
+                            if c.get("guild_id") == guild_id and c["type"] in (10, 11, 12)
                             and not c["thread_metadata"]["archived"]],
                 "members": copy.deepcopy(members),
                 "presences": [], "voice_states": [], "stage_instances": [], "guild_scheduled_events": [],
@@ -823,8 +894,11 @@ class FakeDiscord:
             return guild
 
     async def _send_member_chunk(self, session: _Session, data: dict) -> None:
+        guild_id = str(data.get("guild_id") or self.guild_id)
+        if guild_id not in self._guilds:
+            return
         with self._lock:
-            members = list(self._members.values())
+            members = list(self._guild(guild_id)["members"].values())
         user_ids = data.get("user_ids")
         if user_ids:
             wanted = {str(u) for u in (user_ids if isinstance(user_ids, list) else [user_ids])}
@@ -835,7 +909,7 @@ class FakeDiscord:
         limit = data.get("limit") or 0
         if limit:
             members = members[:limit]
-        chunk = {"guild_id": self.guild_id, "members": copy.deepcopy(members), "chunk_index": 0, "chunk_count": 1,
+        chunk = {"guild_id": guild_id, "members": copy.deepcopy(members), "chunk_index": 0, "chunk_count": 1,
                  "not_found": []}
         if data.get("nonce"):
             chunk["nonce"] = data["nonce"]
@@ -903,11 +977,12 @@ class FakeDiscord:
         channel = self._channels.get(msg["channel_id"])
         if channel is not None and channel.get("guild_id"):
             event["guild_id"] = channel["guild_id"]
-            member = self._members.get(msg["author"]["id"])
+            members = self._guild(channel["guild_id"])["members"]
+            member = members.get(msg["author"]["id"])
             if member is not None and not msg.get("webhook_id"):
                 event["member"] = self._partial_member(copy.deepcopy(member))
             for mention in event.get("mentions", []):
-                m = self._members.get(mention["id"])
+                m = members.get(mention["id"])
                 if m is not None:
                     mention["member"] = self._partial_member(copy.deepcopy(m))
         return event
@@ -974,7 +1049,8 @@ class FakeDiscord:
                        rate_limit_per_user: int = 0, invitable: bool = True) -> dict:
         now = _iso()
         thread = {
-            "id": thread_id, "guild_id": self.guild_id, "parent_id": parent_id, "owner_id": owner_id,
+            "id": thread_id, "guild_id": self._guild_of(parent_id) or self.guild_id, "parent_id": parent_id,
+            "owner_id": owner_id,
             "name": name, "type": type_, "last_message_id": None, "message_count": 0, "total_message_sent": 0,
             "member_count": 1, "rate_limit_per_user": rate_limit_per_user, "flags": 0,
             "thread_metadata": {"archived": False, "archive_timestamp": now, "auto_archive_duration":
@@ -1148,8 +1224,8 @@ class FakeDiscord:
                 msg["type"] = 19
                 msg["message_reference"] = {"type": ref.get("type", 0), "message_id": ref_id,
                                             "channel_id": target["channel_id"],
-                                            **({"guild_id": self.guild_id} if self._guild_channel(
-                                                target["channel_id"]) else {})}
+                                            **({"guild_id": self._guild_of(target["channel_id"])}
+                                               if self._guild_channel(target["channel_id"]) else {})}
                 msg["referenced_message"] = copy.deepcopy(target)
                 msg["referenced_message"].pop("referenced_message", None)
         return msg
@@ -1227,7 +1303,7 @@ class FakeDiscord:
             msg["message_reference"] = {"type": 0, "message_id": ref_id,
                                         "channel_id": target["channel_id"] if target else channel_id}
             if self._guild_channel(channel_id):
-                msg["message_reference"]["guild_id"] = self.guild_id
+                msg["message_reference"]["guild_id"] = self._guild_of(channel_id)
             msg["referenced_message"] = copy.deepcopy(target) if target else None
             if target and target["author"]["id"] not in {u["id"] for u in msg["mentions"]}:
                 msg["mentions"].append(copy.deepcopy(target["author"]))  # replies ping by default
@@ -1282,7 +1358,8 @@ class FakeDiscord:
 
     def _interaction_payload(self, itype: int, data: dict, *, user: Any, channel_id: Optional[str],
                              message: Optional[dict] = None, dm: bool = False) -> dict:
-        user_obj, member = self._resolve_person(user if user is not None else self.member)
+        guild_id = self._guild_of(channel_id or self.text_channel_id) or self.guild_id
+        user_obj, member = self._resolve_person(user if user is not None else self.member, guild_id)
         iid = self._snowflake()
         token = "aW50ZXJhY3Rpb246" + iid + secrets.token_urlsafe(48)
         payload: dict[str, Any] = {
@@ -1299,13 +1376,13 @@ class FakeDiscord:
             channel = self._channels.get(channel_id)
             if channel is None:
                 raise ValueError(f"unknown channel {channel_id}")
-            perms = str(self.permissions_of(user_obj["id"]))
+            perms = str(self.permissions_of(user_obj["id"], guild_id))
             payload.update({
-                "context": 0, "guild_id": self.guild_id, "guild_locale": self.locale,
-                "guild": {"id": self.guild_id, "locale": self.locale, "features": []},
+                "context": 0, "guild_id": guild_id, "guild_locale": self.locale,
+                "guild": {"id": guild_id, "locale": self.locale, "features": []},
                 "channel_id": channel_id, "channel": {**copy.deepcopy(channel), "permissions": perms},
                 "member": {**copy.deepcopy(member), "permissions": perms},
-                "authorizing_integration_owners": {"0": self.guild_id},
+                "authorizing_integration_owners": {"0": guild_id},
             })
         if message is not None:
             payload["message"] = copy.deepcopy(message)
@@ -1352,17 +1429,19 @@ class FakeDiscord:
                                                 message=msg, dm=is_dm)
         return self._call(self._send_interaction(payload))
 
-    def _lookup_command(self, name: str, ctype: int, guild_command: Optional[bool]) -> tuple[str, bool]:
+    def _lookup_command(self, name: str, ctype: int, guild_command: Optional[bool],
+                        guild_id: Optional[str] = None) -> tuple[str, bool]:
+        guild_id = guild_id or self.guild_id
         with self._lock:
             if guild_command is not False:
-                for cmd in self._commands.get(self.guild_id, []):
+                for cmd in self._commands.get(guild_id, []):
                     if cmd["name"] == name and cmd.get("type", 1) == ctype:
                         return cmd["id"], True
             if guild_command is not True:
                 for cmd in self._commands.get(None, []):
                     if cmd["name"] == name and cmd.get("type", 1) == ctype:
                         return cmd["id"], False
-            key = (self.guild_id if guild_command else None, ctype, name)
+            key = (guild_id if guild_command else None, ctype, name)
             if key not in self._command_ids:
                 self._command_ids[key] = self._snowflake()
             return self._command_ids[key], bool(guild_command)
@@ -1375,11 +1454,13 @@ class FakeDiscord:
         ``attachments={"file": ("faq.pdf", b"...")}`` adds type-11 options (in the innermost
         subcommand) with ``data.resolved.attachments``. The command id and ``data.guild_id`` come
         from what the bot registered (guild commands win, as in Discord); if it never synced, an
-        id is made up and the command is sent as global unless ``guild_command=True``.
-        User/channel/role options (types 6/7/8) get their ``resolved`` data filled in.
+        id is made up and the command is sent as global unless ``guild_command=True``. The guild
+        is the channel's (``channel_id`` in another guild: run there). User/channel/role options
+        (types 6/7/8) get their ``resolved`` data filled in.
         Returns the interaction payload."""
         options = copy.deepcopy(options or [])
-        cmd_id, is_guild_cmd = self._lookup_command(name, 1, guild_command)
+        guild_id = None if dm else self._guild_of(channel_id or self.text_channel_id)
+        cmd_id, is_guild_cmd = self._lookup_command(name, 1, guild_command, guild_id)
         channel_for_atts = str(channel_id or self.text_channel_id)
         resolved: dict[str, dict] = {}
         innermost = options
@@ -1394,28 +1475,29 @@ class FakeDiscord:
                 innermost.append({"type": 11, "name": opt_name, "value": att["id"]})
             else:
                 existing.update({"type": 11, "value": att["id"]})
-        self._resolve_options(options, resolved)
+        self._resolve_options(options, resolved, guild_id)
         data: dict[str, Any] = {"id": cmd_id, "name": name, "type": 1, "options": options}
         if resolved:
             data["resolved"] = resolved
         if is_guild_cmd:
-            data["guild_id"] = self.guild_id
+            data["guild_id"] = guild_id or self.guild_id
         payload = self._interaction_payload(2, data, user=user, channel_id=channel_id, dm=dm)
         return self._call(self._send_interaction(payload))
 
-    def _resolve_options(self, options: list, resolved: dict) -> None:
+    def _resolve_options(self, options: list, resolved: dict, guild_id: Optional[str] = None) -> None:
         with self._lock:
+            guild = self._guild(guild_id)
             for opt in options:
                 t, value = opt.get("type"), opt.get("value")
                 if t in (1, 2):
-                    self._resolve_options(opt.get("options") or [], resolved)
+                    self._resolve_options(opt.get("options") or [], resolved, guild_id)
                 elif t in (6, 9) and str(value) in self._users:
                     uid = str(value)
                     opt["value"] = uid
                     resolved.setdefault("users", {})[uid] = copy.deepcopy(self._users[uid])
-                    if uid in self._members:
-                        m = self._partial_member(copy.deepcopy(self._members[uid]))
-                        m["permissions"] = str(self.permissions_of(uid))
+                    if uid in guild["members"]:
+                        m = self._partial_member(copy.deepcopy(guild["members"][uid]))
+                        m["permissions"] = str(self.permissions_of(uid, guild_id))
                         resolved.setdefault("members", {})[uid] = m
                 elif t in (7, 9) and str(value) in self._channels:
                     ch = self._channels[str(value)]
@@ -1423,9 +1505,9 @@ class FakeDiscord:
                     resolved.setdefault("channels", {})[ch["id"]] = {
                         **{k: ch[k] for k in ("id", "type", "name", "parent_id", "thread_metadata") if k in ch},
                         "permissions": str(Perm.ALL)}
-                elif t in (8, 9) and str(value) in self._roles:
+                elif t in (8, 9) and str(value) in guild["roles"]:
                     opt["value"] = str(value)
-                    resolved.setdefault("roles", {})[str(value)] = copy.deepcopy(self._roles[str(value)])
+                    resolved.setdefault("roles", {})[str(value)] = copy.deepcopy(guild["roles"][str(value)])
 
     def submit_modal(self, custom_id: str, values: dict[str, Any], *, user: Any = None,
                      channel_id: Any = None) -> dict:
@@ -1667,7 +1749,7 @@ class FakeDiscord:
             self._application_flags(), "owner": copy.deepcopy(self._users[self.owner_id]), "team": None,
             "bot": copy.deepcopy(self.bot_user), "redirect_uris": [], "interactions_endpoint_url": None,
             "role_connections_verification_url": None, "tags": [], "install_params": None,
-            "integration_types_config": {"0": {}}, "approximate_guild_count": 1, "is_monetized": False,
+            "integration_types_config": {"0": {}}, "approximate_guild_count": len(self._guilds), "is_monetized": False,
         }
 
     async def _r_create_dm(self, rec: RecordedRequest) -> tuple[int, Any]:
@@ -1775,7 +1857,7 @@ class FakeDiscord:
         if not msg["flags"] & FLAG_EPHEMERAL:
             d = {"id": msg["id"], "channel_id": msg["channel_id"]}
             if self._guild_channel(msg["channel_id"]):
-                d["guild_id"] = self.guild_id
+                d["guild_id"] = self._guild_of(msg["channel_id"])
             await self._dispatch("MESSAGE_DELETE", d)
 
     async def _r_delete_message(self, rec: RecordedRequest, channel_id: str, message_id: str) -> tuple[int, Any]:
@@ -1882,15 +1964,16 @@ class FakeDiscord:
                   "join_timestamp": _iso(), "flags": 1}
         return 200, (member if user_id else [member])
 
-    def _check_guild(self, guild_id: str) -> None:
-        if guild_id != self.guild_id:
+    def _check_guild(self, guild_id: str) -> dict:
+        if guild_id not in self._guilds:
             raise _Reply(404, _error(10004, "Unknown Guild"))
+        return self._guilds[guild_id]
 
     async def _r_guild(self, rec: RecordedRequest, guild_id: str) -> tuple[int, Any]:
-        self._check_guild(guild_id)
-        guild = self._guild_object()
+        members = self._check_guild(guild_id)["members"]
+        guild = self._guild_object(guild_id)
         if rec.query.get("with_counts") in ("true", "1"):
-            guild.update({"approximate_member_count": len(self._members), "approximate_presence_count": 0})
+            guild.update({"approximate_member_count": len(members), "approximate_presence_count": 0})
         return 200, guild
 
     async def _r_guild_channels(self, rec: RecordedRequest, guild_id: str) -> tuple[int, Any]:
@@ -1899,24 +1982,22 @@ class FakeDiscord:
                      if c.get("guild_id") == guild_id and c["type"] not in (10, 11, 12)]
 
     async def _r_guild_roles(self, rec: RecordedRequest, guild_id: str) -> tuple[int, Any]:
-        self._check_guild(guild_id)
-        return 200, [copy.deepcopy(r) for r in self._roles.values()]
+        return 200, [copy.deepcopy(r) for r in self._check_guild(guild_id)["roles"].values()]
 
     async def _r_guild_members(self, rec: RecordedRequest, guild_id: str) -> tuple[int, Any]:
-        self._check_guild(guild_id)
-        return 200, [copy.deepcopy(m) for m in self._members.values()][: int(rec.query.get("limit", 1))]
+        members = self._check_guild(guild_id)["members"]
+        return 200, [copy.deepcopy(m) for m in members.values()][: int(rec.query.get("limit", 1))]
 
     async def _r_guild_member(self, rec: RecordedRequest, guild_id: str, user_id: str) -> tuple[int, Any]:
-        self._check_guild(guild_id)
-        member = self._members.get(user_id)
+        member = self._check_guild(guild_id)["members"].get(user_id)
         if member is None:
             raise _Reply(404, _error(10007, "Unknown Member"))
         return 200, copy.deepcopy(member)
 
     async def _r_active_threads(self, rec: RecordedRequest, guild_id: str) -> tuple[int, Any]:
         self._check_guild(guild_id)
-        threads = [copy.deepcopy(c) for c in self._channels.values()
-                   if c["type"] in (10, 11, 12) and not c["thread_metadata"]["archived"]]
+        threads = [copy.deepcopy(c) for c in self._channels.values() if c.get("guild_id") == guild_id
+                   and c["type"] in (10, 11, 12) and not c["thread_metadata"]["archived"]]
         return 200, {"threads": threads, "members": []}
 
     # -- interactions

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 from contextlib import ExitStack, contextmanager
+from types import SimpleNamespace
 
 import discord
 import pytest
@@ -17,7 +19,7 @@ from bot.conversations import conversation_key
 from bot.engine import Citation, Reply
 from bot.language import detect_language
 from bot.messages import message
-from tests.fake_discord import FakeDiscord, run_client
+from tests.fake_discord import FakeDiscord, Perm, run_client
 from tests.recording_server import RecordingServer
 
 MESSAGE_CONTENT = 1 << 15
@@ -37,8 +39,8 @@ def discord_bot(loaded_kb, settings, monkeypatch):
             fake.patch(monkeypatch)
             config = settings.model_copy(update={
                 "discord_bot_token": SecretStr("fake-bot-token"),
-                "discord_update_interval_s": 0.3, "discord_guild_id": int(fake.guild_id),
-                **overrides})
+                "discord_update_interval_s": 0.3,
+                "discord_admin_guild_ids": [int(fake.guild_id)], **overrides})
             engine = engine or build_engine(config, store=loaded_kb.store)
             bot = LinguadeskBot(config, engine, loaded_kb)
             with run_client(bot) as runner:
@@ -210,19 +212,107 @@ def kb(fake, runner, sub: str, options=(), **kwargs) -> str:
     return "\n".join([original["content"]] + [f["content"] for f in fake.followups(interaction)])
 
 
-def test_kb_commands_are_registered_for_server_managers(discord_bot):
-    with discord_bot() as (fake, bot, runner, engine):
-        [command] = fake.registered_commands(fake.guild_id)
-        assert command["name"] == "kb"
-        assert [o["name"] for o in command["options"]] == ["status", "ingest", "delete", "search"]
-        assert int(command["default_member_permissions"]) == discord.Permissions(
-            manage_guild=True).value
-        # Descriptions in the admin's Discord language, from the catalogs.
-        assert command["description"] == message("kb_cmd_group", "en")
-        assert command["description_localizations"]["ja"] == message("kb_cmd_group", "ja")
-        search = next(o for o in command["options"] if o["name"] == "search")
-        assert search["options"][0]["description_localizations"]["de"] == message(
-            "kb_cmd_search_text", "de")
+def commands_put(fake: FakeDiscord, guild_id: str | None = None) -> list[dict]:
+    """The bodies of the bot's bulk command registrations, globally or in one server."""
+    path = f"/applications/{fake.application_id}" + (f"/guilds/{guild_id}" if guild_id else "")
+    return [r.json for r in fake.requests if r.method == "PUT" and r.path == path + "/commands"]
+
+
+def register_old_global_kb(fake: FakeDiscord) -> None:
+    """What an older version left behind: /kb as a global command."""
+    request = urllib.request.Request(
+        f"{fake.api_base}/applications/{fake.application_id}/commands", method="PUT",
+        data=json.dumps([{"name": "kb", "description": "Knowledge base", "options": []}]).encode(),
+        headers={"Authorization": "Bot fake-bot-token", "Content-Type": "application/json"})
+    urllib.request.urlopen(request).close()
+    fake.clear_requests()
+
+
+def status_text(kb_) -> str:
+    stats = kb_.stats()
+    return message("kb_status", "en").format(
+        entries=stats.entries, sources=len(stats.by_source),
+        languages=", ".join(f"{c} ({n})" for c, n in stats.by_language.most_common()))
+
+
+def test_kb_is_registered_only_in_the_admin_servers(discord_bot):
+    with FakeDiscord() as fake:
+        other = fake.add_guild("Somebody else's server")  # the bot is in both
+        register_old_global_kb(fake)
+        with discord_bot(fake) as (_, bot, runner, engine):
+            assert commands_put(fake) == [[]]  # never global; the old global /kb is gone
+            assert fake.registered_commands() == []
+            assert commands_put(fake, other["id"]) == []
+            [put] = commands_put(fake, fake.guild_id)
+            assert [c["name"] for c in put] == ["kb"]
+            [command] = fake.registered_commands(fake.guild_id)
+            assert [o["name"] for o in command["options"]] == ["status", "ingest", "delete",
+                                                               "search"]
+            assert int(command["default_member_permissions"]) == discord.Permissions(
+                manage_guild=True).value
+            # Descriptions in the admin's Discord language, from the catalogs.
+            assert command["description"] == message("kb_cmd_group", "en")
+            assert command["description_localizations"]["ja"] == message("kb_cmd_group", "ja")
+            search = next(o for o in command["options"] if o["name"] == "search")
+            assert search["options"][0]["description_localizations"]["de"] == message(
+                "kb_cmd_search_text", "de")
+
+
+def test_kb_from_another_server_is_refused_and_changes_nothing(discord_bot, loaded_kb, caplog):
+    faq = b"# Lies\n\n## Is everything free?\nYes, take what you want.\n"
+    with FakeDiscord() as fake:
+        register_old_global_kb(fake)  # still shown in Discord clients for a while
+        with discord_bot(fake) as (_, bot, runner, engine):
+            # A public bot can be invited by anybody to a server they own, where they have
+            # every permission; the /kb they see there is the old global one.
+            other = fake.add_guild("Mallory's server")
+            runner.settle(fake)
+            mallory, channel = other["owner"], other["text_channel_id"]
+            assert bot.get_guild(int(other["id"])).owner_id == int(mallory["user"]["id"])
+            before = loaded_kb.stats()
+            source = "shipping-returns-payments.en.md"
+            assert any(name.endswith(source) for name in before.by_source)
+            for sub, options, attachments in [
+                    ("delete", [{"type": 3, "name": "source", "value": source}], None),
+                    ("ingest", [], {"file": ("lies.md", faq)}),
+                    ("ingest", [{"type": 3, "name": "url", "value": "https://evil.example/faq"}],
+                     None)]:
+                refused = kb(fake, runner, sub, options, user=mallory, channel_id=channel,
+                             attachments=attachments)
+                assert refused == message("kb_admins_only", "en")
+            assert loaded_kb.stats() == before
+            warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"
+                        and "refused /kb" in r.getMessage()]
+            assert len(warnings) == 3 and all(
+                f"server {other['id']} (user {mallory['user']['id']})" in w for w in warnings)
+
+            # The same from the admin server, by a member who may manage it, works.
+            managers = fake.add_role("Managers", Perm.MANAGE_GUILD)
+            manager = fake.add_member("mia_manager", roles=[managers["id"]])
+            runner.settle(fake)
+            ingested = kb(fake, runner, "ingest", user=manager,
+                          attachments={"file": ("lies.md", faq)})
+            assert "`upload:lies.md`: 1 added" in ingested, ingested
+            deleted = kb(fake, runner, "delete", [{"type": 3, "name": "source",
+                                                   "value": "upload:lies.md"}], user=manager)
+            assert deleted == message("kb_deleted", "en").format(source="`upload:lies.md`",
+                                                                count=1)
+            assert loaded_kb.stats() == before
+
+
+def test_admin_roles_count_by_id_not_by_name(discord_bot, loaded_kb):
+    with FakeDiscord() as fake:
+        helpers = fake.add_role("KB helpers")  # no permissions of its own
+        # Whoever may edit roles can give another role the same name.
+        lookalike = fake.add_role("KB helpers")
+        helper = fake.add_member("hana_helper", roles=[helpers["id"]])
+        impostor = fake.add_member("ivan_impostor", roles=[lookalike["id"]])
+        with discord_bot(fake, discord_admin_role_ids=[int(helpers["id"])]) as (_, bot, runner,
+                                                                              engine):
+            [command] = fake.registered_commands(fake.guild_id)
+            assert command["default_member_permissions"] is None  # the role's members see it
+            assert kb(fake, runner, "status", user=impostor) == message("kb_admins_only", "en")
+            assert kb(fake, runner, "status", user=helper).startswith(status_text(loaded_kb))
 
 
 def test_kb_is_refused_politely_to_members_in_their_language(discord_bot):
@@ -240,12 +330,10 @@ def loaded_count(engine) -> int:
 
 def test_admins_run_kb_status_ingest_search_and_delete(discord_bot, loaded_kb):
     faq = b"# Gift cards\n\n## Do you sell gift cards?\nYes, from \xe2\x82\xac10 to \xe2\x82\xac200.\n"
-    with discord_bot(discord_admin_role="Support admins") as (fake, bot, runner, engine):
+    with discord_bot() as (fake, bot, runner, engine):
         stats = loaded_kb.stats()
-        status = kb(fake, runner, "status", user=fake.admin)  # through the role
-        assert status.startswith(message("kb_status", "en").format(
-            entries=stats.entries, sources=len(stats.by_source),
-            languages=", ".join(f"{c} ({n})" for c, n in stats.by_language.most_common())))
+        status = kb(fake, runner, "status", user=fake.admin)  # Manage Server through a role
+        assert status.startswith(status_text(loaded_kb))
 
         ingested = kb(fake, runner, "ingest", [{"type": 11, "name": "file", "value": "file"}],
                       user=fake.owner, attachments={"file": ("gifts.md", faq)})
@@ -261,6 +349,8 @@ def test_admins_run_kb_status_ingest_search_and_delete(discord_bot, loaded_kb):
         assert loaded_kb.stats().entries == stats.entries
 
 
+# --- serve ---------------------------------------------------------------------------------------
+
 def test_serve_starts_the_discord_bot_when_its_token_is_set_and_stops_it(loaded_kb, settings,
                                                                          monkeypatch):
     from adapters.platforms import start_chat_adapters
@@ -268,10 +358,40 @@ def test_serve_starts_the_discord_bot_when_its_token_is_set_and_stops_it(loaded_
 
     with FakeDiscord() as fake:
         fake.patch(monkeypatch)
-        config = settings.model_copy(update={"discord_bot_token": SecretStr("fake-bot-token")})
+        config = settings.model_copy(update={"discord_bot_token": SecretStr("fake-bot-token"),
+                                             "discord_admin_guild_ids": [int(fake.guild_id)]})
         [running] = start_chat_adapters(config, build_engine(config, store=loaded_kb.store),
                                         loaded_kb, None)
         fake.wait_until(fake.is_connected, timeout=30)
-        assert fake.wait_for_request(method="PUT", path=r"/commands$")  # /kb registered
+        assert fake.wait_for_request(method="PUT", path=rf"/guilds/{fake.guild_id}/commands$")
         running.stop()
         assert not running.thread.is_alive() and running.client.is_closed()
+
+
+def test_serve_refuses_discord_without_admin_servers_or_with_the_old_settings(settings,
+                                                                             monkeypatch):
+    from adapters.platforms import PlatformError, start_chat_adapters
+
+    stopped = []
+    monkeypatch.setattr("adapters.slack.runner.start_slack", lambda *args: SimpleNamespace(
+        stop=lambda: stopped.append("slack")))
+    with FakeDiscord() as fake:
+        fake.patch(monkeypatch)
+        config = settings.model_copy(update={"discord_bot_token": SecretStr("fake-bot-token"),
+                                             "slack_bot_token": SecretStr("xoxb-fake")})
+        with pytest.raises(PlatformError, match=r"LINGUADESK_DISCORD_ADMIN_GUILD_IDS .*"
+                                                r"'\[123456789012345678\]'.*Copy Server ID"):
+            start_chat_adapters(config, None, None, None)
+        assert stopped == ["slack"]  # what had started stops again
+
+        config = config.model_copy(update={"discord_admin_guild_ids": [int(fake.guild_id)]})
+        monkeypatch.setenv("LINGUADESK_DISCORD_GUILD_ID", fake.guild_id)
+        with pytest.raises(PlatformError, match="LINGUADESK_DISCORD_GUILD_ID was replaced by "
+                                                "LINGUADESK_DISCORD_ADMIN_GUILD_IDS"):
+            start_chat_adapters(config, None, None, None)
+        monkeypatch.delenv("LINGUADESK_DISCORD_GUILD_ID")
+        monkeypatch.setenv("LINGUADESK_DISCORD_ADMIN_ROLE", "Support admins")
+        with pytest.raises(PlatformError, match="LINGUADESK_DISCORD_ADMIN_ROLE was replaced by "
+                                                "LINGUADESK_DISCORD_ADMIN_ROLE_IDS"):
+            start_chat_adapters(config, None, None, None)
+        assert fake.requests == [] and not fake.is_connected()  # the bot never started

@@ -1,6 +1,7 @@
 """Discord ↔ the bot core. Answers mentions, DMs, and messages in the threads it started (or
 in configured channels, where each question gets its own thread, and configured forums, whose
-new posts it answers); streams by editing its message; /kb for admins. The engine is
+new posts it answers); streams by editing its message; /kb for admins of the configured
+servers only (the knowledge base is shared by every server the bot is in). The engine is
 synchronous: each turn runs in a worker thread and edits the message through the client's loop."""
 
 from __future__ import annotations
@@ -68,6 +69,20 @@ def _text(key: str) -> locale_str:
     return locale_str(message(key, "en"), key=key)
 
 
+class KbTree(app_commands.CommandTree):
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        # Before the command is looked up, so that a /kb Discord still shows elsewhere (a global
+        # one from an older version, or a server since removed from the settings) is refused
+        # too, not just left unanswered.
+        adapter = self.client.linguadesk
+        if (interaction.type is discord.InteractionType.application_command
+                and (interaction.data or {}).get("name") == "kb"
+                and interaction.guild_id not in adapter.settings.discord_admin_guild_ids):
+            await adapter.refuse(interaction)
+            return False
+        return True
+
+
 class LinguadeskBot(discord.Client):
     def __init__(self, settings: Settings, engine: Engine, kb: KnowledgeBase):
         intents = discord.Intents.default()
@@ -75,22 +90,24 @@ class LinguadeskBot(discord.Client):
         # Nobody is pinged by what the bot writes (an "@everyone" in an entry or an answer).
         super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none())
         self.linguadesk = DiscordAdapter(self, settings, engine, kb)
-        self.tree = app_commands.CommandTree(self)
-        self.tree.add_command(self.linguadesk.kb_group())
+        self.tree = KbTree(self)
+        self.admin_guilds = [discord.Object(g) for g in settings.discord_admin_guild_ids]
+        if self.admin_guilds:  # (guilds=[] would add it globally)
+            self.tree.add_command(self.linguadesk.kb_group(), guilds=self.admin_guilds)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(ReplyButton)
         await self.tree.set_translator(CatalogTranslator())
-        guild = self.linguadesk.settings.discord_guild_id
-        try:
-            if guild:
-                self.tree.copy_global_to(guild=discord.Object(guild))
-                await self.tree.sync(guild=discord.Object(guild))
-            else:
-                await self.tree.sync()
-        except discord.HTTPException as exc:  # answering still works without /kb
-            log.warning("discord: could not register /kb (%s); check the applications.commands "
-                        "scope of the bot's invite", exc)
+        # The global commands are none: syncing them removes a global /kb of an older version.
+        for guild in [None, *self.admin_guilds]:
+            try:
+                await self.tree.sync(guild=guild)
+            except discord.HTTPException as exc:  # answering still works without /kb
+                if guild is None:
+                    log.warning("discord: could not clear the global commands (%s)", exc)
+                else:
+                    log.warning("discord: could not register /kb in server %s (%s); invite the "
+                                "bot there with the applications.commands scope", guild.id, exc)
 
     async def on_message(self, msg: discord.Message) -> None:
         await self.linguadesk.on_message(msg)
@@ -258,19 +275,20 @@ class DiscordAdapter:
     # --- /kb ----------------------------------------------------------------------------------
 
     def is_admin(self, interaction: discord.Interaction) -> bool:
+        """Manage Server, or an admin role (by id: anybody who may edit roles can copy a name),
+        in one of the admin servers."""
         user = interaction.user
-        if not isinstance(user, discord.Member):
+        if (interaction.guild_id not in self.settings.discord_admin_guild_ids
+                or not isinstance(user, discord.Member)):
             return False
-        if user.guild_permissions.manage_guild:
-            return True
-        role = self.settings.discord_admin_role
-        return bool(role) and any(role in (r.name, str(r.id)) for r in user.roles)
+        roles = set(self.settings.discord_admin_role_ids)
+        return user.guild_permissions.manage_guild or any(r.id in roles for r in user.roles)
 
     def kb_group(self) -> app_commands.Group:
         adapter = self
-        # With an admin role configured, the role's members must see /kb too; without one,
-        # Discord shows it only to members who can manage the server.
-        permissions = (None if self.settings.discord_admin_role
+        # With admin roles configured, their members must see /kb too; without, Discord shows
+        # it only to members who can manage the server.
+        permissions = (None if self.settings.discord_admin_role_ids
                        else discord.Permissions(manage_guild=True))
         group = app_commands.Group(name="kb", description=_text("kb_cmd_group"),
                                    guild_only=True, default_permissions=permissions)
@@ -317,15 +335,23 @@ class DiscordAdapter:
         if language is not None:
             await self._run(interaction, language, run)
 
+    def _language(self, interaction: discord.Interaction) -> str:
+        return str(interaction.locale).split("-")[0] or self.settings.default_language
+
     async def _admit(self, interaction: discord.Interaction) -> str | None:
         """The admin's language once /kb is deferred for them; None (refused) for others."""
-        language = str(interaction.locale).split("-")[0] or self.settings.default_language
         if not self.is_admin(interaction):
-            await interaction.response.send_message(message("kb_admins_only", language),
-                                                    ephemeral=True)
+            await self.refuse(interaction)
             return None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        return language
+        return self._language(interaction)
+
+    async def refuse(self, interaction: discord.Interaction) -> None:
+        if interaction.guild_id not in self.settings.discord_admin_guild_ids:
+            log.warning("discord: refused /kb from server %s (user %s): not one of "
+                        "discord_admin_guild_ids", interaction.guild_id, interaction.user.id)
+        await interaction.response.send_message(
+            message("kb_admins_only", self._language(interaction)), ephemeral=True)
 
     async def _run(self, interaction: discord.Interaction, language: str, run) -> None:
         try:

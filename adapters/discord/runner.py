@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 
+from adapters.platforms import PlatformError
 from linguadesk.settings import Settings
 
 from .app import LinguadeskBot
@@ -43,7 +45,32 @@ class RunningDiscord:
             self.thread.join(timeout=20)
 
 
+# Settings of older versions, which Settings would silently ignore.
+_REPLACED = {
+    "LINGUADESK_DISCORD_GUILD_ID": "LINGUADESK_DISCORD_ADMIN_GUILD_IDS (server ids, e.g. "
+                                   "'[123456789012345678]')",
+    "LINGUADESK_DISCORD_ADMIN_ROLE": "LINGUADESK_DISCORD_ADMIN_ROLE_IDS (role ids, e.g. "
+                                     "'[234567890123456789]'; names are no longer matched)",
+}
+
+
+def _check_settings(settings: Settings) -> None:
+    """/kb changes the knowledge base every server shares: it must know its servers."""
+    env = {name.upper() for name, value in os.environ.items() if value.strip()}
+    old = [f"{name} was replaced by {new}" for name, new in _REPLACED.items() if name in env]
+    if old:
+        raise PlatformError("Discord: " + "; ".join(old) + ". Set the new setting and remove "
+                            "the old one; see docs/discord.md.")
+    if not settings.discord_admin_guild_ids:
+        raise PlatformError(
+            "Discord: set LINGUADESK_DISCORD_ADMIN_GUILD_IDS to the servers where /kb may manage "
+            "the knowledge base, e.g. '[123456789012345678]' (in Discord, User Settings → "
+            "Advanced → Developer Mode, then right-click your server → Copy Server ID). The "
+            "knowledge base is shared by every server the bot is in; see docs/discord.md.")
+
+
 def start_discord(settings: Settings, engine, kb) -> RunningDiscord:
+    _check_settings(settings)
     running = RunningDiscord(LinguadeskBot(settings, engine, kb),
                              settings.discord_bot_token.get_secret_value())
     running.thread.start()
