@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from bot.language import detect_language
 from bot.messages import message
 from linguadesk.settings import Settings
-from tests.conftest import EXAMPLES, MODELS_DIR, ROOT
+from tests.conftest import EXAMPLES, MODELS_DIR, ROOT, WEBHOOK_SECRET
 from tests.recording_server import RecordingServer
 from tests.web_server import LiveApp
 
@@ -61,6 +61,7 @@ def shop(tmp_path_factory, embeddings, use_encoder):
     with RecordingServer() as team:  # the support team's handoff webhook
         settings = Settings(data_dir=folder / "data", model_dir=MODELS_DIR,
                             handoff_webhook_url=f"{team.url}/handoff",
+                            handoff_webhook_secret=SecretStr(WEBHOOK_SECRET),
                             admin_api_key=SecretStr(ADMIN_KEY))
         store = FaqStore(settings, embeddings, second_encoder=use_encoder)
         kb = KnowledgeBase(store)
@@ -252,7 +253,8 @@ def test_a_person_of_the_team_answers_in_the_widget_after_a_handoff(browser, sho
             assert page.locator(f"{WIDGET} .msg.agent").count() == 1
             assert team.post(f"/v1/admin/conversations/{conversation}/release").json()["released"]
         page.wait_for_function(
-            f"!JSON.parse(localStorage.getItem('linguadesk:{url}')).waiting", timeout=15_000)
+            f"() => !JSON.parse(localStorage.getItem('linguadesk:{url}')).waiting",
+            timeout=15_000)
 
 
 def test_the_event_stream_reader_takes_crlf_split_across_chunks(browser, shop):
