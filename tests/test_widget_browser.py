@@ -270,3 +270,37 @@ def test_the_event_stream_reader_takes_crlf_split_across_chunks(browser, shop):
             return seen;
         }""")
         assert events == [["token", "a"], ["done", "a"]]
+
+
+def test_a_shop_on_another_origin_embeds_the_widget_under_its_own_strict_policy(
+        browser, tmp_path, embeddings, use_encoder):
+    """The security headers must not break embedding: widget.js from the bot's origin, on a
+    shop page whose own CSP allows nothing inline but styles, and only the bot for scripts and
+    requests."""
+    from adapters.web.app import create_app
+    from knowledge.admin import KnowledgeBase
+    from linguadesk.runtime import build_engine
+    from retrieval.vector_store import FaqStore
+    from tests.web_server import FileServer
+
+    page_dir = tmp_path / "shop"
+    page_dir.mkdir()
+    with FileServer(page_dir) as shop_url:
+        settings = Settings(data_dir=tmp_path / "data", model_dir=MODELS_DIR,
+                            web_allowed_origins=[shop_url])
+        store = FaqStore(settings, embeddings, second_encoder=use_encoder)
+        kb = KnowledgeBase(store)
+        assert kb.ingest([EXAMPLES]).ok
+        with LiveApp(create_app(settings, build_engine(settings, store=store), kb)) as bot:
+            script = httpx.get(f"{bot}/widget.js")
+            assert script.headers["cross-origin-resource-policy"] == "cross-origin"
+            (page_dir / "index.html").write_text(
+                "<!doctype html><html lang='en'><head><meta http-equiv='Content-Security-Policy'"
+                f" content=\"default-src 'none'; script-src {bot}; connect-src {bot}; "
+                "style-src 'unsafe-inline'\"><title>Another shop</title></head><body>"
+                f"<h1>Another shop</h1><script src='{bot}/widget.js' defer></script>"
+                "</body></html>")
+            with open_widget(browser, shop_url, "en-US") as page:
+                answer = ask(page, "How much does express shipping cost?")
+                assert answer.strip() and detect_language(answer).language == "en", answer
+                assert not page.alerts
