@@ -16,6 +16,7 @@ from retrieval.vector_store import FaqStore
 
 from .chunking import entries_to_chunks
 from .entries import SourceError
+from .isolation import load_isolated
 from .limits import IngestLimits
 from .loaders import SUPPORTED_SUFFIXES, load_file
 from .remote import download, is_url, source_name_for
@@ -107,7 +108,8 @@ class KnowledgeBase:
         with tempfile.TemporaryDirectory(prefix="linguadesk-upload-") as folder:
             path = Path(folder) / f"upload{Path(name).suffix.lower()}"
             path.write_bytes(data)
-            self._ingest_file(path, f"upload:{name}", product, report, IngestProgress())
+            self._ingest_file(path, f"upload:{name}", product, report, IngestProgress(),
+                              isolated=True)
         return report
 
     def ingest_url(self, url: str, *, product: str = "", dry_run: bool = False,
@@ -131,15 +133,21 @@ class KnowledgeBase:
                 except SourceError as exc:
                     report.errors.append(SourceError(shown, exc.problem))
                     return report
-                self._ingest_file(path, source_name_for(url), product, report, IngestProgress())
+                self._ingest_file(path, source_name_for(url), product, report, IngestProgress(),
+                                  isolated=True)
         finally:
             self._url_slots.release()
         return report
 
     def _ingest_file(self, path: Path, source: str, product: str, report: IngestReport,
-                     progress: IngestProgress) -> None:
+                     progress: IngestProgress, *, isolated: bool = False) -> None:
+        """``isolated``: a file from outside (upload, URL, chat), parsed in a child process
+        under ``self.limits``, so a hostile one cannot freeze or exhaust this server."""
         try:
-            entries = load_file(path, source)
+            if isolated:
+                entries = load_isolated(path, source, self.limits)
+            else:
+                entries = load_file(path, source, self.limits)
             name = Path(source).name or source  # not the temporary file of an upload or URL
             report.warnings.extend(
                 f"{name}: entry {entry.title!r} contains text addressed to the bot "

@@ -1,7 +1,9 @@
 """Read FAQ sources (Markdown, CSV/TSV, JSON/JSONL, HTML, PDF) into ``FaqEntry`` lists.
 
 Every loader either returns the whole file's entries or raises ``SourceError`` naming
-the file and line: a source is never half-read.
+the file and line: a source is never half-read. Files may be hostile (uploads, URLs), so every
+pass over them is linear: no regex that backtracks, no scan repeated per heading or page, and
+what a file may expand into is capped by ``IngestLimits``.
 """
 
 from __future__ import annotations
@@ -15,17 +17,14 @@ from pathlib import Path
 
 import yaml
 
-from bot.language import base_language
-
 from .entries import FaqEntry, SourceError
+from .limits import IngestLimits
 
-_QUESTION_END = re.compile(r"[?？؟]\s*$")
+_QUESTION_ENDS = ("?", "？", "؟")
 # str.splitlines() also breaks on form feeds and U+2028, which would shift line numbers
 # and split valid JSONL strings.
 _LINES = re.compile(r"\r\n|\r|\n")
-
-
-_FENCE = re.compile(r"\s*(`{3,}|~{3,})")
+MAX_FRONT_MATTER_CHARS = 64 * 1024
 
 
 def lines_of(text: str) -> list[str]:
@@ -84,29 +83,104 @@ def _entry_from_record(record: dict, source: str, where: str, line: int | None) 
     )
 
 
+class _TextBudget:
+    """Counts the text a file expands into; refuses it past ``IngestLimits.max_text_chars``."""
+
+    def __init__(self, source: str, limits: IngestLimits):
+        self.source, self.left, self.limit = source, limits.max_text_chars, limits.max_text_chars
+
+    def spend(self, *texts: str) -> None:
+        self.left -= sum(map(len, texts))
+        if self.left < 0:
+            raise SourceError(self.source, f"expands into more than "
+                              f"{self.limit / 1024 / 1024:g} MB of text (the most one file may "
+                              "hold: LINGUADESK_INGEST_MAX_TEXT_MB); split it into smaller files")
+
+    def spend_entry(self, entry: FaqEntry) -> None:
+        self.spend(entry.question, entry.answer, entry.title, entry.url, entry.language,
+                   entry.product, entry.updated_at, *entry.tags, *entry.variants)
+
+
 # --- Markdown -----------------------------------------------------------------------------
 
-# "Also asked: A | B" lines right under a question heading list its variants.
-_ALSO_ASKED = re.compile(r"^\s*>?\s*(?:also asked|variants)\s*:\s*(.+)$", re.IGNORECASE)
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
+# These parse one line each with string methods: the regexes they replace backtracked
+# quadratically on long runs of whitespace.
+
+def _heading(line: str) -> tuple[int, str] | None:
+    """``## Text ##`` -> (2, 'Text'); None unless 1-6 '#' and a space start the line."""
+    text = line.lstrip("#")
+    level = len(line) - len(text)
+    if not 1 <= level <= 6 or not text[:1].isspace():
+        return None
+    text = text.strip()
+    unclosed = text.rstrip("#")  # an optional closing run of '#' after a space
+    if unclosed != text and unclosed[-1:].isspace():
+        text = unclosed.rstrip()
+    return level, text
+
+
+def _fence(line: str) -> str:
+    """The ``` or ~~~ run that opens or closes a code block, else ''."""
+    text = line.lstrip()
+    if not text.startswith(("```", "~~~")):
+        return ""
+    return text[: len(text) - len(text.lstrip(text[0]))]
+
+
+def _also_asked(line: str) -> str | None:
+    """The list of an "Also asked: A | B" (or "Variants:") line, optionally quoted with '>'."""
+    text = line.lstrip()
+    if text.startswith(">"):
+        text = text[1:].lstrip()
+    for label in ("also asked", "variants"):
+        if text[: len(label)].lower() == label:
+            rest = text[len(label):].lstrip()
+            if rest.startswith(":") and len(rest) > 1:
+                return rest[1:].strip()
+    return None
+
+
+class _NoAliasLoader(yaml.BaseLoader):
+    """BaseLoader keeps every value a string ('language: no' stays Norwegian); anchors and
+    aliases are refused, since a few aliases expand a few hundred bytes into gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise _AliasRefused(self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
+class _AliasRefused(Exception):
+    def __init__(self, mark):
+        self.mark = mark
 
 
 def _front_matter(lines: list[str], source: str) -> tuple[dict, int]:
     if not lines or lines[0].strip() != "---":
         return {}, 0
+    size = 0
     for end in range(1, len(lines)):
         if lines[end].strip() in ("---", "..."):
-            try:
-                # BaseLoader keeps every value a string: 'language: no' stays Norwegian.
-                meta = yaml.load("\n".join(lines[1:end]), Loader=yaml.BaseLoader) or {}
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                raise SourceError(source, f"front matter is not valid YAML ({exc})",
-                                  (mark.line + 2) if mark else 1) from exc
-            if not isinstance(meta, dict):
-                raise SourceError(source, "front matter must be 'key: value' lines", 2)
-            return meta, end + 1
-    raise SourceError(source, "front matter opened with '---' is never closed", 1)
+            break
+        size += len(lines[end]) + 1
+        if size > MAX_FRONT_MATTER_CHARS:
+            raise SourceError(source, f"front matter is longer than "
+                              f"{MAX_FRONT_MATTER_CHARS // 1024} KB (is its closing '---' "
+                              "missing?); keep it to a few 'key: value' lines", end + 1)
+    else:
+        raise SourceError(source, "front matter opened with '---' is never closed", 1)
+    try:
+        meta = yaml.load("\n".join(lines[1:end]), Loader=_NoAliasLoader) or {}
+    except _AliasRefused as exc:
+        raise SourceError(source, "front matter uses a YAML alias ('*name'); write the value "
+                          "out instead", exc.mark.line + 2) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise SourceError(source, f"front matter is not valid YAML ({exc})",
+                          (mark.line + 2) if mark else 1) from exc
+    if not isinstance(meta, dict):
+        raise SourceError(source, "front matter must be 'key: value' lines", 2)
+    return meta, end + 1
 
 
 def load_markdown(text: str, source: str) -> list[FaqEntry]:
@@ -126,15 +200,18 @@ def load_markdown(text: str, source: str) -> list[FaqEntry]:
         question, line = current
         variants: list[str] = []
         kept = []
+        answered = False  # variants are only read before the answer starts
         for text in body:
-            also = _ALSO_ASKED.match(text)
-            if also and not "\n".join(kept).strip():
-                variants += _variants(also.group(1))
+            also = None if answered else _also_asked(text)
+            if also is not None:
+                variants += _variants(also)
             else:
                 kept.append(text)
+                answered = answered or bool(text.strip())
         answer = "\n".join(kept).strip()
         if not answer:
-            raise SourceError(source, f"question '{question}' has no answer below it", line)
+            shown = question if len(question) <= 80 else question[:79] + "…"
+            raise SourceError(source, f"question '{shown}' has no answer below it", line)
         entries.append(FaqEntry(
             question=question, answer=answer,
             url=f"{base_url}#{slug(question)}" if base_url else "",
@@ -144,19 +221,19 @@ def load_markdown(text: str, source: str) -> list[FaqEntry]:
         ))
 
     for number, raw in enumerate(lines[start:], start=start + 1):
-        marker = _FENCE.match(raw)
+        marker = _fence(raw)
         if marker and not fence:
-            fence = marker.group(1)
-        elif marker and marker.group(1).startswith(fence):
+            fence = marker
+        elif marker and marker.startswith(fence):
             fence = ""
-        heading = None if fence else _HEADING.match(raw)
-        if heading and len(heading.group(1)) == 1:
+        heading = None if fence else _heading(raw)
+        if heading and heading[0] == 1:
             flush()
             current, body = None, []
-            section = heading.group(2)
-        elif heading and len(heading.group(1)) in (2, 3):
+            section = heading[1]
+        elif heading and heading[0] in (2, 3):
             flush()
-            current, body = (heading.group(2), number), []
+            current, body = (heading[1], number), []
         elif current is not None:
             body.append(raw)
     flush()
@@ -250,13 +327,62 @@ def load_jsonl(text: str, source: str) -> list[FaqEntry]:
 # --- HTML ---------------------------------------------------------------------------------
 
 def _clean(text: str) -> str:
-    return re.sub(r"[ \t]+", " ", re.sub(r"\n\s*\n+", "\n\n", text)).strip()
+    """Blank lines (spaces on them too) become one; runs of spaces and tabs one space."""
+    parts: list[str] = []
+    blank = False
+    for line in text.split("\n"):
+        if not line.strip():
+            blank = True
+            continue
+        if parts:
+            parts.append("\n\n" if blank else "\n")
+        parts.append(line)
+        blank = False
+    return re.sub(r"[ \t]+", " ", "".join(parts)).strip()
 
 
-def load_html(text: str, source: str) -> list[FaqEntry]:
+def _sections(soup) -> dict[int, list]:
+    """id(h1/h2/h3) -> the sibling tags after it up to the next such heading: each parent's
+    children are walked once, not once per heading."""
+    sections: dict[int, list] = {}
+    scanned: set[int] = set()
+    for heading in soup.find_all(["h2", "h3"]):
+        if id(heading.parent) in scanned:
+            continue
+        scanned.add(id(heading.parent))
+        current: list | None = None
+        for sibling in heading.parent.find_all(recursive=False):
+            if sibling.name in ("h1", "h2", "h3"):
+                current = sections[id(sibling)] = []
+            elif current is not None:
+                current.append(sibling)
+    return sections
+
+
+def _next_dds(soup) -> dict[int, object]:
+    """id(dt) -> the first <dd> among its following siblings, one backwards walk per parent."""
+    next_dd: dict[int, object] = {}
+    scanned: set[int] = set()
+    for dt in soup.find_all("dt"):
+        if id(dt.parent) in scanned:
+            continue
+        scanned.add(id(dt.parent))
+        dd = None
+        for sibling in reversed(dt.parent.find_all(recursive=False)):
+            if sibling.name == "dd":
+                dd = sibling
+            elif sibling.name == "dt" and dd is not None:
+                next_dd[id(sibling)] = dd
+    return next_dd
+
+
+def load_html(text: str, source: str, limits: IngestLimits | None = None) -> list[FaqEntry]:
     """FAQ pages as ``<details><summary>``, ``<dt>/<dd>`` or heading + paragraphs."""
     from bs4 import BeautifulSoup
 
+    from bot.language import base_language
+
+    budget = _TextBudget(source, limits or IngestLimits())
     soup = BeautifulSoup(text, "html.parser")
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
@@ -267,30 +393,31 @@ def load_html(text: str, source: str) -> list[FaqEntry]:
     page_title = soup.title.get_text(strip=True) if soup.title else ""
 
     def entry(question: str, answer: str, anchor: str | None) -> FaqEntry:
+        # Nested <details> or one <dd> after many <dt> repeat text: count it as it is made.
+        budget.spend(question, answer)
         url = f"{base_url}#{anchor or slug(question)}" if base_url else ""
         return FaqEntry(question=question, answer=answer, url=url, language=language,
                         tags=[page_title] if page_title else [])
 
     pairs: list[FaqEntry] = []
     for details in soup.find_all("details"):
-        summary = details.find("summary")
+        # Only a direct child, as HTML has it: searching all descendants of every <details>
+        # is quadratic in nested ones.
+        summary = details.find("summary", recursive=False)
         if summary:
             question = summary.get_text(" ", strip=True)
             summary.extract()
             pairs.append(entry(question, _clean(details.get_text("\n")), details.get("id")))
+    next_dd = _next_dds(soup)
     for dt in soup.find_all("dt"):
-        dd = dt.find_next_sibling("dd")
+        dd = next_dd.get(id(dt))
         if dd:
             pairs.append(entry(dt.get_text(" ", strip=True), _clean(dd.get_text("\n")),
                                dt.get("id")))
     if not pairs:
+        sections = _sections(soup)
         for heading in soup.find_all(["h2", "h3"]):
-            parts = []
-            for sibling in heading.find_next_siblings():
-                if sibling.name in ("h1", "h2", "h3"):
-                    break
-                parts.append(sibling.get_text("\n"))
-            answer = _clean("\n".join(parts))
+            answer = _clean("\n".join(s.get_text("\n") for s in sections[id(heading)]))
             if answer:
                 pairs.append(entry(heading.get_text(" ", strip=True), answer, heading.get("id")))
     if not pairs:
@@ -302,15 +429,48 @@ def load_html(text: str, source: str) -> list[FaqEntry]:
 
 # --- PDF ----------------------------------------------------------------------------------
 
-def load_pdf(data: bytes, source: str) -> list[FaqEntry]:
+def _content_key(page) -> tuple | None:
+    """The indirect objects a page draws: pages drawing the same ones show the same text."""
+    contents = page.raw_get("/Contents") if "/Contents" in page else None
+    refs = contents if isinstance(contents, list) else [contents]
+    if not refs or not all(hasattr(ref, "idnum") for ref in refs):
+        return None
+    return tuple((ref.idnum, ref.generation) for ref in refs)
+
+
+def _page_texts(reader, source: str, limits: IngestLimits) -> list[str]:
+    pages = len(reader.pages)
+    if pages > limits.max_pdf_pages:
+        raise SourceError(source, f"has {pages} pages, more than the {limits.max_pdf_pages} "
+                          "one file may have (LINGUADESK_INGEST_MAX_PDF_PAGES); split it into "
+                          "smaller PDFs")
+    budget = _TextBudget(source, limits)
+    drawn: set[tuple] = set()
+    texts = []
+    for page in reader.pages:
+        key = _content_key(page)
+        if key in drawn:  # a hostile PDF makes thousands of pages share one big stream
+            texts.append("")
+            continue
+        if key is not None:
+            drawn.add(key)
+        text = page.extract_text() or ""
+        budget.spend(text)
+        texts.append(text)
+    return texts
+
+
+def load_pdf(data: bytes, source: str, limits: IngestLimits | None = None) -> list[FaqEntry]:
     """Lines ending in a question mark start an entry; a PDF without any is one article."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data), strict=True)
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = _page_texts(reader, source, limits or IngestLimits())
         title = (reader.metadata.title if reader.metadata else None) or Path(source).stem
+    except SourceError:
+        raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise SourceError(source, f"is not a readable PDF ({exc})") from exc
     entries: list[FaqEntry] = []
@@ -328,7 +488,7 @@ def load_pdf(data: bytes, source: str) -> list[FaqEntry]:
             line = raw.strip()
             if not line:
                 continue
-            if _QUESTION_END.search(line) and len(line) < 300:
+            if len(line) < 300 and line.endswith(_QUESTION_ENDS):
                 flush()
                 question, body = (line, page_number), []
             elif question:
@@ -345,21 +505,24 @@ def load_pdf(data: bytes, source: str) -> list[FaqEntry]:
 
 # --- dispatch -----------------------------------------------------------------------------
 
-TextLoader = Callable[[str, str], list[FaqEntry]]
+TextLoader = Callable[[str, str, IngestLimits], list[FaqEntry]]
 _TEXT_LOADERS: dict[str, TextLoader] = {
-    ".md": load_markdown,
-    ".markdown": load_markdown,
-    ".csv": lambda text, source: load_delimited(text, source, ","),
-    ".tsv": lambda text, source: load_delimited(text, source, "\t"),
-    ".json": load_json,
-    ".jsonl": load_jsonl,
+    ".md": lambda text, source, limits: load_markdown(text, source),
+    ".markdown": lambda text, source, limits: load_markdown(text, source),
+    ".csv": lambda text, source, limits: load_delimited(text, source, ","),
+    ".tsv": lambda text, source, limits: load_delimited(text, source, "\t"),
+    ".json": lambda text, source, limits: load_json(text, source),
+    ".jsonl": lambda text, source, limits: load_jsonl(text, source),
     ".html": load_html,
     ".htm": load_html,
 }
 SUPPORTED_SUFFIXES = frozenset({*_TEXT_LOADERS, ".pdf"})
 
 
-def load_file(path: Path, source: str) -> list[FaqEntry]:
+def load_file(path: Path, source: str, limits: IngestLimits | None = None) -> list[FaqEntry]:
+    """All entries of one file, or ``SourceError``. Parsing runs in this process: for files
+    from outside, ``knowledge.isolation.load_isolated`` also bounds time and memory."""
+    limits = limits or IngestLimits()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise SourceError(source, f"has an unsupported type '{suffix or 'none'}' (supported: "
@@ -370,9 +533,15 @@ def load_file(path: Path, source: str) -> list[FaqEntry]:
         raise SourceError(source, f"cannot be read ({exc.strerror})") from exc
     try:
         if suffix == ".pdf":
-            return load_pdf(data, source)
-        return _TEXT_LOADERS[suffix](decode_text(data, source), source)
-    except SourceError:
+            entries = load_pdf(data, source, limits)
+        else:
+            entries = _TEXT_LOADERS[suffix](decode_text(data, source), source, limits)
+    except (SourceError, MemoryError):  # isolation reports running out of memory as such
         raise
     except Exception as exc:  # parsers fail in many ways on hostile input; report, don't crash
         raise SourceError(source, f"could not be parsed ({type(exc).__name__}: {exc})") from exc
+    # Front matter tags repeat on every entry: what the file expands into is what counts.
+    budget = _TextBudget(source, limits)
+    for entry in entries:
+        budget.spend_entry(entry)
+    return entries
