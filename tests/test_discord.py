@@ -225,6 +225,8 @@ def register_old_global_kb(fake: FakeDiscord) -> None:
         data=json.dumps([{"name": "kb", "description": "Knowledge base", "options": []}]).encode(),
         headers={"Authorization": "Bot fake-bot-token", "Content-Type": "application/json"})
     urllib.request.urlopen(request).close()
+    # The fake records a request just after answering it: wait for it before clearing.
+    fake.wait_for_request(lambda r: r.method == "PUT" and r.path.endswith("/commands"))
     fake.clear_requests()
 
 
