@@ -22,7 +22,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.retrievers import BaseRetriever
 
-from knowledge.links import safe_link
+from common.links import safe_link
 from linguadesk.settings import GenerationPreset, Settings
 
 from .conversations import (ConversationState, ConversationStore, Feedback, Message,

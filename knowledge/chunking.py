@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from .entries import Chunk, FaqEntry, content_hash, stable_id
+from common.links import link_problem
+
+from .entries import Chunk, FaqEntry, SourceError, content_hash, stable_id
 
 MAX_ANSWER_CHARS = 1500
 
@@ -29,6 +31,10 @@ def entries_to_chunks(
     seen: Counter[str] = Counter()
     chunks: list[Chunk] = []
     for entry in entries:
+        if problem := link_problem(entry.url):
+            raise SourceError(source, f"entry {entry.title!r} has a link that is {problem}; "
+                              "use an https:// address", entry.line)
+    for entry in entries:
         key = entry.question.casefold()
         seen[key] += 1
         entry_id = stable_id(source, key, str(seen[key]))
@@ -45,7 +51,7 @@ def entries_to_chunks(
                 "entry_id": entry_id,
                 "title": entry.title,
                 "question": entry.question,
-                "url": entry.url,
+                "url": entry.url.strip(),
                 "language": language,
                 "product": entry.product or product,
                 "tags": ", ".join(entry.tags),
