@@ -91,6 +91,9 @@ class Turn:
     channel: str = ""
     language: str | None = None  # an adapter that knows the customer's language may set it
     locale: str | None = None  # e.g. the browser's "pt-PT": used for prices and dates
+    # Where the customer writes from, as the adapter counts it (a web client's address or
+    # network); handoffs are limited per address too.
+    address: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,9 @@ class Reply:
     status: str = "answered"
     query: str = ""  # what retrieval searched for (the rewrite of a follow-up)
     offer_handoff: bool = False  # adapters show a "talk to a person" button
-    handoff: Future | None = field(default=None, repr=False)
+    handoff: Future | None = field(default=None, repr=False)  # the event, once delivered
+    # Done once the team's summary and translation (LLM calls) are written, before delivery.
+    handoff_summarised: Future | None = field(default=None, repr=False)
     _tokens: Iterator[str] = field(repr=False, default_factory=lambda: iter(()))
     text: str = ""
     error: str | None = None
@@ -436,7 +441,7 @@ class Engine:
         if not self._can_hand_off:
             return self._fixed(turn, language, "handoff_unavailable",
                                status="handoff_unavailable", changes=changes)
-        refusal = service.refusal(key)
+        refusal = service.refusal(key, turn.address)
         if refusal:  # asked too often, or the team's queue is full: try again later
             return self._fixed(turn, language, "slow_down" if refusal == "rate_limited"
                                else "busy", status="handoff_limited", changes=changes)
@@ -451,8 +456,10 @@ class Engine:
             self._update_state(key, {"handed_off": False})
 
         reply = self._fixed(turn, language, "handoff_started", status="handoff")
+        reply.handoff_summarised = Future()
         reply.handoff = service.submit(key, language, history, reason, user=turn.user,
-                                       channel=turn.channel, on_failure=undo)
+                                       channel=turn.channel, on_failure=undo,
+                                       summarised=reply.handoff_summarised)
         return reply
 
     @property

@@ -115,15 +115,15 @@ def verify_webhook(secret: str, headers, body: bytes, *, now: float | None = Non
     """What a receiver checks (see docs/security.md): the signature over the timestamp and the
     raw body, and a timestamp within ``tolerance_s`` of now, so a recorded request cannot be
     replayed later. ``headers``: any mapping with lower-case or canonical names."""
-    lowered = {str(k).lower(): v for k, v in dict(headers).items()}
+    lowered = {str(k).lower(): str(v) for k, v in dict(headers).items()}
     timestamp = lowered.get("x-linguadesk-timestamp", "")
     signature = lowered.get("x-linguadesk-signature", "")
-    try:
-        age = abs((time.time() if now is None else now) - int(timestamp))
-    except ValueError:
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         return False
-    return age <= tolerance_s and hmac.compare_digest(
-        signature.encode(), webhook_signature(secret, timestamp, body).encode())
+    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance_s:
+        return False
+    return hmac.compare_digest(signature.encode("utf-8", "replace"),
+                               webhook_signature(secret, timestamp, body).encode())
 
 
 class WebhookNotifier:
@@ -177,17 +177,22 @@ class SlackNotifier:
     def send(self, event: HandoffEvent) -> None:
         from slack_sdk.errors import SlackApiError
 
-        lines = "\n".join(
-            f"*{'Customer' if t['role'] == 'human' else 'Bot'}:* "
-            f"{_slack_escape(t['text_en'] or t['text'])}" for t in event.transcript)
         header = (f":raising_hand: Handoff requested — conversation "
                   f"`{_slack_escape(event.conversation)}`, customer writes "
                   f"{language_name(event.language)}")
-        blocks = [
-            {"type": "section", "text": _verbatim(header)},
-            {"type": "section", "text": _verbatim(f"*Summary:* {_slack_escape(event.summary)}")},
-            {"type": "section", "text": _verbatim(lines[:2900] or "_empty_")},
-        ]
+        # The customer's words (and the summary made of them) go in rich text, which Slack
+        # shows literally: no mrkdwn, so a message cannot fake a bold "Bot:" line either.
+        said = [("Summary", event.summary)] + [
+            ("Customer" if t["role"] == "human" else "Bot", t["text_en"] or t["text"])
+            for t in event.transcript]
+        elements = []
+        for label, text in said:
+            elements.append({"type": "rich_text_section", "elements": [
+                {"type": "text", "text": f"{label}:", "style": {"bold": True}}]})
+            elements.append({"type": "rich_text_quote", "elements": [
+                {"type": "text", "text": _clipped(text) or "—"}]})
+        blocks = [{"type": "section", "text": _verbatim(header)},
+                  {"type": "rich_text", "elements": elements}]
         try:
             self.client.chat_postMessage(channel=self.channel, text=header, blocks=blocks,
                                          parse="none", link_names=False, unfurl_links=False,
@@ -204,7 +209,8 @@ class HandoffService:
 
     def __init__(self, notifiers: list, llm: BaseChatModel | Callable[[], BaseChatModel] | None,
                  outbox: Path, *, transcript_messages: int = 12, queue_max: int = 50,
-                 per_conversation: str = "3/hour", limits_storage: str = "memory://"):
+                 per_conversation: str = "3/hour", per_address: str = "10/hour",
+                 limits_storage: str = "memory://"):
         self.notifiers = notifiers
         self._llm_or_factory = llm
         self.outbox = outbox
@@ -215,14 +221,21 @@ class HandoffService:
         self._lock = threading.Lock()
         self._limiter = MovingWindowRateLimiter(storage_from_string(limits_storage))
         self._per_conversation = parse(per_conversation)
+        self._per_address = parse(per_address)
 
-    def refusal(self, conversation: str) -> str | None:
-        """Why a new handoff for this conversation is refused now: "rate_limited" (asked too
-        often), "busy" (the queue is full), or None. Counts the attempt."""
+    def refusal(self, conversation: str, address: str = "") -> str | None:
+        """Why a new handoff for this conversation (from this address, where the adapter knows
+        one) is refused now: "rate_limited" (asked too often), "busy" (the queue is full), or
+        None. Counts the attempt, however it was asked for (button, words, a yes)."""
+        with self._lock:
+            if self._pending >= self.queue_max:
+                return "busy"
         if not self._limiter.hit(self._per_conversation, "linguadesk", "handoff", conversation):
             return "rate_limited"
-        with self._lock:
-            return "busy" if self._pending >= self.queue_max else None
+        if address and not self._limiter.hit(self._per_address, "linguadesk", "handoff-address",
+                                             address):
+            return "rate_limited"
+        return None
 
     @property
     def _llm(self) -> BaseChatModel | None:
@@ -234,11 +247,14 @@ class HandoffService:
         return bool(self.notifiers)
 
     def submit(self, conversation: str, language: str, history: list[Message], reason: str,
-               *, user: str = "", channel: str = "", on_failure=None) -> Future:
+               *, user: str = "", channel: str = "", on_failure=None,
+               summarised: Future | None = None) -> Future:
+        """``summarised`` is set once the LLM work is done (before delivery, which may wait on
+        a slow receiver)."""
         with self._lock:
             self._pending += 1
         future = self._pool.submit(self._run, conversation, language, history, reason, user,
-                                   channel, on_failure)
+                                   channel, on_failure, summarised)
         future.add_done_callback(self._finished)
         return future
 
@@ -246,12 +262,16 @@ class HandoffService:
         with self._lock:
             self._pending -= 1
 
-    def _run(self, conversation, language, history, reason, user, channel, on_failure):
+    def _run(self, conversation, language, history, reason, user, channel, on_failure,
+             summarised=None):
         try:
             event = self.build_event(conversation, language, history, reason, user, channel)
         except Exception as exc:  # never lose the handoff over a summary
             log.warning("building the handoff summary failed: %s", type(exc).__name__)
             event = self._plain_event(conversation, language, history, reason, user, channel)
+        finally:
+            if summarised is not None and not summarised.done():
+                summarised.set_result(None)
         failures = []
         for notifier in self.notifiers:
             try:
@@ -311,6 +331,10 @@ class HandoffService:
         self.outbox.mkdir(parents=True, exist_ok=True)
         path = self.outbox / f"{time.strftime('%Y%m%dT%H%M%S')}-{event.id}.json"
         path.write_text(json.dumps(event.as_json(), ensure_ascii=False, indent=1), "utf-8")
+
+
+def _clipped(text: str, limit: int = 1000) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _slack_escape(text: str) -> str:

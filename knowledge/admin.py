@@ -73,11 +73,15 @@ def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[SourceError]]:
 
 
 class KnowledgeBase:
-    def __init__(self, store: FaqStore, limits: IngestLimits | None = None):
+    def __init__(self, store: FaqStore, limits: IngestLimits | None = None, *,
+                 url_proxy: str | None = None):
         self.store = store
         self.limits = limits or IngestLimits()
+        self.url_proxy = url_proxy
         # URL fetches share the web server's threadpool with customers: only a few at once.
         self._url_slots = threading.BoundedSemaphore(self.limits.max_concurrent_urls)
+        # Each parse of a file from outside is a child process of up to parse_memory_mb.
+        self._parse_slots = threading.BoundedSemaphore(self.limits.max_concurrent_parses)
 
     def _detect(self, text: str) -> str:
         return detect_language(text).language
@@ -129,7 +133,7 @@ class KnowledgeBase:
                 try:
                     path = download(url, Path(folder), max_bytes=max_bytes,
                                     timeout_s=self.limits.url_timeout_s,
-                                    allow_private=allow_private)
+                                    allow_private=allow_private, proxy=self.url_proxy)
                 except SourceError as exc:
                     report.errors.append(SourceError(shown, exc.problem))
                     return report
@@ -145,7 +149,7 @@ class KnowledgeBase:
         under ``self.limits``, so a hostile one cannot freeze or exhaust this server."""
         try:
             if isolated:
-                entries = load_isolated(path, source, self.limits)
+                entries = self._load_isolated(path, source)
             else:
                 entries = load_file(path, source, self.limits)
             name = Path(source).name or source  # not the temporary file of an upload or URL
@@ -165,6 +169,16 @@ class KnowledgeBase:
             report.errors.append(SourceError(
                 source, f"could not be stored ({type(exc).__name__}: {exc}); run the same "
                 "ingest again once the cause is fixed"))
+
+    def _load_isolated(self, path: Path, source: str):
+        if not self._parse_slots.acquire(blocking=False):
+            raise SourceError(source, "was not read: the most files that are read at once "
+                              f"({self.limits.max_concurrent_parses}) are being read; try again "
+                              "in a minute")
+        try:
+            return load_isolated(path, source, self.limits)
+        finally:
+            self._parse_slots.release()
 
     def _sync(self, report: IngestReport, plan: SyncPlan, progress: IngestProgress) -> None:
         report.plans.append(plan)

@@ -34,7 +34,8 @@ def load_isolated(path: Path, source: str, limits: IngestLimits) -> list[FaqEntr
                           "limits": dataclasses.asdict(limits)})
     try:
         done = subprocess.run([*_COMMAND, request], cwd=_ROOT, stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=limits.parse_timeout_s + _START_S)
+                              env=_child_environment(), capture_output=True,
+                              timeout=limits.parse_timeout_s + _START_S)
     except subprocess.TimeoutExpired:  # run() has killed the child
         raise _too_slow(source, limits) from None
     if done.returncode == -signal.SIGXCPU:
@@ -53,6 +54,15 @@ def load_isolated(path: Path, source: str, limits: IngestLimits) -> list[FaqEntr
     if "error" in reply:
         raise SourceError(source, reply["error"]["problem"], reply["error"]["line"])
     return [FaqEntry(**fields) for fields in reply["entries"]]
+
+
+def _child_environment() -> dict[str, str]:
+    """What the parser needs, and none of the server's secrets (API keys, bot tokens)."""
+    return {name: value for name, value in os.environ.items()
+            if name in _CHILD_VARIABLES or name.startswith("LC_")}
+
+
+_CHILD_VARIABLES = {"PATH", "LANG", "PYTHONPATH", "TMPDIR", "HOME", "SYSTEMROOT"}
 
 
 def _too_slow(source: str, limits: IngestLimits) -> SourceError:

@@ -13,6 +13,7 @@ class IngestLimits:
     max_pdf_pages: int = 2000
     url_timeout_s: float = 30.0  # a whole URL fetch: DNS, redirects, headers and body
     max_concurrent_urls: int = 2
+    max_concurrent_parses: int = 2  # child processes parsing files from outside at once
 
     @classmethod
     def from_settings(cls, settings) -> IngestLimits:
@@ -21,4 +22,5 @@ class IngestLimits:
                    max_text_chars=int(settings.ingest_max_text_mb * 1024 * 1024),
                    max_pdf_pages=settings.ingest_max_pdf_pages,
                    url_timeout_s=settings.ingest_url_timeout_s,
-                   max_concurrent_urls=settings.ingest_max_concurrent_urls)
+                   max_concurrent_urls=settings.ingest_max_concurrent_urls,
+                   max_concurrent_parses=settings.ingest_max_concurrent_parses)

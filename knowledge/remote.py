@@ -49,24 +49,30 @@ class _PrivateAddress(Exception):
 
 
 def download(url: str, folder: Path, *, max_bytes: int, timeout_s: float = 30.0,
-             allow_private: bool = True) -> Path:
+             allow_private: bool = True, proxy: str | None = None) -> Path:
     """Saves ``url`` into ``folder`` as ``download<suffix>``, the suffix naming its format (from
     the path, else the Content-Type); the file's time is the server's Last-Modified.
 
     ``timeout_s`` bounds the whole fetch: name lookups, connects, every redirect and the body.
     ``allow_private=False`` (the admin API) fetches only from public addresses: each host is
-    resolved once, every address checked, and the connection made to a checked one."""
+    resolved once, every address checked, and the connection made to a checked one.
+    ``proxy`` (the ingest_url_proxy setting): every fetch goes through this HTTP proxy, which
+    resolves the hosts itself, so it must refuse private addresses too; ours is then only a
+    first check."""
     if not is_url(url):
         raise SourceError(url, "is not an http(s) URL")
     deadline = time.monotonic() + timeout_s
     current = url
     try:
-        # trust_env=False: no proxy, .netrc or CA bundle from the environment.
-        with httpx.Client(transport=_CheckedTransport(deadline, allow_private),
+        # trust_env=False: no proxy or .netrc from the environment (the CA bundle it names is
+        # still used).
+        with httpx.Client(transport=_CheckedTransport(deadline, allow_private, proxy),
                           timeout=timeout_s, trust_env=False, follow_redirects=False,
                           headers={"User-Agent": "linguadesk-kb-ingest",
                                    "Accept-Encoding": "identity"}) as client:
             for _ in range(MAX_REDIRECTS + 1):
+                if proxy and not allow_private:
+                    _check_host(urlsplit(current).hostname or "", deadline)
                 with client.stream("GET", current) as response:
                     if response.is_redirect:
                         current = str(response.url.join(response.headers["location"]))
@@ -130,8 +136,8 @@ def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     (IPv4-mapped, -compatible or -translated, NAT64, 6to4, Teredo) are judged by that address,
     as traffic to them can end up there."""
     if ip.version == 6:
-        if ip in _LOCAL_NAT64:
-            return False  # translated to whatever IPv4 address this network chooses
+        if ip in _LOCAL_NAT64 or ip in _SITE_LOCAL:
+            return False  # translated as this network chooses; or a private range of old
         embedded = _embedded_ipv4(ip)
         if embedded:
             return all(is_public(v4) for v4 in embedded)
@@ -139,6 +145,7 @@ def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 _LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated, but Python calls it global
 # NAT64, IPv4-translated and IPv4-compatible addresses: the IPv4 address is the last 32 bits.
 _LOW_32_BITS = [ipaddress.ip_network(n) for n in ("64:ff9b::/96", "::ffff:0:0:0/96", "::/96")]
 
@@ -242,12 +249,23 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
+def _check_host(host: str, deadline: float) -> None:
+    """Through a proxy: the host's addresses must be public (the proxy looks them up again)."""
+    for address in _resolve(host, 80, _time_left(deadline, None, httpcore.ConnectTimeout)):
+        if not is_public(ipaddress.ip_address(address.split("%")[0])):
+            raise _PrivateAddress(address)
+
+
 class _CheckedTransport(httpx.HTTPTransport):
     # httpx.HTTPTransport takes no network backend; its methods only use the pool in _pool.
-    def __init__(self, deadline: float, allow_private: bool):
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            network_backend=_CheckedBackend(deadline, allow_private))
+    def __init__(self, deadline: float, allow_private: bool, proxy: str | None = None):
+        context = httpx.create_ssl_context(trust_env=True)
+        if proxy:  # the connection is to the proxy, wherever it is
+            self._pool = httpcore.HTTPProxy(proxy_url=proxy, ssl_context=context,
+                                            network_backend=_CheckedBackend(deadline, True))
+        else:
+            self._pool = httpcore.ConnectionPool(
+                ssl_context=context, network_backend=_CheckedBackend(deadline, allow_private))
 
 
 def _size(n: int) -> str:

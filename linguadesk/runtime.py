@@ -46,7 +46,8 @@ def build_knowledge_base(settings: Settings, progress: Progress | None = None):
     from knowledge.admin import KnowledgeBase
     from knowledge.limits import IngestLimits
 
-    return KnowledgeBase(build_store(settings, progress), IngestLimits.from_settings(settings))
+    return KnowledgeBase(build_store(settings, progress), IngestLimits.from_settings(settings),
+                         url_proxy=settings.ingest_url_proxy)
 
 
 def build_handoff(settings: Settings, llm_factory):
@@ -72,6 +73,7 @@ def build_handoff(settings: Settings, llm_factory):
     return HandoffService(notifiers, llm_factory, settings.data_dir / "handoff-outbox",
                           queue_max=settings.handoff_queue_max,
                           per_conversation=settings.handoff_rate_limit_conversation,
+                          per_address=settings.handoff_rate_limit_ip,
                           limits_storage=storage)
 
 

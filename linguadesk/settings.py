@@ -115,10 +115,11 @@ class Settings(BaseSettings):
     # Required with a webhook: the receiver checks X-Linguadesk-Signature over "timestamp.body"
     # (see docs/security.md); `serve` refuses a webhook without one.
     handoff_webhook_secret: SecretStr | None = None
-    # Handoffs waiting to be summarised and delivered; past this, new ones are delivered
-    # without the LLM summary (never dropped).
+    # Handoffs waiting to be summarised and delivered; past this, customers are told to try
+    # again in a minute (nothing is queued for them).
     handoff_queue_max: int = 50
-    # Handoffs asked for per conversation, and per client address (web), in a window.
+    # Handoffs asked for per conversation, and per client address (web), in a window, however
+    # they were asked for.
     handoff_rate_limit_conversation: str = "3/hour"
     handoff_rate_limit_ip: str = "10/hour"
     handoff_slack_channel: str | None = None
@@ -153,9 +154,14 @@ class Settings(BaseSettings):
     ingest_max_concurrent_urls: int = 2
     # The whole fetch of one URL: DNS, every redirect, headers and body.
     ingest_url_timeout_s: float = 30.0
+    # An HTTP proxy for URL ingests (proxy variables of the environment are not used); it must
+    # refuse private addresses itself, as it resolves the hosts.
+    ingest_url_proxy: str | None = None
     # Each uploaded, fetched or chat-attached file is parsed in a child process with these
     # limits; a file over one is refused, naming it, and nothing of it is stored.
     ingest_parse_timeout_s: float = 20.0
+    # Files parsed at once (each child may use ingest_parse_memory_mb); more are refused.
+    ingest_max_concurrent_parses: int = 2
     ingest_parse_memory_mb: int = 1024
     ingest_max_text_mb: float = 20.0  # text extracted from one file
     ingest_max_pdf_pages: int = 2000

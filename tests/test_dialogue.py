@@ -281,11 +281,12 @@ def test_asking_for_a_person_hands_off_with_an_english_summary(handoff_engine, h
     assert posted.path == "/api/chat.postMessage"
     message_json = posted.json()
     assert message_json["channel"] == "C0SUPPORT" and "h1" in message_json["text"]
-    # The summary reaches Slack as mrkdwn text, escaped (compared decoded, not as JSON).
-    from bot.handoff import _slack_escape
-
-    block_texts = "\n".join(block["text"]["text"] for block in message_json["blocks"])
-    assert _slack_escape(body["summary"]) in block_texts
+    # The summary and transcript reach Slack as rich text, shown literally.
+    rich = [block for block in message_json["blocks"] if block["type"] == "rich_text"]
+    texts = [piece["text"] for element in rich[0]["elements"] for piece in element["elements"]]
+    assert texts[0] == "Summary:" and texts[1].startswith(body["summary"][:999])
+    last = body["transcript"][-1]
+    assert texts[-2:] == ["Customer:", last["text_en"] or last["text"]]
 
     # Asking again sends no second event.
     again = engine.start_handoff(Turn("", conversation_id="h1"))

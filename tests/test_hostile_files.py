@@ -5,6 +5,7 @@ file over a limit is refused by name with nothing of it stored."""
 from __future__ import annotations
 
 import io
+import json
 import sys
 import threading
 import time
@@ -15,6 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from knowledge import isolation
+from knowledge.admin import KnowledgeBase
 from knowledge.entries import SourceError
 from knowledge.isolation import load_isolated
 from knowledge.limits import IngestLimits
@@ -322,3 +324,32 @@ def test_hostile_uploads_are_refused_while_healthz_keeps_answering(live):
     assert {status for _, status in poller.latencies} == {200}
     slowest = max(latency for latency, _ in poller.latencies)
     assert slowest < 0.2, f"/healthz took {slowest * 1000:.0f} ms during the uploads"
+
+
+def test_only_a_few_files_are_parsed_at_once(tmp_path):
+    """Each parse is a child of up to parse_memory_mb: past the cap an upload is refused at
+    once, naming it, and the slot frees when a parse ends."""
+    kb = KnowledgeBase(store=None, limits=IngestLimits(parse_timeout_s=2,
+                                                       max_concurrent_parses=1))
+    slow = threading.Thread(target=kb.ingest_upload, args=("deep.html", deep_html().encode()))
+    slow.start()
+    time.sleep(0.5)  # the first child is reading its file now
+    started = time.monotonic()
+    refused = kb.ingest_upload("faq.md", b"## Q?\nA.\n", dry_run=True)
+    assert time.monotonic() - started < 0.5
+    assert str(refused.errors[0]).startswith(
+        "upload:faq.md: was not read: the most files that are read at once (1) are being read")
+    slow.join(30)
+
+
+def test_the_parsing_child_sees_none_of_the_servers_secrets(tmp_path, monkeypatch):
+    monkeypatch.setenv("LINGUADESK_ADMIN_API_KEY", "admin-key-that-must-not-leak-0123456789")
+    monkeypatch.setenv("LINGUADESK_DISCORD_BOT_TOKEN", "discord-token-that-must-not-leak")
+    path = write(tmp_path, "a.md", "## Q?\nA.\n")
+    dump = ("import json, os, sys; print(json.dumps({'entries': [{'question': 'env', "
+            "'answer': json.dumps(dict(os.environ))}]}))")
+    monkeypatch.setattr(isolation, "_COMMAND", [sys.executable, "-c", dump])
+    [entry] = load_isolated(path, "a.md", IngestLimits())
+    seen = json.loads(entry.answer)
+    assert "PATH" in seen
+    assert not any("LINGUADESK" in name or "leak" in value for name, value in seen.items())

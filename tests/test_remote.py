@@ -172,6 +172,7 @@ def test_connects_to_the_address_it_checked_not_a_second_dns_answer(network, tmp
     "64:ff9b:1::808:808",  # local-use NAT64: translated as this network likes
     "2002:a00:1::",  # 6to4 of 10.0.0.1
     "2001:0:4136:e378:8000:0:f5ff:fffe",  # Teredo, client 10.0.0.1
+    "fec0::1",  # site-local: deprecated, and Python calls it global
 ])
 def test_refuses_private_and_embedded_private_addresses(network, tmp_path, address):
     network.names["intranet.example"] = address
@@ -338,3 +339,34 @@ def test_only_a_few_url_ingests_fetch_at_once(tmp_path):
         later = kb.ingest_url(f"http://127.0.0.1:{port}/stuck")
     assert "answered HTTP 503" in str(later.errors[0]), "the slot is free again"
     assert len(requests) == 2
+
+
+def _forward_proxy(seen: list):
+    """A plain HTTP proxy on loopback: takes absolute-form requests and fetches them."""
+    import urllib.request
+
+    def handle(handler):
+        seen.append(handler.path)
+        with urllib.request.urlopen(handler.path, timeout=5) as upstream:
+            body = upstream.read()
+            handler.send_response(upstream.status)
+            handler.send_header("Content-Type", upstream.headers["Content-Type"])
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+    return handle
+
+
+def test_an_egress_proxy_can_be_configured(network, tmp_path):
+    """Environment proxy variables are ignored; the ingest_url_proxy setting is used, for the
+    operator's private URLs too, and public-only fetches still check the host first."""
+    seen: list[str] = []
+    with site({"/faq.md": (200, {"Content-Type": "text/markdown"}, FAQ)}) as (port, direct):
+        url = f"http://127.0.0.1:{port}/faq.md"
+        with site({url: _forward_proxy(seen)}) as (proxy_port, _):
+            proxy = f"http://127.0.0.1:{proxy_port}"
+            path = download(url, tmp_path, max_bytes=10_000, allow_private=True, proxy=proxy)
+            assert path.read_bytes() == FAQ and seen == [url] and len(direct) == 1
+            with pytest.raises(SourceError, match="private address"):
+                download(url, tmp_path, max_bytes=10_000, allow_private=False, proxy=proxy)
+    assert seen == [url], "refused before the proxy was asked"

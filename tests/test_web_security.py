@@ -75,7 +75,10 @@ def test_trusting_every_proxy_is_refused_at_start(settings, loaded_kb):
     from adapters.web.app import create_app
     from linguadesk.runtime import build_engine
 
-    for proxies, words in ((["*"], 'not "*"'), (["lb.internal"], "not an IP address")):
+    for proxies, words in ((["*"], 'not "*"'), (["lb.internal"], "not an IP address"),
+                           (["0.0.0.0/0"], "too wide"), (["::/0"], "too wide"),
+                           (["0.0.0.0/1", "128.0.0.0/1"], "too wide"),
+                           (["203.0.112.0/20"], "too wide")):
         config = settings.model_copy(update={"web_trusted_proxies": proxies})
         with pytest.raises(ConfigError, match=words):
             create_app(config, build_engine(config, store=loaded_kb.store), loaded_kb)
@@ -117,7 +120,7 @@ def test_each_kind_of_response_gets_its_headers(loaded_kb, settings):
         docs = client.get("/docs")
         policy = docs.headers["content-security-policy"]
         assert docs.status_code == 200 and "'unsafe-inline'" not in policy.split("style-src")[0]
-        assert "script-src https://cdn.jsdelivr.net 'sha256-" in policy
+        assert "script-src https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/ 'sha256-" in policy
         assert "frame-ancestors 'none'" in policy
         page = client.get("/")
         assert page.status_code == 200 and '<script src="/demo.js">' in page.text
@@ -155,16 +158,23 @@ def _event(text: str):
 def test_a_customers_mentions_stay_text_in_the_team_channel():
     from bot.handoff import SlackNotifier
 
-    hostile = "<!channel> @here @channel <https://evil.example|click> <@U123>"
+    hostile = ("<!channel> @here @channel <https://evil.example|click> <@U123>\n"
+               "*Bot:* A refund of $500 was approved by a manager.")
     with RecordingServer(slack_web_api) as slack:
         SlackNotifier("xoxb-test-token", "C0SUPPORT", base_url=f"{slack.url}/api/").send(
             _event(hostile))
     posted = slack.received[0].json()
-    texts = [block["text"] for block in posted["blocks"]]
-    assert texts and all(t["type"] == "mrkdwn" and t["verbatim"] is True for t in texts)
-    shown = "\n".join(t["text"] for t in texts)
-    assert "<!channel>" not in shown and "<@U123>" not in shown and "<https://" not in shown
-    assert "&lt;!channel&gt;" in shown
+    # Our own header is mrkdwn, shown verbatim; the customer's words only ever as rich text,
+    # which Slack shows literally (no mrkdwn, no mentions, no links).
+    mrkdwn = [block["text"] for block in posted["blocks"] if "text" in block]
+    assert mrkdwn and all(t["type"] == "mrkdwn" and t["verbatim"] is True for t in mrkdwn)
+    assert not any("channel>" in t["text"] or "$500" in t["text"] for t in mrkdwn)
+    [rich] = [block for block in posted["blocks"] if block["type"] == "rich_text"]
+    pieces = [piece for element in rich["elements"] for piece in element["elements"]]
+    assert all(piece["type"] == "text" for piece in pieces), "no mention or link elements"
+    labels = [p["text"] for p in pieces if p.get("style", {}).get("bold")]
+    assert labels == ["Summary:", "Customer:"], "a message cannot add a bold 'Bot:' line"
+    assert any(hostile == p["text"] for p in pieces), "the customer's words, unchanged"
     assert posted["parse"] == "none" and posted["link_names"] in (False, "false", 0, "0")
     assert posted["unfurl_links"] in (False, "false", 0, "0")
 
@@ -209,6 +219,43 @@ def test_handoffs_are_limited_per_conversation_and_the_queue_is_bounded(loaded_k
             stuck.gate.set_result(None)
 
 
+def test_handoffs_asked_for_in_words_count_against_the_address_too(web):
+    with RecordingServer() as team, web(handoff_webhook_url=team.url,
+                                        handoff_rate_limit_ip="2/hour") as (url, engine), \
+            httpx.Client(base_url=url, timeout=120) as client:
+        statuses = []
+        for _ in range(3):
+            conversation_id, auth = start_conversation(client, "en")
+            statuses.append(client.post(f"/v1/conversations/{conversation_id}/messages",
+                                        headers=auth, json={"text": "I want to talk to a human"})
+                            .json())
+        assert [s["status"] for s in statuses] == ["handoff", "handoff", "handoff_limited"]
+        assert statuses[-1]["text"] == message("slow_down", "en")
+        conversation_id, auth = start_conversation(client, "en")
+        button = client.post(f"/v1/conversations/{conversation_id}/handoff", headers=auth,
+                             json={"locale": "en"})
+        assert button.json()["status"] == "handoff_limited"
+
+
+def test_a_slow_team_receiver_does_not_hold_the_answer_slots(web):
+    """The slot covers the summary's LLM work, not the wait for a slow webhook."""
+    def slow(received):
+        time.sleep(6)
+        return 200, {"ok": True}
+
+    with RecordingServer(slow) as team, web(handoff_webhook_url=team.url,
+                                            web_max_concurrent_turns=1,
+                                            web_queue_timeout_s=2) as (url, _), \
+            httpx.Client(base_url=url, timeout=60) as client:
+        codes = []
+        for _ in range(2):
+            conversation_id, auth = start_conversation(client, "en")
+            codes.append(client.post(f"/v1/conversations/{conversation_id}/handoff",
+                                     headers=auth, json={"locale": "en"}).status_code)
+        assert codes == [200, 200], "the second handoff got the slot the first had freed"
+        assert not team.received, "both deliveries were still waiting meanwhile"
+
+
 def test_handoffs_are_limited_per_address(web):
     with RecordingServer() as team, web(handoff_webhook_url=team.url,
                                         handoff_rate_limit_ip="2/hour") as (url, engine), \
@@ -218,8 +265,8 @@ def test_handoffs_are_limited_per_address(web):
             conversation_id, auth = start_conversation(client, "es")
             codes.append(client.post(f"/v1/conversations/{conversation_id}/handoff",
                                      headers=auth, json={"locale": "es"}))
-        assert [r.status_code for r in codes] == [200, 200, 429]
-        assert codes[-1].json()["message"] == message("slow_down", "es")
+        assert [r.json()["status"] for r in codes] == ["handoff", "handoff", "handoff_limited"]
+        assert codes[-1].json()["text"] == message("slow_down", "es")
 
 
 # --- 10. the handoff webhook: signed with a timestamp, required --------------------------
@@ -241,6 +288,11 @@ def test_a_recorded_webhook_cannot_be_replayed_later():
     # Nor does another body, or another secret.
     assert not verify_webhook(WEBHOOK_SECRET, got.headers, got.body + b" ")
     assert not verify_webhook("another-secret-0123456789abcdef0123", got.headers, got.body)
+    # Crafted headers are refused, not raised on.
+    for crafted in ({"x-linguadesk-timestamp": "9" * 4000}, {"x-linguadesk-timestamp": "-1"},
+                    {"x-linguadesk-signature": "sha256=ü"}, {"x-linguadesk-timestamp": ""}):
+        assert not verify_webhook(WEBHOOK_SECRET, {**got.headers, **crafted}, got.body)
+    assert not verify_webhook(WEBHOOK_SECRET, {}, got.body)
 
 
 def test_a_webhook_without_a_secret_is_refused_at_start(settings):

@@ -7,6 +7,7 @@ decision about the answer is the core's.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -176,21 +177,24 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
         await slots.acquire(language)
         started = time.perf_counter()
         turn = Turn(text=body.text, conversation_id=key, user=f"web:{conversation_id}",
-                    channel=CHANNEL, locale=body.locale)
+                    channel=CHANNEL, locale=body.locale, address=client_ip(request))
         try:
             reply = await run_in_threadpool(engine.answer, turn)
         except BaseException:  # failed or cancelled: the slot is free again
             slots.release()
             raise
+        # The slot is held while the answer generates, and while the team's summary does when
+        # the words asked for a person.
+        free = functools.partial(_release_after, reply, slots.release)
         if "text/event-stream" in request.headers.get("accept", ""):
-            return StreamingResponse(_events(reply, started, slots.release),
+            return StreamingResponse(_events(reply, started, free),
                                      media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache",
                                               "X-Accel-Buffering": "no"})
         try:
             await run_in_threadpool(reply.final)
         finally:
-            slots.release()
+            free()
         observe_reply(reply, CHANNEL, time.perf_counter() - started)
         return _reply_out(reply)
 
@@ -218,13 +222,13 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
         key = await run_in_threadpool(conversation, request, conversation_id, body.locale)
         language = await run_in_threadpool(language_of, key, body.locale)
         await run_in_threadpool(limits.hit, "session", conversation_id, language)
-        await run_in_threadpool(limits.hit, "handoff_ip", client_ip(request), language)
         await run_in_threadpool(limits.hit, "worker_turns", "all", language)
         turn = Turn(text=body.text[:settings.web_max_message_chars], conversation_id=key,
-                    user=f"web:{conversation_id}", channel=CHANNEL, locale=body.locale)
+                    user=f"web:{conversation_id}", channel=CHANNEL, locale=body.locale,
+                    address=client_ip(request))
         started = time.perf_counter()
         # The summary and translation for the team are LLM calls: they hold a turn slot until
-        # they are done, like an answer does.
+        # they are written, like an answer does (not while a slow receiver is waited for).
         await slots.acquire(language)
         try:
             reply = await run_in_threadpool(engine.start_handoff, turn,
@@ -233,7 +237,7 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
         except BaseException:
             slots.release()
             raise
-        _release_when_done(reply.handoff, slots.release)
+        _release_after(reply, slots.release)
         observe_reply(reply, CHANNEL, time.perf_counter() - started)
         return _reply_out(reply)
 
@@ -389,10 +393,11 @@ def create_app(settings: Settings, engine: Engine, knowledge_base, *,
 OPS_PATHS = frozenset({"/docs", "/openapi.json", "/metrics"})
 
 
-def _release_when_done(future, release) -> None:
-    """Calls ``release`` on the event loop once the handoff's background work ends (at once
-    when there is none)."""
-    if future is None:
+def _release_after(reply: Reply, release) -> None:
+    """Calls ``release`` (on the event loop, where this runs) once the reply's handoff summary
+    is written; at once when the reply started none."""
+    future = reply.handoff_summarised
+    if future is None or future.done():
         return release()
     loop = asyncio.get_running_loop()
 

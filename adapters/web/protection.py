@@ -160,11 +160,20 @@ def check_trusted_proxies(settings: Settings) -> None:
                               "not \"*\": with \"*\" any client can pick the address its rate "
                               "limits count by.")
         try:
-            ipaddress.ip_network(entry.strip(), strict=False)
+            network = ipaddress.ip_network(entry.strip(), strict=False)
         except ValueError:
             if not entry.startswith("unix:"):
                 raise ConfigError(f"LINGUADESK_WEB_TRUSTED_PROXIES: {entry!r} is not an IP "
                                   "address or network; list the proxies' addresses.") from None
+            continue
+        # A private network may hold the proxies; a wide public one (or 0.0.0.0/0 in pieces)
+        # is the same as "*".
+        widest = (24 if network.version == 4 else 64) if network.is_global else (
+            8 if network.version == 4 else 32)
+        if network.prefixlen < widest:
+            raise ConfigError(f"LINGUADESK_WEB_TRUSTED_PROXIES: {entry!r} is too wide to be "
+                              "the proxies' own addresses (at most /24 or /64 of public "
+                              "addresses, /8 or /32 of private ones); list the proxies.")
 
 
 def client_address(host: str | None, ipv6_prefix: int) -> str:
@@ -204,7 +213,6 @@ class RateLimits:
         named = {"ip": settings.web_rate_limit_ip, "session": settings.web_rate_limit_session,
                  "new_conversation": settings.web_rate_limit_new_conversations,
                  "admin_failure": "10/minute",  # wrong admin keys per address
-                 "handoff_ip": settings.handoff_rate_limit_ip,
                  "worker_turns": settings.web_rate_limit_worker_turns}
         self.limits = {}
         for scope, text in named.items():

@@ -22,7 +22,8 @@ def build_web_app(settings: Settings, site: Path | None = None, progress=None):
 
     store = build_store(settings, progress)
     engine = build_engine(settings, store=store)
-    kb = KnowledgeBase(store, IngestLimits.from_settings(settings))
+    kb = KnowledgeBase(store, IngestLimits.from_settings(settings),
+                       url_proxy=settings.ingest_url_proxy)
     return create_app(settings, engine, kb, site=site), engine, kb
 
 
