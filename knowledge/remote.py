@@ -207,9 +207,7 @@ class _CheckedBackend(httpcore.SyncBackend):
         addresses = _resolve(host, port, _time_left(self._deadline, timeout,
                                                     httpcore.ConnectTimeout))
         if not self._allow_private:
-            for address in addresses:
-                if not is_public(ipaddress.ip_address(address.split("%")[0])):
-                    raise _PrivateAddress(address)
+            _refuse_private(addresses)
         failure: Exception = httpcore.ConnectError(f"{host} has no address")
         for address in addresses:
             left = _time_left(self._deadline, timeout, httpcore.ConnectTimeout)
@@ -249,11 +247,15 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
-def _check_host(host: str, deadline: float) -> None:
-    """Through a proxy: the host's addresses must be public (the proxy looks them up again)."""
-    for address in _resolve(host, 80, _time_left(deadline, None, httpcore.ConnectTimeout)):
+def _refuse_private(addresses: list[str]) -> None:
+    for address in addresses:
         if not is_public(ipaddress.ip_address(address.split("%")[0])):
             raise _PrivateAddress(address)
+
+
+def _check_host(host: str, deadline: float) -> None:
+    """Through a proxy: the host's addresses must be public (the proxy looks them up again)."""
+    _refuse_private(_resolve(host, 80, _time_left(deadline, None, httpcore.ConnectTimeout)))
 
 
 class _CheckedTransport(httpx.HTTPTransport):

@@ -36,8 +36,8 @@ from linguadesk.settings import Settings
 from . import schemas
 from .headers import SecurityHeaders, docs_page
 from .protection import (ApiError, ConversationTokens, RateLimits, TurnSlots, admin_key_of,
-                         check_admin_key, check_trusted_proxies, client_address, given_key, key_matches,
-                         origin_allowed, session_secret)
+                         check_admin_key, check_trusted_proxies, client_address, given_key,
+                         key_matches, origin_allowed, session_secret)
 from .widget import widget_script
 
 log = logging.getLogger(__name__)

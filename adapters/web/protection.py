@@ -58,8 +58,9 @@ def session_secret(settings: Settings) -> bytes:
                 draft.unlink()
         secret = path.read_text().strip().encode()
     if len(secret) < 32:
-        raise ConfigError("LINGUADESK_WEB_SESSION_SECRET (or data_dir/web-session-secret) must be "
-                         "at least 32 characters; generate one with `openssl rand -base64 32`.")
+        raise ConfigError("LINGUADESK_WEB_SESSION_SECRET (or data_dir/web-session-secret) must "
+                          "be at least 32 characters; generate one with `openssl rand -base64 "
+                          "32`.")
     return secret
 
 
@@ -112,9 +113,9 @@ def admin_key_of(settings: Settings) -> str | None:
     """The configured admin key, refused at start when it is short enough to guess."""
     key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
     if key is not None and len(key) < MIN_ADMIN_KEY_CHARS:
-        raise ConfigError(f"LINGUADESK_ADMIN_API_KEY has {len(key)} characters; it must have at "
-                         f"least {MIN_ADMIN_KEY_CHARS}. Generate one with `openssl rand -base64 "
-                         "32`, or unset it to turn the admin API off.")
+        raise ConfigError(f"LINGUADESK_ADMIN_API_KEY has {len(key)} characters; it must have "
+                          f"at least {MIN_ADMIN_KEY_CHARS}. Generate one with `openssl rand "
+                          "-base64 32`, or unset it to turn the admin API off.")
     return key or None
 
 
