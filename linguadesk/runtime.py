@@ -70,11 +70,15 @@ def build_handoff(settings: Settings, llm_factory):
                                        settings.handoff_slack_channel,
                                        base_url=settings.slack_api_url))
     storage = settings.redis_url.get_secret_value() if settings.redis_url else "memory://"
-    return HandoffService(notifiers, llm_factory, settings.data_dir / "handoff-outbox",
-                          queue_max=settings.handoff_queue_max,
-                          per_conversation=settings.handoff_rate_limit_conversation,
-                          per_address=settings.handoff_rate_limit_ip,
-                          limits_storage=storage)
+    try:
+        return HandoffService(notifiers, llm_factory, settings.data_dir / "handoff-outbox",
+                              queue_max=settings.handoff_queue_max,
+                              per_conversation=settings.handoff_rate_limit_conversation,
+                              per_address=settings.handoff_rate_limit_ip,
+                              limits_storage=storage)
+    except ValueError as exc:  # from parsing the limits
+        raise ConfigError(f"LINGUADESK_HANDOFF_RATE_LIMIT_CONVERSATION / _IP must be limits "
+                          f"like '3/hour' ({exc}).") from exc
 
 
 def build_engine(settings: Settings, store=None, progress: Progress | None = None,
