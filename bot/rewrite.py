@@ -1,8 +1,8 @@
 """Follow-ups ("and to Canada?", "それは返品できますか") rewritten into standalone questions.
 
 A cheap check runs first; the LLM rewrites only messages that lean on the conversation:
-referring words (it, they, eso, それ, 它…) or very short messages. The rewrite is written in the
-knowledge base's main language, the language retrieval matches best.
+referring words (it, they, eso, それ, 它, nó, bunu…) or very short messages. The rewrite is written
+in the knowledge base's main language, the language retrieval matches best.
 """
 
 from __future__ import annotations
@@ -27,8 +27,16 @@ _REFERRING = re.compile(
     r"dies|dort|dafür|davon|damit|dazu|auch|"
     r"quello|quella|questo|questa|anche|"
     r"isso|isto|aquilo|lá|ali|também|"
-    r"ذلك|هذا|هذه|تلك|هناك|أيضا|أيضًا)\b"
-    r"|^\W*(?:and|what about|how about|y|et|und|e|و|ماذا عن)\b"
+    r"ذلك|هذا|هذه|تلك|هناك|أيضا|أيضًا|"
+    # Vietnamese: "nó", "đó" (not "nào đó", "đâu đó": some…), "như vậy"; "vậy" alone is a
+    # question particle ("Shop có free ship không vậy?")
+    r"nó|(?<!nào\s)(?<!đâu\s)đó|cái\s+(?:này|kia|đấy)|ở\s+(?:đấy|kia)|chỗ\s+(?:này|kia|đấy)|"
+    r"như\s+(?:vậy|thế)|vậy\s+(?:thì|còn)|thế\s+(?:thì|còn)|thì\s+sao|cũng|"
+    # Turkish: not the bare "o" (Portuguese, Spanish, Italian) nor "de/da" (also)
+    r"bu|bunu|bunun|buna|bundan|bunlar\w*|şu|şunu|şunun|şuna|onu|onun|ona|ondan|onlar\w*|"
+    r"orada|orası|oraya|burada|burası|aynı|peki|için\s+de|o\s+(?:ürün\w*|sipariş\w*|"
+    r"paket\w*|kargo\w*|zaman))\b"
+    r"|^\W*(?:and|what about|how about|y|et|und|e|و|ماذا عن|còn|và|vậy)\b"
     r"|\b(?:the|el|la|le|der|die|das|il|lo|o|a)\s+(?:restaurant|restaurante|hotel|hôtel|place|"
     r"guest ?house|shop|store|tienda|boutique|laden|product|producto|produit|produkt|item|"
     r"artículo|article|artikel|order|pedido|commande|bestellung|ordine|encomenda|package|"
