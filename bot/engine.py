@@ -2,8 +2,8 @@
 
 A turn goes: conversation state → reply language (explicit request > lock > adapter hint >
 detection, sticky on short messages) → handed off? (stay quiet) → asks for a person? (handoff)
-→ small talk? → follow-up rewriting → retrieval → off-topic / "I don't know" / grounded answer,
-whose language is checked on the first sentence and regenerated, then repaired, if wrong.
+→ small talk? → follow-up rewriting → retrieval → off-topic / "I don't know" / an answer from
+the answer path (:mod:`bot.answering`: one entry, translated, every draft verified).
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
@@ -22,27 +20,27 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.retrievers import BaseRetriever
 
-from common.links import safe_link
 from linguadesk.settings import GenerationPreset, Settings
 
+from .answering import Question, VerifiedAnswerer
 from .conversations import (ConversationState, ConversationStore, Feedback, Message,
                             SqliteConversationStore, release, within_budget)
+from .entry_translation import EntryTranslator, TranslationCache
 from .guardrails import strip_instructions
 from .handoff import HandoffService, asks_for_human, is_yes
 from .language import (base_language, detect_language, language_name, reply_language_share,
                        requested_language, text_size)
+from .legacy_answer import LegacyAnswerer
 from .llm import CircuitBreaker, LLMUnavailable, with_preset
 from .locale_format import customer_locale, localize_figures
 from .messages import message
-from .prompts import (ANSWER_ANYWAY_RULE, ANSWER_PROMPT, NOT_COVERED_PATTERN, REPAIR_PROMPT,
-                      SMALL_TALK_PROMPT, UNCOVERED_RULE, as_data, format_entries, register_for)
+from .prompts import NOT_COVERED_PATTERN, SMALL_TALK_PROMPT, as_data, register_for
+from .reply import Citation, Reply, Turn, citation
 from .rewrite import QueryRewriter, needs_rewrite
 
-log = logging.getLogger(__name__)
+__all__ = ["Citation", "Engine", "Reply", "Turn", "citation", "is_small_talk"]
 
-# When the model cites no entry number, cite the entries ranked nearly as high as the best
-# one (fused retrieval score, in standard deviations); the rest were context, not the source.
-CITATION_MARGIN = 0.5
+log = logging.getLogger(__name__)
 
 # A short message ("ok", "thanks!") or a low-confidence detection keeps the
 # conversation's language instead of switching to whatever the detector guessed.
@@ -70,83 +68,24 @@ _SMALL_TALK = re.compile(
     r"了解です|了解しました|わかりました|"
     r"你好|您好|谢谢|谢谢你|多谢|再见|好的|"
     r"안녕하세요|안녕|감사합니다|고맙습니다|안녕히 계세요|알겠습니다|"
-    r"مرحبا|مرحبًا|السلام عليكم|أهلا|أهلًا|شكرا|شكرًا|شكرا جزيلا|مع السلامة)"
+    r"مرحبا|مرحبًا|السلام عليكم|أهلا|أهلًا|شكرا|شكرًا|شكرا جزيلا|مع السلامة|"
+    r"xin chào|chào(?: (?:bạn|shop|ad|admin|anh|chị|em))?|chào buổi (?:sáng|chiều|tối)|alo|"
+    r"xin chao|chao (?:ban|shop)|c[ảá]m ơn(?: (?:bạn|shop|nhiều|rất nhiều))?|"
+    r"cam on(?: (?:ban|shop|nhieu))?|tạm biệt|tam biet|hẹn gặp lại|ok(?:e|ê)|được rồi|"
+    r"duoc roi|tốt quá|tuyệt(?: vời)?|hiểu rồi|"
+    r"merhaba(?:lar)?|selam(?:lar)?|günaydın|gunaydin|iyi günler|iyi gunler|iyi akşamlar|"
+    r"iyi aksamlar|kolay gelsin|(?:çok )?teşekkürler|(?:çok )?teşekkür ederim|tesekkurler|"
+    r"tesekkur ederim|sağ ?ol(?:un)?|sag ?ol(?:un)?|eyvallah|hoşça kal(?:ın)?|hosca kal(?:in)?|"
+    r"görüşürüz|gorusuruz|tamam(?:dır)?|anladım|anladim|harika|süper|mükemmel)"
     r"[\s,!.。！、~]*)+\W*$",
     re.IGNORECASE,
 )
 _NO_LETTERS = re.compile(r"^[\W_]*$")  # emoji and punctuation; an order number is not small talk
-_CITATION_MARK = re.compile(r"\[(\d{1,2})\]")
 _SHORT_REQUEST_WORDS = 6
 
 
 def is_small_talk(text: str) -> bool:
     return bool(_SMALL_TALK.match(text) or _NO_LETTERS.match(text))
-
-
-@dataclass(frozen=True)
-class Turn:
-    text: str
-    conversation_id: str = "default"
-    user: str = ""
-    channel: str = ""
-    language: str | None = None  # an adapter that knows the customer's language may set it
-    locale: str | None = None  # e.g. the browser's "pt-PT": used for prices and dates
-    # Where the customer writes from, as the adapter counts it (a web client's address or
-    # network); handoffs are limited per address too.
-    address: str = ""
-
-
-@dataclass(frozen=True)
-class Citation:
-    number: int  # the [n] the answer text uses for this entry
-    id: str
-    title: str
-    url: str
-    source: str
-    score: float  # calibrated relevance, 0..1
-    rank_score: float = 0.0
-
-
-@dataclass
-class Reply:
-    """Iterate it for the token stream; ``text`` and ``citations`` are final once it is consumed.
-
-    ``status``: answered | no_answer | off_topic | small_talk | language_switched | handoff |
-    handoff_unavailable | handoff_limited (asked too often, or the team's queue is full) |
-    handed_off (a person has the conversation: say nothing) | empty | error.
-    """
-
-    language: str
-    confidence: float
-    citations: list[Citation]
-    grounded: bool
-    status: str = "answered"
-    query: str = ""  # what retrieval searched for (the rewrite of a follow-up)
-    offer_handoff: bool = False  # adapters show a "talk to a person" button
-    handoff: Future | None = field(default=None, repr=False)  # the event, once delivered
-    # Done once the team's summary and translation (LLM calls) are written, before delivery.
-    handoff_summarised: Future | None = field(default=None, repr=False)
-    _tokens: Iterator[str] = field(repr=False, default_factory=lambda: iter(()))
-    text: str = ""
-    error: str | None = None
-    _done: bool = field(default=False, repr=False)
-    _on_done: Callable[["Reply"], None] | None = field(default=None, repr=False)
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # what feedback refers to
-
-    def __iter__(self) -> Iterator[str]:
-        if self._done:
-            return
-        for token in self._tokens:
-            self.text += token
-            yield token
-        self._done = True
-        if self._on_done:
-            self._on_done(self)
-
-    def final(self) -> str:
-        for _ in self:
-            pass
-        return self.text
 
 
 class Engine:
@@ -159,7 +98,9 @@ class Engine:
                  rewrite_follow_ups: bool = True,
                  retrieval_language: str | Callable[[], str] = "en",
                  breaker: CircuitBreaker | None = None,
-                 failed_turns: Callable[[dict], None] | None = None):
+                 failed_turns: Callable[[dict], None] | None = None,
+                 answer_path: str = "verified", translations: TranslationCache | None = None,
+                 clarify_margin: float = 0.15):
         """``breaker``: stops calling an LLM that keeps failing; ``failed_turns``: told about
         each turn the customer got an apology for, so that it can be answered later."""
         self.retriever = retriever
@@ -170,7 +111,8 @@ class Engine:
         self.off_topic_below = off_topic_below
         self.conversations = conversations or SqliteConversationStore(":memory:")
         self.presets = presets or {scenario: Settings.model_fields[f"preset_{scenario}"].default
-                                   for scenario in ("answer", "small_talk", "rewrite")}
+                                   for scenario in ("answer", "small_talk", "rewrite",
+                                                    "translate")}
         self.server = server
         self.handoff_service = handoff
         self.default_language = default_language
@@ -180,6 +122,13 @@ class Engine:
         self._retrieval_language = retrieval_language
         self._base_llm: BaseChatModel | None = None
         self._models: dict[str, object] = {}
+        self.answer_path = answer_path
+        self.answerers = {
+            "verified": VerifiedAnswerer(
+                self.model, EntryTranslator(lambda: self.model("translate"), translations),
+                lambda: self._can_hand_off, clarify_margin=clarify_margin),
+            "legacy": LegacyAnswerer(self.model, lambda: self._can_hand_off),
+        }
 
     # --- models ---------------------------------------------------------------------------
 
@@ -196,10 +145,6 @@ class Engine:
         if scenario not in self._models:
             self._models[scenario] = with_preset(self.llm, self.presets[scenario], self.server)
         return self._models[scenario]
-
-    @property
-    def chain(self):
-        return ANSWER_PROMPT | self.model("answer") | StrOutputParser()
 
     @property
     def retrieval_language(self) -> str:
@@ -279,131 +224,52 @@ class Engine:
                                changes=changes)
 
         locale = customer_locale(language, turn.locale)
-        entries = [Document(localize_figures(
-            strip_instructions(d.page_content, str(d.metadata.get("entry_id") or d.id)),
-            locale, str(d.metadata.get("language") or "en")), metadata=d.metadata)
-            for d in relevant]
-        inputs = {
-            "entries": format_entries(entries),
-            "question": as_data(text),
-            "language_name": language_name(language),
-            "register": register_for(language),
-            "uncovered_rule": UNCOVERED_RULE,
-            "reminder": "",
-            "history": [
-                HumanMessage(f"<customer_message>\n{as_data(m.text)}\n</customer_message>")
-                if m.role == "human" else AIMessage(m.text)
-                for m in within_budget(history, self.history_token_budget)
-            ],
-        }
-        citations = [_citation(n, d) for n, d in enumerate(relevant, start=1)]
-        reply = Reply(language=language, confidence=confidence, citations=citations,
-                      grounded=True, query=query)
-        reply._tokens = self._generate(inputs, reply, turn)
+        question = Question(text, language, locale, confidence, history=[
+            HumanMessage(f"<customer_message>\n{as_data(m.text)}\n</customer_message>")
+            if m.role == "human" else AIMessage(m.text)
+            for m in within_budget(history, self.history_token_budget)])
+        if self.answer_path == "legacy":
+            question = Question(text, language, locale, confidence, question.history, entries=[
+                Document(localize_figures(strip_instructions(
+                    d.page_content, str(d.metadata.get("entry_id") or d.id)), locale,
+                    str(d.metadata.get("language") or "en")), metadata=d.metadata)
+                for d in relevant])
+        reply = Reply(language=language, confidence=confidence, grounded=True, query=query,
+                      citations=[citation(n, d) for n, d in enumerate(relevant, start=1)])
+        answerer = self.answerers[self.answer_path]
+        reply._tokens = self._guarded(answerer.tokens(question, relevant, reply), reply, turn)
         reply._on_done = lambda r: self._remember(turn, r, changes)
         return reply
 
-    # --- generation -----------------------------------------------------------------------
-
-    def _generate(self, inputs: dict, reply: Reply, turn: Turn | None = None) -> Iterator[str]:
-        language = reply.language
+    def _guarded(self, tokens: Iterator[str], reply: Reply, turn: Turn) -> Iterator[str]:
+        """The answer's tokens; on any LLM or transport failure, the apology instead."""
         try:
             if self.breaker is not None:
                 self.breaker.check()
-            head, rest = self._start(inputs)
-            if self.breaker is not None:  # it answers: whatever the answer, it is up
+            for n, token in enumerate(tokens):
+                if n == 0 and self.breaker is not None:  # it answers: it is up
+                    self.breaker.success()
+                yield token
+            if self.breaker is not None:
                 self.breaker.success()
-            if NOT_COVERED_PATTERN.search(head) and reply.confidence >= SURE_RELEVANCE:
-                inputs = {**inputs, "uncovered_rule": ANSWER_ANYWAY_RULE}
-                head, rest = self._start(inputs)
-            if _says_nothing(head):  # "[1]" alone: small models sometimes stop there
-                log.info("the model replied without words; asking again")
-                head, rest = self._start({**inputs, "reminder": " Answer in full sentences."})
-            if NOT_COVERED_PATTERN.search(head) or _says_nothing(head):
-                yield from self._not_covered(reply)
-                return
-            if reply_language_share(head, language) < MIN_LANGUAGE_SHARE:
-                log.info("reply started in the wrong language; regenerating in %s", language)
-                again, more = self._start({**inputs, "reminder": (
-                    f" Write ONLY in {language_name(language)}; do not use any other language.")})
-                if NOT_COVERED_PATTERN.search(again):
-                    yield from self._not_covered(reply)
-                    return
-                if _says_nothing(again):  # "[1]" alone: keep the first try, translated below
-                    log.info("the regenerated reply had no words; translating the first one")
-                else:
-                    head, rest = again, more
-            yield from self._checked_sentences(head, rest, language)
         except Exception as exc:  # any transport/server failure must still give an answer
             log.warning("LLM call failed: %s: %s", type(exc).__name__, exc)
             if self.breaker is not None and not isinstance(exc, LLMUnavailable):
                 self.breaker.failure()
-            if turn is not None:
-                self._failed(turn, language, "llm", exc)
+            self._failed(turn, reply.language, "llm", exc)
             reply.error = type(exc).__name__
             reply.grounded = False
             reply.status = "error"
             reply.citations = []
-            fallback = message("llm_unavailable", language)
+            fallback = message("llm_unavailable", reply.language)
             yield ("\n\n" + fallback) if reply.text else fallback
             return
         if not reply.text.strip():
-            yield from self._not_covered(reply)
-            return
-        self._settle_citations(reply)
+            reply.status, reply.grounded, reply.citations = "no_answer", False, []
+            reply.offer_handoff = self._can_hand_off
+            yield message("no_answer", reply.language)
 
-    def _checked_sentences(self, head: str, rest: Iterator[str], language: str) -> Iterator[str]:
-        """Streams the reply a sentence at a time; a sentence in another language (an English
-        sentence in a Spanish answer) is translated before it is sent."""
-        buffer = head
-        for token in rest:
-            buffer += token
-            cut = _last_sentence_end(buffer)
-            if cut:
-                yield self._repaired(buffer[:cut], language)
-                buffer = buffer[cut:]
-        if buffer.strip():
-            yield self._repaired(buffer.rstrip(), language)
-
-    def _repaired(self, chunk: str, language: str) -> str:
-        chunk = NOT_COVERED_PATTERN.sub("", chunk)
-        parts = []
-        for sentence in _SENTENCE_SPLIT.split(chunk):
-            if _PROMPT_TAG.search(sentence):  # talk about the prompt itself, not an answer
-                log.info("a sentence of the reply quoted the prompt's tags; dropped")
-                continue
-            if sentence.strip() and reply_language_share(sentence, language) < 1.0:
-                log.info("a sentence of the reply was not in %s; translating it", language)
-                core = sentence.strip()
-                start = sentence.index(core)
-                sentence = (sentence[:start] + self._repair(core, language)
-                            + sentence[start + len(core):])
-            parts.append(sentence)
-        return "".join(parts)
-
-    def _start(self, inputs: dict) -> tuple[str, Iterator[str]]:
-        """Starts a generation and reads enough of it to judge its language and marker."""
-        return _take_letters(self.chain.stream(inputs), LANGUAGE_GATE_LETTERS)
-
-    def _repair(self, draft: str, language: str) -> str:
-        chain = REPAIR_PROMPT | self.model("answer") | StrOutputParser()
-        return chain.invoke({"answer": as_data(draft), "language_name": language_name(language),
-                             "register": register_for(language)}).strip()
-
-    def _not_covered(self, reply: Reply) -> Iterator[str]:
-        log.info("the model found the entries do not answer the question")
-        reply.status = "no_answer"
-        reply.grounded = False
-        reply.citations = []
-        reply.offer_handoff = self._can_hand_off
-        yield message("no_answer", reply.language)
-
-    def _settle_citations(self, reply: Reply) -> None:
-        used = {int(n) for n in _CITATION_MARK.findall(reply.text)}
-        cited = [c for c in reply.citations if c.number in used]
-        best = max(c.rank_score for c in reply.citations)
-        reply.citations = cited or [c for c in reply.citations
-                                    if c.rank_score >= best - CITATION_MARGIN]
+    # --- generation -----------------------------------------------------------------------
 
     def _small_talk(self, turn: Turn, language: str, changes: dict) -> Reply:
         reply = Reply(language, 0.0, [], False, status="small_talk")
@@ -532,43 +398,4 @@ def _only_a_request(text: str) -> bool:
     return size <= (14 if cjk else _SHORT_REQUEST_WORDS)
 
 
-def _take_letters(stream: Iterator[str], letters: int) -> tuple[str, Iterator[str]]:
-    """Reads the stream until it holds ``letters`` letters (or ends); returns what was read and
-    the rest of the stream."""
-    head = ""
-    seen = 0
-    iterator = iter(stream)
-    for token in iterator:
-        head += token
-        seen += sum(ch.isalpha() for ch in token)
-        if seen >= letters:
-            break
-    return head, iterator
 
-
-def _says_nothing(text: str) -> bool:
-    return sum(ch.isalpha() for ch in _CITATION_MARK.sub("", text)) < 2
-
-
-_PROMPT_TAG = re.compile(r"</?(?:entries|entry|customer_message)\b")
-# After sentence punctuation, but not inside a number ("€4.95", "1.500").
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？\n])(?<!\d\.(?=\d))(?=\s|[^\s.!?。！？])")
-
-
-def _last_sentence_end(text: str) -> int:
-    """Where the last complete sentence of ``text`` ends (0: none yet)."""
-    ends = [m.end() for m in re.finditer(r"[.!?。！？](?=\s)|[。！？]|\n", text)]
-    return ends[-1] if ends else 0
-
-
-def _citation(number: int, doc: Document) -> Citation:
-    meta = doc.metadata
-    return Citation(
-        number=number,
-        id=str(meta.get("entry_id") or doc.id or ""),
-        title=str(meta.get("title", "")),
-        url=safe_link(str(meta.get("url") or "")),  # stored before ingest checked links
-        source=str(meta.get("source", "")),
-        score=float(meta.get("score", 0.0)),
-        rank_score=float(meta.get("rank_score", meta.get("score", 0.0))),
-    )

@@ -22,6 +22,7 @@ from .language import base_language
 DEFAULT_LOCALES = {
     "en": "en_US", "zh": "zh_Hans_CN", "es": "es_ES", "fr": "fr_FR", "de": "de_DE",
     "ja": "ja_JP", "pt": "pt_BR", "ar": "ar", "ko": "ko_KR", "it": "it_IT",
+    "vi": "vi_VN", "tr": "tr_TR",
 }
 
 _SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP", "¥": "JPY", "US$": "USD"}

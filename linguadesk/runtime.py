@@ -99,7 +99,7 @@ def build_engine(settings: Settings, store=None, progress: Progress | None = Non
         off_topic_below=settings.off_topic_below,
         conversations=conversations or open_conversation_store(settings),
         presets={"answer": settings.preset_answer, "small_talk": settings.preset_small_talk,
-                 "rewrite": settings.preset_rewrite},
+                 "rewrite": settings.preset_rewrite, "translate": settings.preset_translate},
         server=server_kind(settings),
         handoff=build_handoff(settings, llm),
         default_language=settings.default_language,
@@ -108,5 +108,8 @@ def build_engine(settings: Settings, store=None, progress: Progress | None = Non
         retrieval_language=(lambda: store.main_language()) if language == "auto" else language,
         breaker=CircuitBreaker(settings.llm_breaker_failures, settings.llm_breaker_reset_s),
         failed_turns=open_failed_turn_log(settings),
+        answer_path=settings.answer_path,
+        translations=store if hasattr(store, "get_translation") else None,
+        clarify_margin=settings.clarify_margin,
     )
 

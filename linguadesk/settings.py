@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     preset_small_talk: GenerationPreset = GenerationPreset(temperature=0.7, max_tokens=80)
     preset_rewrite: GenerationPreset = GenerationPreset(temperature=0.0, top_p=1.0,
                                                         repetition_penalty=1.0, max_tokens=64)
+    # Translating an FAQ entry into the customer's language before answering from it.
+    preset_translate: GenerationPreset = GenerationPreset(temperature=0.0, top_p=1.0,
+                                                          repetition_penalty=1.0, max_tokens=800)
     # Embedded server only: a GGUF path overrides the provisioned Qwen2.5-Coder-1.5B.
     llm_gguf: Path | None = None
     llm_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
@@ -99,6 +102,13 @@ class Settings(BaseSettings):
     # Below this relevance a message is not about the shop at all: declined, no handoff offer.
     off_topic_below: float = 0.05
     default_language: str = "en"
+    # "verified": one entry, translated into the customer's language, every draft checked
+    # before it is shown (bot/answering.py). "legacy": the earlier several-entry prompt, kept
+    # as the baseline of `linguadesk eval answers --compare`.
+    answer_path: Literal["verified", "legacy"] = "verified"
+    # Two entries whose fused retrieval scores are closer than this (in standard deviations)
+    # and that are on different topics: the customer is asked which one they mean.
+    clarify_margin: float = 0.15
 
     # Conversations: SQLite in data_dir, or Redis (shared by all workers) when set.
     redis_url: SecretStr | None = None

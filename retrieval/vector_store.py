@@ -87,6 +87,9 @@ class FaqStore:
             f"{name}__use", metadata=space, embedding_function=None)
             if second_encoder is not None else None)
         self._meta = client.get_or_create_collection(f"{name}__revision", embedding_function=None)
+        # Entries translated into customers' languages (bot/entry_translation.py).
+        self.translations = client.get_or_create_collection(
+            f"{name}__translations", embedding_function=None)
         self.writes = 0  # local write counter: lets this process's searches skip the recheck delay
         self._complete_side_collections()
 
@@ -159,6 +162,8 @@ class FaqStore:
         for start in range(0, len(chunks), UPSERT_BATCH):
             batch = chunks[start:start + UPSERT_BATCH]
             entry_vectors = self._write_views(batch)
+            # Translations of the entry's previous text are stale.
+            self.translations.delete(where={"chunk_id": {"$in": [c.id for c in batch]}})
             self.collection.upsert(
                 ids=[c.id for c in batch], embeddings=entry_vectors,
                 documents=[c.text for c in batch], metadatas=[c.metadata for c in batch],
@@ -214,11 +219,25 @@ class FaqStore:
             self._meta.delete(ids=[SECOND_COMPLETE])
         for start in range(0, len(ids), 5000):
             batch = ids[start:start + 5000]
-            for side in (self.views, self.second):
+            for side in (self.views, self.second, self.translations):
                 if side is not None:
                     side.delete(where={"chunk_id": {"$in": batch}})
             self.vectorstore.delete(ids=batch)
         self.bump_revision()
+
+    def get_translation(self, chunk_id: str, key: str, content_hash: str) -> str | None:
+        """A cached translation of the entry, if made from this version of it."""
+        got = self.translations.get(ids=[f"{chunk_id}~{key}"], include=["documents", "metadatas"])
+        if got["ids"] and (got["metadatas"][0] or {}).get("content_hash") == content_hash:
+            return got["documents"][0]
+        return None
+
+    def put_translation(self, chunk_id: str, key: str, content_hash: str, text: str) -> None:
+        if self.get(chunk_id) is None:  # deleted while it was being translated
+            return
+        self.translations.upsert(ids=[f"{chunk_id}~{key}"], embeddings=[[1.0]], documents=[text],
+                                 metadatas=[{"chunk_id": chunk_id, "content_hash": content_hash,
+                                             "key": key}])
 
     def bump_revision(self) -> None:
         """Tells every process holding a lexical index that the entries changed."""

@@ -55,6 +55,9 @@ def _scripted(*answers: str) -> GenericFakeChatModel:
 
 
 def _engine_with(loaded_kb, settings, llm, **options) -> Engine:
+    """The scripted tests below are of the legacy path's repairs (bot/legacy_answer.py), the
+    baseline of `eval answers --compare`; the verified path has its own in test_answering."""
+    options.setdefault("answer_path", "legacy")
     return Engine(FaqRetriever(search=HybridSearch(loaded_kb.store), k=4), llm,
                   min_confidence=settings.min_confidence, **options)
 

@@ -14,7 +14,8 @@ from langchain_core.documents import Document
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from bot.engine import Engine, Turn, _citation
+from bot.engine import Engine, Turn
+from bot.reply import citation as _citation
 from bot.language import detect_language
 from knowledge.chunking import entries_to_chunks
 from knowledge.entries import Chunk, FaqEntry, SourceError

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Annotated, Optional
@@ -794,6 +795,114 @@ def eval_conversation(
     if as_json:
         as_json.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
         out.print(f"Report written to {as_json}")
+
+
+@eval_app.command("answers")
+@_guarded
+def eval_answers(
+    test_set: Annotated[str, typer.Option(
+        "--set", help="shop (the shop answer set), language_set, covid_faq_en, or a JSON file.")
+    ] = "shop",
+    faq: Annotated[Optional[Path], typer.Option(help="The FAQ the bot answers from.")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="covid_faq_en: folder holding it.")] = None,
+    languages: Annotated[Optional[str], typer.Option(help="Only these, comma-separated.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="The first N questions per language.")] = None,
+    compare: Annotated[bool, typer.Option(
+        help="Also run the legacy answer path on the same questions (the baseline).")] = False,
+    as_json: Annotated[Optional[Path], typer.Option("--json", help="Also write the report here.")] = None,
+) -> None:
+    """Is each reply right: right entry, faithful figures, clean, one language, no false claim?"""
+    from bot import answer_eval
+
+    root = Path(__file__).resolve().parents[2]
+    settings = get_settings()
+    with _ByteProgress() as report_models:
+        from bot.llm_server import ensure_llm_gguf
+
+        if not settings.llm_url:
+            ensure_llm_gguf(settings, report_models)
+    scratch_faq = None
+    try:
+        if test_set == "covid_faq_en":
+            from retrieval import benchmarks
+
+            markdown, questions = answer_eval.covid_questions(data or benchmarks.default_root(),
+                                                              limit)
+            scratch_faq = Path(tempfile.mkdtemp(prefix="linguadesk-covid-")) / "covid_faq_en.md"
+            scratch_faq.write_text(markdown, encoding="utf-8")
+            faq = scratch_faq
+        else:
+            path = {"shop": root / "benchmarks" / "answers" / "shop_answer_set.json",
+                    "language_set": root / "benchmarks" / "conversation" / "language_set.json",
+                    }.get(test_set, Path(test_set))
+            questions = answer_eval.select(answer_eval.load_answer_set(path), languages, limit)
+        engine, store, scratch = answer_eval.scratch_engine(
+            settings, faq or root / "examples" / "shop-faq")
+        try:
+            with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                          TimeRemainingColumn(), console=err, transient=True) as bar:
+                report = answer_eval.evaluate(engine, store, questions, compare=compare,
+                                              progress=_bar_progress(bar),
+                                              min_confidence=settings.min_confidence)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    except answer_eval.AnswerSetError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        if scratch_faq is not None:
+            shutil.rmtree(scratch_faq.parent, ignore_errors=True)
+    if test_set == "covid_faq_en":
+        for system in report["systems"].values():
+            system["reference"] = answer_eval.reference_figures(system["rows"], questions)
+    report["set"] = test_set
+    report["command"] = "linguadesk eval answers " + " ".join(sys.argv[3:])
+    if as_json:  # first: a long run's rows are kept whatever the printing does
+        as_json.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    _print_answers_report(report)
+    if as_json:
+        out.print(f"Report written to {as_json}")
+
+
+def _print_answers_report(report: dict) -> None:
+    systems = report["systems"]
+    table = Table(title=f"eval answers · {report['set']} · correct-answer rate per language "
+                        f"({' vs '.join(systems)}, same run)")
+    table.add_column("lang")
+    table.add_column("n", justify="right")
+    for name in systems:
+        for column in ("correct", "source", "faithful", "clean", "one lang", "claim",
+                       "first text p50 s", "paths"):
+            table.add_column(f"{column}" if len(systems) == 1 else f"{column} ({name[:3]})",
+                             justify="right")
+    first = next(iter(systems.values()))
+    for language in [*first["languages"], "overall"]:
+        cells = [language, str((first["overall"] if language == "overall"
+                                else first["languages"][language])["questions"])]
+        for system in systems.values():
+            row = system["overall"] if language == "overall" else system["languages"][language]
+            paths = " ".join(f"{k}:{v}" for k, v in sorted(row["paths"].items()))
+            cells += [_fmt(row["correct"]), _fmt(row["source"]), _fmt(row["faithful"]),
+                      _fmt(row["clean"]), _fmt(row["one_language"]), _fmt(row["claim"]),
+                      _fmt(row["first_text_p50_s"], 1), paths]
+        table.add_row(*cells, style="bold" if language == "overall" else None)
+    out.print(table)
+    for name, system in systems.items():
+        o = system["overall"]
+        out.print(f"{name}: marker/tag leaks {o['marker_or_tag_leaks']}, figure mismatches "
+                  f"{o['figure_mismatches']}, wrong polarity {o['wrong_polarity']}, over-refusal "
+                  f"{_fmt(o['over_refusal'])}, unanswerable declined "
+                  f"{_fmt(o['unanswerable_declined'])}; first text p50/p95 "
+                  f"{o['first_text_p50_s']}/{o['first_text_p95_s']} s, full reply p50/p95 "
+                  f"{o['reply_p50_s']}/{o['reply_p95_s']} s")
+        if "reference" in system:
+            ref = system["reference"]
+            out.print(f"  reference figures kept: {ref['kept']}/{ref['reference_figures']} "
+                      f"({_fmt(ref['coverage'])})")
+        for row in system["failures"][:40]:
+            out.print(f"  [red]✗[/] {escape(row['id'])} {escape(row['question'][:60])!s} → "
+                      f"{escape(row['reply'][:90])!s}  [dim]{escape('; '.join(row['reasons'])[:160])}[/]")
+        if len(system["failures"]) > 40:
+            out.print(f"  … {len(system['failures']) - 40} more in --json")
 
 
 def main() -> None:

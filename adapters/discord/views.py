@@ -13,7 +13,7 @@ from bot.messages import message
 MESSAGE_LIMIT = 2000
 EMBED_LIMIT = 4096
 # Replies a customer can rate or escalate from (not the "a person has it" notices).
-ACTIONABLE = {"answered", "no_answer", "off_topic", "small_talk", "language_switched", "error",
+ACTIONABLE = {"answered", "clarify", "no_answer", "off_topic", "small_talk", "language_switched", "error",
               "handoff_unavailable"}
 
 

@@ -16,7 +16,7 @@ MAX_SECTIONS = 40  # Slack allows 50 blocks; the rest hold citations and buttons
 FEEDBACK_ACTION = re.compile(r"^linguadesk_feedback_(up|down)$")
 HANDOFF_ACTION = "linguadesk_handoff"
 # Replies a customer can rate or escalate from (not the "a person has it" notices).
-ACTIONABLE = {"answered", "no_answer", "off_topic", "small_talk", "language_switched", "error",
+ACTIONABLE = {"answered", "clarify", "no_answer", "off_topic", "small_talk", "language_switched", "error",
               "handoff_unavailable"}
 
 

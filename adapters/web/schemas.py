@@ -39,9 +39,9 @@ class ReplyOut(BaseModel):
     reply_id: str = Field(description="Refer to this reply in feedback.")
     text: str
     language: str
-    status: str = Field(description="answered | no_answer | off_topic | small_talk | "
-                        "language_switched | handoff | handoff_unavailable | handed_off | "
-                        "empty | error")
+    status: str = Field(description="answered | clarify | no_answer | off_topic | small_talk | "
+                        "language_switched | handoff | handoff_unavailable | handoff_limited | "
+                        "handed_off | empty | error")
     confidence: float
     grounded: bool
     citations: list[CitationOut]

@@ -1,0 +1,313 @@
+"""``linguadesk eval answers``: is each reply something a shop could send?
+
+Every question goes through the real engine (retrieval, the real LLM, the answer path), as
+the first turn of its own conversation, or after its ``before`` messages for a follow-up. An
+answerable question's reply is right only when all of these hold (:func:`judge`):
+
+- *source*: an expected entry is cited;
+- *faithful*: every figure of the reply is in the cited entries, after normalisation, and no
+  currency or time unit appears that they lack (:func:`bot.answer_checks.figure_problems`);
+- *clean*: no marker, tag, placeholder, bare ``[n]``, numbered dump or echo;
+- *one language*: every sentence in the question's language (names and quoted labels from the
+  entry allowed, and listed);
+- *no false claim*: no country, weekday or asked-about name the entry lacks, and for yes/no
+  questions, no opening yes/no against the expected polarity, and not a bare yes/no.
+
+A question that should not be answered (``uncovered``, ``off_topic``) is right when it is not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from . import answer_checks
+from .language import base_language
+from .locale_format import customer_locale, localize_figures
+
+Progress = Callable[[str, int, int], None]
+NOT_ANSWERED = ("no_answer", "off_topic")
+CHECKS = ("source", "faithful", "clean", "one_language", "claim")
+
+
+class AnswerSetError(ValueError):
+    pass
+
+
+def load_answer_set(path: Path) -> list[dict]:
+    """The shop answer set's format, or the language set's (``expected_entry``)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        questions = data["questions"]
+        for n, q in enumerate(questions):
+            q["language"], q["text"], q["kind"]  # noqa: B018 - required
+            if "expected_entries" not in q:
+                q["expected_entries"] = [q["expected_entry"]] if q.get("expected_entry") else []
+            q.setdefault("id", str(n))
+            q.setdefault("polarity", None)
+            q.setdefault("before", [])
+            q.setdefault("tags", [])
+            if q["kind"] == "faq" and not q["expected_entries"]:
+                raise KeyError(f"question {q['id']} is answerable but names no expected entry")
+    except FileNotFoundError:
+        raise AnswerSetError(f"{path} does not exist. Pass --set with an answer set file.") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise AnswerSetError(
+            f"{path} is not an answer set ({type(exc).__name__}: {exc}). Expected "
+            '{"questions": [{"id", "language", "kind", "text", "expected_entries", "polarity", '
+            '"before"}, …]}.') from None
+    return questions
+
+
+def _entry_texts(store, citations) -> list[tuple[str, str]]:
+    """(text, language) of each cited entry, all its chunks, as stored."""
+    found = []
+    for c in citations:
+        ids = [chunk_id for chunk_id, _ in store.metadata_where({"entry_id": c.id})] or [c.id]
+        docs = list(store.documents(ids))
+        if docs:
+            found.append(("\n".join(d.page_content for d in docs),
+                          str(docs[0].metadata.get("language") or "en")))
+    return found
+
+
+def _bare(reply: str, language: str) -> bool:
+    """A yes or no with nothing of the entry's fact after it."""
+    rest = re.sub(r"^\W*\w+\W*", "", reply.strip(), count=1)
+    letters = sum(ch.isalpha() for ch in rest)
+    return letters < (6 if base_language(language) in ("zh", "ja", "ko") else 15)
+
+
+def judge(question: dict, reply_text: str, status: str, cited: list[str],
+          entries: list[tuple[str, str]]) -> dict:
+    """Each check's pass/fail and the reasons; ``correct`` is all of them at once."""
+    language = base_language(question["language"])
+    result: dict = {"reasons": [], "allowed": []}
+    if question["kind"] != "faq":
+        result["correct"] = status in NOT_ANSWERED
+        if not result["correct"]:
+            result["reasons"].append(f"answered a question the FAQ does not cover ({status})")
+        return result
+    expected = set(question["expected_entries"])
+    if status == "clarify":
+        # "Which of these do you mean?" listing the right entry: the customer picks it next.
+        ok = bool(expected & set(cited))
+        result.update({check: ok for check in CHECKS}, correct=ok, clarify=True)
+        if not ok:
+            result["reasons"].append(f"asked to choose between {cited}, none expected")
+        return result
+    if status != "answered":
+        result.update({check: False for check in CHECKS}, correct=False)
+        result["reasons"].append(f"not answered ({status})")
+        return result
+    # The entry as written, and with its figures in the customer's locale (as the bot shows
+    # them: "2026-12-20" is "20 de diciembre de 2026" for a Spanish customer).
+    sources = [text for text, _ in entries] + [
+        localize_figures(text, customer_locale(language), entry_language)
+        for text, entry_language in entries]
+    result["source"] = bool(expected & set(cited))
+    if not result["source"]:
+        result["reasons"].append(f"cited {cited or 'nothing'}, expected {sorted(expected)}")
+    figures = answer_checks.figure_problems(reply_text, sources, question["text"])
+    clean = answer_checks.clean_problems(reply_text, question["text"], sources)
+    lang = answer_checks.language_problems(reply_text, language, sources)
+    # Countries and weekdays the entries lack; not the bot's stricter rules (an asked-about
+    # name repeated, "orders to Sydney arrive in 7 to 14 days", is a fair answer).
+    claims = answer_checks.claim_problems(
+        reply_text, language, sources, "", tuple(lang_ for _, lang_ in entries),
+        opening_rule=False)
+    polarity = question.get("polarity")
+    opened = answer_checks.opening_polarity(reply_text, language)
+    if polarity in ("yes", "no") and opened and opened != polarity:
+        claims.append(answer_checks.Problem("claim", f"answered '{opened}', the FAQ says "
+                                                     f"'{polarity}'"))
+    if polarity and opened and _bare(reply_text, language):
+        claims.append(answer_checks.Problem("claim", f"a bare '{opened}' without the fact"))
+    for check, problems in (("faithful", figures), ("clean", clean), ("one_language", lang.problems),
+                            ("claim", claims)):
+        result[check] = not problems
+        result["reasons"] += [str(p) for p in problems]
+    result["allowed"] = lang.allowed
+    result["leaks"] = sum(1 for p in clean if p.detail.startswith(("a control marker",
+                                                                   "a prompt tag")))
+    result["wrong_polarity"] = any("the FAQ says" in p.detail for p in claims)
+    result["correct"] = all(result[check] for check in CHECKS)
+    return result
+
+
+def run(engine, store, questions: list[dict], *, label: str = "",
+        progress: Progress | None = None, min_confidence: float = 0.5) -> list[dict]:
+    from .engine import Turn
+
+    progress = progress or (lambda phase, done, total: None)
+    rows = []
+    for n, q in enumerate(questions):
+        conversation = f"answers-{label}-{q['id']}-{n}"
+        for earlier in q.get("before", []):
+            engine.answer(Turn(earlier, conversation_id=conversation, channel="eval")).final()
+        start = time.perf_counter()
+        reply = engine.answer(Turn(q["text"], conversation_id=conversation, channel="eval"))
+        first = None
+        for token in reply:
+            if first is None and token.strip():
+                first = time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        cited = [c.title for c in reply.citations]
+        verdict = judge(q, reply.text, reply.status, cited,
+                        _entry_texts(store, reply.citations))
+        over_refusal = False
+        if q["kind"] == "faq" and reply.status == "no_answer":
+            docs = engine.retriever.invoke(reply.query or q["text"])
+            over_refusal = any(d.metadata.get("title") in q["expected_entries"]
+                               and d.metadata.get("score", 0.0) >= min_confidence for d in docs)
+        rows.append({
+            "id": q["id"], "language": base_language(q["language"]), "kind": q["kind"],
+            "tags": q.get("tags", []), "question": q["text"], "before": q.get("before", []),
+            "reply": reply.text, "status": reply.status, "path": reply.path or reply.status,
+            "cited": cited, "expected": q["expected_entries"], "polarity": q.get("polarity"),
+            "confidence": round(reply.confidence, 3),
+            "first_text_s": round(first if first is not None else seconds, 2),
+            "seconds": round(seconds, 2), "over_refusal": over_refusal, **verdict,
+        })
+        progress(f"questions {label}".strip(), n + 1, len(questions))
+    return rows
+
+
+def _rate(rows: list[dict], key: str) -> float | None:
+    values = [bool(r[key]) for r in rows if key in r]
+    return round(float(np.mean(values)), 3) if values else None
+
+
+def _percentile(values: list[float], q: int) -> float | None:
+    return round(float(np.percentile(values, q)), 2) if values else None
+
+
+def summarize(rows: list[dict]) -> dict:
+    def stats(items: list[dict]) -> dict:
+        faq = [r for r in items if r["kind"] == "faq"]
+        answered = [r for r in faq if r["status"] == "answered"]
+        return {
+            "questions": len(items), "correct": _rate(items, "correct"),
+            "answerable_correct": _rate(faq, "correct"),
+            "unanswerable_declined": _rate([r for r in items if r["kind"] != "faq"], "correct"),
+            **{f"{check}": _rate(answered, check) for check in CHECKS},
+            "marker_or_tag_leaks": sum(r.get("leaks", 0) for r in items),
+            "figure_mismatches": sum(1 for r in answered if not r.get("faithful", True)),
+            "wrong_polarity": sum(1 for r in items if r.get("wrong_polarity")),
+            "over_refusal": round(sum(r["over_refusal"] for r in faq) / len(faq), 3) if faq else None,
+            "paths": dict(Counter(r["path"] for r in items)),
+            "first_text_p50_s": _percentile([r["first_text_s"] for r in items], 50),
+            "first_text_p95_s": _percentile([r["first_text_s"] for r in items], 95),
+            "reply_p50_s": _percentile([r["seconds"] for r in items], 50),
+            "reply_p95_s": _percentile([r["seconds"] for r in items], 95),
+        }
+
+    by_language: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_language[row["language"]].append(row)
+    return {"overall": stats(rows),
+            "languages": {lang: stats(items) for lang, items in sorted(by_language.items())},
+            "failures": [r for r in rows if not r["correct"]]}
+
+
+def select(questions: list[dict], languages: str | None, limit: int | None) -> list[dict]:
+    if languages:
+        wanted = {x.strip() for x in languages.split(",")}
+        questions = [q for q in questions if q["language"] in wanted]
+    if limit:
+        seen: Counter = Counter()
+        kept = []
+        for q in questions:
+            seen[q["language"]] += 1
+            if seen[q["language"]] <= limit:
+                kept.append(q)
+        questions = kept
+    return questions
+
+
+def evaluate(engine, store, questions: list[dict], *, compare: bool = False,
+             progress: Progress | None = None, min_confidence: float = 0.5) -> dict:
+    """The report; with ``compare``, the legacy path on the same questions in the same run."""
+    systems = {"verified": "verified", **({"legacy": "legacy"} if compare else {})}
+    report: dict = {"systems": {}}
+    saved = engine.answer_path
+    try:
+        for name, path in systems.items():
+            engine.answer_path = path
+            rows = run(engine, store, questions, label=name, progress=progress,
+                       min_confidence=min_confidence)
+            report["systems"][name] = {**summarize(rows), "rows": rows}
+    finally:
+        engine.answer_path = saved
+    return report
+
+
+def scratch_engine(settings, faq: Path):
+    """(engine, store, folder) over a throwaway store holding ``faq``; delete the folder after."""
+    import tempfile
+
+    from knowledge.admin import KnowledgeBase
+    from linguadesk.runtime import build_engine, build_store
+    from retrieval.evaluation import scratch_settings
+
+    from .conversations import SqliteConversationStore
+
+    tmp = Path(tempfile.mkdtemp(prefix="linguadesk-answers-"))
+    run_settings = scratch_settings(settings, tmp, handoff_webhook_url=None,
+                                    handoff_slack_channel=None)
+    kb = KnowledgeBase(build_store(run_settings))
+    report = kb.ingest([faq])
+    if not report.ok:
+        raise AnswerSetError(f"could not load {faq}: {report}")
+    engine = build_engine(run_settings, store=kb.store,
+                          conversations=SqliteConversationStore(":memory:"))
+    return engine, kb.store, tmp
+
+
+# --- covid_faq_en: paraphrased questions with reference answers ----------------------------
+
+def covid_questions(root: Path, limit: int | None) -> tuple[Path, list[dict]]:
+    """A Markdown FAQ of covid_faq_en's entries, and its paraphrase questions."""
+    from retrieval.benchmarks import covid_faq_en
+
+    evalset = covid_faq_en(root, limit)
+    by_id = {e.id: e for e in evalset.entries}
+    lines = []
+    for entry in evalset.entries:
+        title = " ".join(entry.title.split()).rstrip("?") + "?"
+        answer = " ".join(entry.text.split())
+        if answer.startswith(entry.title):
+            answer = answer[len(entry.title):].strip()
+        lines.append(f"## {title}\n{answer}\n")
+    questions = []
+    for n, query in enumerate(evalset.queries):
+        gold = sorted(query.gold)
+        titles = [" ".join(by_id[g].title.split()).rstrip("?") + "?" for g in gold if g in by_id]
+        if not titles:
+            continue
+        questions.append({"id": f"covid-{n}", "language": "en", "kind": "faq",
+                          "text": query.text, "expected_entries": titles, "polarity": None,
+                          "before": [], "tags": ["paraphrase"],
+                          "reference": " ".join(by_id[gold[0]].text.split())})
+    return "\n".join(lines), questions
+
+
+def reference_figures(rows: list[dict], questions: list[dict]) -> dict:
+    """How many of the reference answers' figures the replies keep."""
+    by_id = {q["id"]: q for q in questions}
+    kept = total = 0
+    for row in rows:
+        reference = by_id.get(row["id"], {}).get("reference")
+        if not reference:
+            continue
+        wanted = answer_checks.figures(reference).numbers
+        total += len(wanted)
+        kept += len(wanted & answer_checks.figures(row["reply"]).numbers)
+    return {"reference_figures": total, "kept": kept,
+            "coverage": round(kept / total, 3) if total else None}

@@ -1,0 +1,236 @@
+"""The verified answer path: one entry, in the customer's language, every draft checked.
+
+1. **One entry.** The best entry answers; facts of several entries are never blended. When
+   another entry scores nearly as high, the customer is asked which one they mean.
+2. **Translate first.** An entry in another language is translated into the customer's
+   (:mod:`bot.entry_translation`, cached), and the answer is written from the translation.
+3. **Verify before showing.** The draft streams a sentence at a time, and each piece is shown
+   only once the text so far passes :func:`bot.answer_checks.check` (figures, markers, tags,
+   dumps, echo, language, claims). A draft that fails before anything was shown is written
+   again with the failure named; if that fails too, the customer gets the entry's own
+   (translated) answer under a fixed localized phrase. A failed draft is never shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from babel import Locale
+from langchain_core.documents import Document
+from langchain_core.output_parsers import StrOutputParser
+
+from . import answer_checks
+from .entry_translation import EntryTranslator, LocalizedEntry
+from .language import base_language, language_name
+from .messages import message
+from .prompts import (DRAFT_ANSWER_RULE, DRAFT_PROMPT, DRAFT_UNCOVERED_RULE, NOT_COVERED_PATTERN,
+                      as_data, register_for)
+from .reply import Reply, citation
+
+log = logging.getLogger(__name__)
+
+# Below this retrieval relevance the model may still say the entry does not answer.
+SURE_RELEVANCE = 0.9
+# A piece is judged (and shown) once it holds this many letters: "Sí." alone says too little.
+JUDGE_LETTERS = 12
+MAX_SENTENCES = 4
+_MARKS = re.compile(r"\s?\[\d{1,2}\]")
+_LEADING_TAG = re.compile(r"^\s*<\s*(?:entry|answer)\s*>\s*", re.IGNORECASE)
+_TRAILING_TAG = re.compile(r"\s*<\s*/\s*(?:entry|answer)\s*>\s*$", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?。！？؟](?=\s)|[。！？]|\n")
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the answer path needs of a turn."""
+
+    text: str  # the customer's words
+    language: str
+    locale: Locale
+    confidence: float  # the best entry's calibrated relevance
+    history: list = field(default_factory=list)  # LangChain messages, oldest first
+    entries: list = field(default_factory=list)  # for the legacy path: localized documents
+
+
+class VerifiedAnswerer:
+    def __init__(self, model: Callable[[str], object], translator: EntryTranslator,
+                 can_hand_off: Callable[[], bool], *, clarify_margin: float = 0.15,
+                 sure_relevance: float = SURE_RELEVANCE):
+        self.model = model
+        self.translator = translator
+        self.can_hand_off = can_hand_off
+        self.clarify_margin = clarify_margin
+        self.sure_relevance = sure_relevance
+
+    # --- choosing the entry ------------------------------------------------------------------
+
+    def choose(self, docs: list[Document]) -> list[Document]:
+        """The best entry alone, or it and the entries too close to tell apart from it."""
+        best = docs[0]
+        top = float(best.metadata.get("rank_score", 0.0))
+        seen = {_entry_id(best)}
+        close = [best]
+        for doc in docs[1:3]:
+            if _entry_id(doc) in seen:
+                continue
+            seen.add(_entry_id(doc))
+            if top - float(doc.metadata.get("rank_score", 0.0)) < self.clarify_margin:
+                close.append(doc)
+        return close
+
+    # --- the reply ---------------------------------------------------------------------------
+
+    def tokens(self, question: Question, docs: list[Document], reply: Reply) -> Iterator[str]:
+        chosen = self.choose(docs)
+        if len(chosen) > 1:
+            yield from self._clarify(question, chosen, reply)
+            return
+        doc = chosen[0]
+        reply.citations = [citation(1, doc)]
+        entry = self.translator.localized(doc, question.language, question.locale)
+        translated = entry is not None
+        if entry is None:  # no translation passed its checks: draft across languages
+            log.info("no verified translation of entry %s into %s", _entry_id(doc),
+                     question.language)
+            entry = self.translator.localized(doc, str(doc.metadata.get("language") or "en"),
+                                              question.locale)
+        reminder = ""
+        for attempt in ("draft", "redraft"):
+            reply.path = attempt
+            shown = False
+            problems: list = []
+            for kind, value in self._draft(question, entry, reminder):
+                if kind == "declined":
+                    if shown:
+                        yield "\n\n"
+                    yield from self._declined(reply)
+                    return
+                if kind == "ok":
+                    shown = True
+                    yield value
+                else:
+                    problems = value
+                    break
+            if shown or not problems:
+                if problems:
+                    log.info("the answer stopped before a failing sentence: %s", problems[0])
+                return
+            log.info("draft rejected (%s): %s", attempt, "; ".join(map(str, problems[:3])))
+            reminder = (f" Your previous answer was rejected: {problems[0].detail}. "
+                        f"Write it again from the entry.")
+        reply.path = "fallback"
+        if not translated:
+            yield from self._declined(reply)
+            return
+        yield message("fallback_intro", question.language) + "\n\n" + entry.answer
+
+    def _draft(self, question: Question, entry: LocalizedEntry,
+               reminder: str) -> Iterator[tuple[str, object]]:
+        """("ok", piece) for each piece that passed, then ("bad", problems) or ("declined",)."""
+        may_decline = question.confidence < self.sure_relevance
+        stream = (DRAFT_PROMPT | self.model("answer") | StrOutputParser()).stream({
+            "entry": as_data(entry.text), "question": as_data(question.text),
+            "language_name": language_name(question.language),
+            "register": register_for(question.language),
+            "uncovered_rule": DRAFT_UNCOVERED_RULE if may_decline else DRAFT_ANSWER_RULE,
+            "reminder": reminder, "history": question.history[-2:],
+        })
+        shown, pending, buffer, sentences = "", "", "", 0
+
+        def judge(piece: str) -> tuple[str, object]:
+            if NOT_COVERED_PATTERN.search(piece):
+                # Also after an apology already shown: the customer gets "I don't know".
+                return ("declined", None) if may_decline else ("bad", [answer_checks.Problem(
+                    "clean", "the entry answers this question: answer it")])
+            verdict = answer_checks.check(
+                _unmarked(shown + piece), language=question.language, sources=entry.sources,
+                question=question.text,
+                source_languages=((question.language if entry.translated else entry.language),
+                                  entry.language))
+            return ("ok", piece) if verdict.ok else ("bad", verdict.problems)
+
+        try:
+            for token in stream:
+                buffer += token
+                if not shown and not pending.strip():  # "<answer>" echoed before the text
+                    buffer = _LEADING_TAG.sub("", pending + buffer)
+                    pending = ""
+                cut = _last_sentence_end(buffer)
+                if not cut:
+                    continue
+                pending, buffer = _TRAILING_TAG.sub("", pending + buffer[:cut]), buffer[cut:]
+                sentences += 1
+                if sum(ch.isalpha() for ch in pending) < JUDGE_LETTERS:
+                    continue
+                kind, value = judge(pending)
+                if kind != "ok":
+                    yield kind, value
+                    return
+                yield "ok", _unmarked(pending) if not shown else _unmarked_inside(pending)
+                shown, pending = shown + pending, ""
+                if sentences >= MAX_SENTENCES:
+                    return
+            rest = _TRAILING_TAG.sub("", pending + buffer).rstrip()
+            if rest.strip():
+                kind, value = judge(rest)
+                if kind == "ok":
+                    value = _unmarked(rest) if not shown else _unmarked_inside(rest)
+                yield kind, value
+            elif not shown:
+                yield "bad", [answer_checks.Problem("clean", "the answer was empty")]
+        finally:
+            close = getattr(stream, "close", None)
+            if close:
+                close()  # stop generating what will not be shown
+
+    def _declined(self, reply: Reply) -> Iterator[str]:
+        log.info("the entry does not answer the question")
+        reply.status = "no_answer"
+        reply.path = "declined"
+        reply.grounded = False
+        reply.citations = []
+        reply.offer_handoff = self.can_hand_off()
+        yield message("no_answer", reply.language)
+
+    def _clarify(self, question: Question, docs: list[Document], reply: Reply) -> Iterator[str]:
+        titles = []
+        for doc in docs:
+            entry = self.translator.localized(doc, question.language, question.locale)
+            title = entry.title if entry is not None else ""
+            if entry is None or not title:
+                break
+            titles.append(title)
+        if len(titles) < len(docs):  # a title we could not put in their language: answer
+            yield from self.tokens(question, docs[:1], reply)
+            return
+        reply.status = "clarify"
+        reply.path = "clarify"
+        reply.citations = [citation(n, d) for n, d in enumerate(docs, start=1)]
+        yield message("clarify", question.language) + "\n" + "\n".join(f"- {t}" for t in titles)
+
+
+def _entry_id(doc: Document) -> str:
+    return str(doc.metadata.get("entry_id") or doc.id or "")
+
+
+def _unmarked(text: str) -> str:
+    return _MARKS.sub("", text).strip()
+
+
+def _unmarked_inside(text: str) -> str:
+    """A later piece keeps what separates it from the previous one (a space, a line break)."""
+    stripped = _MARKS.sub("", text).rstrip()
+    return stripped if stripped[:1].isspace() else " " + stripped
+
+
+def _last_sentence_end(text: str) -> int:
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    # Not inside a number ("€4.95") or right after "ca.": the next token decides.
+    return ends[-1] if ends else 0
+
+
+def is_cross_lingual(doc: Document, language: str) -> bool:
+    return base_language(str(doc.metadata.get("language") or "en")) != base_language(language)

@@ -1,0 +1,167 @@
+"""The verified answer path: a failed draft is never shown; a second failure sends the entry's
+own (translated) answer; translations are cached in the store, dropped when the entry changes
+or goes; near-equal entries get a clarifying question. The model is scripted here (these are
+failure modes); the last test goes through the real llama.cpp server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from bot import answer_checks
+from bot.engine import Engine, Turn
+from bot.messages import message
+from retrieval.hybrid import HybridSearch
+from retrieval.retriever import FaqRetriever
+
+COST = "How much does shipping cost?"
+SPANISH_COST = ("¿Cuánto cuesta el envío?\n\nEl envío estándar dentro de la UE es gratuito para "
+                "pedidos superiores a 50 €; por debajo cuesta 4,95 €. El envío internacional "
+                "estándar cuesta 14,90 € para cualquier pedido.")
+
+
+class ScriptedModel(BaseChatModel):
+    """Answers each call with the next scripted text, and keeps the prompts it was sent."""
+
+    script: list[str]
+    prompts: list = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _next(self, messages) -> str:
+        self.prompts.append(messages)
+        return self.script.pop(0) if self.script else "NOT_COVERED"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(self._next(messages)))])
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
+        for word in self._next(messages).split(" "):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word + " "))
+
+
+def _engine(kb, settings, model, **options) -> Engine:
+    return Engine(FaqRetriever(search=HybridSearch(kb.store), k=4), model,
+                  min_confidence=settings.min_confidence, rewrite_follow_ups=False,
+                  translations=kb.store, clarify_margin=options.pop("clarify_margin", 0.0),
+                  **options)
+
+
+def _streamed(reply) -> str:
+    return "".join(list(reply))
+
+
+def test_a_model_that_keeps_failing_gets_the_entrys_translated_answer(loaded_kb, settings):
+    model = ScriptedModel(script=[
+        SPANISH_COST,  # the translation: same figures, Spanish
+        "El envío cuesta 50 won y 4,95 won.",  # a currency the entry does not have
+        "Shipping is free over €50.",  # the second try: English
+    ], prompts=[])
+    reply = _engine(loaded_kb, settings, model).answer(Turn("¿Cuánto cuesta el envío?", "f1"))
+    shown = _streamed(reply)
+    assert reply.path == "fallback" and reply.status == "answered"
+    answer = SPANISH_COST.split("\n\n", 1)[1]
+    assert shown == message("fallback_intro", "es") + "\n\n" + answer
+    assert "won" not in shown and "Shipping" not in shown  # no failed draft reached the customer
+    assert [c.title for c in reply.citations] == [COST]
+    redraft = model.prompts[2][-1].content
+    assert "rejected" in redraft and "KRW" in redraft  # the failure was named
+
+
+def test_a_draft_that_fails_once_is_written_again_and_only_the_good_one_is_shown(loaded_kb,
+                                                                                 settings):
+    model = ScriptedModel(script=[
+        SPANISH_COST,
+        "Sí, offrons la livraison gratuite.",  # French in a Spanish answer
+        "El envío estándar en la UE es gratuito a partir de 50 €. Por debajo cuesta 4,95 €.",
+    ], prompts=[])
+    reply = _engine(loaded_kb, settings, model).answer(Turn("¿Cuánto cuesta el envío?", "f2"))
+    pieces = list(reply)
+    assert reply.path == "redraft"
+    assert reply.text == ("El envío estándar en la UE es gratuito a partir de 50 €. Por debajo "
+                          "cuesta 4,95 €.")
+    assert len(pieces) == 2, "it streams a checked sentence at a time"
+    assert "offrons" not in reply.text
+
+
+def test_a_sentence_that_fails_after_good_ones_is_cut_not_shown(loaded_kb, settings):
+    model = ScriptedModel(script=[
+        "Standard shipping within the EU is free for orders over €50. Express costs €99.",
+    ], prompts=[])
+    reply = _engine(loaded_kb, settings, model).answer(Turn("How much does shipping cost?", "f3"))
+    assert _streamed(reply) == "Standard shipping within the EU is free for orders over €50."
+
+
+def test_translations_are_cached_in_the_store_and_go_with_the_entry(loaded_kb, settings, tmp_path):
+    store = loaded_kb.store
+    model = ScriptedModel(script=[SPANISH_COST, "El envío estándar cuesta 4,95 € por debajo de 50 €."],
+                          prompts=[])
+    engine = _engine(loaded_kb, settings, model)
+    engine.answer(Turn("¿Cuánto cuesta el envío?", "c1")).final()
+    entry = next(d for d in store.documents() if d.metadata["title"] == COST)
+    key = "es:es_ES"
+    assert store.get_translation(entry.id, key, entry.metadata["content_hash"]) == SPANISH_COST
+    calls = len(model.prompts)
+    model.script[:] = ["El envío estándar cuesta 4,95 € por debajo de 50 €."]
+    again = engine.answer(Turn("¿Cuánto cuesta el envío?", "c2"))
+    again.final()
+    assert len(model.prompts) == calls + 1, "the cached translation was used: one call, the draft"
+    assert not any("Translate" in str(m[0].content) for m in model.prompts[calls:])
+    # A changed entry drops its translations; a deleted one takes them along.
+    assert store.get_translation(entry.id, key, "another hash") is None
+    store.upsert([type("C", (), {"id": entry.id, "text": entry.page_content + " Changed.",
+                                 "metadata": {**entry.metadata, "content_hash": "new"}})()])
+    assert store.translations.get(where={"chunk_id": entry.id})["ids"] == []
+    store.put_translation(entry.id, key, "new", SPANISH_COST)
+    assert store.translations.get(where={"chunk_id": entry.id})["ids"]
+    store.delete([entry.id])
+    assert store.translations.get(where={"chunk_id": entry.id})["ids"] == []
+
+
+def test_near_equal_entries_get_a_clarifying_question(loaded_kb, settings):
+    model = ScriptedModel(script=[], prompts=[])
+    reply = _engine(loaded_kb, settings, model, clarify_margin=1000.0).answer(
+        Turn("How long does shipping take?", "q1"))
+    text = reply.final()
+    assert reply.status == "clarify" and len(reply.citations) >= 2
+    assert text.startswith(message("clarify", "en"))
+    for c in reply.citations:
+        assert f"- {c.title}" in text
+    assert model.prompts == [], "English entries for an English customer: nothing to translate"
+
+
+def test_a_sure_entry_is_answered_even_when_the_model_says_not_covered(loaded_kb, settings):
+    model = ScriptedModel(script=["NOT_COVERED", "NOT_COVERED"], prompts=[])
+    engine = _engine(loaded_kb, settings, model)
+    engine.answerers["verified"].sure_relevance = 0.0
+    reply = engine.answer(Turn("Which payment methods do you accept?", "s1"))
+    text = reply.final()
+    assert reply.status == "answered" and reply.path == "fallback"
+    assert "Visa" in text and "NOT_COVERED" not in text
+
+
+@pytest.mark.parametrize("question, language", [
+    ("Combien coûte la livraison express internationale ?", "fr"),
+    ("国際便のエクスプレス配送はいくらですか？", "ja"),
+])
+def test_a_cross_lingual_answer_through_the_real_server_keeps_the_entrys_figures(
+        loaded_kb, settings, question, language):
+    from linguadesk.runtime import build_engine
+
+    engine = build_engine(settings, store=loaded_kb.store)
+    reply = engine.answer(Turn(question, conversation_id=f"x-{language}"))
+    text = reply.final()
+    assert reply.status == "answered" and reply.language == language
+    assert reply.path in ("draft", "redraft", "fallback")
+    cited = list(loaded_kb.store.documents([c.id for c in reply.citations]))
+    assert cited, "the answer cites the entry it came from"
+    sources = [d.page_content for d in cited]
+    assert answer_checks.figure_problems(text, sources, question) == []
+    assert answer_checks.clean_problems(text, question) == []
+    assert answer_checks.language_problems(text, language, sources).ok
