@@ -57,7 +57,7 @@ class Question:
 
 class VerifiedAnswerer:
     def __init__(self, model: Callable[[str], object], translator: EntryTranslator,
-                 can_hand_off: Callable[[], bool], *, clarify_margin: float = 0.15,
+                 can_hand_off: Callable[[], bool], *, clarify_margin: float = 0.05,
                  sure_relevance: float = SURE_RELEVANCE):
         self.model = model
         self.translator = translator
@@ -68,12 +68,12 @@ class VerifiedAnswerer:
     # --- choosing the entry ------------------------------------------------------------------
 
     def choose(self, docs: list[Document]) -> list[Document]:
-        """The best entry alone, or it and the entries too close to tell apart from it."""
+        """The best entry alone, or it and the runner-up when they are too close to tell apart."""
         best = docs[0]
         top = float(best.metadata.get("rank_score", 0.0))
         seen = {_entry_id(best)}
         close = [best]
-        for doc in docs[1:3]:
+        for doc in docs[1:2]:
             if _entry_id(doc) in seen:
                 continue
             seen.add(_entry_id(doc))
@@ -196,14 +196,8 @@ class VerifiedAnswerer:
         yield message("no_answer", reply.language)
 
     def _clarify(self, question: Question, docs: list[Document], reply: Reply) -> Iterator[str]:
-        titles = []
-        for doc in docs:
-            entry = self.translator.localized(doc, question.language, question.locale)
-            title = entry.title if entry is not None else ""
-            if entry is None or not title:
-                break
-            titles.append(title)
-        if len(titles) < len(docs):  # a title we could not put in their language: answer
+        titles = self.translator.titles(docs, question.language)
+        if titles is None:  # titles we could not put in their language: answer from the best
             yield from self.tokens(question, docs[:1], reply)
             return
         reply.status = "clarify"

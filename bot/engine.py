@@ -100,7 +100,7 @@ class Engine:
                  breaker: CircuitBreaker | None = None,
                  failed_turns: Callable[[dict], None] | None = None,
                  answer_path: str = "verified", translations: TranslationCache | None = None,
-                 clarify_margin: float = 0.15):
+                 clarify_margin: float = 0.05):
         """``breaker``: stops calling an LLM that keeps failing; ``failed_turns``: told about
         each turn the customer got an apology for, so that it can be answered later."""
         self.retriever = retriever

@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     answer_path: Literal["verified", "legacy"] = "verified"
     # Two entries whose fused retrieval scores are closer than this (in standard deviations)
     # and that are on different topics: the customer is asked which one they mean.
-    clarify_margin: float = 0.15
+    clarify_margin: float = 0.05
 
     # Conversations: SQLite in data_dir, or Redis (shared by all workers) when set.
     redis_url: SecretStr | None = None
