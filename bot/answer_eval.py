@@ -280,15 +280,15 @@ def covid_questions(root: Path, limit: int | None) -> tuple[Path, list[dict]]:
     by_id = {e.id: e for e in evalset.entries}
     lines = []
     for entry in evalset.entries:
-        title = " ".join(entry.title.split()).rstrip("?") + "?"
+        title = _title(entry.question)
         answer = " ".join(entry.text.split())
-        if answer.startswith(entry.title):
-            answer = answer[len(entry.title):].strip()
+        if answer.startswith(" ".join(entry.question.split())):
+            answer = answer[len(" ".join(entry.question.split())):].strip()
         lines.append(f"## {title}\n{answer}\n")
     questions = []
     for n, query in enumerate(evalset.queries):
         gold = sorted(query.gold)
-        titles = [" ".join(by_id[g].title.split()).rstrip("?") + "?" for g in gold if g in by_id]
+        titles = [_title(by_id[g].question) for g in gold if g in by_id]
         if not titles:
             continue
         questions.append({"id": f"covid-{n}", "language": "en", "kind": "faq",
@@ -296,6 +296,10 @@ def covid_questions(root: Path, limit: int | None) -> tuple[Path, list[dict]]:
                           "before": [], "tags": ["paraphrase"],
                           "reference": " ".join(by_id[gold[0]].text.split())})
     return "\n".join(lines), questions
+
+
+def _title(question: str) -> str:
+    return " ".join(question.lstrip("#").split()).rstrip("?") + "?"
 
 
 def reference_figures(rows: list[dict], questions: list[dict]) -> dict:
