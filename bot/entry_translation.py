@@ -129,13 +129,17 @@ class EntryTranslator:
         if cached:
             title, answer = _split(cached)
             return LocalizedEntry(title, answer, original, source_language, True, True)
-        text = self.translate(original, source_language, language)
+        text, problems = self._translate(original, source_language, language)
         if text is None:
             return None
-        try:
-            self.cache.put_translation(str(doc.id or chunk_id), key, content_hash, text)
-        except Exception as exc:
-            log.warning("could not cache a translation: %s", type(exc).__name__)
+        if problems:  # right figures and facts, a few words left in the entry's language
+            log.info("using a translation into %s with untranslated words: %s", language,
+                     problems[0])
+        else:  # only a clean translation is kept: the next turn may get a better one
+            try:
+                self.cache.put_translation(str(doc.id or chunk_id), key, content_hash, text)
+            except Exception as exc:
+                log.warning("could not cache a translation: %s", type(exc).__name__)
         title, answer = _split(text)
         return LocalizedEntry(title, answer, original, source_language, True)
 
@@ -164,7 +168,16 @@ class EntryTranslator:
         return titles
 
     def translate(self, text: str, source: str, target: str, *, layout: bool = True) -> str | None:
+        """The translation that passed every check, or None."""
+        output, problems = self._translate(text, source, target, layout=layout)
+        return None if problems else output
+
+    def _translate(self, text: str, source: str, target: str, *,
+                   layout: bool = True) -> tuple[str | None, list]:
+        """(translation, problems): a clean one, else one whose only fault is words copied
+        from the entry untranslated ("Import" in Korean), else (None, problems)."""
         reminder = ""
+        fallback = None
         for attempt in (1, 2):
             output = self.chain.invoke({
                 "layout": LAYOUT if layout else LINES,
@@ -174,11 +187,23 @@ class EntryTranslator:
             output = strip_wrapping_tags(output)
             problems = translation_problems(output, text, target, source)
             if not problems:
-                return output
+                return output, []
             log.info("translation into %s rejected (try %d): %s", target, attempt, problems[0])
+            if fallback is None and all(_untranslated(p, text) for p in problems):
+                fallback = (output, problems)
             reminder = (f" Your previous translation was rejected: {problems[0].detail}. "
                         f"Translate the whole entry again.")
-        return None
+        return fallback or (None, ["no translation passed the checks"])
+
+
+def _untranslated(problem, source: str) -> bool:
+    """A language problem that is only words of the entry left as they were."""
+    prefix = "Latin-script words in a "
+    if problem.check != "language" or not problem.detail.startswith(prefix):
+        return False
+    words = problem.detail.split(": ", 1)[-1].split()
+    folded = source.casefold()
+    return len(words) <= 3 and all(w.casefold() in folded for w in words)
 
 
 _WRAPPING = re.compile(r"^\s*<\s*(?:entry|answer|translation)\s*>\s*|\s*<\s*/\s*(?:entry|answer|"

@@ -172,3 +172,26 @@ def test_cross_lingual_answers_through_the_real_server_keep_the_entrys_figures(l
         assert answer_checks.figure_problems(text, sources, question) == [], text
         assert answer_checks.language_problems(text, language, sources).ok, text
     assert answered >= 1, "at least one of three cross-lingual questions was answered"
+
+
+def test_a_translation_with_only_untranslated_entry_words_is_used_but_not_cached():
+    from babel import Locale
+    from langchain_core.documents import Document
+
+    from bot.entry_translation import EntryTranslator, MemoryTranslations
+
+    vat = Document("Do your prices include VAT?\n\nPrices for customers in the EU include VAT. "
+                   "For orders shipped outside the EU, VAT is removed at checkout and local "
+                   "import taxes may apply on delivery.", id="vat",
+                   metadata={"language": "en", "content_hash": "h1", "entry_id": "vat"})
+    korean = ("가격에 VAT가 포함되나요?\n\nEU 고객의 가격에는 VAT가 포함됩니다. EU 외 주문은 결제 시 VAT가 "
+              "제외되며 배송 시 현지 import 세금이 부과될 수 있습니다.")
+    cache = MemoryTranslations()
+    model = ScriptedModel(script=[korean, korean], prompts=[])
+    entry = EntryTranslator(lambda: model, cache).localized(vat, "ko", Locale.parse("ko_KR"))
+    assert entry is not None and entry.translated and "import" in entry.answer
+    assert cache.get_translation("vat", "ko:ko_KR", "h1") is None  # a better one may come
+    # A wrong figure is never used, however the rest reads.
+    wrong = korean.replace("EU 고객", "10 % EU 고객")
+    model.script[:] = [wrong, wrong]
+    assert EntryTranslator(lambda: model, cache).localized(vat, "ko", Locale.parse("ko_KR")) is None
