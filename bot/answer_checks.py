@@ -106,14 +106,14 @@ _CURRENCY = re.compile("|".join(_bounded(word) for word, _ in _CURRENCY_WORDS))
 
 # Time units after a number ("30 days", "30日", "30일", "30 ngày", "30 gün").
 _UNITS = {
-    "minute": r"minutes?|min|minutos?|minuti|minuten?|分钟|分|분|دقائق|دقيقة|phút|dakika",
-    "hour": r"hours?|hrs?|horas?|heures?|ore|ora|stunden?|時間|小时|小時|시간|ساعات|ساعة|giờ|saat",
+    "minute": r"minutes?|min|minutos?|minuti|minuten?|分钟|分|분|دقائق|دقيقة|phút|dakika\w*",
+    "hour": r"hours?|hrs?|horas?|heures?|ore|ora|stunden?|時間|小时|小時|시간|ساعات|ساعة|giờ|saat\w*",
     "day": r"(?:business |working |calendar )?days?|営業日|个工作日|個工作日|工作日|영업일|d[ií]as?(?: laborables| hábiles| úteis)?|"
            r"jours?(?: ouvrés| ouvrables)?|giorni(?: lavorativi)?|giorno|(?:werk|arbeits)?tage?n?|"
-           r"dias?(?: úteis)?|日|天|일|أيام|يوم|ngày|gün",
-    "week": r"weeks?|semanas?|semaines?|settimane?|wochen?|週間|週|周|주|أسابيع|أسبوع|tuần|hafta",
+           r"dias?(?: úteis)?|日|天|일|أيام|يوم|ngày|(?:iş )?gün\w*",
+    "week": r"weeks?|semanas?|semaines?|settimane?|wochen?|週間|週|周|주|أسابيع|أسبوع|tuần|hafta\w*",
     "month": r"months?|meses|mes|mois|mesi|mese|monate?n?|か月|ヶ月|ケ月|个月|個月|개월|أشهر|شهر|tháng|ay",
-    "year": r"years?|años?|ans?|années?|anni|anno|jahre?n?|jahr|anos?|年|년|سنوات|سنة|năm|yıl",
+    "year": r"years?|años?|ans?|années?|anni|anno|jahre?n?|jahr|anos?|年|년|سنوات|سنة|năm|yıl\w*",
     "percent": r"%|٪|percent|por ciento|pour cent|prozent|per cento|por cento|パーセント|퍼센트",
 }
 _UNIT = re.compile(r"(?<![\d.,:])(\d+)\s?(?:-|–|\s)?\s?(" + "|".join(
