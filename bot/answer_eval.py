@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import answer_checks
+from .evaluation import EvaluationError
 from .language import base_language
 from .locale_format import customer_locale, localize_figures
 
@@ -36,7 +37,7 @@ NOT_ANSWERED = ("no_answer", "off_topic")
 CHECKS = ("source", "faithful", "clean", "one_language", "claim")
 
 
-class AnswerSetError(ValueError):
+class AnswerSetError(EvaluationError):
     pass
 
 
@@ -216,21 +217,6 @@ def summarize(rows: list[dict]) -> dict:
             "failures": [r for r in rows if not r["correct"]]}
 
 
-def select(questions: list[dict], languages: str | None, limit: int | None) -> list[dict]:
-    if languages:
-        wanted = {x.strip() for x in languages.split(",")}
-        questions = [q for q in questions if q["language"] in wanted]
-    if limit:
-        seen: Counter = Counter()
-        kept = []
-        for q in questions:
-            seen[q["language"]] += 1
-            if seen[q["language"]] <= limit:
-                kept.append(q)
-        questions = kept
-    return questions
-
-
 def evaluate(engine, store, questions: list[dict], *, compare: bool = False,
              progress: Progress | None = None, min_confidence: float = 0.5) -> dict:
     """The report; with ``compare``, the legacy path on the same questions in the same run."""
@@ -246,28 +232,6 @@ def evaluate(engine, store, questions: list[dict], *, compare: bool = False,
     finally:
         engine.answer_path = saved
     return report
-
-
-def scratch_engine(settings, faq: Path):
-    """(engine, store, folder) over a throwaway store holding ``faq``; delete the folder after."""
-    import tempfile
-
-    from knowledge.admin import KnowledgeBase
-    from linguadesk.runtime import build_engine, build_store
-    from retrieval.evaluation import scratch_settings
-
-    from .conversations import SqliteConversationStore
-
-    tmp = Path(tempfile.mkdtemp(prefix="linguadesk-answers-"))
-    run_settings = scratch_settings(settings, tmp, handoff_webhook_url=None,
-                                    handoff_slack_channel=None)
-    kb = KnowledgeBase(build_store(run_settings))
-    report = kb.ingest([faq])
-    if not report.ok:
-        raise AnswerSetError(f"could not load {faq}: {report}")
-    engine = build_engine(run_settings, store=kb.store,
-                          conversations=SqliteConversationStore(":memory:"))
-    return engine, kb.store, tmp
 
 
 # --- covid_faq_en: paraphrased questions with reference answers ----------------------------

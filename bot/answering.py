@@ -24,7 +24,7 @@ from langchain_core.output_parsers import StrOutputParser
 
 from . import answer_checks
 from .entry_translation import EntryTranslator, LocalizedEntry
-from .language import base_language, language_name
+from .language import language_name
 from .messages import message
 from .prompts import (DRAFT_ANSWER_RULE, DRAFT_PROMPT, DRAFT_UNCOVERED_RULE, NOT_COVERED_PATTERN,
                       as_data, register_for)
@@ -224,7 +224,3 @@ def _last_sentence_end(text: str) -> int:
     ends = [m.end() for m in _SENTENCE_END.finditer(text)]
     # Not inside a number ("€4.95") or right after "ca.": the next token decides.
     return ends[-1] if ends else 0
-
-
-def is_cross_lingual(doc: Document, language: str) -> bool:
-    return base_language(str(doc.metadata.get("language") or "en")) != base_language(language)

@@ -223,8 +223,26 @@ def dstc_rewrite(settings: Settings, root: Path, rewriter, *, limit: int | None 
     return report
 
 
+def select_questions(questions: list[dict], languages: str | None,
+                     limit: int | None) -> list[dict]:
+    """Only the given languages (comma-separated), and the first ``limit`` of each."""
+    if languages:
+        wanted = {x.strip() for x in languages.split(",")}
+        questions = [q for q in questions if q["language"] in wanted]
+    if limit:
+        seen: Counter = Counter()
+        kept = []
+        for q in questions:
+            seen[q["language"]] += 1
+            if seen[q["language"]] <= limit:
+                kept.append(q)
+        questions = kept
+    return questions
+
+
 def eval_engine(settings: Settings, faq: Path, progress: Progress | None = None):
-    """An engine over a throwaway store holding ``faq``, with in-memory conversations."""
+    """(engine, store, folder): an engine over a throwaway store holding ``faq``, with
+    in-memory conversations; delete the folder after."""
     from knowledge.admin import KnowledgeBase
     from linguadesk.runtime import build_engine, build_store
     from retrieval.evaluation import scratch_settings
@@ -237,4 +255,4 @@ def eval_engine(settings: Settings, faq: Path, progress: Progress | None = None)
     if not report.ok:
         raise EvaluationError(f"could not load {faq}: {report}")
     return build_engine(run_settings, store=kb.store,
-                        conversations=SqliteConversationStore(":memory:")), tmp
+                        conversations=SqliteConversationStore(":memory:")), kb.store, tmp

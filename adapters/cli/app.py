@@ -745,11 +745,7 @@ def eval_conversation(
 
     root = Path(__file__).resolve().parents[2]
     settings = get_settings()
-    with _ByteProgress() as report_models:
-        from bot.llm_server import ensure_llm_gguf
-
-        if not settings.llm_url:
-            ensure_llm_gguf(settings, report_models)
+    _ensure_llm(settings)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                       TimeRemainingColumn(), console=err, transient=True) as bar:
@@ -757,18 +753,9 @@ def eval_conversation(
             if benchmark == "language_set":
                 questions = evaluation.load_language_set(
                     test_set or root / "benchmarks" / "conversation" / "language_set.json")
-                if languages:
-                    wanted = {x.strip() for x in languages.split(",")}
-                    questions = [q for q in questions if q["language"] in wanted]
-                if limit:
-                    seen: dict[str, int] = {}
-                    kept = []
-                    for q in questions:
-                        seen[q["language"]] = seen.get(q["language"], 0) + 1
-                        if seen[q["language"]] <= limit:
-                            kept.append(q)
-                    questions = kept
-                engine, scratch = evaluation.eval_engine(settings, faq or root / "examples" / "shop-faq")
+                questions = evaluation.select_questions(questions, languages, limit)
+                engine, _, scratch = evaluation.eval_engine(
+                    settings, faq or root / "examples" / "shop-faq")
                 try:
                     report = evaluation.language_match(engine, questions, progress=progress)
                 finally:
@@ -812,15 +799,11 @@ def eval_answers(
     as_json: Annotated[Optional[Path], typer.Option("--json", help="Also write the report here.")] = None,
 ) -> None:
     """Is each reply right: right entry, faithful figures, clean, one language, no false claim?"""
-    from bot import answer_eval
+    from bot import answer_eval, evaluation
 
     root = Path(__file__).resolve().parents[2]
     settings = get_settings()
-    with _ByteProgress() as report_models:
-        from bot.llm_server import ensure_llm_gguf
-
-        if not settings.llm_url:
-            ensure_llm_gguf(settings, report_models)
+    _ensure_llm(settings)
     scratch_faq = None
     try:
         if test_set == "covid_faq_en":
@@ -835,8 +818,9 @@ def eval_answers(
             path = {"shop": root / "benchmarks" / "answers" / "shop_answer_set.json",
                     "language_set": root / "benchmarks" / "conversation" / "language_set.json",
                     }.get(test_set, Path(test_set))
-            questions = answer_eval.select(answer_eval.load_answer_set(path), languages, limit)
-        engine, store, scratch = answer_eval.scratch_engine(
+            questions = evaluation.select_questions(answer_eval.load_answer_set(path),
+                                                    languages, limit)
+        engine, store, scratch = evaluation.eval_engine(
             settings, faq or root / "examples" / "shop-faq")
         try:
             with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
@@ -846,7 +830,7 @@ def eval_answers(
                                               min_confidence=settings.min_confidence)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    except answer_eval.AnswerSetError as exc:
+    except evaluation.EvaluationError as exc:
         raise _fail(str(exc)) from None
     finally:
         if scratch_faq is not None:
@@ -861,6 +845,15 @@ def eval_answers(
     _print_answers_report(report)
     if as_json:
         out.print(f"Report written to {as_json}")
+
+
+def _ensure_llm(settings) -> None:
+    """The embedded model's file, fetched (with a progress bar) when no server is configured."""
+    with _ByteProgress() as report_models:
+        from bot.llm_server import ensure_llm_gguf
+
+        if not settings.llm_url:
+            ensure_llm_gguf(settings, report_models)
 
 
 def _print_answers_report(report: dict) -> None:
