@@ -26,7 +26,7 @@ from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
 
-from .language import base_language, detect_language, split_sentences
+from common.language import base_language, detect_language, split_sentences
 
 
 @dataclass(frozen=True)

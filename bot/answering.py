@@ -24,7 +24,7 @@ from langchain_core.output_parsers import StrOutputParser
 
 from . import answer_checks
 from .entry_translation import EntryTranslator, LocalizedEntry
-from .language import language_name
+from common.language import language_name
 from .messages import message
 from .prompts import (DRAFT_ANSWER_RULE, DRAFT_PROMPT, DRAFT_UNCOVERED_RULE, NOT_COVERED_PATTERN,
                       as_data, register_for)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .language import CJK
+from common.language import CJK
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from .answering import Question, VerifiedAnswerer
 from .conversations import (ConversationState, ConversationStore, Feedback, Message,
                             SqliteConversationStore, release, within_budget)
 from .entry_translation import EntryTranslator, TranslationCache
-from .guardrails import strip_instructions
+from common.guardrails import strip_instructions
 from .handoff import HandoffService, asks_for_human, is_yes
-from .language import (base_language, detect_language, language_name, reply_language_share,
+from common.language import (base_language, detect_language, language_name, reply_language_share,
                        requested_language, text_size)
 from .legacy_answer import LegacyAnswerer
 from .llm import CircuitBreaker, LLMUnavailable, with_preset

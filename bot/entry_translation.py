@@ -25,8 +25,8 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
 
 from . import answer_checks
-from .guardrails import strip_instructions
-from .language import base_language, language_name
+from common.guardrails import strip_instructions
+from common.language import base_language, language_name
 from .locale_format import localize_figures
 from .prompts import as_data, register_for
 

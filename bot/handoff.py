@@ -28,7 +28,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from .conversations import Message
-from .language import language_name
+from common.language import language_name
 from .prompts import SUMMARY_PROMPT, TRANSLATE_TRANSCRIPT_PROMPT, as_data
 
 log = logging.getLogger(__name__)
@@ -179,50 +179,6 @@ class WebhookNotifier:
         raise HandoffDeliveryError(f"webhook {httpx.URL(self.url).host}: {problem}")
 
 
-def _verbatim(text: str) -> dict:
-    """A mrkdwn text object Slack shows as written: without ``verbatim`` it turns a customer's
-    "@channel" into a mention and bare addresses into links."""
-    return {"type": "mrkdwn", "text": text, "verbatim": True}
-
-
-class SlackNotifier:
-    """Posts the event to a Slack channel with the Web API (``chat.postMessage``)."""
-
-    def __init__(self, token: str, channel: str, *, base_url: str = "https://slack.com/api/"):
-        from slack_sdk import WebClient
-
-        self.client = WebClient(token=token, base_url=base_url, timeout=10)
-        self.channel = channel
-
-    def send(self, event: HandoffEvent) -> None:
-        from slack_sdk.errors import SlackApiError
-
-        header = (f":raising_hand: Handoff requested — conversation "
-                  f"`{_slack_escape(event.conversation)}`, customer writes "
-                  f"{language_name(event.language)}")
-        # The customer's words (and the summary made of them) go in rich text, which Slack
-        # shows literally: no mrkdwn, so a message cannot fake a bold "Bot:" line either.
-        said = [("Summary", event.summary)] + [
-            ("Customer" if t["role"] == "human" else "Bot", t["text_en"] or t["text"])
-            for t in event.transcript]
-        elements = []
-        for label, text in said:
-            elements.append({"type": "rich_text_section", "elements": [
-                {"type": "text", "text": f"{label}:", "style": {"bold": True}}]})
-            elements.append({"type": "rich_text_quote", "elements": [
-                {"type": "text", "text": _clipped(text) or "—"}]})
-        blocks = [{"type": "section", "text": _verbatim(header)},
-                  {"type": "rich_text", "elements": elements}]
-        try:
-            self.client.chat_postMessage(channel=self.channel, text=header, blocks=blocks,
-                                         parse="none", link_names=False, unfurl_links=False,
-                                         unfurl_media=False)
-        except SlackApiError as exc:
-            raise HandoffDeliveryError(f"Slack: {exc.response.get('error', 'error')}") from exc
-        except Exception as exc:  # connection problems surface as URLError/OSError
-            raise HandoffDeliveryError(f"Slack: {type(exc).__name__}") from exc
-
-
 class HandoffService:
     """Builds the event (summary and translation by the LLM) and delivers it in the background,
     so the customer gets the handoff message at once."""
@@ -353,13 +309,8 @@ class HandoffService:
         path.write_text(json.dumps(event.as_json(), ensure_ascii=False, indent=1), "utf-8")
 
 
-def _clipped(text: str, limit: int = 1000) -> str:
+def clipped(text: str, limit: int = 1000) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _slack_escape(text: str) -> str:
-    """Slack's mrkdwn control characters: "<!channel>" from a customer must not ping anyone."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _attach_translation(transcript: list[dict], translated: str) -> None:

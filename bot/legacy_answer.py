@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 from langchain_core.output_parsers import StrOutputParser
 
-from .language import language_name, reply_language_share
+from common.language import language_name, reply_language_share
 from .messages import message
 from .prompts import (ANSWER_ANYWAY_RULE, ANSWER_PROMPT, NOT_COVERED_PATTERN, REPAIR_PROMPT,
                       UNCOVERED_RULE, as_data, format_entries, register_for)

@@ -16,7 +16,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import NumberFormatError, format_currency, format_percent, parse_decimal
 
-from .language import base_language
+from common.language import base_language
 
 # The locale used for a language when the channel gives no region (widget: the browser's).
 DEFAULT_LOCALES = {

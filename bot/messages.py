@@ -16,7 +16,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from .language import SUPPORTED_LANGUAGES, base_language
+from common.language import SUPPORTED_LANGUAGES, base_language
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "linguadesk"

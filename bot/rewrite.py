@@ -14,7 +14,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 
 from .conversations import Message, within_budget
-from .language import language_name, text_size
+from common.language import language_name, text_size
 from .prompts import REWRITE_PROMPT, as_data
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.guardrails import looks_like_instructions
-from bot.language import detect_language
+from common.guardrails import looks_like_instructions
+from common.language import detect_language
 from retrieval.vector_store import FaqStore
 
 from .chunking import entries_to_chunks

@@ -380,7 +380,7 @@ def load_html(text: str, source: str, limits: IngestLimits | None = None) -> lis
     """FAQ pages as ``<details><summary>``, ``<dt>/<dd>`` or heading + paragraphs."""
     from bs4 import BeautifulSoup
 
-    from bot.language import base_language
+    from common.language import base_language
 
     budget = _TextBudget(source, limits or IngestLimits())
     soup = BeautifulSoup(text, "html.parser")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from bot.language import base_language
+from common.language import base_language
 
 # Median gold similarity of en->en minus X->en on xquad_r (1,190 questions per language).
 CROSS_LINGUAL_GAP_E5 = {

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from langchain_core.documents import Document
 
-from bot.language import detect_language
+from common.language import detect_language
 
 from .calibration import Relevance
 from .lexical import LexicalIndex

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bot import answer_checks as checks
-from bot.answer_eval import judge
+from evaluation.answers import judge
 
 SHIPPING_COST = ("How much does shipping cost?\n\nStandard shipping within the EU is free for "
                  "orders over €50; below that it costs €4.95. Standard international shipping "

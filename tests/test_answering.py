@@ -147,7 +147,7 @@ def test_a_sure_entry_is_answered_even_when_the_model_says_not_covered(loaded_kb
 
 def test_cross_lingual_answers_through_the_real_server_keep_the_entrys_figures(loaded_kb,
                                                                             settings):
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
 
     engine = build_engine(settings, store=loaded_kb.store)
     answered = 0

@@ -10,7 +10,7 @@ import pytest
 from bot.conversations import (ConversationState, Message, RedisConversationStore,
                                SqliteConversationStore, conversation_key, estimate_tokens,
                                release, within_budget)
-from bot.language import detect_language, reply_language_share, requested_language
+from common.language import detect_language, reply_language_share, requested_language
 from bot.locale_format import customer_locale, localize_figures
 from bot.messages import SUPPORTED_LANGUAGES, catalog_path, message, message_keys
 from bot.prompts import as_data
@@ -203,11 +203,12 @@ def test_data_cannot_close_its_delimiters():
 
 
 def test_handoff_transcript_translation_is_matched_by_line_number():
-    from bot.handoff import _attach_translation, _slack_escape
+    from adapters.slack.blocks import escape
+    from bot.handoff import _attach_translation
 
     transcript = [{"role": "human", "text": "¿Hola?", "text_en": ""},
                   {"role": "ai", "text": "¡Hola!", "text_en": ""},
                   {"role": "human", "text": "Quiero una persona", "text_en": ""}]
     _attach_translation(transcript, "Here you go:\n[1] Customer: Hello?\n[3] Customer: I want a person")
     assert [t["text_en"] for t in transcript] == ["Hello?", "", "I want a person"]
-    assert _slack_escape("<!channel> A & B") == "&lt;!channel&gt; A &amp; B"
+    assert escape("<!channel> A & B") == "&lt;!channel&gt; A &amp; B"

@@ -15,7 +15,7 @@ from langchain_core.messages import AIMessage
 
 from bot.answer_checks import figure_problems
 from bot.engine import Engine, Turn
-from bot.language import detect_language, reply_language_share
+from common.language import detect_language, reply_language_share
 from bot.messages import message
 from retrieval.hybrid import HybridSearch
 from retrieval.retriever import FaqRetriever
@@ -25,7 +25,7 @@ from tests.recording_server import RecordingServer, slack_web_api
 
 @pytest.fixture
 def engine(loaded_kb, settings):
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
 
     return build_engine(settings, store=loaded_kb.store)
 
@@ -40,7 +40,7 @@ def handoff_receivers():
 def handoff_engine(loaded_kb, settings, handoff_receivers):
     from pydantic import SecretStr
 
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
 
     webhook, slack = handoff_receivers
     configured = settings.model_copy(update={
@@ -217,7 +217,7 @@ def test_japanese_answers_use_the_polite_form(engine):
 
 @pytest.mark.llm
 def test_generation_presets_reach_the_real_server(loaded_kb, settings):
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
     from linguadesk.settings import GenerationPreset
 
     tight = settings.model_copy(update={"preset_answer": GenerationPreset(temperature=0.3, max_tokens=8)})

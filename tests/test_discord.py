@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from adapters.discord.views import MESSAGE_LIMIT, message_pieces, streaming_preview
 from bot.conversations import conversation_key
 from bot.engine import Citation, Reply
-from bot.language import detect_language
+from common.language import detect_language
 from bot.answer_checks import figure_problems
 from bot.messages import message
 from tests.fake_discord import FakeDiscord, Perm, run_client
@@ -35,7 +35,7 @@ SHIPPING_COST = ("Standard shipping within the EU is free for orders over €50;
 def discord_bot(loaded_kb, settings, monkeypatch):
     """``with discord_bot(**settings) as (fake, bot, runner, engine)``."""
     from adapters.discord.app import LinguadeskBot
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
 
     @contextmanager
     def start(fake: FakeDiscord | None = None, engine=None, locale: str = "en-US", **overrides):
@@ -367,7 +367,7 @@ def test_admins_run_kb_status_ingest_search_and_delete(discord_bot, loaded_kb):
 def test_serve_starts_the_discord_bot_when_its_token_is_set_and_stops_it(loaded_kb, settings,
                                                                          monkeypatch):
     from adapters.platforms import start_chat_adapters
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
 
     with FakeDiscord() as fake:
         fake.patch(monkeypatch)

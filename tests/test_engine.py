@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from adapters.cli.app import app
 from bot.answer_checks import figure_problems
 from bot.engine import Engine, Turn
-from bot.language import detect_language
+from common.language import detect_language
 from bot.messages import message
 from retrieval.hybrid import HybridSearch
 from retrieval.retriever import FaqRetriever
@@ -22,7 +22,7 @@ INTERNATIONAL_SHIPPING = "How long does international shipping take?"
 
 @pytest.fixture
 def engine(loaded_kb, settings):
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
 
     return build_engine(settings, store=loaded_kb.store)
 

@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from adapters.cli.app import app
 from bot.conversations import ConversationState, SqliteConversationStore
-from bot.evaluation import load_dstc, load_language_set, summarize_language_match
+from evaluation.conversation import load_dstc, load_language_set, summarize_language_match
 from bot.rewrite import needs_rewrite
-from retrieval.benchmarks import default_root
+from evaluation.benchmarks import default_root
 from tests.conftest import ROOT
 
 LANGUAGE_SET = ROOT / "benchmarks" / "conversation" / "language_set.json"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.guardrails import looks_like_instructions, normalise, strip_instructions
+from common.guardrails import looks_like_instructions, normalise, strip_instructions
 from knowledge.loaders import load_file
-from retrieval import benchmarks
+from evaluation import benchmarks
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT.parent / "shared" / "benchmarks"

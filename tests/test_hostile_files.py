@@ -270,7 +270,7 @@ def live(store, settings):
     """``(url, admin headers)`` of a live app whose KB parses uploads with a 2 s limit."""
     from adapters.web.app import create_app
     from knowledge.admin import KnowledgeBase
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
 
     kb = KnowledgeBase(store, IngestLimits(parse_timeout_s=2))
     config = settings.model_copy(update={"admin_api_key": SecretStr(ADMIN_KEY)})

@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage
 
 from bot.engine import Engine, Turn
 from bot.reply import citation as _citation
-from bot.language import detect_language
+from common.language import detect_language
 from knowledge.chunking import entries_to_chunks
 from knowledge.entries import Chunk, FaqEntry, SourceError
 from common.links import is_safe_link, link_problem, safe_link
@@ -133,7 +133,7 @@ def test_the_engine_cites_a_stored_unsafe_entry_without_its_link(store, settings
 @pytest.mark.llm
 def test_no_unsafe_link_leaves_the_web_api(loaded_kb, settings):
     from adapters.web.app import create_app
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
     from tests.web_server import LiveApp
 
     _store_with_unsafe_link(loaded_kb.store)

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from adapters.cli.app import app
-from bot.llm_bench import QUESTIONS, Sample, rag_prompts, summarize
+from evaluation.llm_bench import QUESTIONS, Sample, rag_prompts, summarize
 from tests.conftest import EXAMPLES
 from tests.web_server import free_port
 

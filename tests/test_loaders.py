@@ -152,7 +152,7 @@ def test_unsupported_type(tmp_path):
 def test_sample_faq_has_30_entries_in_3_languages():
     entries = [e for path in sorted(EXAMPLES.iterdir()) for e in load(path)]
     assert len(entries) >= 30
-    from bot.language import detect_language
+    from common.language import detect_language
 
     languages = {e.language or detect_language(e.question + " " + e.answer).language for e in entries}
     assert {"en", "es", "fr", "de"} <= languages

@@ -190,7 +190,7 @@ def test_cross_encoder_reranker_reorders_the_fused_top_hits(shop, tmp_path, sett
     from sentence_transformers import CrossEncoder
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from linguadesk.runtime import build_search
+    from runtime import build_search
     from retrieval.embeddings import ensure_embedding_model
 
     folder = tmp_path / "tiny-cross-encoder"
@@ -225,7 +225,7 @@ def test_multilingual_use_encoder_is_verified_and_aligned(use_encoder, settings)
 
 @needs_benchmarks
 def test_benchmark_readers_follow_the_protocols(tmp_path):
-    from retrieval import benchmarks
+    from evaluation import benchmarks
 
     bank = benchmarks.load("banking77", BENCHMARKS)
     assert len(bank.entries) == 77 and len(bank.queries) == 3080

@@ -23,7 +23,7 @@ def test_two_workers_continue_one_conversation_then_survive_chroma_going_away(
         settings, redis_url, embeddings, use_encoder, tmp_path):
     from adapters.web.app import create_app
     from knowledge.admin import KnowledgeBase
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
     from retrieval.vector_store import FaqStore
 
     with chroma_server(tmp_path / "chroma") as (chroma_url, chroma_process):

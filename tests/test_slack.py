@@ -18,7 +18,7 @@ from adapters.slack.blocks import answer_blocks, read_button_value, to_mrkdwn
 from bot.answer_checks import figure_problems
 from bot.conversations import conversation_key
 from bot.engine import Citation, Reply
-from bot.language import detect_language
+from common.language import detect_language
 from bot.messages import message
 from tests import fake_slack
 from tests.fake_slack import (APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlack,
@@ -36,7 +36,7 @@ def slack(loaded_kb, settings):
     mounted (Events API), or connected over Socket Mode when ``socket=True``."""
     from adapters.slack.runner import start_slack
     from adapters.web.app import create_app
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
 
     @contextmanager
     def start(socket: bool = False, **overrides):
@@ -362,7 +362,7 @@ def test_socket_mode_acknowledges_envelopes_and_answers_each_event_once(slack):
 def test_slack_without_an_app_token_or_signing_secret_says_what_to_set(loaded_kb, settings):
     from adapters.platforms import PlatformError
     from adapters.slack.runner import start_slack
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
 
     with FakeSlack() as fake:
         config = settings.model_copy(update={"slack_bot_token": SecretStr(BOT_TOKEN),

@@ -118,7 +118,7 @@ def test_folder_with_corrupt_pdf_and_broken_csv(kb, cli_env, tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["kb", "ingest", str(folder / "extra.csv")])
     assert result.exit_code == 0, result.output
-    from linguadesk.runtime import build_store
+    from runtime import build_store
     from linguadesk.settings import get_settings
 
     store = build_store(get_settings())

@@ -9,7 +9,7 @@ import pytest
 
 from bot.conversations import Message
 from bot.handoff import asks_for_human, is_yes
-from bot.language import SUPPORTED_LANGUAGES, detect_language, requested_language
+from common.language import SUPPORTED_LANGUAGES, detect_language, requested_language
 from bot.messages import SUPPORTED_LANGUAGES as CATALOG_LANGUAGES
 from bot.messages import catalog_path, message, message_keys
 from bot.rewrite import needs_rewrite

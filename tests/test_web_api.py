@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.language import detect_language
+from common.language import detect_language
 from bot.messages import message
 from tests.recording_server import RecordingServer
 from tests.web_server import FileServer, LiveApp
@@ -24,7 +24,7 @@ ADMIN_KEY = "test-admin-key-0123456789abcdefghijkl"
 def web(loaded_kb, settings):
     """``with web(**settings) as (url, engine):`` a live app over the sample FAQ."""
     from adapters.web.app import create_app
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
 
     @contextmanager
     def start(**overrides):

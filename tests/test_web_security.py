@@ -39,7 +39,7 @@ def test_a_locked_out_address_is_refused_even_with_the_right_key(web):
 
 def test_a_short_admin_key_is_refused_at_start(settings, loaded_kb):
     from adapters.web.app import create_app
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
 
     config = settings.model_copy(update={"admin_api_key": SecretStr("short-key-123")})
     with pytest.raises(ConfigError, match="at least 32"):
@@ -73,7 +73,7 @@ def test_client_addresses_count_by_network():
 
 def test_trusting_every_proxy_is_refused_at_start(settings, loaded_kb):
     from adapters.web.app import create_app
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
 
     for proxies, words in ((["*"], 'not "*"'), (["lb.internal"], "not an IP address"),
                            (["0.0.0.0/0"], "too wide"), (["::/0"], "too wide"),
@@ -101,7 +101,7 @@ def test_a_worker_takes_no_more_turns_than_its_budget(web):
 
 def test_each_kind_of_response_gets_its_headers(loaded_kb, settings):
     from adapters.web.app import create_app
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
 
     engine = build_engine(settings, store=loaded_kb.store)
     site = EXAMPLES.parents[0] / "demo-shop"
@@ -156,7 +156,7 @@ def _event(text: str):
 
 
 def test_a_customers_mentions_stay_text_in_the_team_channel():
-    from bot.handoff import SlackNotifier
+    from adapters.slack.notifier import SlackNotifier
 
     hostile = ("<!channel> @here @channel <https://evil.example|click> <@U123>\n"
                "*Bot:* A refund of $500 was approved by a manager.")
@@ -283,7 +283,7 @@ def test_a_recorded_webhook_cannot_be_replayed_later():
 
 
 def test_a_webhook_without_a_secret_is_refused_at_start(settings):
-    from linguadesk.runtime import build_handoff
+    from runtime import build_handoff
 
     for secret in (None, SecretStr("too-short")):
         config = settings.model_copy(update={"handoff_webhook_url": "http://127.0.0.1:9/hook",

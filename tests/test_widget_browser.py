@@ -12,7 +12,7 @@ import pytest
 import httpx
 from pydantic import SecretStr
 
-from bot.language import detect_language
+from common.language import detect_language
 from bot.messages import message
 from linguadesk.settings import Settings
 from tests.conftest import EXAMPLES, MODELS_DIR, ROOT, WEBHOOK_SECRET
@@ -48,7 +48,7 @@ def shop(tmp_path_factory, embeddings, use_encoder):
     question and answer carry HTML."""
     from adapters.web.app import create_app
     from knowledge.admin import KnowledgeBase
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
     from retrieval.vector_store import FaqStore
 
     folder = tmp_path_factory.mktemp("widget")
@@ -279,7 +279,7 @@ def test_a_shop_on_another_origin_embeds_the_widget_under_its_own_strict_policy(
     requests."""
     from adapters.web.app import create_app
     from knowledge.admin import KnowledgeBase
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
     from retrieval.vector_store import FaqStore
     from tests.web_server import FileServer
 

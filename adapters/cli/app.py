@@ -154,7 +154,7 @@ def models_fetch(
 # --- knowledge base -------------------------------------------------------------------------
 
 def _kb():
-    from linguadesk.runtime import build_knowledge_base
+    from runtime import build_knowledge_base
 
     with _ByteProgress() as report:
         return build_knowledge_base(get_settings(), report)
@@ -301,7 +301,7 @@ def kb_stats(as_json: Annotated[bool, typer.Option("--json", help="Machine-reada
 # --- asking ---------------------------------------------------------------------------------
 
 def _engine():
-    from linguadesk.runtime import build_engine
+    from runtime import build_engine
 
     with _ByteProgress() as report:
         return build_engine(get_settings(), progress=report)
@@ -453,7 +453,7 @@ def bench_llm(
     at each concurrency, against concurrency 1 measured in the same run."""
     from openai import OpenAI
 
-    from bot import llm_bench
+    from evaluation import llm_bench
     from bot.llm_server import resolve_endpoint
 
     settings = get_settings()
@@ -645,9 +645,9 @@ def eval_retrieval(
     latency_sample: Annotated[int, typer.Option(help="Queries per language timed end to end.")] = 100,
 ) -> None:
     """Recall@1/5, MRR and latency per query language, hybrid vs. a plain dense baseline."""
-    from linguadesk.runtime import load_reranker
-    from retrieval import benchmarks
-    from retrieval.evaluation import evaluate
+    from runtime import load_reranker
+    from evaluation import benchmarks
+    from evaluation.retrieval import evaluate
 
     root = data or benchmarks.default_root()
     options = {}
@@ -741,7 +741,7 @@ def eval_conversation(
     as_json: Annotated[Optional[Path], typer.Option("--json", help="Also write the report here.")] = None,
 ) -> None:
     """Reply-language match with the real LLM, or DSTC11 recall@5 with vs. without rewriting."""
-    from bot import evaluation
+    from evaluation import conversation as evaluation
 
     root = Path(__file__).resolve().parents[2]
     settings = get_settings()
@@ -763,7 +763,7 @@ def eval_conversation(
             elif benchmark == evaluation.DSTC_NAME:
                 from bot.llm import make_chat_model, server_kind, with_preset
                 from bot.rewrite import QueryRewriter
-                from retrieval import benchmarks
+                from evaluation import benchmarks
 
                 llm = with_preset(make_chat_model(settings), settings.preset_rewrite,
                                   server_kind(settings))
@@ -799,7 +799,7 @@ def eval_answers(
     as_json: Annotated[Optional[Path], typer.Option("--json", help="Also write the report here.")] = None,
 ) -> None:
     """Is each reply right: right entry, faithful figures, clean, one language, no false claim?"""
-    from bot import answer_eval, evaluation
+    from evaluation import answers as answer_eval, conversation as evaluation
 
     root = Path(__file__).resolve().parents[2]
     settings = get_settings()
@@ -807,7 +807,7 @@ def eval_answers(
     scratch_faq = None
     try:
         if test_set == "covid_faq_en":
-            from retrieval import benchmarks
+            from evaluation import benchmarks
 
             markdown, questions = answer_eval.covid_questions(data or benchmarks.default_root(),
                                                               limit)

@@ -21,7 +21,7 @@ from adapters.kb_commands import KbCommands
 from adapters.streaming import stream_by_editing
 from bot.conversations import conversation_key
 from bot.engine import Engine, Reply, Turn
-from bot.language import SUPPORTED_LANGUAGES
+from common.language import SUPPORTED_LANGUAGES
 from bot.messages import message
 from bot.metrics import FEEDBACK, observe_reply
 from knowledge.admin import KnowledgeBase

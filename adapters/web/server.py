@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 def build_web_app(settings: Settings, site: Path | None = None, progress=None):
     from knowledge.admin import KnowledgeBase
     from knowledge.limits import IngestLimits
-    from linguadesk.runtime import build_engine, build_store
+    from runtime import build_engine, build_store
 
     from .app import create_app
 

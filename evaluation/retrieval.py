@@ -22,9 +22,9 @@ import numpy as np
 from knowledge.entries import Chunk
 from linguadesk.settings import Settings
 
-from .benchmarks import EvalSet
-from .calibration import Relevance
-from .hybrid import HybridSearch, QueryVectors
+from evaluation.benchmarks import EvalSet
+from retrieval.calibration import Relevance
+from retrieval.hybrid import HybridSearch, QueryVectors
 
 DEPTH = 10  # ranks are looked up to here; MRR is MRR@10
 

@@ -24,8 +24,8 @@ import numpy as np
 
 from linguadesk.settings import Settings
 
-from .conversations import Message, SqliteConversationStore
-from .language import base_language, detect_language, reply_language_share, split_sentences
+from bot.conversations import Message, SqliteConversationStore
+from common.language import base_language, detect_language, reply_language_share, split_sentences
 
 Progress = Callable[[str, int, int], None]
 
@@ -63,7 +63,7 @@ def _has_english_sentence(text: str) -> bool:
 
 
 def language_match(engine, questions: list[dict], *, progress: Progress | None = None) -> dict:
-    from .engine import Turn
+    from bot.engine import Turn
 
     progress = progress or (lambda phase, done, total: None)
     rows = []
@@ -137,7 +137,7 @@ def _dstc_root(root: Path) -> Path:
 def load_dstc(root: Path, limit: int | None = None):
     """(entries, turns): FAQ snippets of every entity, and the knowledge-seeking validation
     turns whose gold includes an FAQ snippet, spread evenly when limited."""
-    from retrieval.benchmarks import EvalEntry, EvalQuery, EvalSet, _spread
+    from evaluation.benchmarks import EvalEntry, EvalQuery, EvalSet, _spread
 
     folder = _dstc_root(root)
     knowledge = json.loads((folder / "knowledge.json").read_text(encoding="utf-8"))
@@ -168,11 +168,11 @@ def load_dstc(root: Path, limit: int | None = None):
 
 def dstc_rewrite(settings: Settings, root: Path, rewriter, *, limit: int | None = 300,
                  progress: Progress | None = None, examples: int = 25) -> dict:
-    from retrieval.evaluation import (DEPTH, SystemScores, build_index, first_gold_rank,
+    from evaluation.retrieval import (DEPTH, SystemScores, build_index, first_gold_rank,
                                       scratch_settings)
     from retrieval.hybrid import HybridSearch
 
-    from .rewrite import needs_rewrite
+    from bot.rewrite import needs_rewrite
 
     progress = progress or (lambda phase, done, total: None)
     evalset, histories = load_dstc(root, limit)
@@ -244,8 +244,8 @@ def eval_engine(settings: Settings, faq: Path, progress: Progress | None = None)
     """(engine, store, folder): an engine over a throwaway store holding ``faq``, with
     in-memory conversations; delete the folder after."""
     from knowledge.admin import KnowledgeBase
-    from linguadesk.runtime import build_engine, build_store
-    from retrieval.evaluation import scratch_settings
+    from runtime import build_engine, build_store
+    from evaluation.retrieval import scratch_settings
 
     tmp = Path(tempfile.mkdtemp(prefix="linguadesk-eval-"))
     run_settings = scratch_settings(settings, tmp, handoff_webhook_url=None,

@@ -51,7 +51,8 @@ def build_knowledge_base(settings: Settings, progress: Progress | None = None):
 
 
 def build_handoff(settings: Settings, llm_factory):
-    from bot.handoff import HandoffService, SlackNotifier, WebhookNotifier
+    from adapters.slack.notifier import SlackNotifier
+    from bot.handoff import HandoffService, WebhookNotifier
 
     from linguadesk.settings import ConfigError
 

@@ -21,8 +21,8 @@ from langchain_core.documents import Document
 
 from knowledge.loaders import SUPPORTED_SUFFIXES, load_file
 
-from .language import language_name
-from .prompts import ANSWER_ANYWAY_RULE, ANSWER_PROMPT, format_entries, register_for
+from common.language import language_name
+from bot.prompts import ANSWER_ANYWAY_RULE, ANSWER_PROMPT, format_entries, register_for
 
 ENTRIES_PER_PROMPT = 4
 QUESTIONS = [

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import answer_checks
-from .evaluation import EvaluationError
-from .language import base_language
-from .locale_format import customer_locale, localize_figures
+from bot import answer_checks
+from evaluation.conversation import EvaluationError
+from common.language import base_language
+from bot.locale_format import customer_locale, localize_figures
 
 Progress = Callable[[str, int, int], None]
 NOT_ANSWERED = ("no_answer", "off_topic")
@@ -144,7 +144,7 @@ def judge(question: dict, reply_text: str, status: str, cited: list[str],
 
 def run(engine, store, questions: list[dict], *, label: str = "",
         progress: Progress | None = None, min_confidence: float = 0.5) -> list[dict]:
-    from .engine import Turn
+    from bot.engine import Turn
 
     progress = progress or (lambda phase, done, total: None)
     rows = []
@@ -238,7 +238,7 @@ def evaluate(engine, store, questions: list[dict], *, compare: bool = False,
 
 def covid_questions(root: Path, limit: int | None) -> tuple[Path, list[dict]]:
     """A Markdown FAQ of covid_faq_en's entries, and its paraphrase questions."""
-    from retrieval.benchmarks import covid_faq_en
+    from evaluation.benchmarks import covid_faq_en
 
     evalset = covid_faq_en(root, limit)
     by_id = {e.id: e for e in evalset.entries}
