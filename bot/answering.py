@@ -19,16 +19,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from babel import Locale
-from langchain_core.documents import Document
 from langchain_core.output_parsers import StrOutputParser
 
 from . import answer_checks
 from .entry_translation import EntryTranslator, LocalizedEntry
+from common.hits import Hit
 from common.language import language_name
 from .messages import message
 from .prompts import (DRAFT_ANSWER_RULE, DRAFT_PROMPT, DRAFT_UNCOVERED_RULE, NOT_COVERED_PATTERN,
                       as_data, register_for)
-from .reply import Reply, citation
+from .reply import Reply, Status, citation
 
 log = logging.getLogger(__name__)
 
@@ -67,36 +67,30 @@ class VerifiedAnswerer:
 
     # --- choosing the entry ------------------------------------------------------------------
 
-    def choose(self, docs: list[Document]) -> list[Document]:
+    def choose(self, hits: list[Hit]) -> list[Hit]:
         """The best entry alone, or it and the runner-up when they are too close to tell apart."""
-        best = docs[0]
-        top = float(best.metadata.get("rank_score", 0.0))
-        seen = {_entry_id(best)}
+        best = hits[0]
         close = [best]
-        for doc in docs[1:2]:
-            if _entry_id(doc) in seen:
-                continue
-            seen.add(_entry_id(doc))
-            if top - float(doc.metadata.get("rank_score", 0.0)) < self.clarify_margin:
-                close.append(doc)
+        for hit in hits[1:2]:
+            if hit.entry_id != best.entry_id and best.score - hit.score < self.clarify_margin:
+                close.append(hit)
         return close
 
     # --- the reply ---------------------------------------------------------------------------
 
-    def tokens(self, question: Question, docs: list[Document], reply: Reply) -> Iterator[str]:
-        chosen = self.choose(docs)
+    def tokens(self, question: Question, hits: list[Hit], reply: Reply) -> Iterator[str]:
+        chosen = self.choose(hits)
         if len(chosen) > 1:
             yield from self._clarify(question, chosen, reply)
             return
-        doc = chosen[0]
-        reply.citations = [citation(1, doc)]
-        entry = self.translator.localized(doc, question.language, question.locale)
+        hit = chosen[0]
+        reply.citations = [citation(1, hit)]
+        entry = self.translator.localized(hit.document, question.language, question.locale)
         translated = entry is not None
         if entry is None:  # no translation passed its checks: draft across languages
-            log.info("no verified translation of entry %s into %s", _entry_id(doc),
+            log.info("no verified translation of entry %s into %s", hit.entry_id,
                      question.language)
-            entry = self.translator.localized(doc, str(doc.metadata.get("language") or "en"),
-                                              question.locale)
+            entry = self.translator.localized(hit.document, hit.language, question.locale)
         reminder = ""
         for attempt in ("draft", "redraft"):
             reply.path = attempt
@@ -188,26 +182,22 @@ class VerifiedAnswerer:
 
     def _declined(self, reply: Reply) -> Iterator[str]:
         log.info("the entry does not answer the question")
-        reply.status = "no_answer"
+        reply.status = Status.NO_ANSWER
         reply.path = "declined"
         reply.grounded = False
         reply.citations = []
         reply.offer_handoff = self.can_hand_off()
         yield message("no_answer", reply.language)
 
-    def _clarify(self, question: Question, docs: list[Document], reply: Reply) -> Iterator[str]:
-        titles = self.translator.titles(docs, question.language)
+    def _clarify(self, question: Question, hits: list[Hit], reply: Reply) -> Iterator[str]:
+        titles = self.translator.titles([h.document for h in hits], question.language)
         if titles is None:  # titles we could not put in their language: answer from the best
-            yield from self.tokens(question, docs[:1], reply)
+            yield from self.tokens(question, hits[:1], reply)
             return
-        reply.status = "clarify"
+        reply.status = Status.CLARIFY
         reply.path = "clarify"
-        reply.citations = [citation(n, d) for n, d in enumerate(docs, start=1)]
+        reply.citations = [citation(n, h) for n, h in enumerate(hits, start=1)]
         yield message("clarify", question.language) + "\n" + "\n".join(f"- {t}" for t in titles)
-
-
-def _entry_id(doc: Document) -> str:
-    return str(doc.metadata.get("entry_id") or doc.id or "")
 
 
 def _unmarked(text: str) -> str:

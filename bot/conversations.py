@@ -15,15 +15,22 @@ import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
 from common.language import CJK
 
 
+class Role(StrEnum):
+    HUMAN = "human"  # the customer
+    AI = "ai"  # the bot
+    AGENT = "agent"  # a person of the support team, after a handoff
+
+
 @dataclass(frozen=True)
 class Message:
-    role: str  # "human" | "ai"
+    role: str  # a Role
     text: str
     language: str = ""
     at: float = field(default_factory=time.time)

@@ -14,31 +14,36 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 
+from typing import Protocol
+
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
-from langchain_core.retrievers import BaseRetriever
 
+from common.guardrails import strip_instructions
+from common.hits import Hit
+from common.language import (base_language, detect_language, language_name,
+                             reply_language_share, requested_language, text_size)
 from linguadesk.settings import GenerationPreset, Settings
 
 from .answering import Question, VerifiedAnswerer
-from .conversations import (ConversationState, ConversationStore, Feedback, Message,
-                            SqliteConversationStore, release, within_budget)
+from .conversations import (ConversationState, ConversationStore, Message, Role,
+                            SqliteConversationStore, within_budget)
+from .desk import ConversationDesk
 from .entry_translation import EntryTranslator, TranslationCache
-from common.guardrails import strip_instructions
 from .handoff import HandoffService, asks_for_human, is_yes
-from common.language import (base_language, detect_language, language_name, reply_language_share,
-                       requested_language, text_size)
 from .legacy_answer import LegacyAnswerer
 from .llm import CircuitBreaker, LLMUnavailable, with_preset
 from .locale_format import customer_locale, localize_figures
 from .messages import message
+from .metrics import observe_reply
 from .prompts import NOT_COVERED_PATTERN, SMALL_TALK_PROMPT, as_data, register_for
-from .reply import Citation, Reply, Turn, citation
+from .reply import Citation, Reply, Status, Turn, citation
 from .rewrite import QueryRewriter, needs_rewrite
 
-__all__ = ["Citation", "Engine", "Reply", "Turn", "citation", "is_small_talk"]
+__all__ = ["Citation", "Engine", "HitSource", "Reply", "Status", "Turn", "citation",
+           "is_small_talk"]
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +93,14 @@ def is_small_talk(text: str) -> bool:
     return bool(_SMALL_TALK.match(text) or _NO_LETTERS.match(text))
 
 
+class HitSource(Protocol):
+    """Retrieval as the engine sees it (``retrieval.retriever.FaqRetriever``)."""
+
+    def hits(self, query: str, k: int | None = None) -> list[Hit]: ...
+
+
 class Engine:
-    def __init__(self, retriever: BaseRetriever, llm: BaseChatModel | Callable[[], BaseChatModel],
+    def __init__(self, retriever: HitSource, llm: BaseChatModel | Callable[[], BaseChatModel],
                  *, min_confidence: float, off_topic_below: float = 0.0,
                  conversations: ConversationStore | None = None,
                  presets: dict[str, GenerationPreset] | None = None, server: str = "vllm",
@@ -110,6 +121,7 @@ class Engine:
         self.min_confidence = min_confidence
         self.off_topic_below = off_topic_below
         self.conversations = conversations or SqliteConversationStore(":memory:")
+        self.desk = ConversationDesk(self.conversations, default_language)
         self.presets = presets or {scenario: Settings.model_fields[f"preset_{scenario}"].default
                                    for scenario in ("answer", "small_talk", "rewrite",
                                                     "translate")}
@@ -170,6 +182,18 @@ class Engine:
         return detected.language
 
     def answer(self, turn: Turn) -> Reply:
+        """The reply to one customer message; iterate it for the stream. It is counted in the
+        metrics, and the turn remembered, once the stream is consumed."""
+        started = time.perf_counter()
+        return self._observed(self._answer(turn), turn, started)
+
+    def _observed(self, reply: Reply, turn: Turn, started: float) -> Reply:
+        reply.started = started
+        reply.add_done_callback(lambda r: observe_reply(
+            r, turn.channel or "api", time.perf_counter() - started, r.first_token_s))
+        return reply
+
+    def _answer(self, turn: Turn) -> Reply:
         key = turn.conversation_id
         state = self.conversations.state(key)
         history = self.conversations.messages(key)
@@ -182,17 +206,18 @@ class Engine:
 
         if state.handed_off:
             if text:
-                self.conversations.append(key, Message("human", text, language))
-            return Reply(language, 0.0, [], False, status="handed_off")
+                self.conversations.append(key, Message(Role.HUMAN, text, language))
+            return Reply(language, 0.0, [], False, status=Status.HANDED_OFF)
         if not text:
-            return self._fixed(turn, language, "empty_question", status="empty", record=False)
+            return self._fixed(turn, language, "empty_question", status=Status.EMPTY, record=False)
         if requested and _only_a_request(text):
-            return self._fixed(turn, language, "language_switched", status="language_switched",
+            return self._fixed(turn, language, "language_switched", status=Status.LANGUAGE_SWITCHED,
                                changes=changes)
         asked = asks_for_human(text)
         if asked or (state.offered_handoff and is_yes(text)):
             reason = "customer_asked" if asked else "offered_and_accepted"
-            return self.start_handoff(turn, reason=reason, language=language, changes=changes)
+            return self._start_handoff(turn, reason=reason, language=language,
+                                       changes=changes)
         if is_small_talk(text):
             return self._small_talk(turn, language, changes)
 
@@ -202,24 +227,24 @@ class Engine:
                 text, history, self.retrieval_language)
             log.info("follow-up rewritten for retrieval")
         try:
-            docs = self.retriever.invoke(query)
+            hits = self.retriever.hits(query)
         except Exception as exc:  # store or embedding failure: apologise, don't crash the turn
             log.warning("retrieval failed: %s: %s", type(exc).__name__, exc)
-            reply = self._fixed(turn, language, "llm_unavailable", status="error", record=False)
+            reply = self._fixed(turn, language, "llm_unavailable", status=Status.ERROR, record=False)
             reply.error = type(exc).__name__
             self._failed(turn, language, "retrieval", exc)
             return reply
-        confidence = float(docs[0].metadata.get("score", 0.0)) if docs else 0.0
-        relevant = [d for d in docs if d.metadata.get("score", 0.0) >= self.min_confidence]
+        confidence = hits[0].relevance if hits else 0.0
+        relevant = [h for h in hits if h.relevance >= self.min_confidence]
         relevant = relevant[: self.max_context_entries]
         if not relevant:
             if confidence < self.off_topic_below:
                 log.info("off topic (best relevance %.3f)", confidence)
-                return self._fixed(turn, language, "off_topic", status="off_topic",
+                return self._fixed(turn, language, "off_topic", status=Status.OFF_TOPIC,
                                    confidence=confidence, query=query, changes=changes)
             log.info("no entry above %.2f (best %.3f): answering 'I don't know'",
                      self.min_confidence, confidence)
-            return self._fixed(turn, language, "no_answer", status="no_answer",
+            return self._fixed(turn, language, "no_answer", status=Status.NO_ANSWER,
                                confidence=confidence, query=query, offer_handoff=True,
                                changes=changes)
 
@@ -230,15 +255,14 @@ class Engine:
             for m in within_budget(history, self.history_token_budget)])
         if self.answer_path == "legacy":
             question = Question(text, language, locale, confidence, question.history, entries=[
-                Document(localize_figures(strip_instructions(
-                    d.page_content, str(d.metadata.get("entry_id") or d.id)), locale,
-                    str(d.metadata.get("language") or "en")), metadata=d.metadata)
-                for d in relevant])
+                Document(localize_figures(strip_instructions(h.document.page_content, h.entry_id),
+                                          locale, h.language), metadata=h.document.metadata)
+                for h in relevant])
         reply = Reply(language=language, confidence=confidence, grounded=True, query=query,
-                      citations=[citation(n, d) for n, d in enumerate(relevant, start=1)])
+                      citations=[citation(n, h) for n, h in enumerate(relevant, start=1)])
         answerer = self.answerers[self.answer_path]
-        reply._tokens = self._guarded(answerer.tokens(question, relevant, reply), reply, turn)
-        reply._on_done = lambda r: self._remember(turn, r, changes)
+        reply.stream_from(self._guarded(answerer.tokens(question, relevant, reply), reply, turn))
+        reply.add_done_callback(lambda r: self._remember(turn, r, changes))
         return reply
 
     def _guarded(self, tokens: Iterator[str], reply: Reply, turn: Turn) -> Iterator[str]:
@@ -259,20 +283,20 @@ class Engine:
             self._failed(turn, reply.language, "llm", exc)
             reply.error = type(exc).__name__
             reply.grounded = False
-            reply.status = "error"
+            reply.status = Status.ERROR
             reply.citations = []
             fallback = message("llm_unavailable", reply.language)
             yield ("\n\n" + fallback) if reply.text else fallback
             return
         if not reply.text.strip():
-            reply.status, reply.grounded, reply.citations = "no_answer", False, []
+            reply.status, reply.grounded, reply.citations = Status.NO_ANSWER, False, []
             reply.offer_handoff = self._can_hand_off
             yield message("no_answer", reply.language)
 
     # --- generation -----------------------------------------------------------------------
 
     def _small_talk(self, turn: Turn, language: str, changes: dict) -> Reply:
-        reply = Reply(language, 0.0, [], False, status="small_talk")
+        reply = Reply(language, 0.0, [], False, status=Status.SMALL_TALK)
 
         def tokens() -> Iterator[str]:
             fallback = message("greeting", language)
@@ -289,31 +313,37 @@ class Engine:
                 text = fallback
             yield text
 
-        reply._tokens = tokens()
-        reply._on_done = lambda r: self._remember(turn, r, changes)
+        reply.stream_from(tokens())
+        reply.add_done_callback(lambda r: self._remember(turn, r, changes))
         return reply
 
     # --- handoff --------------------------------------------------------------------------
 
-    def start_handoff(self, turn: Turn, *, reason: str = "api", language: str | None = None,
-                      changes: dict | None = None) -> Reply:
-        """Hand the conversation to a person (the customer asked, or an adapter's button)."""
+    def start_handoff(self, turn: Turn, *, reason: str = "api",
+                      language: str | None = None) -> Reply:
+        """Hand the conversation to a person (an adapter's button, or the API)."""
+        started = time.perf_counter()
+        return self._observed(self._start_handoff(turn, reason=reason, language=language),
+                              turn, started)
+
+    def _start_handoff(self, turn: Turn, *, reason: str, language: str | None = None,
+                       changes: dict | None = None) -> Reply:
         key = turn.conversation_id
         state = self.conversations.state(key)
         language = language or state.locked_language or state.language or self.default_language
         if state.handed_off:  # asked twice: one event is enough
-            return Reply(language, 0.0, [], False, status="handed_off")
+            return Reply(language, 0.0, [], False, status=Status.HANDED_OFF)
         service = self.handoff_service
         if not self._can_hand_off:
             return self._fixed(turn, language, "handoff_unavailable",
-                               status="handoff_unavailable", changes=changes)
+                               status=Status.HANDOFF_UNAVAILABLE, changes=changes)
         refusal = service.refusal(key, turn.address)
         if refusal:  # asked too often, or the team's queue is full: try again later
             return self._fixed(turn, language, "slow_down" if refusal == "rate_limited"
-                               else "busy", status="handoff_limited", changes=changes)
+                               else "busy", status=Status.HANDOFF_LIMITED, changes=changes)
         history = self.conversations.messages(key)
         if turn.text.strip():
-            history = [*history, Message("human", turn.text.strip(), language)]
+            history = [*history, Message(Role.HUMAN, turn.text.strip(), language)]
         # Saved now, not when the reply is read: the team is told at once.
         self._update_state(key, {**(changes or {}), "handed_off": True,
                                  "handed_off_at": time.time(), "offered_handoff": False})
@@ -321,7 +351,7 @@ class Engine:
         def undo(_event) -> None:  # nobody was told: let the bot answer again
             self._update_state(key, {"handed_off": False})
 
-        reply = self._fixed(turn, language, "handoff_started", status="handoff")
+        reply = self._fixed(turn, language, "handoff_started", status=Status.HANDOFF)
         reply.handoff_summarised = Future()
         reply.handoff = service.submit(key, language, history, reason, user=turn.user,
                                        channel=turn.channel, on_failure=undo,
@@ -334,20 +364,12 @@ class Engine:
 
     def release(self, conversation_id: str) -> bool:
         """A person is done: the bot answers this conversation again."""
-        return release(self.conversations, conversation_id)
+        return self.desk.release(conversation_id)
 
     def record_feedback(self, conversation_id: str, reply_id: str, rating: str,
                         comment: str = "") -> bool:
         """👍/👎 on one reply, kept with the conversation. False: no such reply in it."""
-        if rating not in ("up", "down"):
-            raise ValueError(f"rating must be 'up' or 'down', not {rating!r}")
-        rated = next((m for m in self.conversations.messages(conversation_id)
-                      if m.role == "ai" and m.id == reply_id), None)
-        if rated is None:
-            return False
-        self.conversations.add_feedback(conversation_id, Feedback(
-            reply_id, rating, comment.strip()[:2000], rated.text))
-        return True
+        return self.desk.rate(conversation_id, reply_id, rating, comment)
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -362,25 +384,26 @@ class Engine:
         except Exception as error:  # the apology matters more than the record
             log.warning("could not record the failed turn: %s", error)
 
-    def _fixed(self, turn: Turn, language: str, key: str, *, status: str,
+    def _fixed(self, turn: Turn, language: str, key: str, *, status: Status,
                confidence: float = 0.0, record: bool = True, query: str = "",
                offer_handoff: bool = False, changes: dict | None = None) -> Reply:
         reply = Reply(language=language, confidence=confidence, citations=[], grounded=False,
                       status=status, query=query,
-                      offer_handoff=offer_handoff and self._can_hand_off,
-                      _tokens=iter([message(key, language)]))
+                      offer_handoff=offer_handoff and self._can_hand_off)
+        reply.stream_from(iter([message(key, language)]))
         if record:
-            reply._on_done = lambda r: self._remember(turn, r, changes)
+            reply.add_done_callback(lambda r: self._remember(turn, r, changes))
         return reply
 
     def _remember(self, turn: Turn, reply: Reply, changes: dict | None = None) -> None:
         key = turn.conversation_id
-        messages = [Message("human", turn.text.strip(), reply.language)] if turn.text.strip() else []
+        said = turn.text.strip()
+        messages = [Message(Role.HUMAN, said, reply.language)] if said else []
         self.conversations.append(key, *messages,
-                                  Message("ai", reply.text, reply.language, id=reply.id))
+                                  Message(Role.AI, reply.text, reply.language, id=reply.id))
         # "I don't know" offers a person in its text, even with no handoff channel set up: a
         # "yes" then gets an honest "a person can't be reached from here".
-        self._update_state(key, {"offered_handoff": reply.status == "no_answer",
+        self._update_state(key, {"offered_handoff": reply.status == Status.NO_ANSWER,
                                  **(changes or {}), "language": reply.language})
 
     def _update_state(self, key: str, changes: dict) -> None:

@@ -14,7 +14,7 @@ from common.language import language_name, reply_language_share
 from .messages import message
 from .prompts import (ANSWER_ANYWAY_RULE, ANSWER_PROMPT, NOT_COVERED_PATTERN, REPAIR_PROMPT,
                       UNCOVERED_RULE, as_data, format_entries, register_for)
-from .reply import Reply
+from .reply import Reply, Status
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class LegacyAnswerer:
 
     def _not_covered(self, reply: Reply) -> Iterator[str]:
         log.info("the model found the entries do not answer the question")
-        reply.status = "no_answer"
+        reply.status = Status.NO_ANSWER
         reply.grounded = False
         reply.citations = []
         reply.offer_handoff = self.can_hand_off()

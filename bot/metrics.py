@@ -33,7 +33,7 @@ def observe_reply(reply, channel: str, seconds: float, first_token_s: float | No
         FIRST_TOKEN_SECONDS.labels(channel).observe(first_token_s)
     if reply.query:  # retrieval ran for this turn
         RETRIEVAL_CONFIDENCE.observe(reply.confidence)
-    if reply.status == "handoff":
+    if reply.status == "handoff":  # Status.HANDOFF (a StrEnum)
         HANDOFFS.labels(channel).inc()
     if reply.error:
         ERRORS.labels(reply.error).inc()

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from langchain_core.documents import Document
-
+from common.hits import Hit
 from common.links import safe_link
+
+
+class Status(StrEnum):
+    """What kind of reply this is; adapters act on it (buttons, silence, handoff notices)."""
+
+    ANSWERED = "answered"
+    CLARIFY = "clarify"  # which of these entries do you mean?
+    NO_ANSWER = "no_answer"
+    OFF_TOPIC = "off_topic"
+    SMALL_TALK = "small_talk"
+    LANGUAGE_SWITCHED = "language_switched"
+    HANDOFF = "handoff"
+    HANDOFF_UNAVAILABLE = "handoff_unavailable"
+    HANDOFF_LIMITED = "handoff_limited"  # asked too often, or the team's queue is full
+    HANDED_OFF = "handed_off"  # a person has the conversation: say nothing
+    EMPTY = "empty"
+    ERROR = "error"
+
+
+# Replies a customer can rate or escalate from: everything the bot said itself.
+ACTIONABLE = frozenset({Status.ANSWERED, Status.CLARIFY, Status.NO_ANSWER, Status.OFF_TOPIC,
+                        Status.SMALL_TALK, Status.LANGUAGE_SWITCHED, Status.ERROR})
 
 
 @dataclass(frozen=True)
@@ -39,18 +62,14 @@ class Citation:
 @dataclass
 class Reply:
     """Iterate it for the token stream; ``text`` and ``citations`` are final once it is consumed.
-
-    ``status``: answered | clarify (which of these entries do you mean?) | no_answer |
-    off_topic | small_talk | language_switched | handoff |
-    handoff_unavailable | handoff_limited (asked too often, or the team's queue is full) |
-    handed_off (a person has the conversation: say nothing) | empty | error.
-    """
+    The engine hands out replies already wired to their stream (:meth:`stream_from`); callbacks
+    added with :meth:`add_done_callback` run once the stream is consumed."""
 
     language: str
     confidence: float
     citations: list[Citation]
     grounded: bool
-    status: str = "answered"
+    status: Status = Status.ANSWERED
     query: str = ""  # what retrieval searched for (the rewrite of a follow-up)
     # How an answer was made: draft | redraft (second try) | fallback (the entry's own text) |
     # clarify | declined | legacy; empty for fixed messages.
@@ -59,22 +78,36 @@ class Reply:
     handoff: Future | None = field(default=None, repr=False)  # the event, once delivered
     # Done once the team's summary and translation (LLM calls) are written, before delivery.
     handoff_summarised: Future | None = field(default=None, repr=False)
-    _tokens: Iterator[str] = field(repr=False, default_factory=lambda: iter(()))
     text: str = ""
     error: str | None = None
-    _done: bool = field(default=False, repr=False)
-    _on_done: Callable[["Reply"], None] | None = field(default=None, repr=False)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)  # what feedback refers to
+    started: float = field(default_factory=time.perf_counter, repr=False)
+    first_token_s: float | None = None  # seconds from ``started`` to the first visible text
+    _stream: Iterator[str] = field(repr=False, default_factory=lambda: iter(()))
+    _done: bool = field(default=False, repr=False)
+    _callbacks: list[Callable[["Reply"], None]] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+
+    def stream_from(self, tokens: Iterator[str]) -> "Reply":
+        self._stream = tokens
+        return self
+
+    def add_done_callback(self, callback: Callable[["Reply"], None]) -> None:
+        self._callbacks.append(callback)
 
     def __iter__(self) -> Iterator[str]:
         if self._done:
             return
-        for token in self._tokens:
+        for token in self._stream:
+            if self.first_token_s is None and token.strip():
+                self.first_token_s = time.perf_counter() - self.started
             self.text += token
             yield token
         self._done = True
-        if self._on_done:
-            self._on_done(self)
+        for callback in self._callbacks:
+            callback(self)
 
     def final(self) -> str:
         for _ in self:
@@ -82,14 +115,14 @@ class Reply:
         return self.text
 
 
-def citation(number: int, doc: Document) -> Citation:
-    meta = doc.metadata
+def citation(number: int, hit: Hit) -> Citation:
+    meta = hit.document.metadata
     return Citation(
         number=number,
-        id=str(meta.get("entry_id") or doc.id or ""),
+        id=hit.entry_id,
         title=str(meta.get("title", "")),
         url=safe_link(str(meta.get("url") or "")),  # stored before ingest checked links
         source=str(meta.get("source", "")),
-        score=float(meta.get("score", 0.0)),
-        rank_score=float(meta.get("rank_score", meta.get("score", 0.0))),
+        score=hit.relevance,
+        rank_score=hit.score,
     )

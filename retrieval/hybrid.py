@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from langchain_core.documents import Document
 
+from common.hits import Hit
 from common.language import detect_language
 
 from .calibration import Relevance
@@ -48,14 +49,6 @@ class QueryVectors:
     dense: list[float]
     second: list[float] | None = None
     language_confidence: float = 1.0
-
-
-@dataclass
-class Hit:
-    document: Document
-    score: float  # fused, for ranking only
-    relevance: float  # calibrated, 0..1
-    channels: dict[str, float] = field(default_factory=dict)
 
 
 def _standardize(values: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The FAQ retriever, as a LangChain ``BaseRetriever``."""
+"""The FAQ retriever: typed hits for the engine, and LangChain's ``BaseRetriever`` contract
+(``invoke(query, k=...)``) for everything else."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from common.hits import Hit
+
 from .hybrid import HybridSearch
 
 
 class FaqRetriever(BaseRetriever):
-    """Hybrid search over FAQ entries. Each document carries in its metadata ``score``
+    """Hybrid search over FAQ entries. As documents, each carries in its metadata ``score``
     (the calibrated relevance, 0..1) and ``rank_score`` (the fused ranking score)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -19,12 +22,15 @@ class FaqRetriever(BaseRetriever):
     search: HybridSearch
     k: int = 4
 
+    def hits(self, query: str, k: int | None = None) -> list[Hit]:
+        return self.search.search(query, self.k if k is None else k)
+
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
         return [
             Document(page_content=hit.document.page_content, id=hit.document.id,
                      metadata={**hit.document.metadata, "score": hit.relevance,
                                "rank_score": hit.score})
-            for hit in self.search.search(query, self.k)
+            for hit in self.hits(query, k)
         ]

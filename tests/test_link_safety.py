@@ -14,6 +14,7 @@ from langchain_core.documents import Document
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
+from common.hits import Hit
 from bot.engine import Engine, Turn
 from bot.reply import citation as _citation
 from common.language import detect_language
@@ -102,10 +103,10 @@ def test_the_sample_faq_links_pass(kb):
 @pytest.mark.parametrize("url", UNSAFE)
 def test_a_stored_unsafe_link_becomes_an_empty_citation_url(url):
     doc = Document("Q\n\nA", metadata={"entry_id": "e1", "title": GIFT, "url": url,
-                                       "source": "gift.json", "score": 0.9})
-    citation = _citation(1, doc)
+                                       "source": "gift.json"})
+    citation = _citation(1, Hit(doc, 1.0, 0.9))
     assert citation.url == "" and citation.title == GIFT and citation.id == "e1"
-    assert _citation(1, Document("Q", metadata={"url": SAFE[0]})).url == SAFE[0]
+    assert _citation(1, Hit(Document("Q", metadata={"url": SAFE[0]}), 1.0, 0.9)).url == SAFE[0]
 
 
 def _store_with_unsafe_link(store, url: str = "javascript:alert(document.cookie)") -> None:
