@@ -333,7 +333,7 @@ def _state(data: dict) -> ConversationState:
 
 def open_conversation_store(settings) -> ConversationStore:
     if settings.redis_url:
-        return RedisConversationStore(settings.redis_url.get_secret_value(),
+        return RedisConversationStore(settings.redis,
                                       max_messages=settings.history_max_messages,
                                       ttl_s=settings.conversation_ttl_s)
     return SqliteConversationStore(settings.data_dir / "conversations.sqlite3",

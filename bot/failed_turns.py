@@ -49,5 +49,4 @@ class FailedTurnLog:
 
 
 def open_failed_turn_log(settings) -> FailedTurnLog:
-    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-    return FailedTurnLog(settings.data_dir / "failed-turns.jsonl", redis_url)
+    return FailedTurnLog(settings.data_dir / "failed-turns.jsonl", settings.redis)

@@ -226,6 +226,11 @@ class Settings(BaseSettings):
         return self.model_dir or self.data_dir / "models"
 
     @property
+    def redis(self) -> str | None:
+        """The Redis URL with its password, for clients; never log it."""
+        return self.redis_url.get_secret_value() if self.redis_url else None
+
+    @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
 

@@ -70,7 +70,7 @@ def build_handoff(settings: Settings, llm_factory):
         notifiers.append(SlackNotifier(settings.slack_bot_token.get_secret_value(),
                                        settings.handoff_slack_channel,
                                        base_url=settings.slack_api_url))
-    storage = settings.redis_url.get_secret_value() if settings.redis_url else "memory://"
+    storage = settings.redis or "memory://"
     try:
         return HandoffService(notifiers, llm_factory, settings.data_dir / "handoff-outbox",
                               queue_max=settings.handoff_queue_max,
