@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export LINGUADESK_DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: install models demo test services clean test-vllm
+.PHONY: install models demo test lint services clean test-vllm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,13 @@ services:
 	  else echo "Missing:$$missing (apt-get install$$missing): the tests that need it will be skipped."; fi; \
 	fi
 
-test: models services
+# Lint and types first (config in pyproject.toml): ruff's checks and format, then mypy.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: models services lint
 	$(BIN)/python -m pytest -q -rs
 
 # Opt-in: the end-to-end answer tests against the real vLLM server (CPU build, Qwen2.5-Coder-0.5B,

@@ -37,19 +37,17 @@ class EditBudget:
 
 def stream_by_editing(tokens: Iterable[str], edit: Callable[[str], None], *, interval_s: float,
                       budget: EditBudget | None = None,
-                      clock: Callable[[], float] = time.monotonic) -> tuple[str, float | None]:
+                      clock: Callable[[], float] = time.monotonic) -> str:
     """Feed the tokens to ``edit(text so far + " …")`` at most once per ``interval_s`` (and
     only with a token from ``budget``).
 
-    Returns the whole text and the seconds until the first token (None without tokens); the
-    caller makes the final edit itself, with the finished message. A failed preview edit stops
-    the previews, not the answer: the reply is still read to its end (and so remembered).
+    Returns the whole text; the caller makes the final edit itself, with the finished message.
+    A failed preview edit stops the previews, not the answer: the reply is still read to its
+    end (and so remembered).
     """
-    started = last = clock()
-    text, first, previews = "", None, True
+    last = clock()
+    text, previews = "", True
     for token in tokens:
-        if first is None:
-            first = clock() - started
         text += token
         now = clock()
         if previews and now - last >= interval_s and text.strip() and (
@@ -61,7 +59,7 @@ def stream_by_editing(tokens: Iterable[str], edit: Callable[[str], None], *, int
                             "complete", type(exc).__name__, exc)
                 previews = False
             last = now
-    return text, first
+    return text
 
 
 _BREAKS = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"(?<=[.!?。！？])\s*"),

@@ -9,26 +9,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import discord
 from discord import app_commands
 from discord.app_commands import locale_str
 
+from adapters.chat_turn import ChatTurns
 from adapters.dedupe import SeenEvents
 from adapters.kb_commands import KbCommands
-from adapters.streaming import stream_by_editing
 from bot.conversations import conversation_key
-from bot.engine import Engine, Reply, Turn
-from common.language import SUPPORTED_LANGUAGES
-from bot.messages import message
-from bot.metrics import FEEDBACK, observe_reply
+from bot.engine import Engine, Reply
+from bot.messages import SUPPORTED_LANGUAGES, message
+from common.language import base_language
 from knowledge.admin import KnowledgeBase
 from linguadesk.settings import Settings
 
-from .views import (CUSTOM_ID, citations_embed, custom_id, message_pieces, reply_buttons,
-                    streaming_preview)
+from .surface import ChannelAnswer
+from .views import CUSTOM_ID, citations_embed, custom_id, message_pieces, reply_buttons
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ class CatalogTranslator(app_commands.Translator):
     ``locale_str`` carries its catalog key)."""
 
     async def translate(self, string: locale_str, locale: discord.Locale, context) -> str | None:
-        key, language = string.extras.get("key"), locale.value.split("-")[0]
+        key, language = string.extras.get("key"), base_language(locale.value)
         if not key or language == "en" or language not in SUPPORTED_LANGUAGES:
             return None
         return message(key, language)[:100]
@@ -127,11 +126,11 @@ class DiscordAdapter:
         self.commands = KbCommands(kb, engine.retriever,
                                    allow_private_urls=settings.web_ingest_private_urls)
         # A resumed gateway session can replay messages: each is answered once.
-        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-        self.seen = SeenEvents(redis_url, prefix="linguadesk:discord-message:")
+        self.seen = SeenEvents(settings.redis, prefix="linguadesk:discord-message:")
         # Turns run here, not in the loop's default executor, which aiohttp needs for DNS.
         self.turns = ThreadPoolExecutor(settings.chat_max_concurrent_turns,
                                         thread_name_prefix="discord-turn")
+        self.chat = ChatTurns(engine, CHANNEL, interval_s=settings.discord_update_interval_s)
 
     # --- which messages are for the bot ---------------------------------------------------
 
@@ -151,7 +150,7 @@ class DiscordAdapter:
             forum_post = channel.parent_id in self.settings.discord_forum_channels
             if (mentioned or channel.owner_id == me.id or (forum_post and (
                     msg.id == channel.id
-                    or await asyncio.to_thread(self.engine.conversations.exists, key)))):
+                    or await asyncio.to_thread(self.engine.desk.exists, key)))):
                 return await self._turn(msg, channel, key)
             return
         if channel.id in self.settings.discord_thread_channels:
@@ -191,33 +190,11 @@ class DiscordAdapter:
         if not checked and not await self._first_time(msg):
             return
         loop = asyncio.get_running_loop()
-        started = time.perf_counter()
+        answer = ChannelAnswer(loop, channel, partial(self._finish, channel, scope=scope),
+                               reply_to=reply_to)
         text = _MENTION.sub(" ", msg.content).strip()
-        turn = Turn(text, conversation_id=key, user=str(msg.author.id), channel=CHANNEL)
-        reply = await loop.run_in_executor(self.turns, self.engine.answer, turn)
-        if reply.status == "handed_off":  # a person has this conversation: the bot is quiet
-            await loop.run_in_executor(self.turns, reply.final)
-            return
-        placeholder = message("widget_thinking", reply.language)
-        async with channel.typing():
-            sent = await (reply_to.reply(placeholder, mention_author=False) if reply_to
-                          else channel.send(placeholder))
-
-        pending: list[Future] = []
-
-        def edit(so_far: str) -> None:
-            # Never wait on the loop from here; skip a preview while the last is still going.
-            if pending and not pending[-1].done():
-                return
-            pending.append(asyncio.run_coroutine_threadsafe(
-                sent.edit(content=streaming_preview(so_far)), loop))
-
-        answer, first = await loop.run_in_executor(self.turns, lambda: stream_by_editing(
-            reply, edit, interval_s=self.settings.discord_update_interval_s))
-        if pending:  # the last preview must not land after the finished message
-            await asyncio.gather(asyncio.wrap_future(pending[-1]), return_exceptions=True)
-        await self._finish(channel, sent, reply, answer, scope)
-        observe_reply(reply, CHANNEL, time.perf_counter() - started, first)
+        await loop.run_in_executor(self.turns, self.chat.answer, key, str(msg.author.id), text,
+                                   answer)
 
     async def _finish(self, channel, sent: discord.Message, reply: Reply, answer: str,
                       scope: str) -> None:
@@ -246,31 +223,19 @@ class DiscordAdapter:
 
     async def on_button(self, interaction: discord.Interaction, button: ReplyButton) -> None:
         key = self._key_for(interaction, button.scope)
-        state = await asyncio.to_thread(self.engine.conversations.state, key)
-        language = state.language or self.settings.default_language
         if button.scope and button.scope != str(interaction.user.id):
             # In a shared channel the buttons are the asker's: nobody else rates their answer
-            # or hands their conversation over.
-            language = str(interaction.locale).split("-")[0] or language
+            # or hands their conversation over. They are told in their own language.
+            language = (base_language(str(interaction.locale))
+                        or await asyncio.to_thread(self.engine.desk.language, key))
             await interaction.response.send_message(message("buttons_not_yours", language),
                                                     ephemeral=True)
             return
         if button.action in ("up", "down"):
-            if await asyncio.to_thread(self.engine.record_feedback, key, button.reply_id,
-                                       button.action):
-                FEEDBACK.labels(CHANNEL, button.action).inc()
-            await interaction.response.send_message(message("feedback_thanks", language),
-                                                    ephemeral=True)
-            return
-        turn = Turn("", conversation_id=key, user=str(interaction.user.id), channel=CHANNEL)
-        reply = await asyncio.to_thread(self.engine.start_handoff, turn, reason="button")
-        text = await asyncio.to_thread(reply.final)
-        observe_reply(reply, CHANNEL, 0.0)
-        if text:
-            await interaction.response.send_message(text)
-        else:  # already with a person
-            await interaction.response.send_message(message("handoff_started", language),
-                                                    ephemeral=True)
+            notice = await asyncio.to_thread(self.chat.rate, key, button.reply_id, button.action)
+        else:
+            notice = await asyncio.to_thread(self.chat.hand_off, key, str(interaction.user.id))
+        await interaction.response.send_message(notice.text, ephemeral=not notice.public)
 
     # --- /kb ----------------------------------------------------------------------------------
 
@@ -321,7 +286,8 @@ class DiscordAdapter:
         @group.command(name="delete", description=_text("kb_cmd_delete"))
         @app_commands.describe(source=_text("kb_cmd_delete_source"))
         async def delete(interaction: discord.Interaction, source: str):
-            await adapter._kb(interaction, lambda language: adapter.commands.delete(source, language))
+            await adapter._kb(interaction,
+                              lambda language: adapter.commands.delete(source, language))
 
         @group.command(name="search", description=_text("kb_cmd_search"))
         @app_commands.describe(text=_text("kb_cmd_search_text"))
@@ -336,7 +302,7 @@ class DiscordAdapter:
             await self._run(interaction, language, run)
 
     def _language(self, interaction: discord.Interaction) -> str:
-        return str(interaction.locale).split("-")[0] or self.settings.default_language
+        return base_language(str(interaction.locale)) or self.settings.default_language
 
     async def _admit(self, interaction: discord.Interaction) -> str | None:
         """The admin's language once /kb is deferred for them; None (refused) for others."""
@@ -355,7 +321,8 @@ class DiscordAdapter:
 
     async def _run(self, interaction: discord.Interaction, language: str, run) -> None:
         try:
-            result = await asyncio.get_running_loop().run_in_executor(self.turns, run, language)
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self.turns, run, language)
         except Exception as exc:
             log.exception("discord: /kb failed")
             result = message("kb_failed", language).format(error=type(exc).__name__)

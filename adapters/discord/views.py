@@ -7,14 +7,11 @@ from __future__ import annotations
 import discord
 
 from adapters.streaming import split_text
-from bot.engine import Reply
 from bot.messages import message
+from bot.reply import ACTIONABLE, Reply
 
 MESSAGE_LIMIT = 2000
 EMBED_LIMIT = 4096
-# Replies a customer can rate or escalate from (not the "a person has it" notices).
-ACTIONABLE = {"answered", "clarify", "no_answer", "off_topic", "small_talk", "language_switched", "error",
-              "handoff_unavailable"}
 
 
 def message_pieces(text: str) -> list[str]:
@@ -51,11 +48,11 @@ def reply_buttons(reply: Reply, scope: str, item_class) -> discord.ui.View | Non
     if reply.status not in ACTIONABLE:
         return None
     view = discord.ui.View(timeout=None)
+    plain, primary = discord.ButtonStyle.secondary, discord.ButtonStyle.primary
     for action, label, style in (
-            ("up", "👍 " + message("feedback_helpful", reply.language), discord.ButtonStyle.secondary),
-            ("down", "👎 " + message("feedback_not_helpful", reply.language),
-             discord.ButtonStyle.secondary),
+            ("up", "👍 " + message("feedback_helpful", reply.language), plain),
+            ("down", "👎 " + message("feedback_not_helpful", reply.language), plain),
             ("human", message("talk_to_human", reply.language),
-             discord.ButtonStyle.primary if reply.offer_handoff else discord.ButtonStyle.secondary)):
+             primary if reply.offer_handoff else plain)):
         view.add_item(item_class(action, reply.id, scope, label=label, style=style))
     return view

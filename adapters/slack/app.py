@@ -16,18 +16,18 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from adapters.chat_turn import ChatTurns, Notice
 from adapters.dedupe import SeenEvents
 from adapters.kb_commands import KbCommands, parse
-from adapters.streaming import EditBudget, stream_by_editing
+from adapters.streaming import EditBudget
 from bot.conversations import conversation_key
-from bot.engine import Engine, Turn
+from bot.engine import Engine, Reply
 from bot.messages import message
-from bot.metrics import FEEDBACK, observe_reply
+from common.language import base_language
 from knowledge.admin import KnowledgeBase
 from linguadesk.settings import Settings
 
-from .blocks import (FEEDBACK_ACTION, HANDOFF_ACTION, answer_blocks, escape,
-                     read_button_value)
+from .blocks import FEEDBACK_ACTION, HANDOFF_ACTION, answer_blocks, escape, read_button_value
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,7 @@ class SlackAdapter:
         self.app = App(client=self.client,  # Bolt takes the bot token from the client
                        signing_secret=secret.get_secret_value() if secret else "",
                        process_before_response=False)
-        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-        self.seen = SeenEvents(redis_url, prefix="linguadesk:slack-event:")
+        self.seen = SeenEvents(settings.redis, prefix="linguadesk:slack-event:")
         self.commands = KbCommands(kb, engine.retriever,
                                    allow_private_urls=settings.web_ingest_private_urls)
         self._locales: dict[str, tuple[float, str | None]] = {}
@@ -70,7 +69,8 @@ class SlackAdapter:
         # command or a button click from being acknowledged within Slack's 3 seconds.
         self._turns = ThreadPoolExecutor(settings.chat_max_concurrent_turns,
                                          thread_name_prefix="slack-turn")
-        self.edits = EditBudget(settings.slack_updates_per_minute)
+        self.chat = ChatTurns(engine, CHANNEL, interval_s=settings.slack_update_interval_s,
+                              budget=EditBudget(settings.slack_updates_per_minute))
 
         self.app.middleware(self._once)
         self.app.event("app_mention")(self._on_mention)
@@ -96,12 +96,13 @@ class SlackAdapter:
         if event.get("bot_id"):
             return  # another bot: answering it could start an endless exchange
         thread = event.get("thread_ts") or event["ts"]
-        self._answer_later(client, team=context.team_id or "", channel=event["channel"], thread=thread,
-                     user=event.get("user", ""), text=event.get("text", ""),
-                     in_thread=True, bot_user=context.bot_user_id)
+        self._answer_later(client, team=context.team_id or "", channel=event["channel"],
+                           thread=thread, user=event.get("user", ""), text=event.get("text", ""),
+                           in_thread=True, bot_user=context.bot_user_id)
 
     def _on_message(self, event: dict, context, client: WebClient):
-        if event.get("bot_id") or event.get("subtype") not in (None, "file_share", "thread_broadcast"):
+        if event.get("bot_id") or event.get("subtype") not in (None, "file_share",
+                                                                "thread_broadcast"):
             return  # other bots, edits, deletions, joins
         text, user = event.get("text") or "", event.get("user", "")
         team, channel = context.team_id or "", event["channel"]
@@ -109,15 +110,16 @@ class SlackAdapter:
             if event.get("files") and _DM_INGEST.match(text):
                 return self._ingest_shared_files(client, event)
             thread = event.get("thread_ts")
-            self._answer_later(client, team=team, channel=channel, thread=thread or "dm", user=user,
-                         text=text, in_thread=bool(thread), bot_user=context.bot_user_id)
+            self._answer_later(client, team=team, channel=channel, thread=thread or "dm",
+                               user=user, text=text, in_thread=bool(thread),
+                               bot_user=context.bot_user_id)
             return
         thread = event.get("thread_ts")
         if not thread or (context.bot_user_id and f"<@{context.bot_user_id}>" in text):
             return  # top-level chatter, or a mention (answered as app_mention)
-        if self.engine.conversations.exists(conversation_key(CHANNEL, team, channel, thread)):
-            self._answer_later(client, team=team, channel=channel, thread=thread, user=user, text=text,
-                         in_thread=True, bot_user=context.bot_user_id)
+        if self.engine.desk.exists(conversation_key(CHANNEL, team, channel, thread)):
+            self._answer_later(client, team=team, channel=channel, thread=thread, user=user,
+                               text=text, in_thread=True, bot_user=context.bot_user_id)
 
     def _answer_later(self, client: WebClient, **turn) -> None:
         def run() -> None:
@@ -131,27 +133,8 @@ class SlackAdapter:
                 text: str, in_thread: bool, bot_user: str | None) -> None:
         key = conversation_key(CHANNEL, team, channel, thread)
         text = _MENTION.sub(" ", text).strip() if bot_user else text
-        started = time.perf_counter()
-        turn = Turn(text, conversation_id=key, user=user, channel=CHANNEL,
-                    locale=self._locale(client, user))
-        reply_thread = thread if in_thread else None
-        reply = self.engine.answer(turn)
-        if reply.status == "handed_off":  # a person has this conversation: the bot is quiet
-            reply.final()
-            observe_reply(reply, CHANNEL, time.perf_counter() - started)
-            return
-        posted = client.chat_postMessage(channel=channel, thread_ts=reply_thread,
-                                         text=message("widget_thinking", reply.language))
-        ts = posted["ts"]
-
-        def edit(so_far: str) -> None:
-            client.chat_update(channel=channel, ts=ts, text=escape(so_far))
-
-        answer, first = stream_by_editing(reply, edit, budget=self.edits,
-                                          interval_s=self.settings.slack_update_interval_s)
-        client.chat_update(channel=channel, ts=ts, text=escape(answer),
-                           blocks=answer_blocks(reply, answer, key))
-        observe_reply(reply, CHANNEL, time.perf_counter() - started, first)
+        answer = _AnswerMessage(client, channel, thread if in_thread else None, key)
+        self.chat.answer(key, user, text, answer, locale=self._locale(client, user))
 
     # --- buttons --------------------------------------------------------------------------
 
@@ -159,29 +142,12 @@ class SlackAdapter:
         ack()
         key, reply_id = read_button_value(action["value"])
         rating = FEEDBACK_ACTION.match(action["action_id"]).group(1)
-        user, channel = body["user"]["id"], body["channel"]["id"]
-        language = self.engine.conversations.state(key).language or self.settings.default_language
-        if self.engine.record_feedback(key, reply_id, rating):
-            FEEDBACK.labels(CHANNEL, rating).inc()
-        client.chat_postEphemeral(channel=channel, user=user,
-                                  thread_ts=_thread_of(body),
-                                  text=message("feedback_thanks", language))
+        _tell(client, body, self.chat.rate(key, reply_id, rating))
 
     def _on_handoff(self, ack, body: dict, action: dict, client: WebClient):
         ack()
         key, _ = read_button_value(action["value"])
-        user, channel = body["user"]["id"], body["channel"]["id"]
-        reply = self.engine.start_handoff(Turn("", conversation_id=key, user=user,
-                                               channel=CHANNEL), reason="button")
-        text = reply.final()
-        observe_reply(reply, CHANNEL, 0.0)
-        if text:
-            client.chat_postMessage(channel=channel, thread_ts=_thread_of(body),
-                                    text=escape(text))
-        else:  # already with a person: tell only the one who clicked
-            language = self.engine.conversations.state(key).language or self.settings.default_language
-            client.chat_postEphemeral(channel=channel, user=user, thread_ts=_thread_of(body),
-                                      text=message("handoff_started", language))
+        _tell(client, body, self.chat.hand_off(key, body["user"]["id"]))
 
     # --- /kb --------------------------------------------------------------------------------
 
@@ -297,7 +263,26 @@ class SlackAdapter:
 
     def _language(self, client: WebClient, user: str) -> str:
         locale = self._locale(client, user)
-        return (locale or self.settings.default_language).split("-")[0]
+        return base_language(locale or self.settings.default_language)
+
+
+class _AnswerMessage:
+    """A turn's answer in Slack: a placeholder in the thread, edited as the answer streams."""
+
+    def __init__(self, client: WebClient, channel: str, thread: str | None, key: str):
+        self.client, self.channel, self.thread, self.key = client, channel, thread, key
+        self.ts = ""
+
+    def placeholder(self, text: str) -> None:
+        self.ts = self.client.chat_postMessage(channel=self.channel, thread_ts=self.thread,
+                                               text=text)["ts"]
+
+    def preview(self, text: str) -> None:
+        self.client.chat_update(channel=self.channel, ts=self.ts, text=escape(text))
+
+    def finish(self, reply: Reply, text: str) -> None:
+        self.client.chat_update(channel=self.channel, ts=self.ts, text=escape(text),
+                                blocks=answer_blocks(reply, text, self.key))
 
 
 class FileTooLarge(Exception):
@@ -311,6 +296,16 @@ class _SharedFile:
 
     def __init__(self, file_id: str):
         self.id = file_id
+
+
+def _tell(client: WebClient, body: dict, notice: Notice) -> None:
+    """Answer a button click in its thread, for everyone or only for the one who clicked."""
+    channel, thread = body["channel"]["id"], _thread_of(body)
+    if notice.public:
+        client.chat_postMessage(channel=channel, thread_ts=thread, text=escape(notice.text))
+    else:
+        client.chat_postEphemeral(channel=channel, user=body["user"]["id"], thread_ts=thread,
+                                  text=notice.text)
 
 
 def _thread_of(body: dict) -> str | None:

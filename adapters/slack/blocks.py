@@ -8,16 +8,13 @@ import json
 import re
 
 from adapters.streaming import split_text
-from bot.engine import Reply
 from bot.messages import message
+from bot.reply import ACTIONABLE, Reply
 
 SECTION_LIMIT = 3000  # characters of text in one section block
 MAX_SECTIONS = 40  # Slack allows 50 blocks; the rest hold citations and buttons
 FEEDBACK_ACTION = re.compile(r"^linguadesk_feedback_(up|down)$")
 HANDOFF_ACTION = "linguadesk_handoff"
-# Replies a customer can rate or escalate from (not the "a person has it" notices).
-ACTIONABLE = {"answered", "clarify", "no_answer", "off_topic", "small_talk", "language_switched", "error",
-              "handoff_unavailable"}
 
 
 def escape(text: str) -> str:
