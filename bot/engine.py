@@ -13,26 +13,38 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-
 from typing import Protocol
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import Runnable
 
 from common.guardrails import strip_instructions
 from common.hits import Hit
-from common.language import (base_language, detect_language, language_name,
-                             reply_language_share, requested_language, text_size)
-from linguadesk.settings import GenerationPreset, Settings
+from common.language import (
+    base_language,
+    detect_language,
+    language_name,
+    reply_language_share,
+    requested_language,
+    text_size,
+)
+from linguadesk.settings import GenerationPreset, Presets
 
 from .answering import Question, VerifiedAnswerer
-from .conversations import (ConversationState, ConversationStore, Message, Role,
-                            SqliteConversationStore, within_budget)
+from .conversations import (
+    ConversationState,
+    ConversationStore,
+    Message,
+    Role,
+    SqliteConversationStore,
+    within_budget,
+)
 from .desk import ConversationDesk
 from .entry_translation import EntryTranslator, TranslationCache
-from .handoff import HandoffService, asks_for_human, is_yes
+from .handoff import HandoffEvent, HandoffService, asks_for_human, is_yes
 from .legacy_answer import LegacyAnswerer
 from .llm import CircuitBreaker, LLMUnavailable, with_preset
 from .locale_format import customer_locale, localize_figures
@@ -99,6 +111,12 @@ class HitSource(Protocol):
     def hits(self, query: str, k: int | None = None) -> list[Hit]: ...
 
 
+class Answerer(Protocol):
+    """An answer path (:class:`~bot.answering.VerifiedAnswerer`, the legacy one)."""
+
+    def tokens(self, question: Question, hits: list[Hit], reply: Reply) -> Iterator[str]: ...
+
+
 class Engine:
     def __init__(self, retriever: HitSource, llm: BaseChatModel | Callable[[], BaseChatModel],
                  *, min_confidence: float, off_topic_below: float = 0.0,
@@ -111,7 +129,7 @@ class Engine:
                  breaker: CircuitBreaker | None = None,
                  failed_turns: Callable[[dict], None] | None = None,
                  answer_path: str = "verified", translations: TranslationCache | None = None,
-                 clarify_margin: float = 0.05):
+                 clarify_margin: float = 0.05) -> None:
         """``breaker``: stops calling an LLM that keeps failing; ``failed_turns``: told about
         each turn the customer got an apology for, so that it can be answered later."""
         self.retriever = retriever
@@ -122,9 +140,7 @@ class Engine:
         self.off_topic_below = off_topic_below
         self.conversations = conversations or SqliteConversationStore(":memory:")
         self.desk = ConversationDesk(self.conversations, default_language)
-        self.presets = presets or {scenario: Settings.model_fields[f"preset_{scenario}"].default
-                                   for scenario in ("answer", "small_talk", "rewrite",
-                                                    "translate")}
+        self.presets = presets or Presets().as_dict()
         self.server = server
         self.handoff_service = handoff
         self.default_language = default_language
@@ -133,9 +149,9 @@ class Engine:
         self.rewrite_follow_ups = rewrite_follow_ups
         self._retrieval_language = retrieval_language
         self._base_llm: BaseChatModel | None = None
-        self._models: dict[str, object] = {}
+        self._models: dict[str, Runnable] = {}
         self.answer_path = answer_path
-        self.answerers = {
+        self.answerers: dict[str, Answerer] = {
             "verified": VerifiedAnswerer(
                 self.model, EntryTranslator(lambda: self.model("translate"), translations),
                 lambda: self._can_hand_off, clarify_margin=clarify_margin),
@@ -153,7 +169,7 @@ class Engine:
                 factory, BaseChatModel) else factory
         return self._base_llm
 
-    def model(self, scenario: str):
+    def model(self, scenario: str) -> Runnable:
         if scenario not in self._models:
             self._models[scenario] = with_preset(self.llm, self.presets[scenario], self.server)
         return self._models[scenario]
@@ -334,7 +350,7 @@ class Engine:
         if state.handed_off:  # asked twice: one event is enough
             return Reply(language, 0.0, [], False, status=Status.HANDED_OFF)
         service = self.handoff_service
-        if not self._can_hand_off:
+        if service is None or not self._can_hand_off:
             return self._fixed(turn, language, "handoff_unavailable",
                                status=Status.HANDOFF_UNAVAILABLE, changes=changes)
         refusal = service.refusal(key, turn.address)
@@ -348,7 +364,7 @@ class Engine:
         self._update_state(key, {**(changes or {}), "handed_off": True,
                                  "handed_off_at": time.time(), "offered_handoff": False})
 
-        def undo(_event) -> None:  # nobody was told: let the bot answer again
+        def undo(_event: HandoffEvent) -> None:  # nobody was told: let the bot answer again
             self._update_state(key, {"handed_off": False})
 
         reply = self._fixed(turn, language, "handoff_started", status=Status.HANDOFF)

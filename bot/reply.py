@@ -32,7 +32,8 @@ class Status(StrEnum):
 
 # Replies a customer can rate or escalate from: everything the bot said itself.
 ACTIONABLE = frozenset({Status.ANSWERED, Status.CLARIFY, Status.NO_ANSWER, Status.OFF_TOPIC,
-                        Status.SMALL_TALK, Status.LANGUAGE_SWITCHED, Status.ERROR})
+                        Status.SMALL_TALK, Status.LANGUAGE_SWITCHED, Status.ERROR,
+                        Status.HANDOFF_UNAVAILABLE})
 
 
 @dataclass(frozen=True)
@@ -85,16 +86,16 @@ class Reply:
     first_token_s: float | None = None  # seconds from ``started`` to the first visible text
     _stream: Iterator[str] = field(repr=False, default_factory=lambda: iter(()))
     _done: bool = field(default=False, repr=False)
-    _callbacks: list[Callable[["Reply"], None]] = field(default_factory=list, repr=False)
+    _callbacks: list[Callable[[Reply], None]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
 
-    def stream_from(self, tokens: Iterator[str]) -> "Reply":
+    def stream_from(self, tokens: Iterator[str]) -> Reply:
         self._stream = tokens
         return self
 
-    def add_done_callback(self, callback: Callable[["Reply"], None]) -> None:
+    def add_done_callback(self, callback: Callable[[Reply], None]) -> None:
         self._callbacks.append(callback)
 
     def __iter__(self) -> Iterator[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
@@ -22,17 +22,19 @@ EVENTS_PATH = "/slack/events"
 
 
 def mount_events_endpoint(web_app: FastAPI, bolt_app: App, path: str = EVENTS_PATH) -> None:
-    """Events, interactivity and slash commands all arrive here (the Request URL of each)."""
-    @web_app.post(path, include_in_schema=False)
-    async def slack_events(request: Request):
+    """Events, interactivity and slash commands all arrive here (the Request URL of each).
+    The web app keeps a site it serves at "/" behind the routers included in it."""
+    router = APIRouter()
+
+    @router.post(path, include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
         body = await request.body()
         # Bolt verifies the signature, acknowledges, and hands listeners to its thread pool;
         # only the acknowledgement is waited for, off the event loop.
         response = await run_in_threadpool(bolt_app.dispatch, to_bolt_request(request, body))
         return to_starlette_response(response)
 
-    # Ahead of a static site mounted at "/", which would otherwise take every path.
-    web_app.router.routes.insert(0, web_app.router.routes.pop())
+    web_app.include_router(router)
 
 
 class RunningSlack:

@@ -9,6 +9,7 @@ import re
 
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _COMMON = {"X-Content-Type-Options": "nosniff"}
 
@@ -55,15 +56,15 @@ def headers_for(path: str) -> dict[str, str]:
 class SecurityHeaders:
     """Adds the headers that suit the path to every response, keeping any a route set itself."""
 
-    def __init__(self, app):
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         extra = headers_for(scope["path"])
 
-        async def send_with_headers(event):
+        async def send_with_headers(event: Message) -> None:
             if event["type"] == "http.response.start":
                 present = {name.lower() for name, _ in event.get("headers", [])}
                 event = {**event, "headers": [*event.get("headers", []), *(

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from bot.reply import Status
+
 
 class NewConversation(BaseModel):
     locale: str | None = Field(None, description="The customer's locale, e.g. 'pt-PT' (the "
@@ -39,9 +41,8 @@ class ReplyOut(BaseModel):
     reply_id: str = Field(description="Refer to this reply in feedback.")
     text: str
     language: str
-    status: str = Field(description="answered | clarify | no_answer | off_topic | small_talk | "
-                        "language_switched | handoff | handoff_unavailable | handoff_limited | "
-                        "handed_off | empty | error")
+    status: Status = Field(description="What kind of reply this is: handoff and handed_off "
+                           "mean a person of the support team takes over.")
     confidence: float
     grounded: bool
     citations: list[CitationOut]
