@@ -180,7 +180,7 @@ def figures(text: str) -> Figures:
                    frozenset(emails), frozenset(urls))
 
 
-def _shown(value) -> str:
+def _shown(value: str | Decimal | tuple[str, Decimal]) -> str:
     if isinstance(value, tuple):
         return f"{_shown(value[1])} {value[0]}"
     return format(value, "f") if isinstance(value, Decimal) else str(value)

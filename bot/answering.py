@@ -17,17 +17,26 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from babel import Locale
 from langchain_core.output_parsers import StrOutputParser
 
-from . import answer_checks
-from .entry_translation import EntryTranslator, LocalizedEntry
 from common.hits import Hit
 from common.language import language_name
+
+from . import answer_checks
+from .entry_translation import EntryTranslator, LocalizedEntry
+from .llm import ModelFactory
 from .messages import message
-from .prompts import (DRAFT_ANSWER_RULE, DRAFT_PROMPT, DRAFT_UNCOVERED_RULE, NOT_COVERED_PATTERN,
-                      as_data, register_for)
+from .prompts import (
+    DRAFT_ANSWER_RULE,
+    DRAFT_PROMPT,
+    DRAFT_UNCOVERED_RULE,
+    NOT_COVERED_PATTERN,
+    as_data,
+    register_for,
+)
 from .reply import Reply, Status, citation
 
 log = logging.getLogger(__name__)
@@ -56,9 +65,9 @@ class Question:
 
 
 class VerifiedAnswerer:
-    def __init__(self, model: Callable[[str], object], translator: EntryTranslator,
+    def __init__(self, model: ModelFactory, translator: EntryTranslator,
                  can_hand_off: Callable[[], bool], *, clarify_margin: float = 0.05,
-                 sure_relevance: float = SURE_RELEVANCE):
+                 sure_relevance: float = SURE_RELEVANCE) -> None:
         self.model = model
         self.translator = translator
         self.can_hand_off = can_hand_off
@@ -91,11 +100,14 @@ class VerifiedAnswerer:
             log.info("no verified translation of entry %s into %s", hit.entry_id,
                      question.language)
             entry = self.translator.localized(hit.document, hit.language, question.locale)
+            if entry is None:  # only a translation fails; the entry's own language cannot
+                raise RuntimeError(f"entry {hit.entry_id} could not be read in its own "
+                                   f"language {hit.language!r}")
         reminder = ""
         for attempt in ("draft", "redraft"):
             reply.path = attempt
             shown = False
-            problems: list = []
+            problems: list[answer_checks.Problem] = []
             for kind, value in self._draft(question, entry, reminder):
                 if kind == "declined":
                     if shown:
@@ -122,8 +134,9 @@ class VerifiedAnswerer:
         yield message("fallback_intro", question.language) + "\n\n" + entry.answer
 
     def _draft(self, question: Question, entry: LocalizedEntry,
-               reminder: str) -> Iterator[tuple[str, object]]:
-        """("ok", piece) for each piece that passed, then ("bad", problems) or ("declined",)."""
+               reminder: str) -> Iterator[tuple[str, Any]]:
+        """("ok", piece) for each piece that passed, then ("bad", problems) or
+        ("declined", None): the second item is a ``str``, a ``list[Problem]`` or None."""
         may_decline = question.confidence < self.sure_relevance
         stream = (DRAFT_PROMPT | self.model("answer") | StrOutputParser()).stream({
             "entry": as_data(entry.text), "question": as_data(question.text),
@@ -134,7 +147,7 @@ class VerifiedAnswerer:
         })
         shown, pending, buffer, sentences = "", "", "", 0
 
-        def judge(piece: str) -> tuple[str, object]:
+        def judge(piece: str) -> tuple[str, Any]:
             if NOT_COVERED_PATTERN.search(piece):
                 # Also after an apology already shown: the customer gets "I don't know".
                 return ("declined", None) if may_decline else ("bad", [answer_checks.Problem(

@@ -17,9 +17,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from common.language import CJK
+
+if TYPE_CHECKING:
+    from linguadesk.settings import Settings
 
 
 class Role(StrEnum):
@@ -100,7 +103,7 @@ class SqliteConversationStore:
 
     _PURGE_EVERY = 200  # appends between sweeps of expired conversations
 
-    def __init__(self, path: Path | str, *, max_messages: int = 40, ttl_s: float = 7 * 86400):
+    def __init__(self, path: Path | str, *, max_messages: int = 40, ttl_s: float = 7 * 86400) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.max_messages = max_messages
@@ -247,7 +250,7 @@ class RedisConversationStore:
     both carry the TTL, refreshed on every write, so Redis expires idle conversations itself."""
 
     def __init__(self, url: str, *, max_messages: int = 40, ttl_s: float = 7 * 86400,
-                 prefix: str = "linguadesk:conversation"):
+                 prefix: str = "linguadesk:conversation") -> None:
         import redis
 
         self._redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5,
@@ -297,7 +300,9 @@ class RedisConversationStore:
 
     def handed_off(self) -> list[str]:
         index = f"{self.prefix}s:handed-off"
-        keys = self._redis.zrange(index, 0, -1)
+        # decode_responses=True and no scores: the members are str, which redis's overloads
+        # cannot tell from the bytes/tuple results of its other modes
+        keys: list[str] = self._redis.zrange(index, 0, -1)  # type: ignore[assignment]
         gone = [k for k in keys if not self.state(k).handed_off]  # released or expired
         if gone:
             self._redis.zrem(index, *gone)
@@ -331,9 +336,10 @@ def _state(data: dict) -> ConversationState:
     return ConversationState(**{k: v for k, v in data.items() if k in known})
 
 
-def open_conversation_store(settings) -> ConversationStore:
-    if settings.redis_url:
-        return RedisConversationStore(settings.redis,
+def open_conversation_store(settings: Settings) -> ConversationStore:
+    url = settings.redis  # None unless redis_url is set
+    if url:
+        return RedisConversationStore(url,
                                       max_messages=settings.history_max_messages,
                                       ttl_s=settings.conversation_ttl_s)
     return SqliteConversationStore(settings.data_dir / "conversations.sqlite3",

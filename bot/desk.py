@@ -8,8 +8,7 @@ from dataclasses import dataclass
 
 from common.language import base_language
 
-from .conversations import (ConversationState, ConversationStore, Feedback, Message, Role,
-                            release)
+from .conversations import ConversationState, ConversationStore, Feedback, Message, Role, release
 from .metrics import FEEDBACK
 
 
@@ -25,7 +24,7 @@ class ConversationView:
 
 
 class ConversationDesk:
-    def __init__(self, store: ConversationStore, default_language: str = "en"):
+    def __init__(self, store: ConversationStore, default_language: str = "en") -> None:
         self._store = store
         self.default_language = default_language
 

@@ -24,9 +24,10 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
 
-from . import answer_checks
 from common.guardrails import strip_instructions
 from common.language import base_language, language_name
+
+from . import answer_checks
 from .locale_format import localize_figures
 from .prompts import as_data, register_for
 
@@ -99,7 +100,8 @@ def _split(text: str) -> tuple[str, str]:
 
 
 class EntryTranslator:
-    def __init__(self, model: Callable[[], Runnable], cache: TranslationCache | None = None):
+    def __init__(self, model: Callable[[], Runnable],
+                 cache: TranslationCache | None = None) -> None:
         """``model``: makes the chat model on first use (the embedded server starts late)."""
         self._model = model
         self.cache = cache or MemoryTranslations()
@@ -146,7 +148,8 @@ class EntryTranslator:
     def titles(self, docs: list[Document], language: str) -> list[str] | None:
         """The entries' questions in ``language`` (one short call for all), for "which of these
         do you mean?"; None when they could not be translated."""
-        titles, missing = [], []
+        titles: list[str | None] = []
+        missing: list[tuple[int, str, str]] = []
         for doc in docs:
             own = base_language(str(doc.metadata.get("language") or "en"))
             title = str(doc.metadata.get("question") or doc.metadata.get("title") or "").strip()
@@ -165,7 +168,8 @@ class EntryTranslator:
                 return None
             for (index, _, _), line in zip(missing, translated):
                 titles[index] = line
-        return titles
+        done = [title for title in titles if title is not None]
+        return done if len(done) == len(titles) else None  # each None was filled just above
 
     def translate(self, text: str, source: str, target: str, *, layout: bool = True) -> str | None:
         """The translation that passed every check, or None."""
@@ -173,11 +177,11 @@ class EntryTranslator:
         return None if problems else output
 
     def _translate(self, text: str, source: str, target: str, *,
-                   layout: bool = True) -> tuple[str | None, list]:
+                   layout: bool = True) -> tuple[str | None, list[answer_checks.Problem]]:
         """(translation, problems): a clean one, else one whose only fault is words copied
         from the entry untranslated ("Import" in Korean), else (None, problems)."""
         reminder = ""
-        fallback = None
+        fallback: tuple[str, list[answer_checks.Problem]] | None = None
         for attempt in (1, 2):
             output = self.chain.invoke({
                 "layout": LAYOUT if layout else LINES,
@@ -193,10 +197,11 @@ class EntryTranslator:
                 fallback = (output, problems)
             reminder = (f" Your previous translation was rejected: {problems[0].detail}. "
                         f"Translate the whole entry again.")
-        return fallback or (None, ["no translation passed the checks"])
+        return fallback or (None, [answer_checks.Problem("translation",
+                                                         "no translation passed the checks")])
 
 
-def _untranslated(problem, source: str) -> bool:
+def _untranslated(problem: answer_checks.Problem, source: str) -> bool:
     """A language problem that is only words of the entry left as they were."""
     prefix = "Latin-script words in a "
     if problem.check != "language" or not problem.detail.startswith(prefix):
@@ -220,7 +225,7 @@ def strip_wrapping_tags(text: str) -> str:
 
 
 def translation_problems(translation: str, source: str, target: str,
-                         source_language: str = "") -> list:
+                         source_language: str = "") -> list[answer_checks.Problem]:
     """The same figures both ways, clean, and every sentence in ``target``."""
     problems = answer_checks.clean_problems(translation)
     problems += answer_checks.figure_problems(translation, [source])

@@ -8,6 +8,10 @@ import json
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from linguadesk.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +20,7 @@ KEEP = 10_000
 
 
 class FailedTurnLog:
-    def __init__(self, path: Path, redis_url: str | None = None):
+    def __init__(self, path: Path, redis_url: str | None = None) -> None:
         self.path = path
         self._redis = None
         if redis_url:
@@ -31,7 +35,8 @@ class FailedTurnLog:
                     record.get("conversation"), record.get("stage"), record.get("error"))
         if self._redis is not None:
             pipe = self._redis.pipeline()
-            pipe.rpush(REDIS_KEY, line).ltrim(REDIS_KEY, -KEEP, -1)
+            pipe.rpush(REDIS_KEY, line)
+            pipe.ltrim(REDIS_KEY, -KEEP, -1)
             pipe.execute()
             return
         with self._lock:
@@ -48,5 +53,5 @@ class FailedTurnLog:
                 if line.strip()]
 
 
-def open_failed_turn_log(settings) -> FailedTurnLog:
+def open_failed_turn_log(settings: Settings) -> FailedTurnLog:
     return FailedTurnLog(settings.data_dir / "failed-turns.jsonl", settings.redis)

@@ -15,10 +15,11 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 from langchain_core.language_models import BaseChatModel
@@ -27,8 +28,9 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from .conversations import Message
 from common.language import language_name
+
+from .conversations import Message
 from .prompts import SUMMARY_PROMPT, TRANSLATE_TRANSCRIPT_PROMPT, as_data
 
 log = logging.getLogger(__name__)
@@ -130,7 +132,7 @@ def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
-def verify_webhook(secret: str, headers, body: bytes, *, now: float | None = None,
+def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes, *, now: float | None = None,
                    tolerance_s: float = SIGNATURE_TOLERANCE_S) -> bool:
     """What a receiver checks (see docs/security.md): the signature over the timestamp and the
     raw body, and a timestamp within ``tolerance_s`` of now, so a recorded request cannot be
@@ -151,7 +153,7 @@ class WebhookNotifier:
     ``X-Linguadesk-Signature: sha256=<hex HMAC of "timestamp.body">``), retried with backoff."""
 
     def __init__(self, url: str, secret: str, *, timeout_s: float = 10.0,
-                 attempts: int = 3, backoff_s: float = 0.5):
+                 attempts: int = 3, backoff_s: float = 0.5) -> None:
         if not secret:
             raise ValueError("a handoff webhook needs a signing secret")
         self.url, self.secret = url, secret
@@ -179,14 +181,22 @@ class WebhookNotifier:
         raise HandoffDeliveryError(f"webhook {httpx.URL(self.url).host}: {problem}")
 
 
+class Notifier(Protocol):
+    """Tells the team about a handoff (:class:`WebhookNotifier`, the Slack adapter's);
+    raises when it could not."""
+
+    def send(self, event: HandoffEvent) -> None: ...
+
+
 class HandoffService:
     """Builds the event (summary and translation by the LLM) and delivers it in the background,
     so the customer gets the handoff message at once."""
 
-    def __init__(self, notifiers: list, llm: BaseChatModel | Callable[[], BaseChatModel] | None,
+    def __init__(self, notifiers: Sequence[Notifier],
+                 llm: BaseChatModel | Callable[[], BaseChatModel] | None,
                  outbox: Path, *, transcript_messages: int = 12, queue_max: int = 50,
                  per_conversation: str = "3/hour", per_address: str = "10/hour",
-                 limits_storage: str = "memory://"):
+                 limits_storage: str = "memory://") -> None:
         self.notifiers = notifiers
         self._llm_or_factory = llm
         self.outbox = outbox
@@ -223,8 +233,9 @@ class HandoffService:
         return bool(self.notifiers)
 
     def submit(self, conversation: str, language: str, history: list[Message], reason: str,
-               *, user: str = "", channel: str = "", on_failure=None,
-               summarised: Future | None = None) -> Future:
+               *, user: str = "", channel: str = "",
+               on_failure: Callable[[HandoffEvent], None] | None = None,
+               summarised: Future | None = None) -> Future[HandoffEvent]:
         """``summarised`` is set once the LLM work is done (before delivery, which may wait on
         a slow receiver)."""
         with self._lock:
@@ -238,8 +249,9 @@ class HandoffService:
         with self._lock:
             self._pending -= 1
 
-    def _run(self, conversation, language, history, reason, user, channel, on_failure,
-             summarised=None):
+    def _run(self, conversation: str, language: str, history: list[Message], reason: str,
+             user: str, channel: str, on_failure: Callable[[HandoffEvent], None] | None,
+             summarised: Future | None = None) -> HandoffEvent:
         try:
             event = self.build_event(conversation, language, history, reason, user, channel)
         except Exception as exc:  # never lose the handoff over a summary
@@ -248,7 +260,7 @@ class HandoffService:
         finally:
             if summarised is not None and not summarised.done():
                 summarised.set_result(None)
-        failures = []
+        failures: list[str] = []
         for notifier in self.notifiers:
             try:
                 notifier.send(event)
@@ -274,7 +286,8 @@ class HandoffService:
             log.info("handoff %s for %s delivered", event.id, conversation)
         return event
 
-    def _plain_event(self, conversation, language, history, reason, user, channel):
+    def _plain_event(self, conversation: str, language: str, history: list[Message],
+                     reason: str, user: str, channel: str) -> HandoffEvent:
         recent = history[-self.transcript_messages:]
         transcript = [{"role": m.role, "text": m.text,
                        "text_en": m.text if language == "en" else ""} for m in recent]
@@ -282,7 +295,8 @@ class HandoffService:
                    + next((m.text for m in reversed(recent) if m.role == "human"), ""))
         return HandoffEvent(conversation, language, summary, transcript, reason, user, channel)
 
-    def build_event(self, conversation, language, history, reason, user="", channel=""):
+    def build_event(self, conversation: str, language: str, history: list[Message],
+                    reason: str, user: str = "", channel: str = "") -> HandoffEvent:
         event = self._plain_event(conversation, language, history, reason, user, channel)
         recent = history[-self.transcript_messages:]
         llm = self._llm if recent else None

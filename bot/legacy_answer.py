@@ -7,13 +7,27 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import Runnable
 
+from common.hits import Hit
 from common.language import language_name, reply_language_share
+
+from .answering import Question
+from .llm import ModelFactory
 from .messages import message
-from .prompts import (ANSWER_ANYWAY_RULE, ANSWER_PROMPT, NOT_COVERED_PATTERN, REPAIR_PROMPT,
-                      UNCOVERED_RULE, as_data, format_entries, register_for)
+from .prompts import (
+    ANSWER_ANYWAY_RULE,
+    ANSWER_PROMPT,
+    NOT_COVERED_PATTERN,
+    REPAIR_PROMPT,
+    UNCOVERED_RULE,
+    as_data,
+    format_entries,
+    register_for,
+)
 from .reply import Reply, Status
 
 log = logging.getLogger(__name__)
@@ -33,15 +47,15 @@ _CITATION_MARK = re.compile(r"\[(\d{1,2})\]")
 
 
 class LegacyAnswerer:
-    def __init__(self, model: Callable[[str], object], can_hand_off: Callable[[], bool]):
+    def __init__(self, model: ModelFactory, can_hand_off: Callable[[], bool]) -> None:
         self.model = model
         self.can_hand_off = can_hand_off
 
     @property
-    def chain(self):
+    def chain(self) -> Runnable[dict[str, Any], str]:
         return ANSWER_PROMPT | self.model("answer") | StrOutputParser()
 
-    def tokens(self, question, docs, reply: Reply) -> Iterator[str]:
+    def tokens(self, question: Question, docs: list[Hit], reply: Reply) -> Iterator[str]:
         reply.path = "legacy"
         inputs = {
             "entries": format_entries(question.entries), "question": as_data(question.text),

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
 
 from linguadesk.settings import GenerationPreset, Settings
 
@@ -16,15 +19,20 @@ from .llm_server import resolve_endpoint
 
 log = logging.getLogger(__name__)
 
+# The chat model of one scenario ("answer", "translate", "rewrite", "small_talk"): a chat model
+# with that scenario's sampling bound, ready for ``prompt | model``.
+ModelFactory = Callable[[str], Runnable]
+
 
 def make_chat_model(settings: Settings) -> ChatOpenAI:
     endpoint = resolve_endpoint(settings)
     return ChatOpenAI(
         base_url=endpoint.url,
-        api_key=endpoint.api_key,
+        api_key=SecretStr(endpoint.api_key),
         model=endpoint.model,
         temperature=settings.preset_answer.temperature,
-        max_tokens=settings.preset_answer.max_tokens,
+        # ``max_completion_tokens`` is the alias of the ``max_tokens`` field: the same setting
+        max_completion_tokens=settings.preset_answer.max_tokens,
         timeout=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,  # the OpenAI client backs off between tries
         streaming=True,
@@ -41,9 +49,10 @@ class CircuitBreaker:
     then one trial call decides (half-open)."""
 
     def __init__(self, failures: int = 3, reset_s: float = 30.0,
-                 clock=time.monotonic):
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.failures, self.reset_s, self.clock = max(1, failures), reset_s, clock
-        self._failed, self._opened_at, self._trial = 0, None, False
+        self._failed, self._trial = 0, False
+        self._opened_at: float | None = None
         self._lock = threading.Lock()
 
     def check(self) -> None:
@@ -92,17 +101,17 @@ def server_kind(settings: Settings) -> str:
     return "llama.cpp" if "llamacpp" in owners else "vllm"
 
 
-def with_preset(llm, preset: GenerationPreset, server: str = "vllm") -> Runnable:
+def with_preset(llm: Runnable, preset: GenerationPreset, server: str = "vllm") -> Runnable:
     """The model with one scenario's sampling bound. vLLM takes ``repetition_penalty`` and
     ``top_k`` as extra body fields; llama.cpp's server calls the penalty ``repeat_penalty``."""
     if not isinstance(llm, ChatOpenAI):
         return llm  # another LangChain chat model: its own settings apply
-    extra = {"repeat_penalty" if server == "llama.cpp" else "repetition_penalty":
-             preset.repetition_penalty}
+    penalty = "repeat_penalty" if server == "llama.cpp" else "repetition_penalty"
+    extra: dict[str, Any] = {penalty: preset.repetition_penalty}
     if preset.top_k is not None:
         extra["top_k"] = preset.top_k
-    kwargs = {"temperature": preset.temperature, "top_p": preset.top_p,
-              "max_completion_tokens": preset.max_tokens, "extra_body": extra}
+    kwargs: dict[str, Any] = {"temperature": preset.temperature, "top_p": preset.top_p,
+                              "max_completion_tokens": preset.max_tokens, "extra_body": extra}
     if preset.seed is not None:
         kwargs["seed"] = preset.seed
     return llm.bind(**kwargs)

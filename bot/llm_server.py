@@ -41,9 +41,9 @@ class EmbeddedLLMServer:
     """One llama.cpp server per process, started on first use, bound to 127.0.0.1."""
 
     _lock = threading.Lock()
-    _instance: "EmbeddedLLMServer | None" = None
+    _instance: EmbeddedLLMServer | None = None
 
-    def __init__(self, gguf: Path, threads: int, context: int, parallel: int = 2):
+    def __init__(self, gguf: Path, threads: int, context: int, parallel: int = 2) -> None:
         import xllamacpp
 
         params = xllamacpp.CommonParams()
@@ -62,7 +62,7 @@ class EmbeddedLLMServer:
         self.base_url = self._server.listening_address.rstrip("/") + "/v1"
 
     @classmethod
-    def shared(cls, settings: Settings) -> "EmbeddedLLMServer":
+    def shared(cls, settings: Settings) -> EmbeddedLLMServer:
         with cls._lock:
             if cls._instance is None:
                 cls._instance = cls(

@@ -8,7 +8,7 @@ no catalog, never for a missing string in a supported one (a test checks every c
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from io import BytesIO
 from pathlib import Path
 
@@ -26,7 +26,7 @@ def catalog_path(language: str) -> Path:
     return LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(language: str) -> Translations:
     with catalog_path(language).open("rb") as po:
         catalog = read_po(po, locale=language, domain=DOMAIN)
@@ -38,7 +38,8 @@ def translations(language: str) -> Translations:
 
 def message_keys() -> list[str]:
     with catalog_path("en").open("rb") as po:
-        return [m.id for m in read_po(po) if m.id]
+        # a plural entry's id is a tuple, and no key of message(): the catalogs have none
+        return [m.id for m in read_po(po) if isinstance(m.id, str) and m.id]
 
 
 def catalog_language(language: str) -> str:

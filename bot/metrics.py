@@ -6,7 +6,12 @@ adapter serves them at ``GET /metrics``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import Counter, Histogram
+
+if TYPE_CHECKING:
+    from .reply import Reply
 
 TURNS = Counter("linguadesk_turns_total", "Replies given, by channel, status and language",
                 ["channel", "status", "language"])
@@ -25,7 +30,8 @@ RATE_LIMITED = Counter("linguadesk_rate_limited_total", "Requests refused by a r
                        ["scope"])
 
 
-def observe_reply(reply, channel: str, seconds: float, first_token_s: float | None = None) -> None:
+def observe_reply(reply: Reply, channel: str, seconds: float,
+                  first_token_s: float | None = None) -> None:
     """Count a finished reply (``bot.engine.Reply``)."""
     TURNS.labels(channel, reply.status, reply.language or "?").inc()
     TURN_SECONDS.labels(channel).observe(seconds)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import re
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import Runnable
+
+from common.language import language_name, text_size
 
 from .conversations import Message, within_budget
-from common.language import language_name, text_size
 from .prompts import REWRITE_PROMPT, as_data
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def clean_rewrite(output: str, original: str) -> str:
 
 
 class QueryRewriter:
-    def __init__(self, llm: BaseChatModel, *, history_tokens: int = 600):
+    def __init__(self, llm: Runnable, *, history_tokens: int = 600) -> None:
         self.chain = REWRITE_PROMPT | llm | StrOutputParser()
         self.history_tokens = history_tokens
 

@@ -26,14 +26,15 @@ MAX_RUN = 8  # sentences that one order broken over lines may span
 # Removed before matching: zero-width and direction marks, soft hyphens; Arabic vowel marks
 # and tatweel; the Devanagari nukta (NFKC splits it off). Typographic apostrophes become
 # ASCII and Arabic alef/yeh variants one letter, so each pattern is written once.
-_CLEAN = str.maketrans({
+_CLEANED: dict[str | int, str | None] = {
     **dict.fromkeys(map(ord, "\u00ad\u034f\u061c\u0640\u180e\u200b\u200c\u200d\u200e\u200f"
                              "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064"
                              "\u2066\u2067\u2068\u2069\ufeff\u093c"), None),
     **dict.fromkeys(range(0x064B, 0x0660), None), 0x0670: None,
     "\u2018": "'", "\u2019": "'", "\u02bc": "'",
     "\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0649": "\u064a",
-})
+}
+_CLEAN = str.maketrans(_CLEANED)
 # Cyrillic and Greek letters that look like Latin ones; mapped before lower-casing, as
 # the capitals look like other letters than the small ones (Greek Η, η).
 _LOOKALIKES = str.maketrans(

@@ -7,8 +7,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from babel import Locale, UnknownLocaleError
+
+if TYPE_CHECKING:
+    from lingua import LanguageDetector
 
 # Languages with a full message catalog and prompt support. Detection is not limited to them.
 SUPPORTED_LANGUAGES = ("en", "zh", "es", "fr", "de", "ja", "pt", "ar", "ko", "it", "vi", "tr")
@@ -170,7 +174,7 @@ def _told_language(text: str, told: set[str]) -> Detection | None:
 
 
 @lru_cache(maxsize=2)
-def _lingua(languages: tuple[str, ...] | None = None):
+def _lingua(languages: tuple[str, ...] | None = None) -> LanguageDetector:
     """lingua over the given languages; by default the supported ones other than the told."""
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
@@ -245,9 +249,11 @@ def _language_request_patterns() -> list[tuple[re.Pattern, re.Pattern, re.Patter
         forms: set[str] = set()
         verb_forms: set[str] = set()
 
-        def add(display: str, name: str, variants: list[str]) -> None:
-            spell = ((lambda t: {t, _unaccented(t)}) if display in _UNACCENTED_TOO
-                     else (lambda t: {t}))
+        def add(display: str, name: str, variants: list[str], names: set[str] = names,
+                forms: set[str] = forms, verb_forms: set[str] = verb_forms) -> None:
+            def spell(text: str) -> set[str]:
+                return {text, _unaccented(text)} if display in _UNACCENTED_TOO else {text}
+
             names.update(spell(name))
             for variant in variants:
                 for template in _IN_LANGUAGE[display]:

@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from langchain_core.documents import Document
+
 from common.guardrails import looks_like_instructions
 from common.language import detect_language
 from retrieval.vector_store import FaqStore
 
 from .chunking import entries_to_chunks
-from .entries import SourceError
+from .entries import FaqEntry, SourceError
 from .isolation import load_isolated
 from .limits import IngestLimits
 from .loaders import SUPPORTED_SUFFIXES, load_file
@@ -74,7 +76,7 @@ def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[SourceError]]:
 
 class KnowledgeBase:
     def __init__(self, store: FaqStore, limits: IngestLimits | None = None, *,
-                 url_proxy: str | None = None):
+                 url_proxy: str | None = None) -> None:
         self.store = store
         self.limits = limits or IngestLimits()
         self.url_proxy = url_proxy
@@ -158,7 +160,7 @@ class KnowledgeBase:
                 "(like 'ignore previous instructions'); it is left out of answers. Check "
                 "that entry." for entry in entries
                 if looks_like_instructions(f"{entry.question}\n{entry.answer}"))
-            mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+            mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
             chunks = entries_to_chunks(entries, source, detect_language=self._detect,
                                        product=product,
                                        default_updated_at=mtime.date().isoformat())
@@ -170,7 +172,7 @@ class KnowledgeBase:
                 source, f"could not be stored ({type(exc).__name__}: {exc}); run the same "
                 "ingest again once the cause is fixed"))
 
-    def _load_isolated(self, path: Path, source: str):
+    def _load_isolated(self, path: Path, source: str) -> list[FaqEntry]:
         if not self._parse_slots.acquire(blocking=False):
             raise SourceError(source, "was not read: the most files that are read at once "
                               f"({self.limits.max_concurrent_parses}) are being read; try again "
@@ -212,7 +214,7 @@ class KnowledgeBase:
         return sorted(rows, key=lambda r: (r[1].get("source", ""), r[1].get("title", ""),
                                            r[1].get("chunk_index", 0)))
 
-    def show(self, chunk_id: str):
+    def show(self, chunk_id: str) -> Document | None:
         return self.store.get(chunk_id)
 
     def resolve_source(self, source: str) -> str | None:

@@ -46,7 +46,7 @@ class Chunk:
 class SourceError(ValueError):
     """A source file that cannot be read as an FAQ; names the file and, where known, the line."""
 
-    def __init__(self, source: str, problem: str, line: int | None = None):
+    def __init__(self, source: str, problem: str, line: int | None = None) -> None:
         self.source = source
         self.problem = problem
         self.line = line

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from linguadesk.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -16,7 +20,7 @@ class IngestLimits:
     max_concurrent_parses: int = 2  # child processes parsing files from outside at once
 
     @classmethod
-    def from_settings(cls, settings) -> IngestLimits:
+    def from_settings(cls, settings: Settings) -> IngestLimits:
         return cls(parse_timeout_s=settings.ingest_parse_timeout_s,
                    parse_memory_mb=settings.ingest_parse_memory_mb,
                    max_text_chars=int(settings.ingest_max_text_mb * 1024 * 1024),

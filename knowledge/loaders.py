@@ -14,11 +14,16 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from .entries import FaqEntry, SourceError
 from .limits import IngestLimits
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup, Tag
+    from pypdf import PageObject, PdfReader
 
 _QUESTION_ENDS = ("?", "？", "؟")
 # str.splitlines() also breaks on form feeds and U+2028, which would shift line numbers
@@ -86,7 +91,7 @@ def _entry_from_record(record: dict, source: str, where: str, line: int | None) 
 class _TextBudget:
     """Counts the text a file expands into; refuses it past ``IngestLimits.max_text_chars``."""
 
-    def __init__(self, source: str, limits: IngestLimits):
+    def __init__(self, source: str, limits: IngestLimits) -> None:
         self.source, self.left, self.limit = source, limits.max_text_chars, limits.max_text_chars
 
     def spend(self, *texts: str) -> None:
@@ -144,14 +149,14 @@ class _NoAliasLoader(yaml.BaseLoader):
     """BaseLoader keeps every value a string ('language: no' stays Norwegian); anchors and
     aliases are refused, since a few aliases expand a few hundred bytes into gigabytes."""
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             raise _AliasRefused(self.peek_event().start_mark)
         return super().compose_node(parent, index)
 
 
 class _AliasRefused(Exception):
-    def __init__(self, mark):
+    def __init__(self, mark: yaml.Mark) -> None:
         self.mark = mark
 
 
@@ -341,17 +346,18 @@ def _clean(text: str) -> str:
     return re.sub(r"[ \t]+", " ", "".join(parts)).strip()
 
 
-def _sections(soup) -> dict[int, list]:
+def _sections(soup: BeautifulSoup) -> dict[int, list[Tag]]:
     """id(h1/h2/h3) -> the sibling tags after it up to the next such heading: each parent's
     children are walked once, not once per heading."""
-    sections: dict[int, list] = {}
+    sections: dict[int, list[Tag]] = {}
     scanned: set[int] = set()
     for heading in soup.find_all(["h2", "h3"]):
-        if id(heading.parent) in scanned:
+        parent = heading.parent  # None only for the document itself, never a heading's
+        if parent is None or id(parent) in scanned:
             continue
-        scanned.add(id(heading.parent))
-        current: list | None = None
-        for sibling in heading.parent.find_all(recursive=False):
+        scanned.add(id(parent))
+        current: list[Tag] | None = None
+        for sibling in parent.find_all(recursive=False):
             if sibling.name in ("h1", "h2", "h3"):
                 current = sections[id(sibling)] = []
             elif current is not None:
@@ -359,21 +365,28 @@ def _sections(soup) -> dict[int, list]:
     return sections
 
 
-def _next_dds(soup) -> dict[int, object]:
+def _next_dds(soup: BeautifulSoup) -> dict[int, Tag]:
     """id(dt) -> the first <dd> among its following siblings, one backwards walk per parent."""
-    next_dd: dict[int, object] = {}
+    next_dd: dict[int, Tag] = {}
     scanned: set[int] = set()
     for dt in soup.find_all("dt"):
-        if id(dt.parent) in scanned:
+        parent = dt.parent  # None only for the document itself, never a <dt>'s
+        if parent is None or id(parent) in scanned:
             continue
-        scanned.add(id(dt.parent))
+        scanned.add(id(parent))
         dd = None
-        for sibling in reversed(dt.parent.find_all(recursive=False)):
+        for sibling in reversed(parent.find_all(recursive=False)):
             if sibling.name == "dd":
                 dd = sibling
             elif sibling.name == "dt" and dd is not None:
                 next_dd[id(sibling)] = dd
     return next_dd
+
+
+def _anchor(tag: Tag) -> str | None:
+    """The tag's ``id``: a string, as bs4 splits only class-like attributes into lists."""
+    value = tag.get("id")
+    return value if isinstance(value, str) else None
 
 
 def load_html(text: str, source: str, limits: IngestLimits | None = None) -> list[FaqEntry]:
@@ -407,19 +420,19 @@ def load_html(text: str, source: str, limits: IngestLimits | None = None) -> lis
         if summary:
             question = summary.get_text(" ", strip=True)
             summary.extract()
-            pairs.append(entry(question, _clean(details.get_text("\n")), details.get("id")))
+            pairs.append(entry(question, _clean(details.get_text("\n")), _anchor(details)))
     next_dd = _next_dds(soup)
     for dt in soup.find_all("dt"):
         dd = next_dd.get(id(dt))
         if dd:
             pairs.append(entry(dt.get_text(" ", strip=True), _clean(dd.get_text("\n")),
-                               dt.get("id")))
+                               _anchor(dt)))
     if not pairs:
         sections = _sections(soup)
         for heading in soup.find_all(["h2", "h3"]):
             answer = _clean("\n".join(s.get_text("\n") for s in sections[id(heading)]))
             if answer:
-                pairs.append(entry(heading.get_text(" ", strip=True), answer, heading.get("id")))
+                pairs.append(entry(heading.get_text(" ", strip=True), answer, _anchor(heading)))
     if not pairs:
         body = _clean((soup.body or soup).get_text("\n"))
         if body:
@@ -429,24 +442,26 @@ def load_html(text: str, source: str, limits: IngestLimits | None = None) -> lis
 
 # --- PDF ----------------------------------------------------------------------------------
 
-def _content_key(page) -> tuple | None:
+def _content_key(page: PageObject) -> tuple[tuple[int, int], ...] | None:
     """The indirect objects a page draws: pages drawing the same ones show the same text."""
     contents = page.raw_get("/Contents") if "/Contents" in page else None
+    if contents is None:  # draws nothing
+        return None
     refs = contents if isinstance(contents, list) else [contents]
     if not refs or not all(hasattr(ref, "idnum") for ref in refs):
         return None
     return tuple((ref.idnum, ref.generation) for ref in refs)
 
 
-def _page_texts(reader, source: str, limits: IngestLimits) -> list[str]:
+def _page_texts(reader: PdfReader, source: str, limits: IngestLimits) -> list[str]:
     pages = len(reader.pages)
     if pages > limits.max_pdf_pages:
         raise SourceError(source, f"has {pages} pages, more than the {limits.max_pdf_pages} "
                           "one file may have (LINGUADESK_INGEST_MAX_PDF_PAGES); split it into "
                           "smaller PDFs")
     budget = _TextBudget(source, limits)
-    drawn: set[tuple] = set()
-    texts = []
+    drawn: set[tuple[tuple[int, int], ...]] = set()
+    texts: list[str] = []
     for page in reader.pages:
         key = _content_key(page)
         if key in drawn:  # a hostile PDF makes thousands of pages share one big stream

@@ -8,7 +8,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpcore
@@ -16,6 +18,11 @@ import httpx
 
 from .entries import SourceError
 from .loaders import SUPPORTED_SUFFIXES
+
+if TYPE_CHECKING:
+    import ssl
+
+    from httpcore._backends.base import SOCKET_OPTION
 
 _SUFFIX_BY_TYPE = {
     "text/html": ".html", "application/xhtml+xml": ".html", "text/markdown": ".md",
@@ -199,11 +206,14 @@ class _CheckedBackend(httpcore.SyncBackend):
     another machine (DNS rebinding). TLS still verifies the certificate for the host name, since
     httpcore passes the URL's host to start_tls as the server name."""
 
-    def __init__(self, deadline: float, allow_private: bool):
+    def __init__(self, deadline: float, allow_private: bool) -> None:
         self._deadline = deadline
         self._allow_private = allow_private
 
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[SOCKET_OPTION] | None = None,
+                    ) -> httpcore.NetworkStream:
         addresses = _resolve(host, port, _time_left(self._deadline, timeout,
                                                     httpcore.ConnectTimeout))
         if not self._allow_private:
@@ -224,7 +234,7 @@ class _DeadlineStream(httpcore.NetworkStream):
     """Cuts every read and write to the time left, so a server that trickles its headers or body
     ends at the deadline."""
 
-    def __init__(self, stream: httpcore.NetworkStream, deadline: float):
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float) -> None:
         self._stream = stream
         self._deadline = deadline
 
@@ -238,12 +248,13 @@ class _DeadlineStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._stream.close()
 
-    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
         left = _time_left(self._deadline, timeout, httpcore.ConnectTimeout)
         return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, left),
                                self._deadline)
 
-    def get_extra_info(self, info: str):
+    def get_extra_info(self, info: str) -> Any:
         return self._stream.get_extra_info(info)
 
 
@@ -260,7 +271,7 @@ def _check_host(host: str, deadline: float) -> None:
 
 class _CheckedTransport(httpx.HTTPTransport):
     # httpx.HTTPTransport takes no network backend; its methods only use the pool in _pool.
-    def __init__(self, deadline: float, allow_private: bool, proxy: str | None = None):
+    def __init__(self, deadline: float, allow_private: bool, proxy: str | None = None) -> None:
         context = httpx.create_ssl_context(trust_env=True)
         if proxy:  # the connection is to the proxy, wherever it is
             self._pool = httpcore.HTTPProxy(proxy_url=proxy, ssl_context=context,

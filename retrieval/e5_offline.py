@@ -50,11 +50,11 @@ def read_e5s1(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     pos += 8 + nm_bytes
     (ndir,) = struct.unpack_from("<i", data, pos)
     pos += 4
-    shapes = {"emb.word": (VOC, H), "emb.pos": (MAXP, H), "emb.type": (TVS, H)}
+    shapes: dict[str, tuple[int, ...]] = {"emb.word": (VOC, H), "emb.pos": (MAXP, H), "emb.type": (TVS, H)}
     for layer in range(NL):
-        for name, shape in {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H),
-                            "fi": (FF, H), "fo": (H, FF)}.items():
-            shapes[f"l{layer}.{name}.w"] = shape
+        for name, weight_shape in {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H),
+                                   "fi": (FF, H), "fo": (H, FF)}.items():
+            shapes[f"l{layer}.{name}.w"] = weight_shape
     tensors: dict[str, np.ndarray] = {}
     for _ in range(ndir):
         (nl,) = struct.unpack_from("<H", data, pos)
@@ -106,8 +106,14 @@ def _state_dict(cfg: dict, t: dict[str, np.ndarray]) -> dict:
 
 def build_sentence_transformer(q4_file: Path, tokenizer_json: Path, out_dir: Path) -> Path:
     """Write a SentenceTransformer folder to ``out_dir`` (atomically: complete or absent)."""
-    from sentence_transformers import SentenceTransformer, models
-    from transformers import BertConfig, BertModel, XLMRobertaTokenizerFast
+    # Both names are importable in every supported version (sentence-transformers 6 and
+    # transformers 5 keep them as aliases), but those versions' type information lacks them.
+    from sentence_transformers import SentenceTransformer, models  # type: ignore[attr-defined]
+    from transformers import (  # type: ignore[attr-defined]
+        BertConfig,
+        BertModel,
+        XLMRobertaTokenizerFast,
+    )
 
     cfg, tensors = read_e5s1(q4_file)
     bert = BertModel(BertConfig(**cfg, hidden_act="gelu", pad_token_id=1), add_pooling_layer=False)

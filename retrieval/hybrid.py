@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 from langchain_core.documents import Document
@@ -25,7 +26,7 @@ from common.language import detect_language
 from .calibration import Relevance
 from .lexical import LexicalIndex
 from .use_encoder import USE_LANGUAGES
-from .vector_store import FaqStore, question_views
+from .vector_store import ChromaCollection, FaqStore, question_views, stored_id
 
 LEXICAL_RECHECK_S = 2.0
 MIN_LEXICAL_COVERAGE = 0.3
@@ -51,6 +52,12 @@ class QueryVectors:
     language_confidence: float = 1.0
 
 
+class Reranker(Protocol):
+    """A cross-encoder (sentence-transformers' ``CrossEncoder``): one score per pair."""
+
+    def predict(self, inputs: list[tuple[str, str]], /) -> Any: ...
+
+
 def _standardize(values: np.ndarray) -> np.ndarray:
     std = values.std()
     if std < 1e-9:
@@ -61,7 +68,7 @@ def _standardize(values: np.ndarray) -> np.ndarray:
 class HybridSearch:
     def __init__(self, store: FaqStore, *, candidates: int = 40, lexical: bool = True,
                  weights: Weights | None = None, relevance: Relevance | None = None,
-                 reranker=None, rerank_top: int = 20):
+                 reranker: Reranker | None = None, rerank_top: int = 20) -> None:
         self.store = store
         self.candidates = candidates
         self.use_lexical = lexical
@@ -85,11 +92,11 @@ class HybridSearch:
         embeddings = self.store.embeddings
         dense = (embeddings.embed_queries(queries) if len(queries) > 1
                  else [embeddings.embed_query(queries[0])])
-        second: list = [None] * len(queries)
+        second: list[list[float] | None] = [None] * len(queries)
         if self.store.second is not None:
             wanted = [i for i, lang in enumerate(languages) if lang in USE_LANGUAGES]
             if wanted:
-                vectors = self.store.second_encoder.encode([queries[i] for i in wanted])
+                vectors = self.store.encode_second([queries[i] for i in wanted])
                 for i, vector in zip(wanted, vectors):
                     second[i] = vector.tolist()
         return [QueryVectors(det.language, d, s, det.confidence)
@@ -118,9 +125,10 @@ class HybridSearch:
             self._building = False
 
     def _build_and_swap(self, revision: str | None = None) -> LexicalIndex:
-        ids, texts = [], []
+        ids: list[str] = []
+        texts: list[str] = []
         for doc in self.store.documents():
-            ids.append(doc.id)
+            ids.append(stored_id(doc))
             texts.append("\n".join([doc.page_content, *question_views(doc.metadata)[1:]]))
         index = LexicalIndex(ids, texts)
         self._lexical = index
@@ -133,7 +141,8 @@ class HybridSearch:
         return self.search_encoded(query, self.encode([query])[0], k)
 
     @staticmethod
-    def _dense(collection, vector, n: int) -> dict[str, float]:
+    def _dense(collection: ChromaCollection | None, vector: list[float] | None,
+               n: int) -> dict[str, float]:
         """Best similarity per entry over the views returned (ids ``<chunk id>~...``)."""
         if collection is None or vector is None:
             return {}
@@ -184,10 +193,12 @@ class HybridSearch:
         self._fill_missing(dense, docs, vectors)
         hits = []
         for doc in docs:
-            i = position[doc.id]
+            chunk_id = stored_id(doc)
+            i = position[chunk_id]
             scores = {name: float(col[i]) for name, col in table.items()}
             # Relevance from true similarities, not the floor a channel gave a missing candidate.
-            scores.update({name: values[doc.id] for name, values in dense.items() if doc.id in values})
+            scores.update({name: values[chunk_id] for name, values in dense.items()
+                           if chunk_id in values})
             relevance = self.relevance(scores, vectors.language, str(doc.metadata.get("language", "")),
                                        vectors.language_confidence)
             hits.append(Hit(doc, float(fused[i]), relevance, scores))
@@ -206,16 +217,17 @@ class HybridSearch:
                 continue
             view_ids: dict[str, str] = {}
             for doc in docs:
-                if doc.id in dense[name]:
+                doc_id = stored_id(doc)
+                if doc_id in dense[name]:
                     continue
                 if name == "entry":
-                    view_ids[doc.id] = doc.id
+                    view_ids[doc_id] = doc_id
                     continue
                 if name == "use":
-                    view_ids[f"{doc.id}~doc"] = doc.id
+                    view_ids[f"{doc_id}~doc"] = doc_id
                 if int(doc.metadata.get("chunk_index", 0) or 0) == 0:
                     for n in range(len(question_views(doc.metadata))):
-                        view_ids[f"{doc.id}~q{n}"] = doc.id
+                        view_ids[f"{doc_id}~q{n}"] = doc_id
             if not view_ids:
                 continue
             got = collection.get(ids=list(view_ids), include=["embeddings"])
@@ -232,6 +244,8 @@ class HybridSearch:
         return {name: values[chunk_id] for name, values in dense.items() if chunk_id in values}
 
     def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
+        if self.reranker is None:  # searches call this only with a reranker
+            return hits
         scores = self.reranker.predict([(query, h.document.page_content) for h in hits])
         for hit, score in zip(hits, scores):
             hit.channels["rerank"] = float(score)

@@ -57,7 +57,7 @@ def tokenize(text: str) -> list[str]:
 class LexicalIndex:
     """An in-memory BM25 index; cheap to rebuild (10k entries in about a second)."""
 
-    def __init__(self, ids: list[str], texts: list[str]):
+    def __init__(self, ids: list[str], texts: list[str]) -> None:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import

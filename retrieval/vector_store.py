@@ -5,14 +5,20 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
-from langchain_core.embeddings import Embeddings
 
 from knowledge.entries import Chunk
 from linguadesk.settings import Settings
+
+if TYPE_CHECKING:
+    import numpy as np
+    from chromadb.api import ClientAPI
+
+    from .embeddings import SentenceTransformerEmbeddings
 
 UPSERT_BATCH = 256
 VIEWS_COMPLETE = "views-complete"
@@ -20,12 +26,33 @@ SECOND_COMPLETE = "second-encoder-complete"
 
 log = logging.getLogger(__name__)
 
+# A Chroma collection. Typed loosely on purpose: chromadb's annotations refuse what its API
+# takes (a list[list[float]] of embeddings, plain-dict ``where`` filters) and make optional
+# every field of a result, even those ``include=`` asks for.
+ChromaCollection = Any
+# What ``ChromaCollection.get`` returns: "ids", and the fields asked for.
+ChromaResult = dict[str, Any]
+
 
 class StoreUnavailable(RuntimeError):
     pass
 
 
-def make_chroma_client(settings: Settings):
+class TextEncoder(Protocol):
+    """A second encoder (``retrieval.use_encoder.UniversalSentenceEncoder``): one unit-length
+    row per text."""
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def stored_id(doc: Document) -> str:
+    """The id of an entry read from the store (Chroma gives every record one)."""
+    if doc.id is None:
+        raise ValueError(f"an entry without an id: {doc.page_content[:60]!r}")
+    return doc.id
+
+
+def make_chroma_client(settings: Settings) -> ClientAPI:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -70,8 +97,9 @@ class FaqStore:
     hash sync compares, so a write cut short is redone by the next ingest.
     """
 
-    def __init__(self, settings: Settings, embeddings: Embeddings, client=None,
-                 second_encoder=None):
+    def __init__(self, settings: Settings, embeddings: SentenceTransformerEmbeddings,
+                 client: ClientAPI | None = None,
+                 second_encoder: TextEncoder | None = None) -> None:
         self.embeddings = embeddings
         self.second_encoder = second_encoder
         client = client or make_chroma_client(settings)
@@ -81,14 +109,15 @@ class FaqStore:
             collection_metadata={"hnsw:space": "cosine"},
         )
         space = {"hnsw:space": "cosine"}
-        self.views = client.get_or_create_collection(
+        self.views: ChromaCollection = client.get_or_create_collection(
             f"{name}__views", metadata=space, embedding_function=None)
-        self.second = (client.get_or_create_collection(
+        self.second: ChromaCollection | None = (client.get_or_create_collection(
             f"{name}__use", metadata=space, embedding_function=None)
             if second_encoder is not None else None)
-        self._meta = client.get_or_create_collection(f"{name}__revision", embedding_function=None)
+        self._meta: ChromaCollection = client.get_or_create_collection(
+            f"{name}__revision", embedding_function=None)
         # Entries translated into customers' languages (bot/entry_translation.py).
-        self.translations = client.get_or_create_collection(
+        self.translations: ChromaCollection = client.get_or_create_collection(
             f"{name}__translations", embedding_function=None)
         self.writes = 0  # local write counter: lets this process's searches skip the recheck delay
         self._complete_side_collections()
@@ -110,13 +139,13 @@ class FaqStore:
         if self.collection.count():
             log.info("building search views for %d stored entries", self.collection.count())
             for side, rebuild in ((self.views, rebuild_views), (self.second, rebuild_second)):
-                if rebuild:
+                if rebuild and side is not None:  # the second is rebuilt only when there
                     ids = side.get(include=[])["ids"]
                     for start in range(0, len(ids), 5000):
                         side.delete(ids=ids[start:start + 5000])
             docs = list(self.documents())
             for start in range(0, len(docs), UPSERT_BATCH):
-                batch = [Chunk(d.id, d.page_content, d.metadata)
+                batch = [Chunk(stored_id(d), d.page_content, d.metadata)
                          for d in docs[start:start + UPSERT_BATCH]]
                 self._write_views(batch, views=rebuild_views, second=rebuild_second)
             self.bump_revision()
@@ -125,14 +154,21 @@ class FaqStore:
         if rebuild_second:
             self._mark(SECOND_COMPLETE)
 
+    def encode_second(self, texts: list[str]) -> np.ndarray:
+        """The second encoder's vectors of ``texts``, for a store opened with one."""
+        if self.second_encoder is None:
+            raise RuntimeError("this store was opened without a second encoder")
+        return self.second_encoder.encode(texts)
+
     @property
-    def collection(self):
+    def collection(self) -> ChromaCollection:
         return self.vectorstore._collection
 
     def count(self) -> int:
         return self.collection.count()
 
-    def _pages(self, include: list[str], where: dict | None = None, page: int = 5000):
+    def _pages(self, include: list[str], where: dict | None = None,
+               page: int = 5000) -> Iterator[ChromaResult]:
         offset = 0
         while True:
             got = self.collection.get(where=where, include=include, limit=page, offset=offset)
@@ -198,13 +234,14 @@ class FaqStore:
         if second and self.second is not None:
             all_ids = [f"{c.id}~doc" for c in batch] + ids
             all_metas = [{"chunk_id": c.id} for c in batch] + metas
-            encoded = self.second_encoder.encode(texts)
+            encoded = self.encode_second(texts)
             self.second.upsert(ids=all_ids, embeddings=encoded.tolist(), metadatas=all_metas)
             self._delete_stale(self.second, chunk_ids, set(all_ids))
         return vectors[: len(batch)]
 
     @staticmethod
-    def _delete_stale(collection, chunk_ids: list[str], keep: set[str]) -> None:
+    def _delete_stale(collection: ChromaCollection, chunk_ids: list[str],
+                      keep: set[str]) -> None:
         got = collection.get(where={"chunk_id": {"$in": chunk_ids}}, include=[])
         stale = [i for i in got["ids"] if i not in keep]
         if stale:
@@ -252,7 +289,7 @@ class FaqStore:
 
     def documents(self, ids: list[str] | None = None) -> Iterator[Document]:
         """The given entries in that order (missing ones skipped), or all of them."""
-        def docs(got) -> Iterator[Document]:
+        def docs(got: ChromaResult) -> Iterator[Document]:
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"]):
                 yield Document(page_content=d or "", id=i, metadata=dict(m or {}))
 
