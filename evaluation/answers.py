@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -28,12 +30,16 @@ from pathlib import Path
 import numpy as np
 
 from bot import answer_checks
-from evaluation.conversation import EvaluationError
-from common.language import base_language
 from bot.locale_format import customer_locale, localize_figures
+from bot.reply import Status
+from common.language import base_language
+from evaluation.benchmarks import covid_faq_en, default_root
+from evaluation.conversation import EvaluationError, eval_engine, select_questions
+from evaluation.paths import LANGUAGE_SET, SHOP_ANSWER_SET, SHOP_FAQ, repository_path
+from linguadesk.settings import Settings
 
 Progress = Callable[[str, int, int], None]
-NOT_ANSWERED = ("no_answer", "off_topic")
+NOT_ANSWERED = (Status.NO_ANSWER, Status.OFF_TOPIC)
 CHECKS = ("source", "faithful", "clean", "one_language", "claim")
 
 
@@ -57,7 +63,8 @@ def load_answer_set(path: Path) -> list[dict]:
             if q["kind"] == "faq" and not q["expected_entries"]:
                 raise KeyError(f"question {q['id']} is answerable but names no expected entry")
     except FileNotFoundError:
-        raise AnswerSetError(f"{path} does not exist. Pass --set with an answer set file.") from None
+        raise AnswerSetError(
+            f"{path} does not exist. Pass --set with an answer set file.") from None
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise AnswerSetError(
             f"{path} is not an answer set ({type(exc).__name__}: {exc}). Expected "
@@ -96,14 +103,14 @@ def judge(question: dict, reply_text: str, status: str, cited: list[str],
             result["reasons"].append(f"answered a question the FAQ does not cover ({status})")
         return result
     expected = set(question["expected_entries"])
-    if status == "clarify":
+    if status == Status.CLARIFY:
         # "Which of these do you mean?" listing the right entry: the customer picks it next.
         ok = bool(expected & set(cited))
         result.update({check: ok for check in CHECKS}, correct=ok, clarify=True)
         if not ok:
             result["reasons"].append(f"asked to choose between {cited}, none expected")
         return result
-    if status != "answered":
+    if status != Status.ANSWERED:
         result.update({check: False for check in CHECKS}, correct=False)
         result["reasons"].append(f"not answered ({status})")
         return result
@@ -130,8 +137,8 @@ def judge(question: dict, reply_text: str, status: str, cited: list[str],
                                                      f"'{polarity}'"))
     if polarity and opened and _bare(reply_text, language):
         claims.append(answer_checks.Problem("claim", f"a bare '{opened}' without the fact"))
-    for check, problems in (("faithful", figures), ("clean", clean), ("one_language", lang.problems),
-                            ("claim", claims)):
+    for check, problems in (("faithful", figures), ("clean", clean),
+                            ("one_language", lang.problems), ("claim", claims)):
         result[check] = not problems
         result["reasons"] += [str(p) for p in problems]
     result["allowed"] = lang.allowed
@@ -163,7 +170,7 @@ def run(engine, store, questions: list[dict], *, label: str = "",
         verdict = judge(q, reply.text, reply.status, cited,
                         _entry_texts(store, reply.citations))
         over_refusal = False
-        if q["kind"] == "faq" and reply.status == "no_answer":
+        if q["kind"] == "faq" and reply.status == Status.NO_ANSWER:
             docs = engine.retriever.invoke(reply.query or q["text"])
             over_refusal = any(d.metadata.get("title") in q["expected_entries"]
                                and d.metadata.get("score", 0.0) >= min_confidence for d in docs)
@@ -201,7 +208,8 @@ def summarize(rows: list[dict]) -> dict:
             "marker_or_tag_leaks": sum(r.get("leaks", 0) for r in items),
             "figure_mismatches": sum(1 for r in answered if not r.get("faithful", True)),
             "wrong_polarity": sum(1 for r in items if r.get("wrong_polarity")),
-            "over_refusal": round(sum(r["over_refusal"] for r in faq) / len(faq), 3) if faq else None,
+            "over_refusal": (round(sum(r["over_refusal"] for r in faq) / len(faq), 3)
+                             if faq else None),
             "paths": dict(Counter(r["path"] for r in items)),
             "first_text_p50_s": _percentile([r["first_text_s"] for r in items], 50),
             "first_text_p95_s": _percentile([r["first_text_s"] for r in items], 95),
@@ -236,10 +244,8 @@ def evaluate(engine, store, questions: list[dict], *, compare: bool = False,
 
 # --- covid_faq_en: paraphrased questions with reference answers ----------------------------
 
-def covid_questions(root: Path, limit: int | None) -> tuple[Path, list[dict]]:
+def covid_questions(root: Path, limit: int | None) -> tuple[str, list[dict]]:
     """A Markdown FAQ of covid_faq_en's entries, and its paraphrase questions."""
-    from evaluation.benchmarks import covid_faq_en
-
     evalset = covid_faq_en(root, limit)
     by_id = {e.id: e for e in evalset.entries}
     lines = []
@@ -279,3 +285,39 @@ def reference_figures(rows: list[dict], questions: list[dict]) -> dict:
         kept += len(wanted & answer_checks.figures(row["reply"]).numbers)
     return {"reference_figures": total, "kept": kept,
             "coverage": round(kept / total, 3) if total else None}
+
+
+# --- the command ----------------------------------------------------------------------------
+
+SETS = {"shop": SHOP_ANSWER_SET, "language_set": LANGUAGE_SET}  # in the repository
+
+
+def run_eval(settings: Settings, test_set: str, *, faq: Path | None = None,
+             data: Path | None = None, languages: str | None = None, limit: int | None = None,
+             compare: bool = False, progress: Progress | None = None) -> dict:
+    """``linguadesk eval answers``: ``test_set`` is a name of :data:`SETS`, ``covid_faq_en``
+    (its own FAQ, from ``data``) or an answer set file; the FAQ is the shop's unless given."""
+    scratch_faq = None
+    try:
+        if test_set == "covid_faq_en":
+            markdown, questions = covid_questions(data or default_root(), limit)
+            scratch_faq = Path(tempfile.mkdtemp(prefix="linguadesk-covid-")) / "covid_faq_en.md"
+            scratch_faq.write_text(markdown, encoding="utf-8")
+            faq = scratch_faq
+        else:
+            path = repository_path(SETS[test_set]) if test_set in SETS else Path(test_set)
+            questions = select_questions(load_answer_set(path), languages, limit)
+        engine, store, scratch = eval_engine(settings, faq or repository_path(SHOP_FAQ))
+        try:
+            report = evaluate(engine, store, questions, compare=compare, progress=progress,
+                              min_confidence=settings.min_confidence)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    finally:
+        if scratch_faq is not None:
+            shutil.rmtree(scratch_faq.parent, ignore_errors=True)
+    if test_set == "covid_faq_en":
+        for system in report["systems"].values():
+            system["reference"] = reference_figures(system["rows"], questions)
+    report["set"] = test_set
+    return report

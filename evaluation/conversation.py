@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -22,10 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from linguadesk.settings import Settings
-
 from bot.conversations import Message, SqliteConversationStore
+from bot.reply import Status
 from common.language import base_language, detect_language, reply_language_share, split_sentences
+from evaluation.benchmarks import default_root
+from evaluation.paths import LANGUAGE_SET, SHOP_FAQ, repository_path
+from linguadesk.settings import Settings
+from runtime import build_engine, build_rewriter, build_store
 
 Progress = Callable[[str, int, int], None]
 
@@ -82,7 +86,8 @@ def language_match(engine, questions: list[dict], *, progress: Progress | None =
             "reply_language": reply.language, "detected": detected,
             "share": round(share, 3), "english": english,
             "match": detected == expected and share >= 0.75,
-            "generated": reply.status in ("answered", "small_talk"), "error": reply.error,
+            "generated": reply.status in (Status.ANSWERED, Status.SMALL_TALK),
+            "error": reply.error,
             "seconds": round(time.perf_counter() - start, 2),
             "citations": [c.title for c in reply.citations],
             "expected_entry": q.get("expected_entry"),
@@ -168,16 +173,20 @@ def load_dstc(root: Path, limit: int | None = None):
 
 def dstc_rewrite(settings: Settings, root: Path, rewriter, *, limit: int | None = 300,
                  progress: Progress | None = None, examples: int = 25) -> dict:
-    from evaluation.retrieval import (DEPTH, SystemScores, build_index, first_gold_rank,
-                                      scratch_settings)
-    from retrieval.hybrid import HybridSearch
-
     from bot.rewrite import needs_rewrite
+    from evaluation.retrieval import (
+        DEPTH,
+        SystemScores,
+        build_index,
+        first_gold_rank,
+        scratch_settings,
+    )
+    from retrieval.hybrid import HybridSearch
 
     progress = progress or (lambda phase, done, total: None)
     evalset, histories = load_dstc(root, limit)
     with tempfile.TemporaryDirectory(prefix="linguadesk-eval-") as tmp:
-        run_settings = scratch_settings(settings, Path(tmp), chroma_collection="eval")
+        run_settings = scratch_settings(settings, Path(tmp), {"chroma.collection": "eval"})
         store = build_index(run_settings, evalset, progress, use_encoder=settings.use_encoder)
         search = HybridSearch(store, candidates=settings.retrieval_candidates,
                               lexical=settings.lexical_search)
@@ -187,7 +196,8 @@ def dstc_rewrite(settings: Settings, root: Path, rewriter, *, limit: int | None 
             return first_gold_rank([h.document.id for h in search.search(query, DEPTH)], gold)
 
         systems: dict[str, list[int]] = {"last_turn": [], "rewrite": [], "concatenated": []}
-        rewritten, rewrite_seconds, samples = 0, [], []
+        rewritten, rewrite_seconds = 0, []
+        samples: list[dict] = []
         for n, (query, history) in enumerate(zip(evalset.queries, histories)):
             systems["last_turn"].append(ranks(query.text, query.gold))
             customer = " ".join(m.text for m in history if m.role == "human")
@@ -209,7 +219,7 @@ def dstc_rewrite(settings: Settings, root: Path, rewriter, *, limit: int | None 
         scores = SystemScores(ranks=r).summary()
         return {key: scores[key] for key in ("recall@1", "recall@5", "mrr@10")}
 
-    report = {
+    report: dict = {
         "benchmark": DSTC_NAME, "split": "val", "turns": len(evalset.queries),
         "entries": len(evalset.entries),
         "systems": {name: summary(r) for name, r in systems.items()},
@@ -243,16 +253,34 @@ def select_questions(questions: list[dict], languages: str | None,
 def eval_engine(settings: Settings, faq: Path, progress: Progress | None = None):
     """(engine, store, folder): an engine over a throwaway store holding ``faq``, with
     in-memory conversations; delete the folder after."""
-    from knowledge.admin import KnowledgeBase
-    from runtime import build_engine, build_store
     from evaluation.retrieval import scratch_settings
+    from knowledge.admin import KnowledgeBase
 
     tmp = Path(tempfile.mkdtemp(prefix="linguadesk-eval-"))
-    run_settings = scratch_settings(settings, tmp, handoff_webhook_url=None,
-                                    handoff_slack_channel=None)
+    run_settings = scratch_settings(settings, tmp, {"handoff.webhook_url": None,
+                                                    "handoff.slack_channel": None})
     kb = KnowledgeBase(build_store(run_settings))
     report = kb.ingest([faq])
     if not report.ok:
         raise EvaluationError(f"could not load {faq}: {report}")
     return build_engine(run_settings, store=kb.store,
                         conversations=SqliteConversationStore(":memory:")), kb.store, tmp
+
+
+def run_eval(settings: Settings, benchmark: str, *, test_set: Path | None = None,
+             faq: Path | None = None, data: Path | None = None, languages: str | None = None,
+             limit: int | None = None, progress: Progress | None = None) -> dict:
+    """``linguadesk eval conversation``: the report of ``language_set`` or ``dstc11_track5``;
+    the repository's files, or the shared benchmarks folder, unless given."""
+    if benchmark == "language_set":
+        questions = load_language_set(test_set or repository_path(LANGUAGE_SET))
+        questions = select_questions(questions, languages, limit)
+        engine, _, scratch = eval_engine(settings, faq or repository_path(SHOP_FAQ))
+        try:
+            return language_match(engine, questions, progress=progress)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if benchmark == DSTC_NAME:
+        return dstc_rewrite(settings, data or default_root(), build_rewriter(settings),
+                            limit=limit or 300, progress=progress)
+    raise EvaluationError(f"Unknown benchmark {benchmark!r}: use language_set or {DSTC_NAME}.")

@@ -4,25 +4,29 @@ The prompts are the bot's own answer prompts (system rules + four FAQ entries + 
 question, in ten languages), so the shared system prefix is what a prefix cache sees in
 production. The entries are not picked by retrieval, so the prompts carry the rule the engine
 uses when retrieval is sure of its match ("answer from them"): the model writes whole answers,
-not a bare NOT_COVERED, and the output lengths are a support answer's. Each request streams; time to first token, output tokens (from the server's usage
-report when it gives one) and durations are measured per request.
+not a bare NOT_COVERED, and the output lengths are a support answer's. Each request streams;
+time to first token, output tokens (from the server's usage report when it gives one) and
+durations are measured per request.
 """
 
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from langchain_core.documents import Document
+from openai import OpenAI
 
-from knowledge.loaders import SUPPORTED_SUFFIXES, load_file
-
-from common.language import language_name
+from bot.llm_server import LLMEndpoint, resolve_endpoint
 from bot.prompts import ANSWER_ANYWAY_RULE, ANSWER_PROMPT, format_entries, register_for
+from common.language import language_name
+from knowledge.loaders import SUPPORTED_SUFFIXES, load_file
+from linguadesk.settings import Settings
 
 ENTRIES_PER_PROMPT = 4
 QUESTIONS = [
@@ -146,3 +150,54 @@ def summarize(samples: list[Sample], wall_s: float, concurrency: int) -> dict:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
+
+
+# --- the command ----------------------------------------------------------------------------
+
+def endpoint(settings: Settings, url: str | None = None, model: str | None = None) -> LLMEndpoint:
+    """``url`` as given, else the configured endpoint (starting the embedded llama.cpp server
+    when none is); ``model`` overrides the model name."""
+    if url:
+        return LLMEndpoint(url.rstrip("/"), model or settings.llm_model,
+                           settings.llm_api_key.get_secret_value())
+    found = resolve_endpoint(settings)
+    return replace(found, model=model or found.model)
+
+
+def run_levels(settings: Settings, target: LLMEndpoint, faq_folder: Path,
+               concurrency: list[int], *, requests: int, max_tokens: int,
+               progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Each concurrency level (1, the baseline, always first) on its own prompts, with each
+    level's aggregate tokens/s against the baseline's."""
+    progress = progress or (lambda phase, done, total: None)
+    client = OpenAI(base_url=target.url, api_key=target.api_key,
+                    timeout=settings.llm_timeout_s, max_retries=0)
+    # One request first, not counted: loading weights or compiling is not answering.
+    measure(client, target.model, rag_prompts(faq_folder, 1, start=10_000)[0], max_tokens=8)
+    levels = [1] + sorted({c for c in concurrency if c > 1})
+    results = []
+    for index, level in enumerate(levels):
+        prompts = rag_prompts(faq_folder, requests, start=index * requests)
+        results.append(run(client, target.model, prompts, concurrency=level,
+                           max_tokens=max_tokens,
+                           on_done=_counted(f"concurrency {level}", requests, progress)))
+    baseline = results[0]["aggregate_tokens_per_s"]
+    for r in results:
+        rate = r["aggregate_tokens_per_s"]
+        r["aggregate_vs_baseline"] = round(rate / baseline, 2) if rate and baseline else None
+    return {"url": target.url, "model": target.model, "max_tokens": max_tokens,
+            "levels": results}
+
+
+def _counted(phase: str, total: int,
+             progress: Callable[[str, int, int], None]) -> Callable[[Sample], None]:
+    """An ``on_done`` for :func:`run` (called from its worker threads) that reports the count."""
+    lock, done = threading.Lock(), [0]
+    progress(phase, 0, total)
+
+    def on_done(_sample: Sample) -> None:
+        with lock:
+            done[0] += 1
+            progress(phase, done[0], total)
+
+    return on_done

