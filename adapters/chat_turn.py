@@ -35,15 +35,17 @@ class Notice:
 
 
 class ChatTurns:
-    def __init__(self, engine: Engine, channel: str, *, interval_s: float,
-                 budget: EditBudget | None = None):
+    def __init__(
+        self, engine: Engine, channel: str, *, interval_s: float, budget: EditBudget | None = None
+    ):
         """``interval_s``: at least this long between previews; ``budget``: the edits the
         platform allows, shared by every answer streaming at once."""
         self.engine, self.channel = engine, channel
         self.interval_s, self.budget = interval_s, budget
 
-    def answer(self, key: str, user: str, text: str, surface: Surface, *,
-               locale: str | None = None) -> Reply:
+    def answer(
+        self, key: str, user: str, text: str, surface: Surface, *, locale: str | None = None
+    ) -> Reply:
         """Answer one message in conversation ``key``, streaming into ``surface``; blocks until
         the answer is complete. While a person has the conversation nothing is shown."""
         turn = Turn(text, conversation_id=key, user=user, channel=self.channel, locale=locale)
@@ -52,8 +54,9 @@ class ChatTurns:
             reply.final()  # consumed all the same: the message is kept for the person
             return reply
         surface.placeholder(message("widget_thinking", reply.language))
-        answer = stream_by_editing(reply, surface.preview, budget=self.budget,
-                                   interval_s=self.interval_s)
+        answer = stream_by_editing(
+            reply, surface.preview, budget=self.budget, interval_s=self.interval_s
+        )
         surface.finish(reply, answer)
         return reply
 
@@ -64,8 +67,9 @@ class ChatTurns:
 
     def hand_off(self, key: str, user: str) -> Notice:
         """The "talk to a person" button: the team is told, the conversation hears so."""
-        reply = self.engine.start_handoff(Turn("", conversation_id=key, user=user,
-                                               channel=self.channel), reason="button")
+        reply = self.engine.start_handoff(
+            Turn("", conversation_id=key, user=user, channel=self.channel), reason="button"
+        )
         text = reply.final()
         if text:
             return Notice(text, public=True)

@@ -10,8 +10,14 @@ from collections import OrderedDict
 
 
 class SeenEvents:
-    def __init__(self, redis_url: str | None = None, *, ttl_s: float = 3600.0,
-                 max_entries: int = 100_000, prefix: str = "linguadesk:seen:"):
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        ttl_s: float = 3600.0,
+        max_entries: int = 100_000,
+        prefix: str = "linguadesk:seen:",
+    ):
         self.ttl_s, self.max_entries, self.prefix = ttl_s, max_entries, prefix
         self._redis = None
         if redis_url:
@@ -24,12 +30,14 @@ class SeenEvents:
     def first_time(self, event_id: str) -> bool:
         """True for the first delivery of ``event_id``; False for every repeat."""
         if self._redis is not None:
-            return bool(self._redis.set(self.prefix + event_id, 1, nx=True,
-                                        ex=max(1, int(self.ttl_s))))
+            return bool(
+                self._redis.set(self.prefix + event_id, 1, nx=True, ex=max(1, int(self.ttl_s)))
+            )
         now = time.monotonic()
         with self._lock:
-            while self._seen and (len(self._seen) >= self.max_entries
-                                  or next(iter(self._seen.values())) < now):
+            while self._seen and (
+                len(self._seen) >= self.max_entries or next(iter(self._seen.values())) < now
+            ):
                 self._seen.popitem(last=False)
             if event_id in self._seen:
                 return False

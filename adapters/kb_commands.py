@@ -46,19 +46,25 @@ class KbCommands:
 
     def status(self, language: str) -> str:
         stats = self.kb.stats()
-        lines = [message("kb_status", language).format(
-            entries=stats.entries, sources=len(stats.by_source),
-            languages=", ".join(f"{code} ({n})" for code, n in stats.by_language.most_common())
-            or "—")]
-        lines += [f"• `{source}`: {n}" for source, n in
-                  stats.by_source.most_common(MAX_SOURCES_LISTED)]
+        lines = [
+            message("kb_status", language).format(
+                entries=stats.entries,
+                sources=len(stats.by_source),
+                languages=", ".join(f"{code} ({n})" for code, n in stats.by_language.most_common())
+                or "—",
+            )
+        ]
+        lines += [
+            f"• `{source}`: {n}" for source, n in stats.by_source.most_common(MAX_SOURCES_LISTED)
+        ]
         return "\n".join(lines)
 
     def ingest_url(self, url: str, language: str) -> str:
         if not is_url(url):
             return message("kb_need_source", language)
-        return self.report(self.kb.ingest_url(url, allow_private=self.allow_private_urls),
-                           url, language)
+        return self.report(
+            self.kb.ingest_url(url, allow_private=self.allow_private_urls), url, language
+        )
 
     def ingest_file(self, name: str, data: bytes, language: str) -> str:
         return self.report(self.kb.ingest_upload(name, data), name, language)
@@ -86,12 +92,20 @@ class KbCommands:
         return "\n".join(lines)
 
     def report(self, report: IngestReport, source: str, language: str) -> str:
-        lines = [message("kb_ingested", language).format(
-            source=f"`{plan.source}`", added=len(plan.added), updated=len(plan.updated),
-            deleted=len(plan.deleted), unchanged=plan.unchanged) for plan in report.plans]
-        lines += [message("kb_ingest_failed", language).format(source=f"`{source}`",
-                                                                 error=str(error))
-                  for error in report.errors]
+        lines = [
+            message("kb_ingested", language).format(
+                source=f"`{plan.source}`",
+                added=len(plan.added),
+                updated=len(plan.updated),
+                deleted=len(plan.deleted),
+                unchanged=plan.unchanged,
+            )
+            for plan in report.plans
+        ]
+        lines += [
+            message("kb_ingest_failed", language).format(source=f"`{source}`", error=str(error))
+            for error in report.errors
+        ]
         if report.warnings:
             lines.append(message("kb_warnings", language))
             lines += [f"• {warning}" for warning in report.warnings]

@@ -14,11 +14,11 @@ def start_chat_adapters(settings: Settings, engine, kb, web_app) -> list:
     """Each started adapter has ``stop()``. If one cannot start, those already started stop."""
     started = []
     try:
-        if _set(settings.slack_bot_token):
+        if _set(settings.slack.bot_token):
             from adapters.slack.runner import start_slack
 
             started.append(start_slack(settings, engine, kb, web_app))
-        if _set(settings.discord_bot_token):
+        if _set(settings.discord.bot_token):
             from adapters.discord.runner import start_discord
 
             started.append(start_discord(settings, engine, kb))

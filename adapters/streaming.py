@@ -35,9 +35,14 @@ class EditBudget:
             return False
 
 
-def stream_by_editing(tokens: Iterable[str], edit: Callable[[str], None], *, interval_s: float,
-                      budget: EditBudget | None = None,
-                      clock: Callable[[], float] = time.monotonic) -> str:
+def stream_by_editing(
+    tokens: Iterable[str],
+    edit: Callable[[str], None],
+    *,
+    interval_s: float,
+    budget: EditBudget | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> str:
     """Feed the tokens to ``edit(text so far + " …")`` at most once per ``interval_s`` (and
     only with a token from ``budget``).
 
@@ -50,20 +55,31 @@ def stream_by_editing(tokens: Iterable[str], edit: Callable[[str], None], *, int
     for token in tokens:
         text += token
         now = clock()
-        if previews and now - last >= interval_s and text.strip() and (
-                budget is None or budget.take()):
+        if (
+            previews
+            and now - last >= interval_s
+            and text.strip()
+            and (budget is None or budget.take())
+        ):
             try:
                 edit(text + WRITING)
             except Exception as exc:
-                log.warning("a preview edit failed (%s: %s); the answer will be sent when it is "
-                            "complete", type(exc).__name__, exc)
+                log.warning(
+                    "a preview edit failed (%s: %s); the answer will be sent when it is complete",
+                    type(exc).__name__,
+                    exc,
+                )
                 previews = False
             last = now
     return text
 
 
-_BREAKS = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"(?<=[.!?。！？])\s*"),
-           re.compile(r"\s"))
+_BREAKS = (
+    re.compile(r"\n\s*\n"),
+    re.compile(r"\n"),
+    re.compile(r"(?<=[.!?。！？])\s*"),
+    re.compile(r"\s"),
+)
 
 
 def split_text(text: str, limit: int) -> list[str]:

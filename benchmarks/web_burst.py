@@ -22,10 +22,16 @@ import httpx
 from bot.messages import message
 
 QUESTIONS = {
-    "en": "Do you ship to Japan?", "es": "¿Cuánto tarda el envío internacional?",
-    "fr": "Puis-je payer avec PayPal ?", "de": "Wie lange dauert der Versand innerhalb der EU?",
-    "ja": "返品はできますか？", "zh": "国际运费是多少？", "ar": "هل يمكنني إرجاع منتج؟",
-    "ko": "일본으로 배송하나요?", "pt": "Quanto custa o envio?", "it": "Posso pagare con PayPal?",
+    "en": "Do you ship to Japan?",
+    "es": "¿Cuánto tarda el envío internacional?",
+    "fr": "Puis-je payer avec PayPal ?",
+    "de": "Wie lange dauert der Versand innerhalb der EU?",
+    "ja": "返品はできますか？",
+    "zh": "国际运费是多少？",
+    "ar": "هل يمكنني إرجاع منتج؟",
+    "ko": "일본으로 배송하나요?",
+    "pt": "Quanto custa o envio?",
+    "it": "Posso pagare con PayPal?",
 }
 
 
@@ -38,15 +44,24 @@ def customer(url: str, index: int) -> dict:
         if created.status_code != 201:
             return result | {"body": created.json(), "seconds": time.perf_counter() - started}
         auth = {"Authorization": f"Bearer {created.json()['token']}"}
-        asked = client.post(f"/v1/conversations/{created.json()['id']}/messages", headers=auth,
-                            json={"text": QUESTIONS[language], "locale": language})
-        return result | {"ask": asked.status_code, "body": asked.json(),
-                         "seconds": time.perf_counter() - started}
+        asked = client.post(
+            f"/v1/conversations/{created.json()['id']}/messages",
+            headers=auth,
+            json={"text": QUESTIONS[language], "locale": language},
+        )
+        return result | {
+            "ask": asked.status_code,
+            "body": asked.json(),
+            "seconds": time.perf_counter() - started,
+        }
 
 
 def percentile(values: list[float], q: float) -> float | None:
-    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) >= 2 else (
-        values[0] if values else None)
+    return (
+        statistics.quantiles(values, n=100)[int(q) - 1]
+        if len(values) >= 2
+        else (values[0] if values else None)
+    )
 
 
 def main() -> None:
@@ -77,9 +92,12 @@ def main() -> None:
         elif final == 200:
             answered_s.append(r["seconds"])
     report = {
-        "customers": args.customers, "wall_s": round(wall, 1), "statuses": dict(statuses),
+        "customers": args.customers,
+        "wall_s": round(wall, 1),
+        "statuses": dict(statuses),
         "server_errors": sum(n for k, n in statuses.items() if int(k.split()[1]) >= 500),
-        "429_localized": localized, "429_not_localized": mislocalized,
+        "429_localized": localized,
+        "429_not_localized": mislocalized,
         "baseline_answer_s": round(baseline["seconds"], 2),
         "burst_answer_p50_s": round(percentile(answered_s, 50) or 0, 2),
         "burst_answer_p95_s": round(percentile(answered_s, 95) or 0, 2),

@@ -50,51 +50,124 @@ class Verdict:
 
 # --- figures -------------------------------------------------------------------------------
 
-_DIGITS = {ord(c): str(unicodedata.digit(c)) for c in
-           "٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹"}
+_DIGITS = {ord(c): str(unicodedata.digit(c)) for c in "٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹"}
 _DIGITS.update({ord("٫"): ".", ord("٬"): ",", ord("\u066a"): "%"})
 _MARK = re.compile(r"\[\d{1,2}\]")
-_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#\[\]@!$&*+,;=%-]+"
-                  r"|\b(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/[A-Za-z0-9._~/?#=%&-]*",
-                  re.IGNORECASE)
+_URL = re.compile(
+    r"https?://[A-Za-z0-9._~:/?#\[\]@!$&*+,;=%-]+"
+    r"|\b(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/[A-Za-z0-9._~/?#=%&-]*",
+    re.IGNORECASE,
+)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _TIME = re.compile(r"(?<![\d.,:])([01]?\d|2[0-3])[:h]([0-5]\d)(?![\d%])")
-_NUMBER = re.compile(r"\d{1,3}(?:(?:[.,]|[\u00a0\u202f ](?=\d{3}(?!\d)))\d{3})+(?:[.,]\d+)?(?!\d)"
-                     r"|\d+(?:[.,]\d+)?")
+_NUMBER = re.compile(
+    r"\d{1,3}(?:(?:[.,]|[\u00a0\u202f ](?=\d{3}(?!\d)))\d{3})+(?:[.,]\d+)?(?!\d)"
+    r"|\d+(?:[.,]\d+)?"
+)
 _LIST_MARKER = re.compile(r"(?m)^\s*\d{1,2}[.)](?:\s+|$)")
 
 # Currency spellings, longest first so that 欧元 is the euro, not the yuan's 元.
 _CURRENCIES = {
-    "EUR": ["€", "EUR", "euros", "euro", "Euro", "Euros", "евро", "유로", "ユーロ", "欧元", "歐元",
-            "يورو", "avro", "Avro"],
-    "USD": ["US$", "$", "USD", "dollars", "dollar", "dólares", "dólar", "dollari", "dollaro",
-            "달러", "ドル", "美元", "دولار", "đô la", "dolar"],
-    "GBP": ["£", "GBP", "pounds", "libras", "livres", "sterline", "파운드", "ポンド", "英镑", "جنيه"],
+    "EUR": [
+        "€",
+        "EUR",
+        "euros",
+        "euro",
+        "Euro",
+        "Euros",
+        "евро",
+        "유로",
+        "ユーロ",
+        "欧元",
+        "歐元",
+        "يورو",
+        "avro",
+        "Avro",
+    ],
+    "USD": [
+        "US$",
+        "$",
+        "USD",
+        "dollars",
+        "dollar",
+        "dólares",
+        "dólar",
+        "dollari",
+        "dollaro",
+        "달러",
+        "ドル",
+        "美元",
+        "دولار",
+        "đô la",
+        "dolar",
+    ],
+    "GBP": [
+        "£",
+        "GBP",
+        "pounds",
+        "libras",
+        "livres",
+        "sterline",
+        "파운드",
+        "ポンド",
+        "英镑",
+        "جنيه",
+    ],
     "JPY": ["¥", "JPY", "円", "日元", "엔", "yen", "yenes", "ين"],
     "CNY": ["CNY", "RMB", "人民币", "yuan", "위안", "人民元", "يوان", "元", "块"],
     "KRW": ["₩", "KRW", "원", "韩元", "ウォン", "won", "وون"],
-    "CAD": ["CA$", "C$", "CAD"], "AUD": ["A$", "AU$", "AUD"],
+    "CAD": ["CA$", "C$", "CAD"],
+    "AUD": ["A$", "AU$", "AUD"],
     "CHF": ["CHF", "Franken", "francs suisses"],
     "TRY": ["₺", "TRY", "TL", "lira"],
     "VND": ["₫", "VND", "đồng", "đ"],
-    "SAR": ["SAR", "ريال", "﷼"], "AED": ["AED", "درهم"], "BRL": ["R$", "BRL", "reais"],
+    "SAR": ["SAR", "ريال", "﷼"],
+    "AED": ["AED", "درهم"],
+    "BRL": ["R$", "BRL", "reais"],
 }
-_CURRENCY_WORDS = sorted(((s, code) for code, spellings in _CURRENCIES.items() for s in spellings),
-                         key=lambda item: -len(item[0]))
+_CURRENCY_WORDS = sorted(
+    ((s, code) for code, spellings in _CURRENCIES.items() for s in spellings),
+    key=lambda item: -len(item[0]),
+)
 _CURRENCY_OF = dict(_CURRENCY_WORDS)
 
 
 _SYMBOL_ONLY = set("€$£¥₩₫₺﷼")
 # Currency words that are also ordinary words or parts of them ("won't", "đồng ý", "بين"):
 # they count only right next to a number.
-_NEXT_TO_NUMBER = {"won", "đồng", "đ", "ين", "元", "块", "원", "엔", "lira", "yen", "dolar",
-                   "real", "TL", "ريال", "درهم", "جنيه", "دولار", "يورو", "وون", "يوان"}
+_NEXT_TO_NUMBER = {
+    "won",
+    "đồng",
+    "đ",
+    "ين",
+    "元",
+    "块",
+    "원",
+    "엔",
+    "lira",
+    "yen",
+    "dolar",
+    "real",
+    "TL",
+    "ريال",
+    "درهم",
+    "جنيه",
+    "دولار",
+    "يورو",
+    "وون",
+    "يوان",
+}
 
 
 def _bounded(word: str) -> str:
     escaped = re.escape(word)
-    if word in _NEXT_TO_NUMBER or not re.search(r"[A-Za-zÀ-ÿ]", word) and len(word) > 1 and \
-            not set(word) <= _SYMBOL_ONLY and not re.fullmatch(r"[A-Z$]+", word):
+    if (
+        word in _NEXT_TO_NUMBER
+        or not re.search(r"[A-Za-zÀ-ÿ]", word)
+        and len(word) > 1
+        and not set(word) <= _SYMBOL_ONLY
+        and not re.fullmatch(r"[A-Z$]+", word)
+    ):
         after = r"(?![^\W\d_])" if re.search(r"[A-Za-zÀ-ÿ]", word) else ""
         return rf"(?<=\d){escaped}{after}|(?<=\d ){escaped}{after}|{escaped}(?= ?\d)"
     if re.search(r"[A-Za-zÀ-ÿ]", word):
@@ -109,16 +182,19 @@ _UNITS = {
     "minute": r"minutes?|min|minutos?|minuti|minuten?|分钟|分|분|دقائق|دقيقة|phút|dakika\w*",
     "hour": r"hours?|hrs?|horas?|heures?|ore|ora|stunden?|時間|小时|小時|시간|ساعات|ساعة|giờ|saat\w*",
     "day": r"(?:business |working |calendar )?days?|営業日|个工作日|個工作日|工作日|영업일|d[ií]as?(?: laborables| hábiles| úteis)?|"
-           r"jours?(?: ouvrés| ouvrables)?|giorni(?: lavorativi)?|giorno|(?:werk|arbeits)?tage?n?|"
-           r"dias?(?: úteis)?|日|天|일|أيام|يوم|ngày|(?:iş )?gün\w*",
+    r"jours?(?: ouvrés| ouvrables)?|giorni(?: lavorativi)?|giorno|(?:werk|arbeits)?tage?n?|"
+    r"dias?(?: úteis)?|日|天|일|أيام|يوم|ngày|(?:iş )?gün\w*",
     "week": r"weeks?|semanas?|semaines?|settimane?|wochen?|週間|週|周|주|أسابيع|أسبوع|tuần|hafta\w*",
     "month": r"months?|meses|mes|mois|mesi|mese|monate?n?|か月|ヶ月|ケ月|个月|個月|개월|أشهر|شهر|tháng|ay",
     "year": r"years?|años?|ans?|années?|anni|anno|jahre?n?|jahr|anos?|年|년|سنوات|سنة|năm|yıl\w*",
     "percent": r"%|٪|percent|por ciento|pour cent|prozent|per cento|por cento|パーセント|퍼센트",
 }
-_UNIT = re.compile(r"(?<![\d.,:])(\d+)\s?(?:-|–|\s)?\s?(" + "|".join(
-    f"(?P<{name}>{pattern})" for name, pattern in _UNITS.items()) + r")(?![A-Za-z\u00c0-\u024f]|元|本|러)",
-    re.IGNORECASE)
+_UNIT = re.compile(
+    r"(?<![\d.,:])(\d+)\s?(?:-|–|\s)?\s?("
+    + "|".join(f"(?P<{name}>{pattern})" for name, pattern in _UNITS.items())
+    + r")(?![A-Za-z\u00c0-\u024f]|元|本|러)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -140,7 +216,7 @@ def _number(token: str) -> Decimal | None:
     token = re.sub(r"[\u00a0\u202f ]", "", token)
     if "." in token and "," in token:  # the last separator is the decimal one
         decimal = max(token.rfind("."), token.rfind(","))
-        token = re.sub(r"[.,]", "", token[:decimal]) + "." + token[decimal + 1:]
+        token = re.sub(r"[.,]", "", token[:decimal]) + "." + token[decimal + 1 :]
     elif token.count(".") + token.count(",") > 1:
         token = re.sub(r"[.,]", "", token)
     elif m := re.fullmatch(r"(\d+)[.,](\d+)", token):
@@ -162,8 +238,8 @@ def figures(text: str) -> Figures:
     amounts = set()
     for m in _CURRENCY.finditer(text):
         code = _CURRENCY_OF[m.group(0)]
-        before = re.search(r"(\d[\d.,\u00a0\u202f ]*\d|\d)[\s\u00a0\u202f]?$", text[:m.start()])
-        after = re.match(r"[\s\u00a0\u202f]?(\d[\d.,\u00a0\u202f]*\d|\d)", text[m.end():])
+        before = re.search(r"(\d[\d.,\u00a0\u202f ]*\d|\d)[\s\u00a0\u202f]?$", text[: m.start()])
+        after = re.match(r"[\s\u00a0\u202f]?(\d[\d.,\u00a0\u202f]*\d|\d)", text[m.end() :])
         for found in (before, after):
             if found and (value := _number(found.group(1).strip())) is not None:
                 amounts.add((code, value))
@@ -176,8 +252,15 @@ def figures(text: str) -> Figures:
     numbers = {n for token in _NUMBER.findall(text) if (n := _number(token)) is not None}
     for h, mm in _TIME.findall(text):  # "9:00" also holds the numbers 9 and 0
         numbers |= {Decimal(int(h)), Decimal(int(mm))}
-    return Figures(frozenset(amounts), frozenset(numbers), frozenset(currencies), frozenset(units), frozenset(times),
-                   frozenset(emails), frozenset(urls))
+    return Figures(
+        frozenset(amounts),
+        frozenset(numbers),
+        frozenset(currencies),
+        frozenset(units),
+        frozenset(times),
+        frozenset(emails),
+        frozenset(urls),
+    )
 
 
 def _shown(value: str | Decimal | tuple[str, Decimal]) -> str:
@@ -195,13 +278,14 @@ def figure_problems(reply: str, sources: list[str], question: str = "") -> list[
     numbers = set().union(*(k.numbers for k in known)) | asked.numbers
     problems = []
     for label, values, allowed in (
-            ("price or percentage", got.amounts, set().union(*(k.amounts for k in known))),
-            ("amount or number", got.numbers, numbers),
-            ("currency", got.currencies, set().union(*(k.currencies for k in known))),
-            ("time unit", got.units, set().union(*(k.units for k in known)) | asked.units),
-            ("time of day", got.times, set().union(*(k.times for k in known)) | asked.times),
-            ("e-mail address", got.emails, set().union(*(k.emails for k in known))),
-            ("link", got.urls, set().union(*(k.urls for k in known)))):
+        ("price or percentage", got.amounts, set().union(*(k.amounts for k in known))),
+        ("amount or number", got.numbers, numbers),
+        ("currency", got.currencies, set().union(*(k.currencies for k in known))),
+        ("time unit", got.units, set().union(*(k.units for k in known)) | asked.units),
+        ("time of day", got.times, set().union(*(k.times for k in known)) | asked.times),
+        ("e-mail address", got.emails, set().union(*(k.emails for k in known))),
+        ("link", got.urls, set().union(*(k.urls for k in known))),
+    ):
         extra = sorted(_shown(v) for v in values - allowed)
         if extra:
             problems.append(Problem("figures", f"{label} not in the entry: {', '.join(extra)}"))
@@ -210,14 +294,18 @@ def figure_problems(reply: str, sources: list[str], question: str = "") -> list[
 
 # --- clean ---------------------------------------------------------------------------------
 
-_MARKER = re.compile(r"(?i:[^\W\d]*_covered\b|\bnotcovered\b)|\bNOT[\s_-]*COVERED\b|\bCOVERED\b"
-                     r"|\b[A-Z]{2,}_[A-Z]{2,}(?:_[A-Z]+)*\b")
-_TAG = re.compile(r"</?\s*[A-Za-z_][\w-]*\s*/?>|<\|[^|<>]{1,40}\|>|\[/?INST\]|<</?SYS>>"
-                  r"|\{\{?\s*[a-z_]+\s*\}?\}|【\d{1,2}】|^\s*#{2,}\s*\w+"
-                  r"|^\s*(?:assistant|customer|user|bot|system|answer|response|question|reply|"
-                  r"customer question|respuesta|réponse|antwort|risposta|resposta|回答|答案|回复|"
-                  r"答え|답변|대답|الإجابة|الجواب|trả lời|câu trả lời|cevap|yanıt)\s*[:：]",
-                  re.IGNORECASE | re.MULTILINE)
+_MARKER = re.compile(
+    r"(?i:[^\W\d]*_covered\b|\bnotcovered\b)|\bNOT[\s_-]*COVERED\b|\bCOVERED\b"
+    r"|\b[A-Z]{2,}_[A-Z]{2,}(?:_[A-Z]+)*\b"
+)
+_TAG = re.compile(
+    r"</?\s*[A-Za-z_][\w-]*\s*/?>|<\|[^|<>]{1,40}\|>|\[/?INST\]|<</?SYS>>"
+    r"|\{\{?\s*[a-z_]+\s*\}?\}|【\d{1,2}】|^\s*#{2,}\s*\w+"
+    r"|^\s*(?:assistant|customer|user|bot|system|answer|response|question|reply|"
+    r"customer question|respuesta|réponse|antwort|risposta|resposta|回答|答案|回复|"
+    r"答え|답변|대답|الإجابة|الجواب|trả lời|câu trả lời|cevap|yanıt)\s*[:：]",
+    re.IGNORECASE | re.MULTILINE,
+)
 _DUMP_LINE = re.compile(r"(?m)^\s*\[\d{1,2}\]")
 _QUESTION_END = re.compile(r"[?？؟]\s*$")
 
@@ -226,7 +314,9 @@ def _letters(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
 
 
-def clean_problems(reply: str, question: str = "", sources: list[str] | None = None) -> list[Problem]:
+def clean_problems(
+    reply: str, question: str = "", sources: list[str] | None = None
+) -> list[Problem]:
     problems = []
     known = " ".join(sources or [])
     if m := next((m for m in _MARKER.finditer(reply) if m.group(0) not in known), None):
@@ -235,21 +325,35 @@ def clean_problems(reply: str, question: str = "", sources: list[str] | None = N
         problems.append(Problem("clean", f"a prompt tag or placeholder: {m.group(0).strip()!r}"))
     sentences = split_sentences(reply)
     if any(len(_letters(_MARK.sub("", s))) < 2 and _MARK.search(s) for s in sentences) or (
-            _MARK.search(reply) and len(_letters(_MARK.sub("", reply))) < 8):
+        _MARK.search(reply) and len(_letters(_MARK.sub("", reply))) < 8
+    ):
         problems.append(Problem("clean", "a bare [n] without words"))
     if _DUMP_LINE.search(reply):
         problems.append(Problem("clean", "numbered entries instead of an answer"))
     content = _letters(_MARK.sub("", reply))
     words = _MARK.sub("", reply).split()
-    fragment = (len(content) <= 8 if re.search(r"[\u3040-\u9fff\uac00-\ud7af]", reply)
-                else len(words) <= 3) and not re.search(r"[.!?。！？]\s*$", _MARK.sub("", reply)) \
-        and not _EMAIL.search(reply) and not _URL.search(reply)
+    fragment = (
+        (
+            len(content) <= 8
+            if re.search(r"[\u3040-\u9fff\uac00-\ud7af]", reply)
+            else len(words) <= 3
+        )
+        and not re.search(r"[.!?。！？]\s*$", _MARK.sub("", reply))
+        and not _EMAIL.search(reply)
+        and not _URL.search(reply)
+    )
     if len(content) < 4:
         problems.append(Problem("clean", "no answer in the text"))
     elif fragment:
         problems.append(Problem("clean", "a fragment, not an answer"))
-    elif question and sentences and all(_QUESTION_END.search(s) for s in sentences) and (
-            SequenceMatcher(None, content, _letters(question)).ratio() >= 0.6 or len(sentences) == 1):
+    elif (
+        question
+        and sentences
+        and all(_QUESTION_END.search(s) for s in sentences)
+        and (
+            SequenceMatcher(None, content, _letters(question)).ratio() >= 0.6 or len(sentences) == 1
+        )
+    ):
         problems.append(Problem("clean", "the question asked back instead of an answer"))
     return problems
 
@@ -262,11 +366,24 @@ _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
 _ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_SCRIPTS = {"kana": _KANA, "han": _HAN, "hangul": _HANGUL, "arabic": _ARABIC, "latin": _LATIN,
-            "cyrillic": _CYRILLIC}
-_EXPECTED_SCRIPTS = {"ja": {"kana", "han"}, "zh": {"han"}, "ko": {"hangul"}, "ar": {"arabic"},
-                     "ru": {"cyrillic"}}
-_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff][A-Za-z0-9'’\u00c0-\u024f\u1e00-\u1eff-]*")
+_SCRIPTS = {
+    "kana": _KANA,
+    "han": _HAN,
+    "hangul": _HANGUL,
+    "arabic": _ARABIC,
+    "latin": _LATIN,
+    "cyrillic": _CYRILLIC,
+}
+_EXPECTED_SCRIPTS = {
+    "ja": {"kana", "han"},
+    "zh": {"han"},
+    "ko": {"hangul"},
+    "ar": {"arabic"},
+    "ru": {"cyrillic"},
+}
+_LATIN_WORD = re.compile(
+    r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff][A-Za-z0-9'’\u00c0-\u024f\u1e00-\u1eff-]*"
+)
 _QUOTED = re.compile(r"[«“„\"「『]([^»”“\"」』\n]{1,60})[»”“\"」』]")
 
 # The words a yes/no answer opens with, per language (lower case, without accents for none).
@@ -274,9 +391,11 @@ _QUOTED = re.compile(r"[«“„\"「『]([^»”“\"」』\n]{1,60})[»”“\
 # "不同" and "لاحقًا" start with such a word without being one.
 YES_WORDS = {
     "en": ["yes", "yeah", "yep", "sure", "of course", "absolutely", "certainly", "definitely"],
-    "es": ["sí", "claro", "por supuesto", "desde luego"], "fr": ["oui", "bien sûr", "tout à fait"],
+    "es": ["sí", "claro", "por supuesto", "desde luego"],
+    "fr": ["oui", "bien sûr", "tout à fait"],
     "de": ["ja", "jawohl", "natürlich", "selbstverständlich", "klar", "gerne", "gern"],
-    "it": ["sì", "certo", "certamente"], "pt": ["sim", "claro", "com certeza"],
+    "it": ["sì", "certo", "certamente"],
+    "pt": ["sim", "claro", "com certeza"],
     "zh": ["是的", "是", "可以", "能", "有", "对", "当然可以", "当然"],
     "ja": ["はい", "ええ", "もちろんです", "もちろん"],
     "ko": ["네", "예", "물론입니다", "물론이죠", "물론"],
@@ -289,7 +408,8 @@ NO_WORDS = {
     "es": ["no", "lamentablemente no", "lamentablemente", "me temo que no"],
     "fr": ["non", "malheureusement non", "malheureusement", "hélas"],
     "de": ["nein", "leider nein", "leider nicht", "leider"],
-    "it": ["no", "purtroppo no", "purtroppo"], "pt": ["não", "infelizmente não", "infelizmente"],
+    "it": ["no", "purtroppo no", "purtroppo"],
+    "pt": ["não", "infelizmente não", "infelizmente"],
     "zh": ["不是", "不可以", "不能", "不", "没有", "很抱歉", "抱歉", "遗憾的是"],
     "ja": ["いいえ", "いえ", "残念ながら", "あいにく"],
     "ko": ["아니요", "아니오", "아뇨", "죄송하지만", "안타깝게도", "아쉽게도"],
@@ -300,22 +420,93 @@ NO_WORDS = {
 _AFTER_OPENER = re.compile(r"\s*(?:[,，、.。!！:：;؛،]|$)")
 # Openers that may also be followed by a plain space ("Yes we do", "Oui bien sûr"); the rest
 # are ordinary words too ("no prazo" is "in the period", "Có thể" is "can").
-_SPACED_OPENERS = {"yes", "yeah", "yep", "of course", "absolutely", "certainly", "sí", "oui",
-                   "bien sûr", "ja", "jawohl", "natürlich", "sì", "certo", "sim", "claro", "nein",
-                   "non", "não", "hayır", "evet", "tabii", "tabii ki", "elbette", "vâng", "nope",
-                   "нет", "当然可以", "当然", "물론입니다", "물론이죠", "طبعًا", "نعم", "بالطبع"}
+_SPACED_OPENERS = {
+    "yes",
+    "yeah",
+    "yep",
+    "of course",
+    "absolutely",
+    "certainly",
+    "sí",
+    "oui",
+    "bien sûr",
+    "ja",
+    "jawohl",
+    "natürlich",
+    "sì",
+    "certo",
+    "sim",
+    "claro",
+    "nein",
+    "non",
+    "não",
+    "hayır",
+    "evet",
+    "tabii",
+    "tabii ki",
+    "elbette",
+    "vâng",
+    "nope",
+    "нет",
+    "当然可以",
+    "当然",
+    "물론입니다",
+    "물론이죠",
+    "طبعًا",
+    "نعم",
+    "بالطبع",
+}
 # Words that open sentences of a language without being another language's yes or no.
-_OWN_WORDS = {"it": {"non", "no"}, "pt": {"no", "na", "nos"}, "es": {"no"}, "fr": {"si"},
-              "vi": {"no"}, "en": {"no"}}
+_OWN_WORDS = {
+    "it": {"non", "no"},
+    "pt": {"no", "na", "nos"},
+    "es": {"no"},
+    "fr": {"si"},
+    "vi": {"no"},
+    "en": {"no"},
+}
 # English words that are no word of the other supported Latin-script languages ("to" is
 # Vietnamese): one of them in a French or Turkish sentence is an English leak.
-_ENGLISH_FUNCTION = {"the", "and", "you", "your", "are", "is", "with", "our", "we", "can",
-                     "of", "this", "that", "have", "within", "after", "days",
-                     "shipping", "order", "orders", "free", "refund", "refunds", "return"}
-_FOREIGN_OPENERS = {word: lang for lang, words in {**YES_WORDS}.items() for word in words
-                    if _LATIN.search(word) and " " not in word}
-_FOREIGN_OPENERS.update({w: lang for lang, words in NO_WORDS.items() for w in words
-                         if _LATIN.search(w) and " " not in w})
+_ENGLISH_FUNCTION = {
+    "the",
+    "and",
+    "you",
+    "your",
+    "are",
+    "is",
+    "with",
+    "our",
+    "we",
+    "can",
+    "of",
+    "this",
+    "that",
+    "have",
+    "within",
+    "after",
+    "days",
+    "shipping",
+    "order",
+    "orders",
+    "free",
+    "refund",
+    "refunds",
+    "return",
+}
+_FOREIGN_OPENERS = {
+    word: lang
+    for lang, words in {**YES_WORDS}.items()
+    for word in words
+    if _LATIN.search(word) and " " not in word
+}
+_FOREIGN_OPENERS.update(
+    {
+        w: lang
+        for lang, words in NO_WORDS.items()
+        for w in words
+        if _LATIN.search(w) and " " not in w
+    }
+)
 
 
 def _scripts_of(text: str) -> dict[str, int]:
@@ -332,8 +523,11 @@ def _allowed_words(sources: list[str]) -> set[str]:
             allowed.update(w.casefold() for w in _LATIN_WORD.findall(label))
         for sentence in split_sentences(source):
             words = _LATIN_WORD.findall(sentence)
-            allowed.update(w.casefold() for w in words[1:] if w[0].isupper() or any(
-                ch.isupper() for ch in w[1:]))
+            allowed.update(
+                w.casefold()
+                for w in words[1:]
+                if w[0].isupper() or any(ch.isupper() for ch in w[1:])
+            )
             scripts = _scripts_of(sentence)
             if sum(scripts.values()) > 2 * scripts.get("latin", 0):
                 # A sentence in another script: every Latin word in it is a name ("Klarna").
@@ -363,25 +557,41 @@ def language_problems(reply: str, language: str, sources: list[str] | None = Non
             else:
                 foreign_latin.append(word)
         if foreign_latin:
-            verdict.problems.append(Problem(
-                "language", f"Latin-script words in a {language} reply: {' '.join(foreign_latin)}"))
+            verdict.problems.append(
+                Problem(
+                    "language",
+                    f"Latin-script words in a {language} reply: {' '.join(foreign_latin)}",
+                )
+            )
         scripts = _scripts_of(kept)
         others = {s: n for s, n in scripts.items() if s not in expected and s != "latin"}
         if language == "ja" and scripts.get("han", 0) >= 12 and not scripts.get("kana"):
             others["han (Chinese, no kana)"] = scripts["han"]
         if others:
-            verdict.problems.append(Problem(
-                "language", f"a sentence in another script ({', '.join(others)}): {sentence[:60]!r}"))
+            verdict.problems.append(
+                Problem(
+                    "language",
+                    f"a sentence in another script ({', '.join(others)}): {sentence[:60]!r}",
+                )
+            )
             continue
         if "latin" not in expected:
             continue
         words = [w.casefold() for w in _LATIN_WORD.findall(kept)]
         opener = words[0] if words else ""
-        if (opener in _FOREIGN_OPENERS and opener not in YES_WORDS.get(language, [])
-                and opener not in NO_WORDS.get(language, []) and opener.casefold() not in allowed
-                and opener not in _OWN_WORDS.get(language, set())):
-            verdict.problems.append(Problem(
-                "language", f"opens with {_FOREIGN_OPENERS[opener]} {words[0]!r}: {sentence[:60]!r}"))
+        if (
+            opener in _FOREIGN_OPENERS
+            and opener not in YES_WORDS.get(language, [])
+            and opener not in NO_WORDS.get(language, [])
+            and opener.casefold() not in allowed
+            and opener not in _OWN_WORDS.get(language, set())
+        ):
+            verdict.problems.append(
+                Problem(
+                    "language",
+                    f"opens with {_FOREIGN_OPENERS[opener]} {words[0]!r}: {sentence[:60]!r}",
+                )
+            )
             continue
         english = [w for w in words if w in _ENGLISH_FUNCTION and w not in allowed]
         if language != "en" and english:
@@ -390,21 +600,28 @@ def language_problems(reply: str, language: str, sources: list[str] | None = Non
         letters = sum(ch.isalpha() for ch in kept)
         if letters >= 12:
             found = detect_language(kept, language)
-            if found.language != language and found.confidence >= 0.6 and not _close(
-                    found.language, language, kept):
-                verdict.problems.append(Problem(
-                    "language", f"a sentence in {found.language}: {sentence[:60]!r}"))
+            if (
+                found.language != language
+                and found.confidence >= 0.6
+                and not _close(found.language, language, kept)
+            ):
+                verdict.problems.append(
+                    Problem("language", f"a sentence in {found.language}: {sentence[:60]!r}")
+                )
     verdict.allowed = sorted(set(verdict.allowed))
     return verdict
 
 
 def _close(found: str, expected: str, sentence: str) -> bool:
     # Short Latin sentences full of names confuse detectors; only a sure, longer one counts.
-    return sum(ch.isalpha() for ch in sentence) < 30 and detect_language(
-        sentence, expected).confidence < 0.7
+    return (
+        sum(ch.isalpha() for ch in sentence) < 30
+        and detect_language(sentence, expected).confidence < 0.7
+    )
 
 
 # --- claims --------------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=32)
 def _names(language: str) -> dict[str, str]:
@@ -416,8 +633,12 @@ def _names(language: str) -> dict[str, str]:
     names = {}
     cjk = base_language(language) in ("zh", "ja", "ko")
     for code, name in locale.territories.items():
-        if code.isalpha() and len(code) == 2 and len(name) >= (2 if cjk else 3) and \
-                name.casefold() not in _NOT_NAMES:
+        if (
+            code.isalpha()
+            and len(code) == 2
+            and len(name) >= (2 if cjk else 3)
+            and name.casefold() not in _NOT_NAMES
+        ):
             names[name.casefold()] = f"country:{code}"
     for width in ("wide", "abbreviated") if cjk or base_language(language) == "ar" else ("wide",):
         for number, name in locale.days["format"][width].items():
@@ -430,8 +651,21 @@ def _names(language: str) -> dict[str, str]:
 
 
 # Country names that are ordinary words too (Turkish "sudan": "from water"; "jersey").
-_NOT_NAMES = {"sudan", "jersey", "chad", "jordan", "guinea", "turkey", "china", "panama", "mali",
-              "georgia", "niger", "oman", "peru"}
+_NOT_NAMES = {
+    "sudan",
+    "jersey",
+    "chad",
+    "jordan",
+    "guinea",
+    "turkey",
+    "china",
+    "panama",
+    "mali",
+    "georgia",
+    "niger",
+    "oman",
+    "peru",
+}
 
 
 def _mentioned(text: str, languages: set[str]) -> set[str]:
@@ -440,8 +674,9 @@ def _mentioned(text: str, languages: set[str]) -> set[str]:
     for language in languages:
         cjk = base_language(language) in ("zh", "ja", "ko")
         for name, key in _names(language).items():
-            if name in folded and (cjk or re.search(
-                    rf"(?<![^\W\d_]){re.escape(name)}(?![^\W\d_])", folded)):
+            if name in folded and (
+                cjk or re.search(rf"(?<![^\W\d_]){re.escape(name)}(?![^\W\d_])", folded)
+            ):
                 found.add(key)
     return found
 
@@ -452,9 +687,13 @@ NEGATIONS = {
     "es": r"\b(?:no|solo|sólo|solamente|únicamente|nunca)\b",
     "fr": r"\b(?:ne|n'|pas|non|uniquement|seulement|jamais)\b|\bn'",
     "de": r"\b(?:nicht|kein\w*|nur|nie)\b",
-    "it": r"\b(?:non|solo|soltanto|mai)\b", "pt": r"\b(?:não|só|somente|apenas|nunca)\b",
-    "zh": r"不|没|无|只|仅", "ja": r"ない|ません|できず|のみ|だけ", "ko": r"않|없|안 |못|만 |뿐",
-    "ar": r"(?<!\w)(?:لا|لن|ليس|ليست|غير|فقط|إلا)(?!\w)", "vi": r"\b(?:không|chỉ|chưa)\b",
+    "it": r"\b(?:non|solo|soltanto|mai)\b",
+    "pt": r"\b(?:não|só|somente|apenas|nunca)\b",
+    "zh": r"不|没|无|只|仅",
+    "ja": r"ない|ません|できず|のみ|だけ",
+    "ko": r"않|없|안 |못|만 |뿐",
+    "ar": r"(?<!\w)(?:لا|لن|ليس|ليست|غير|فقط|إلا)(?!\w)",
+    "vi": r"\b(?:không|chỉ|chưa)\b",
     "tr": r"\b(?:değil|yok|sadece|yalnızca|hiçbir)\b|\w(?:mıyor|miyor|muyor|müyor|maz|mez)\b",
 }
 
@@ -466,25 +705,37 @@ def opening_polarity(reply: str, language: str) -> str | None:
     best = None
     for polarity, table in (("no", NO_WORDS), ("yes", YES_WORDS)):
         for word in table.get(base_language(language), []):
-            if start.startswith(word) and (_AFTER_OPENER.match(start, len(word)) or (
-                    word in _SPACED_OPENERS and start[len(word):len(word) + 1].isspace()
-                    and not (word in ("non", "no") and base_language(language) == "it"))):
+            if start.startswith(word) and (
+                _AFTER_OPENER.match(start, len(word))
+                or (
+                    word in _SPACED_OPENERS
+                    and start[len(word) : len(word) + 1].isspace()
+                    and not (word in ("non", "no") and base_language(language) == "it")
+                )
+            ):
                 if best is None or len(word) > best[1]:
                     best = (polarity, len(word))
     return best[0] if best else None
 
 
-def claim_problems(reply: str, language: str, sources: list[str], question: str = "",
-                   source_languages: tuple[str, ...] = (), *,
-                   opening_rule: bool = True) -> list[Problem]:
+def claim_problems(
+    reply: str,
+    language: str,
+    sources: list[str],
+    question: str = "",
+    source_languages: tuple[str, ...] = (),
+    *,
+    opening_rule: bool = True,
+) -> list[Problem]:
     """``opening_rule``: a reply may open with yes/no only where the entry's answer does (the
     engine's rule; ``eval answers`` checks the expected polarity instead)."""
     problems = []
     languages = {base_language(language), *map(base_language, source_languages)}
     said = _mentioned(reply, languages) - _mentioned(" ".join(sources), languages)
     if said:
-        problems.append(Problem("claim", "names what the entry does not have: " + ", ".join(
-            sorted(said))))
+        problems.append(
+            Problem("claim", "names what the entry does not have: " + ", ".join(sorted(said)))
+        )
     if _LATIN.search(question) and base_language(language) != "de":
         # A name the customer asked about, repeated in the reply, that the entry never names.
         known = {w.casefold()[:5] for s in sources for w in _LATIN_WORD.findall(s)}
@@ -502,19 +753,30 @@ def claim_problems(reply: str, language: str, sources: list[str], question: str 
         entry_polarity = opening_polarity(entry_answer, entry_language)
         negation = NEGATIONS.get(entry_language)
         denies = bool(negation and re.search(negation, entry_answer.casefold()))
-        if entry_polarity != polarity and not (polarity == "no" and entry_polarity is None
-                                               and denies):
+        if entry_polarity != polarity and not (
+            polarity == "no" and entry_polarity is None and denies
+        ):
             problems.append(Problem("claim", f"opens with a '{polarity}' the entry does not give"))
     return problems
 
 
-def check(reply: str, *, language: str, sources: list[str], question: str = "",
-          source_languages: tuple[str, ...] = (), opening_rule: bool = True) -> Verdict:
+def check(
+    reply: str,
+    *,
+    language: str,
+    sources: list[str],
+    question: str = "",
+    source_languages: tuple[str, ...] = (),
+    opening_rule: bool = True,
+) -> Verdict:
     """Every check on a reply to ``question`` built from ``sources`` (entry texts, the one the
     reply is written from first)."""
     verdict = language_problems(reply, language, sources)
-    verdict.problems[:0] = (clean_problems(reply, question, sources)
-                            + figure_problems(reply, sources, question)
-                            + claim_problems(reply, language, sources, question,
-                                             source_languages, opening_rule=opening_rule))
+    verdict.problems[:0] = (
+        clean_problems(reply, question, sources)
+        + figure_problems(reply, sources, question)
+        + claim_problems(
+            reply, language, sources, question, source_languages, opening_rule=opening_rule
+        )
+    )
     return verdict

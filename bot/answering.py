@@ -65,9 +65,15 @@ class Question:
 
 
 class VerifiedAnswerer:
-    def __init__(self, model: ModelFactory, translator: EntryTranslator,
-                 can_hand_off: Callable[[], bool], *, clarify_margin: float = 0.05,
-                 sure_relevance: float = SURE_RELEVANCE) -> None:
+    def __init__(
+        self,
+        model: ModelFactory,
+        translator: EntryTranslator,
+        can_hand_off: Callable[[], bool],
+        *,
+        clarify_margin: float = 0.05,
+        sure_relevance: float = SURE_RELEVANCE,
+    ) -> None:
         self.model = model
         self.translator = translator
         self.can_hand_off = can_hand_off
@@ -97,12 +103,12 @@ class VerifiedAnswerer:
         entry = self.translator.localized(hit.document, question.language, question.locale)
         translated = entry is not None
         if entry is None:  # no translation passed its checks: draft across languages
-            log.info("no verified translation of entry %s into %s", hit.entry_id,
-                     question.language)
+            log.info("no verified translation of entry %s into %s", hit.entry_id, question.language)
             entry = self.translator.localized(hit.document, hit.language, question.locale)
             if entry is None:  # only a translation fails; the entry's own language cannot
-                raise RuntimeError(f"entry {hit.entry_id} could not be read in its own "
-                                   f"language {hit.language!r}")
+                raise RuntimeError(
+                    f"entry {hit.entry_id} could not be read in its own language {hit.language!r}"
+                )
         reminder = ""
         for attempt in ("draft", "redraft"):
             reply.path = attempt
@@ -125,38 +131,60 @@ class VerifiedAnswerer:
                     log.info("the answer stopped before a failing sentence: %s", problems[0])
                 return
             log.info("draft rejected (%s): %s", attempt, "; ".join(map(str, problems[:3])))
-            reminder = (f" Your previous answer was rejected: {problems[0].detail}. "
-                        f"Write it again from the entry.")
+            reminder = (
+                f" Your previous answer was rejected: {problems[0].detail}. "
+                f"Write it again from the entry."
+            )
         reply.path = "fallback"
         if not translated:
             yield from self._declined(reply)
             return
         yield message("fallback_intro", question.language) + "\n\n" + entry.answer
 
-    def _draft(self, question: Question, entry: LocalizedEntry,
-               reminder: str) -> Iterator[tuple[str, Any]]:
+    def _draft(
+        self, question: Question, entry: LocalizedEntry, reminder: str
+    ) -> Iterator[tuple[str, Any]]:
         """("ok", piece) for each piece that passed, then ("bad", problems) or
         ("declined", None): the second item is a ``str``, a ``list[Problem]`` or None."""
         may_decline = question.confidence < self.sure_relevance
-        stream = (DRAFT_PROMPT | self.model("answer") | StrOutputParser()).stream({
-            "entry": as_data(entry.text), "question": as_data(question.text),
-            "language_name": language_name(question.language),
-            "register": register_for(question.language),
-            "uncovered_rule": DRAFT_UNCOVERED_RULE if may_decline else DRAFT_ANSWER_RULE,
-            "reminder": reminder, "history": question.history[-2:],
-        })
+        stream = (DRAFT_PROMPT | self.model("answer") | StrOutputParser()).stream(
+            {
+                "entry": as_data(entry.text),
+                "question": as_data(question.text),
+                "language_name": language_name(question.language),
+                "register": register_for(question.language),
+                "uncovered_rule": DRAFT_UNCOVERED_RULE if may_decline else DRAFT_ANSWER_RULE,
+                "reminder": reminder,
+                "history": question.history[-2:],
+            }
+        )
         shown, pending, buffer, sentences = "", "", "", 0
 
         def judge(piece: str) -> tuple[str, Any]:
             if NOT_COVERED_PATTERN.search(piece):
                 # Also after an apology already shown: the customer gets "I don't know".
-                return ("declined", None) if may_decline else ("bad", [answer_checks.Problem(
-                    "clean", "the entry answers this question: answer it")])
+                return (
+                    ("declined", None)
+                    if may_decline
+                    else (
+                        "bad",
+                        [
+                            answer_checks.Problem(
+                                "clean", "the entry answers this question: answer it"
+                            )
+                        ],
+                    )
+                )
             verdict = answer_checks.check(
-                _unmarked(shown + piece), language=question.language, sources=entry.sources,
+                _unmarked(shown + piece),
+                language=question.language,
+                sources=entry.sources,
                 question=question.text,
-                source_languages=((question.language if entry.translated else entry.language),
-                                  entry.language))
+                source_languages=(
+                    (question.language if entry.translated else entry.language),
+                    entry.language,
+                ),
+            )
             return ("ok", piece) if verdict.ok else ("bad", verdict.problems)
 
         try:

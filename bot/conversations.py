@@ -103,7 +103,9 @@ class SqliteConversationStore:
 
     _PURGE_EVERY = 200  # appends between sweeps of expired conversations
 
-    def __init__(self, path: Path | str, *, max_messages: int = 40, ttl_s: float = 7 * 86400) -> None:
+    def __init__(
+        self, path: Path | str, *, max_messages: int = 40, ttl_s: float = 7 * 86400
+    ) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.max_messages = max_messages
@@ -131,8 +133,7 @@ class SqliteConversationStore:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
             if "mid" not in columns:  # stores written before replies had ids
                 try:
-                    self._db.execute(
-                        "ALTER TABLE messages ADD COLUMN mid TEXT NOT NULL DEFAULT ''")
+                    self._db.execute("ALTER TABLE messages ADD COLUMN mid TEXT NOT NULL DEFAULT ''")
                 except sqlite3.OperationalError as exc:  # another process added it just now
                     if "duplicate column" not in str(exc):
                         raise
@@ -154,7 +155,8 @@ class SqliteConversationStore:
             rows = self._db.execute(
                 "SELECT role, text, language, at, mid FROM messages WHERE key=? "
                 "ORDER BY id DESC LIMIT ?",
-                (key, self.max_messages)).fetchall()
+                (key, self.max_messages),
+            ).fetchall()
         return [Message(*row) for row in reversed(rows)]
 
     def append(self, key: str, *messages: Message) -> None:
@@ -164,11 +166,13 @@ class SqliteConversationStore:
             self._touch(key)
             self._db.executemany(
                 "INSERT INTO messages (key, role, text, language, at, mid) VALUES (?, ?, ?, ?, ?, ?)",
-                [(key, m.role, m.text, m.language, m.at, m.id) for m in messages])
+                [(key, m.role, m.text, m.language, m.at, m.id) for m in messages],
+            )
             self._db.execute(
                 "DELETE FROM messages WHERE key=? AND id NOT IN "
                 "(SELECT id FROM messages WHERE key=? ORDER BY id DESC LIMIT ?)",
-                (key, key, self.max_messages))
+                (key, key, self.max_messages),
+            )
             self._appends += 1
         if self._appends % self._PURGE_EVERY == 0:
             self.purge_expired()
@@ -178,17 +182,20 @@ class SqliteConversationStore:
             self._db.execute(
                 "INSERT INTO conversations (key, state, updated) VALUES (?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET updated=excluded.updated",
-                (key, json.dumps(asdict(ConversationState())), time.time()))
+                (key, json.dumps(asdict(ConversationState())), time.time()),
+            )
         else:
             self._db.execute(
                 "INSERT INTO conversations (key, state, updated) VALUES (?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET state=excluded.state, updated=excluded.updated",
-                (key, json.dumps(asdict(state)), time.time()))
+                (key, json.dumps(asdict(state)), time.time()),
+            )
 
     def state(self, key: str) -> ConversationState:
         with self._lock:
-            row = self._db.execute("SELECT state, updated FROM conversations WHERE key=?",
-                                   (key,)).fetchone()
+            row = self._db.execute(
+                "SELECT state, updated FROM conversations WHERE key=?", (key,)
+            ).fetchone()
         if row is None or row[1] < time.time() - self.ttl_s:
             return ConversationState()
         return _state(json.loads(row[0]))
@@ -212,33 +219,49 @@ class SqliteConversationStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT key, state FROM conversations WHERE updated >= ? ORDER BY updated",
-                (time.time() - self.ttl_s,)).fetchall()
+                (time.time() - self.ttl_s,),
+            ).fetchall()
         return [key for key, state in rows if json.loads(state).get("handed_off")]
 
     def purge_expired(self) -> int:
         cutoff = time.time() - self.ttl_s
         with self._lock, self._db:
             for table in ("messages", "feedback"):
-                self._db.execute(f"DELETE FROM {table} WHERE key IN "
-                                 "(SELECT key FROM conversations WHERE updated < ?)", (cutoff,))
-            return self._db.execute("DELETE FROM conversations WHERE updated < ?",
-                                    (cutoff,)).rowcount
+                self._db.execute(
+                    f"DELETE FROM {table} WHERE key IN "
+                    "(SELECT key FROM conversations WHERE updated < ?)",
+                    (cutoff,),
+                )
+            return self._db.execute(
+                "DELETE FROM conversations WHERE updated < ?", (cutoff,)
+            ).rowcount
 
     def add_feedback(self, key: str, feedback: Feedback) -> None:
         """One rating per reply: rating it again replaces the earlier one."""
         with self._lock, self._db:
-            self._db.execute("DELETE FROM feedback WHERE key=? AND reply_id=?",
-                             (key, feedback.reply_id))
+            self._db.execute(
+                "DELETE FROM feedback WHERE key=? AND reply_id=?", (key, feedback.reply_id)
+            )
             self._db.execute(
                 "INSERT INTO feedback (key, reply_id, rating, comment, reply_text, at) "
-                "VALUES (?, ?, ?, ?, ?, ?)", (key, feedback.reply_id, feedback.rating,
-                                              feedback.comment, feedback.reply_text, feedback.at))
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    feedback.reply_id,
+                    feedback.rating,
+                    feedback.comment,
+                    feedback.reply_text,
+                    feedback.at,
+                ),
+            )
 
     def feedback(self, key: str) -> list[Feedback]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT reply_id, rating, comment, reply_text, at FROM feedback WHERE key=? "
-                "ORDER BY at", (key,)).fetchall()
+                "ORDER BY at",
+                (key,),
+            ).fetchall()
         return [Feedback(*row) for row in rows]
 
     def close(self) -> None:
@@ -249,12 +272,19 @@ class RedisConversationStore:
     """Keys ``{prefix}:{key}:messages`` (a list of JSON messages) and ``{prefix}:{key}:state``;
     both carry the TTL, refreshed on every write, so Redis expires idle conversations itself."""
 
-    def __init__(self, url: str, *, max_messages: int = 40, ttl_s: float = 7 * 86400,
-                 prefix: str = "linguadesk:conversation") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_messages: int = 40,
+        ttl_s: float = 7 * 86400,
+        prefix: str = "linguadesk:conversation",
+    ) -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5,
-                                           socket_connect_timeout=5)
+        self._redis = redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5
+        )
         self.max_messages = max_messages
         self.ttl_s = int(ttl_s)
         self.prefix = prefix
@@ -339,9 +369,13 @@ def _state(data: dict) -> ConversationState:
 def open_conversation_store(settings: Settings) -> ConversationStore:
     url = settings.redis  # None unless redis_url is set
     if url:
-        return RedisConversationStore(url,
-                                      max_messages=settings.history_max_messages,
-                                      ttl_s=settings.conversation_ttl_s)
-    return SqliteConversationStore(settings.data_dir / "conversations.sqlite3",
-                                   max_messages=settings.history_max_messages,
-                                   ttl_s=settings.conversation_ttl_s)
+        return RedisConversationStore(
+            url,
+            max_messages=settings.conversations.history_max_messages,
+            ttl_s=settings.conversations.ttl_s,
+        )
+    return SqliteConversationStore(
+        settings.data_dir / "conversations.sqlite3",
+        max_messages=settings.conversations.history_max_messages,
+        ttl_s=settings.conversations.ttl_s,
+    )

@@ -42,8 +42,12 @@ class ConversationDesk:
         """The conversation's language: the one asked for, else the bot's last reply's, else
         ``fallback`` (a locale such as "pt-BR" or a platform's), else the default."""
         state = self._store.state(key)
-        return (state.locked_language or state.language or base_language(fallback or "")
-                or self.default_language)
+        return (
+            state.locked_language
+            or state.language
+            or base_language(fallback or "")
+            or self.default_language
+        )
 
     def history(self, key: str, after: float = 0.0) -> list[Message]:
         return [m for m in self._store.messages(key) if m.at > after]
@@ -67,16 +71,19 @@ class ConversationDesk:
     def feedback(self, key: str) -> list[Feedback]:
         return self._store.feedback(key)
 
-    def rate(self, key: str, reply_id: str, rating: str, comment: str = "", *,
-             channel: str = "") -> bool:
+    def rate(
+        self, key: str, reply_id: str, rating: str, comment: str = "", *, channel: str = ""
+    ) -> bool:
         """👍/👎 on one reply, kept with the conversation. False: no such reply in it."""
         if rating not in ("up", "down"):
             raise ValueError(f"rating must be 'up' or 'down', not {rating!r}")
-        rated = next((m for m in self._store.messages(key)
-                      if m.role == Role.AI and m.id == reply_id), None)
+        rated = next(
+            (m for m in self._store.messages(key) if m.role == Role.AI and m.id == reply_id), None
+        )
         if rated is None:
             return False
-        self._store.add_feedback(key, Feedback(reply_id, rating, comment.strip()[:2000],
-                                               rated.text))
+        self._store.add_feedback(
+            key, Feedback(reply_id, rating, comment.strip()[:2000], rated.text)
+        )
         FEEDBACK.labels(channel or key.split(":", 1)[0], rating).inc()
         return True

@@ -54,8 +54,16 @@ from .prompts import NOT_COVERED_PATTERN, SMALL_TALK_PROMPT, as_data, register_f
 from .reply import Citation, Reply, Status, Turn, citation
 from .rewrite import QueryRewriter, needs_rewrite
 
-__all__ = ["Citation", "Engine", "HitSource", "Reply", "Status", "Turn", "citation",
-           "is_small_talk"]
+__all__ = [
+    "Citation",
+    "Engine",
+    "HitSource",
+    "Reply",
+    "Status",
+    "Turn",
+    "citation",
+    "is_small_talk",
+]
 
 log = logging.getLogger(__name__)
 
@@ -118,18 +126,28 @@ class Answerer(Protocol):
 
 
 class Engine:
-    def __init__(self, retriever: HitSource, llm: BaseChatModel | Callable[[], BaseChatModel],
-                 *, min_confidence: float, off_topic_below: float = 0.0,
-                 conversations: ConversationStore | None = None,
-                 presets: dict[str, GenerationPreset] | None = None, server: str = "vllm",
-                 handoff: HandoffService | None = None, default_language: str = "en",
-                 max_context_entries: int = 3, history_token_budget: int = 1200,
-                 rewrite_follow_ups: bool = True,
-                 retrieval_language: str | Callable[[], str] = "en",
-                 breaker: CircuitBreaker | None = None,
-                 failed_turns: Callable[[dict], None] | None = None,
-                 answer_path: str = "verified", translations: TranslationCache | None = None,
-                 clarify_margin: float = 0.05) -> None:
+    def __init__(
+        self,
+        retriever: HitSource,
+        llm: BaseChatModel | Callable[[], BaseChatModel],
+        *,
+        min_confidence: float,
+        off_topic_below: float = 0.0,
+        conversations: ConversationStore | None = None,
+        presets: dict[str, GenerationPreset] | None = None,
+        server: str = "vllm",
+        handoff: HandoffService | None = None,
+        default_language: str = "en",
+        max_context_entries: int = 3,
+        history_token_budget: int = 1200,
+        rewrite_follow_ups: bool = True,
+        retrieval_language: str | Callable[[], str] = "en",
+        breaker: CircuitBreaker | None = None,
+        failed_turns: Callable[[dict], None] | None = None,
+        answer_path: str = "verified",
+        translations: TranslationCache | None = None,
+        clarify_margin: float = 0.05,
+    ) -> None:
         """``breaker``: stops calling an LLM that keeps failing; ``failed_turns``: told about
         each turn the customer got an apology for, so that it can be answered later."""
         self.retriever = retriever
@@ -153,8 +171,11 @@ class Engine:
         self.answer_path = answer_path
         self.answerers: dict[str, Answerer] = {
             "verified": VerifiedAnswerer(
-                self.model, EntryTranslator(lambda: self.model("translate"), translations),
-                lambda: self._can_hand_off, clarify_margin=clarify_margin),
+                self.model,
+                EntryTranslator(lambda: self.model("translate"), translations),
+                lambda: self._can_hand_off,
+                clarify_margin=clarify_margin,
+            ),
             "legacy": LegacyAnswerer(self.model, lambda: self._can_hand_off),
         }
 
@@ -165,8 +186,11 @@ class Engine:
         # The LLM may be a factory: the embedded server starts only when a turn needs it.
         if self._base_llm is None:
             factory = self._llm
-            self._base_llm = factory() if callable(factory) and not isinstance(
-                factory, BaseChatModel) else factory
+            self._base_llm = (
+                factory()
+                if callable(factory) and not isinstance(factory, BaseChatModel)
+                else factory
+            )
         return self._base_llm
 
     def model(self, scenario: str) -> Runnable:
@@ -205,8 +229,11 @@ class Engine:
 
     def _observed(self, reply: Reply, turn: Turn, started: float) -> Reply:
         reply.started = started
-        reply.add_done_callback(lambda r: observe_reply(
-            r, turn.channel or "api", time.perf_counter() - started, r.first_token_s))
+        reply.add_done_callback(
+            lambda r: observe_reply(
+                r, turn.channel or "api", time.perf_counter() - started, r.first_token_s
+            )
+        )
         return reply
 
     def _answer(self, turn: Turn) -> Reply:
@@ -227,26 +254,33 @@ class Engine:
         if not text:
             return self._fixed(turn, language, "empty_question", status=Status.EMPTY, record=False)
         if requested and _only_a_request(text):
-            return self._fixed(turn, language, "language_switched", status=Status.LANGUAGE_SWITCHED,
-                               changes=changes)
+            return self._fixed(
+                turn,
+                language,
+                "language_switched",
+                status=Status.LANGUAGE_SWITCHED,
+                changes=changes,
+            )
         asked = asks_for_human(text)
         if asked or (state.offered_handoff and is_yes(text)):
             reason = "customer_asked" if asked else "offered_and_accepted"
-            return self._start_handoff(turn, reason=reason, language=language,
-                                       changes=changes)
+            return self._start_handoff(turn, reason=reason, language=language, changes=changes)
         if is_small_talk(text):
             return self._small_talk(turn, language, changes)
 
         query = text
         if self.rewrite_follow_ups and needs_rewrite(text, history):
             query = QueryRewriter(self.model("rewrite")).rewrite(
-                text, history, self.retrieval_language)
+                text, history, self.retrieval_language
+            )
             log.info("follow-up rewritten for retrieval")
         try:
             hits = self.retriever.hits(query)
         except Exception as exc:  # store or embedding failure: apologise, don't crash the turn
             log.warning("retrieval failed: %s: %s", type(exc).__name__, exc)
-            reply = self._fixed(turn, language, "llm_unavailable", status=Status.ERROR, record=False)
+            reply = self._fixed(
+                turn, language, "llm_unavailable", status=Status.ERROR, record=False
+            )
             reply.error = type(exc).__name__
             self._failed(turn, language, "retrieval", exc)
             return reply
@@ -256,26 +290,70 @@ class Engine:
         if not relevant:
             if confidence < self.off_topic_below:
                 log.info("off topic (best relevance %.3f)", confidence)
-                return self._fixed(turn, language, "off_topic", status=Status.OFF_TOPIC,
-                                   confidence=confidence, query=query, changes=changes)
-            log.info("no entry above %.2f (best %.3f): answering 'I don't know'",
-                     self.min_confidence, confidence)
-            return self._fixed(turn, language, "no_answer", status=Status.NO_ANSWER,
-                               confidence=confidence, query=query, offer_handoff=True,
-                               changes=changes)
+                return self._fixed(
+                    turn,
+                    language,
+                    "off_topic",
+                    status=Status.OFF_TOPIC,
+                    confidence=confidence,
+                    query=query,
+                    changes=changes,
+                )
+            log.info(
+                "no entry above %.2f (best %.3f): answering 'I don't know'",
+                self.min_confidence,
+                confidence,
+            )
+            return self._fixed(
+                turn,
+                language,
+                "no_answer",
+                status=Status.NO_ANSWER,
+                confidence=confidence,
+                query=query,
+                offer_handoff=True,
+                changes=changes,
+            )
 
         locale = customer_locale(language, turn.locale)
-        question = Question(text, language, locale, confidence, history=[
-            HumanMessage(f"<customer_message>\n{as_data(m.text)}\n</customer_message>")
-            if m.role == "human" else AIMessage(m.text)
-            for m in within_budget(history, self.history_token_budget)])
+        question = Question(
+            text,
+            language,
+            locale,
+            confidence,
+            history=[
+                HumanMessage(f"<customer_message>\n{as_data(m.text)}\n</customer_message>")
+                if m.role == "human"
+                else AIMessage(m.text)
+                for m in within_budget(history, self.history_token_budget)
+            ],
+        )
         if self.answer_path == "legacy":
-            question = Question(text, language, locale, confidence, question.history, entries=[
-                Document(localize_figures(strip_instructions(h.document.page_content, h.entry_id),
-                                          locale, h.language), metadata=h.document.metadata)
-                for h in relevant])
-        reply = Reply(language=language, confidence=confidence, grounded=True, query=query,
-                      citations=[citation(n, h) for n, h in enumerate(relevant, start=1)])
+            question = Question(
+                text,
+                language,
+                locale,
+                confidence,
+                question.history,
+                entries=[
+                    Document(
+                        localize_figures(
+                            strip_instructions(h.document.page_content, h.entry_id),
+                            locale,
+                            h.language,
+                        ),
+                        metadata=h.document.metadata,
+                    )
+                    for h in relevant
+                ],
+            )
+        reply = Reply(
+            language=language,
+            confidence=confidence,
+            grounded=True,
+            query=query,
+            citations=[citation(n, h) for n, h in enumerate(relevant, start=1)],
+        )
         answerer = self.answerers[self.answer_path]
         reply.stream_from(self._guarded(answerer.tokens(question, relevant, reply), reply, turn))
         reply.add_done_callback(lambda r: self._remember(turn, r, changes))
@@ -318,14 +396,21 @@ class Engine:
             fallback = message("greeting", language)
             try:
                 chain = SMALL_TALK_PROMPT | self.model("small_talk") | StrOutputParser()
-                text = chain.invoke({"question": as_data(turn.text), "register":
-                                     register_for(language),
-                                     "language_name": language_name(language)}).strip()
+                text = chain.invoke(
+                    {
+                        "question": as_data(turn.text),
+                        "register": register_for(language),
+                        "language_name": language_name(language),
+                    }
+                ).strip()
             except Exception as exc:
                 log.warning("small talk generation failed: %s", type(exc).__name__)
                 text = ""
-            if not text or NOT_COVERED_PATTERN.search(text) or reply_language_share(
-                    text, language) < 1.0:
+            if (
+                not text
+                or NOT_COVERED_PATTERN.search(text)
+                or reply_language_share(text, language) < 1.0
+            ):
                 text = fallback
             yield text
 
@@ -335,15 +420,18 @@ class Engine:
 
     # --- handoff --------------------------------------------------------------------------
 
-    def start_handoff(self, turn: Turn, *, reason: str = "api",
-                      language: str | None = None) -> Reply:
+    def start_handoff(
+        self, turn: Turn, *, reason: str = "api", language: str | None = None
+    ) -> Reply:
         """Hand the conversation to a person (an adapter's button, or the API)."""
         started = time.perf_counter()
-        return self._observed(self._start_handoff(turn, reason=reason, language=language),
-                              turn, started)
+        return self._observed(
+            self._start_handoff(turn, reason=reason, language=language), turn, started
+        )
 
-    def _start_handoff(self, turn: Turn, *, reason: str, language: str | None = None,
-                       changes: dict | None = None) -> Reply:
+    def _start_handoff(
+        self, turn: Turn, *, reason: str, language: str | None = None, changes: dict | None = None
+    ) -> Reply:
         key = turn.conversation_id
         state = self.conversations.state(key)
         language = language or state.locked_language or state.language or self.default_language
@@ -351,27 +439,51 @@ class Engine:
             return Reply(language, 0.0, [], False, status=Status.HANDED_OFF)
         service = self.handoff_service
         if service is None or not self._can_hand_off:
-            return self._fixed(turn, language, "handoff_unavailable",
-                               status=Status.HANDOFF_UNAVAILABLE, changes=changes)
+            return self._fixed(
+                turn,
+                language,
+                "handoff_unavailable",
+                status=Status.HANDOFF_UNAVAILABLE,
+                changes=changes,
+            )
         refusal = service.refusal(key, turn.address)
         if refusal:  # asked too often, or the team's queue is full: try again later
-            return self._fixed(turn, language, "slow_down" if refusal == "rate_limited"
-                               else "busy", status=Status.HANDOFF_LIMITED, changes=changes)
+            return self._fixed(
+                turn,
+                language,
+                "slow_down" if refusal == "rate_limited" else "busy",
+                status=Status.HANDOFF_LIMITED,
+                changes=changes,
+            )
         history = self.conversations.messages(key)
         if turn.text.strip():
             history = [*history, Message(Role.HUMAN, turn.text.strip(), language)]
         # Saved now, not when the reply is read: the team is told at once.
-        self._update_state(key, {**(changes or {}), "handed_off": True,
-                                 "handed_off_at": time.time(), "offered_handoff": False})
+        self._update_state(
+            key,
+            {
+                **(changes or {}),
+                "handed_off": True,
+                "handed_off_at": time.time(),
+                "offered_handoff": False,
+            },
+        )
 
         def undo(_event: HandoffEvent) -> None:  # nobody was told: let the bot answer again
             self._update_state(key, {"handed_off": False})
 
         reply = self._fixed(turn, language, "handoff_started", status=Status.HANDOFF)
         reply.handoff_summarised = Future()
-        reply.handoff = service.submit(key, language, history, reason, user=turn.user,
-                                       channel=turn.channel, on_failure=undo,
-                                       summarised=reply.handoff_summarised)
+        reply.handoff = service.submit(
+            key,
+            language,
+            history,
+            reason,
+            user=turn.user,
+            channel=turn.channel,
+            on_failure=undo,
+            summarised=reply.handoff_summarised,
+        )
         return reply
 
     @property
@@ -382,8 +494,9 @@ class Engine:
         """A person is done: the bot answers this conversation again."""
         return self.desk.release(conversation_id)
 
-    def record_feedback(self, conversation_id: str, reply_id: str, rating: str,
-                        comment: str = "") -> bool:
+    def record_feedback(
+        self, conversation_id: str, reply_id: str, rating: str, comment: str = ""
+    ) -> bool:
         """👍/👎 on one reply, kept with the conversation. False: no such reply in it."""
         return self.desk.rate(conversation_id, reply_id, rating, comment)
 
@@ -393,19 +506,43 @@ class Engine:
         if self.failed_turns is None:
             return
         try:
-            self.failed_turns({"at": time.time(), "conversation": turn.conversation_id,
-                               "channel": turn.channel, "user": turn.user, "text": turn.text,
-                               "language": language, "stage": stage,
-                               "error": type(exc).__name__})
+            self.failed_turns(
+                {
+                    "at": time.time(),
+                    "conversation": turn.conversation_id,
+                    "channel": turn.channel,
+                    "user": turn.user,
+                    "text": turn.text,
+                    "language": language,
+                    "stage": stage,
+                    "error": type(exc).__name__,
+                }
+            )
         except Exception as error:  # the apology matters more than the record
             log.warning("could not record the failed turn: %s", error)
 
-    def _fixed(self, turn: Turn, language: str, key: str, *, status: Status,
-               confidence: float = 0.0, record: bool = True, query: str = "",
-               offer_handoff: bool = False, changes: dict | None = None) -> Reply:
-        reply = Reply(language=language, confidence=confidence, citations=[], grounded=False,
-                      status=status, query=query,
-                      offer_handoff=offer_handoff and self._can_hand_off)
+    def _fixed(
+        self,
+        turn: Turn,
+        language: str,
+        key: str,
+        *,
+        status: Status,
+        confidence: float = 0.0,
+        record: bool = True,
+        query: str = "",
+        offer_handoff: bool = False,
+        changes: dict | None = None,
+    ) -> Reply:
+        reply = Reply(
+            language=language,
+            confidence=confidence,
+            citations=[],
+            grounded=False,
+            status=status,
+            query=query,
+            offer_handoff=offer_handoff and self._can_hand_off,
+        )
         reply.stream_from(iter([message(key, language)]))
         if record:
             reply.add_done_callback(lambda r: self._remember(turn, r, changes))
@@ -415,12 +552,19 @@ class Engine:
         key = turn.conversation_id
         said = turn.text.strip()
         messages = [Message(Role.HUMAN, said, reply.language)] if said else []
-        self.conversations.append(key, *messages,
-                                  Message(Role.AI, reply.text, reply.language, id=reply.id))
+        self.conversations.append(
+            key, *messages, Message(Role.AI, reply.text, reply.language, id=reply.id)
+        )
         # "I don't know" offers a person in its text, even with no handoff channel set up: a
         # "yes" then gets an honest "a person can't be reached from here".
-        self._update_state(key, {"offered_handoff": reply.status == Status.NO_ANSWER,
-                                 **(changes or {}), "language": reply.language})
+        self._update_state(
+            key,
+            {
+                "offered_handoff": reply.status == Status.NO_ANSWER,
+                **(changes or {}),
+                "language": reply.language,
+            },
+        )
 
     def _update_state(self, key: str, changes: dict) -> None:
         """Re-reads the state and changes only these fields: a handoff or release saved while
@@ -435,6 +579,3 @@ def _only_a_request(text: str) -> bool:
     """'Answer in English, please' asks nothing else; 'In English: how long…?' does."""
     size, cjk = text_size(text)
     return size <= (14 if cjk else _SHORT_REQUEST_WORDS)
-
-
-

@@ -31,8 +31,12 @@ class FailedTurnLog:
 
     def __call__(self, record: dict) -> None:
         line = json.dumps(record, ensure_ascii=False)
-        log.warning("turn of %s not answered (%s failed: %s); kept for a follow-up",
-                    record.get("conversation"), record.get("stage"), record.get("error"))
+        log.warning(
+            "turn of %s not answered (%s failed: %s); kept for a follow-up",
+            record.get("conversation"),
+            record.get("stage"),
+            record.get("error"),
+        )
         if self._redis is not None:
             pipe = self._redis.pipeline()
             pipe.rpush(REDIS_KEY, line)
@@ -49,8 +53,11 @@ class FailedTurnLog:
             return [json.loads(item) for item in self._redis.lrange(REDIS_KEY, 0, -1)]
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines()
-                if line.strip()]
+        return [
+            json.loads(line)
+            for line in self.path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
 
 
 def open_failed_turn_log(settings: Settings) -> FailedTurnLog:

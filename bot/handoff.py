@@ -114,8 +114,7 @@ class HandoffEvent:
     def as_json(self) -> dict:
         data = asdict(self)
         data.pop("delivered")
-        return {"type": "linguadesk.handoff", **data,
-                "language_name": language_name(self.language)}
+        return {"type": "linguadesk.handoff", **data, "language_name": language_name(self.language)}
 
 
 class HandoffDeliveryError(RuntimeError):
@@ -132,8 +131,14 @@ def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
-def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes, *, now: float | None = None,
-                   tolerance_s: float = SIGNATURE_TOLERANCE_S) -> bool:
+def verify_webhook(
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float | None = None,
+    tolerance_s: float = SIGNATURE_TOLERANCE_S,
+) -> bool:
     """What a receiver checks (see docs/security.md): the signature over the timestamp and the
     raw body, and a timestamp within ``tolerance_s`` of now, so a recorded request cannot be
     replayed later. ``headers``: any mapping with lower-case or canonical names."""
@@ -144,16 +149,24 @@ def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes, *, now:
         return False
     if abs((time.time() if now is None else now) - int(timestamp)) > tolerance_s:
         return False
-    return hmac.compare_digest(signature.encode("utf-8", "replace"),
-                               webhook_signature(secret, timestamp, body).encode())
+    return hmac.compare_digest(
+        signature.encode("utf-8", "replace"), webhook_signature(secret, timestamp, body).encode()
+    )
 
 
 class WebhookNotifier:
     """POSTs the event as JSON, signed (``X-Linguadesk-Timestamp`` and
     ``X-Linguadesk-Signature: sha256=<hex HMAC of "timestamp.body">``), retried with backoff."""
 
-    def __init__(self, url: str, secret: str, *, timeout_s: float = 10.0,
-                 attempts: int = 3, backoff_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        url: str,
+        secret: str,
+        *,
+        timeout_s: float = 10.0,
+        attempts: int = 3,
+        backoff_s: float = 0.5,
+    ) -> None:
         if not secret:
             raise ValueError("a handoff webhook needs a signing secret")
         self.url, self.secret = url, secret
@@ -164,12 +177,16 @@ class WebhookNotifier:
         problem = ""
         for attempt in range(self.attempts):
             timestamp = str(int(time.time()))  # each try signed anew: retries stay in the window
-            headers = {"Content-Type": "application/json", "User-Agent": "linguadesk-handoff",
-                       "X-Linguadesk-Timestamp": timestamp,
-                       "X-Linguadesk-Signature": webhook_signature(self.secret, timestamp, body)}
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "linguadesk-handoff",
+                "X-Linguadesk-Timestamp": timestamp,
+                "X-Linguadesk-Signature": webhook_signature(self.secret, timestamp, body),
+            }
             try:
-                response = httpx.post(self.url, content=body, headers=headers,
-                                      timeout=self.timeout_s)
+                response = httpx.post(
+                    self.url, content=body, headers=headers, timeout=self.timeout_s
+                )
                 if response.status_code < 300:
                     return
                 problem = f"HTTP {response.status_code}"
@@ -177,7 +194,7 @@ class WebhookNotifier:
                     break  # the receiver refuses it; retrying will not help
             except httpx.HTTPError as exc:
                 problem = type(exc).__name__
-            time.sleep(self.backoff_s * 2 ** attempt)
+            time.sleep(self.backoff_s * 2**attempt)
         raise HandoffDeliveryError(f"webhook {httpx.URL(self.url).host}: {problem}")
 
 
@@ -192,11 +209,18 @@ class HandoffService:
     """Builds the event (summary and translation by the LLM) and delivers it in the background,
     so the customer gets the handoff message at once."""
 
-    def __init__(self, notifiers: Sequence[Notifier],
-                 llm: BaseChatModel | Callable[[], BaseChatModel] | None,
-                 outbox: Path, *, transcript_messages: int = 12, queue_max: int = 50,
-                 per_conversation: str = "3/hour", per_address: str = "10/hour",
-                 limits_storage: str = "memory://") -> None:
+    def __init__(
+        self,
+        notifiers: Sequence[Notifier],
+        llm: BaseChatModel | Callable[[], BaseChatModel] | None,
+        outbox: Path,
+        *,
+        transcript_messages: int = 12,
+        queue_max: int = 50,
+        per_conversation: str = "3/hour",
+        per_address: str = "10/hour",
+        limits_storage: str = "memory://",
+    ) -> None:
         self.notifiers = notifiers
         self._llm_or_factory = llm
         self.outbox = outbox
@@ -218,8 +242,9 @@ class HandoffService:
                 return "busy"
         if not self._limiter.hit(self._per_conversation, "linguadesk", "handoff", conversation):
             return "rate_limited"
-        if address and not self._limiter.hit(self._per_address, "linguadesk", "handoff-address",
-                                             address):
+        if address and not self._limiter.hit(
+            self._per_address, "linguadesk", "handoff-address", address
+        ):
             return "rate_limited"
         return None
 
@@ -232,16 +257,33 @@ class HandoffService:
     def configured(self) -> bool:
         return bool(self.notifiers)
 
-    def submit(self, conversation: str, language: str, history: list[Message], reason: str,
-               *, user: str = "", channel: str = "",
-               on_failure: Callable[[HandoffEvent], None] | None = None,
-               summarised: Future | None = None) -> Future[HandoffEvent]:
+    def submit(
+        self,
+        conversation: str,
+        language: str,
+        history: list[Message],
+        reason: str,
+        *,
+        user: str = "",
+        channel: str = "",
+        on_failure: Callable[[HandoffEvent], None] | None = None,
+        summarised: Future | None = None,
+    ) -> Future[HandoffEvent]:
         """``summarised`` is set once the LLM work is done (before delivery, which may wait on
         a slow receiver)."""
         with self._lock:
             self._pending += 1
-        future = self._pool.submit(self._run, conversation, language, history, reason, user,
-                                   channel, on_failure, summarised)
+        future = self._pool.submit(
+            self._run,
+            conversation,
+            language,
+            history,
+            reason,
+            user,
+            channel,
+            on_failure,
+            summarised,
+        )
         future.add_done_callback(self._finished)
         return future
 
@@ -249,9 +291,17 @@ class HandoffService:
         with self._lock:
             self._pending -= 1
 
-    def _run(self, conversation: str, language: str, history: list[Message], reason: str,
-             user: str, channel: str, on_failure: Callable[[HandoffEvent], None] | None,
-             summarised: Future | None = None) -> HandoffEvent:
+    def _run(
+        self,
+        conversation: str,
+        language: str,
+        history: list[Message],
+        reason: str,
+        user: str,
+        channel: str,
+        on_failure: Callable[[HandoffEvent], None] | None,
+        summarised: Future | None = None,
+    ) -> HandoffEvent:
         try:
             event = self.build_event(conversation, language, history, reason, user, channel)
         except Exception as exc:  # never lose the handoff over a summary
@@ -266,52 +316,80 @@ class HandoffService:
                 notifier.send(event)
                 event.delivered = True
             except Exception as exc:  # HandoffDeliveryError, or a bad URL/config
-                failures.append(str(exc) if isinstance(exc, HandoffDeliveryError)
-                                else type(exc).__name__)
+                failures.append(
+                    str(exc) if isinstance(exc, HandoffDeliveryError) else type(exc).__name__
+                )
         if not event.delivered:
             try:
                 self._save(event)
                 where = f"saved to {self.outbox}"
             except OSError as exc:
                 where = f"and could not be saved ({type(exc).__name__})"
-            log.error("handoff %s for %s not delivered (%s); %s. Check the handoff webhook/Slack "
-                      "settings; the bot answers the conversation again.", event.id, conversation,
-                      "; ".join(failures) or "no channel", where)
+            log.error(
+                "handoff %s for %s not delivered (%s); %s. Check the handoff webhook/Slack "
+                "settings; the bot answers the conversation again.",
+                event.id,
+                conversation,
+                "; ".join(failures) or "no channel",
+                where,
+            )
             if on_failure:
                 on_failure(event)
         elif failures:
-            log.warning("handoff %s delivered, but not everywhere: %s", event.id,
-                        "; ".join(failures))
+            log.warning(
+                "handoff %s delivered, but not everywhere: %s", event.id, "; ".join(failures)
+            )
         else:
             log.info("handoff %s for %s delivered", event.id, conversation)
         return event
 
-    def _plain_event(self, conversation: str, language: str, history: list[Message],
-                     reason: str, user: str, channel: str) -> HandoffEvent:
-        recent = history[-self.transcript_messages:]
-        transcript = [{"role": m.role, "text": m.text,
-                       "text_en": m.text if language == "en" else ""} for m in recent]
-        summary = (f"Customer ({language_name(language)}) asked for a person. Last message: "
-                   + next((m.text for m in reversed(recent) if m.role == "human"), ""))
+    def _plain_event(
+        self,
+        conversation: str,
+        language: str,
+        history: list[Message],
+        reason: str,
+        user: str,
+        channel: str,
+    ) -> HandoffEvent:
+        recent = history[-self.transcript_messages :]
+        transcript = [
+            {"role": m.role, "text": m.text, "text_en": m.text if language == "en" else ""}
+            for m in recent
+        ]
+        summary = f"Customer ({language_name(language)}) asked for a person. Last message: " + next(
+            (m.text for m in reversed(recent) if m.role == "human"), ""
+        )
         return HandoffEvent(conversation, language, summary, transcript, reason, user, channel)
 
-    def build_event(self, conversation: str, language: str, history: list[Message],
-                    reason: str, user: str = "", channel: str = "") -> HandoffEvent:
+    def build_event(
+        self,
+        conversation: str,
+        language: str,
+        history: list[Message],
+        reason: str,
+        user: str = "",
+        channel: str = "",
+    ) -> HandoffEvent:
         event = self._plain_event(conversation, language, history, reason, user, channel)
-        recent = history[-self.transcript_messages:]
+        recent = history[-self.transcript_messages :]
         llm = self._llm if recent else None
         if llm is None:
             return event
-        numbered = "\n".join(f"[{n}] {'Customer' if m.role == 'human' else 'Bot'}: "
-                             f"{as_data(' '.join(m.text.split()))}"
-                             for n, m in enumerate(recent, start=1))
+        numbered = "\n".join(
+            f"[{n}] {'Customer' if m.role == 'human' else 'Bot'}: "
+            f"{as_data(' '.join(m.text.split()))}"
+            for n, m in enumerate(recent, start=1)
+        )
         try:
-            summary = (SUMMARY_PROMPT | llm | StrOutputParser()).invoke(
-                {"transcript": numbered}).strip()
+            summary = (
+                (SUMMARY_PROMPT | llm | StrOutputParser()).invoke({"transcript": numbered}).strip()
+            )
             event.summary = summary or event.summary
             if language != "en":
                 translated = (TRANSLATE_TRANSCRIPT_PROMPT | llm | StrOutputParser()).invoke(
-                    {"transcript": numbered})
+                    {"transcript": numbered}
+                )
                 _attach_translation(event.transcript, translated)
         except Exception as exc:  # the agent still gets the original transcript
             log.warning("handoff summary/translation failed: %s", type(exc).__name__)
@@ -324,15 +402,16 @@ class HandoffService:
 
 
 def clipped(text: str, limit: int = 1000) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _attach_translation(transcript: list[dict], translated: str) -> None:
     """Matches translated lines to messages by their [n]; a line the model dropped or merged
     leaves that message with its original text only."""
     found = 0
-    for match in re.finditer(r"^\s*\[(\d+)\]\s*(?:Customer|Bot)?\s*:?\s*(.+)$", translated,
-                             re.MULTILINE):
+    for match in re.finditer(
+        r"^\s*\[(\d+)\]\s*(?:Customer|Bot)?\s*:?\s*(.+)$", translated, re.MULTILINE
+    ):
         n = int(match.group(1))
         if 1 <= n <= len(transcript) and not transcript[n - 1]["text_en"]:
             transcript[n - 1]["text_en"] = match.group(2).strip()

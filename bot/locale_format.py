@@ -20,9 +20,18 @@ from common.language import base_language
 
 # The locale used for a language when the channel gives no region (widget: the browser's).
 DEFAULT_LOCALES = {
-    "en": "en_US", "zh": "zh_Hans_CN", "es": "es_ES", "fr": "fr_FR", "de": "de_DE",
-    "ja": "ja_JP", "pt": "pt_BR", "ar": "ar", "ko": "ko_KR", "it": "it_IT",
-    "vi": "vi_VN", "tr": "tr_TR",
+    "en": "en_US",
+    "zh": "zh_Hans_CN",
+    "es": "es_ES",
+    "fr": "fr_FR",
+    "de": "de_DE",
+    "ja": "ja_JP",
+    "pt": "pt_BR",
+    "ar": "ar",
+    "ko": "ko_KR",
+    "it": "it_IT",
+    "vi": "vi_VN",
+    "tr": "tr_TR",
 }
 
 _SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP", "¥": "JPY", "US$": "USD"}
@@ -59,8 +68,11 @@ def localize_figures(text: str, locale: Locale, source_language: str = "en") -> 
         if unit == "¥" and base_language(source_language) == "zh":
             currency = "CNY"  # ¥ is the yuan in a Chinese text, the yen elsewhere
         try:
-            value = parse_decimal(amount.replace("\u00a0", "").replace("\u202f", "").replace(" ", ""),
-                                  locale=source, strict=False)
+            value = parse_decimal(
+                amount.replace("\u00a0", "").replace("\u202f", "").replace(" ", ""),
+                locale=source,
+                strict=False,
+            )
         except (NumberFormatError, InvalidOperation):
             return m.group(0)
         if value == value.to_integral_value():  # "10 €" stays whole, not "10,00 €"

@@ -31,9 +31,18 @@ class Status(StrEnum):
 
 
 # Replies a customer can rate or escalate from: everything the bot said itself.
-ACTIONABLE = frozenset({Status.ANSWERED, Status.CLARIFY, Status.NO_ANSWER, Status.OFF_TOPIC,
-                        Status.SMALL_TALK, Status.LANGUAGE_SWITCHED, Status.ERROR,
-                        Status.HANDOFF_UNAVAILABLE})
+ACTIONABLE = frozenset(
+    {
+        Status.ANSWERED,
+        Status.CLARIFY,
+        Status.NO_ANSWER,
+        Status.OFF_TOPIC,
+        Status.SMALL_TALK,
+        Status.LANGUAGE_SWITCHED,
+        Status.ERROR,
+        Status.HANDOFF_UNAVAILABLE,
+    }
+)
 
 
 @dataclass(frozen=True)

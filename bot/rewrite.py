@@ -60,8 +60,9 @@ def needs_rewrite(text: str, history: list[Message]) -> bool:
     return size <= (SHORT_CJK_CHARS if cjk else SHORT_WORDS) or bool(_REFERRING.search(text))
 
 
-def format_conversation(history: list[Message], max_tokens: int = 600,
-                        max_reply_chars: int = 300) -> str:
+def format_conversation(
+    history: list[Message], max_tokens: int = 600, max_reply_chars: int = 300
+) -> str:
     lines = []
     for m in within_budget(history, max_tokens):
         if m.role == "human":
@@ -95,11 +96,13 @@ class QueryRewriter:
     def rewrite(self, text: str, history: list[Message], language: str) -> str:
         """The standalone question, or ``text`` unchanged if the model fails."""
         try:
-            output = self.chain.invoke({
-                "conversation": format_conversation(history, self.history_tokens),
-                "question": as_data(text),
-                "language_name": language_name(language),
-            })
+            output = self.chain.invoke(
+                {
+                    "conversation": format_conversation(history, self.history_tokens),
+                    "question": as_data(text),
+                    "language_name": language_name(language),
+                }
+            )
         except Exception as exc:  # the turn still works with the raw message
             log.warning("rewriting the follow-up failed: %s: %s", type(exc).__name__, exc)
             return text

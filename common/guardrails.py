@@ -27,19 +27,31 @@ MAX_RUN = 8  # sentences that one order broken over lines may span
 # and tatweel; the Devanagari nukta (NFKC splits it off). Typographic apostrophes become
 # ASCII and Arabic alef/yeh variants one letter, so each pattern is written once.
 _CLEANED: dict[str | int, str | None] = {
-    **dict.fromkeys(map(ord, "\u00ad\u034f\u061c\u0640\u180e\u200b\u200c\u200d\u200e\u200f"
-                             "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064"
-                             "\u2066\u2067\u2068\u2069\ufeff\u093c"), None),
-    **dict.fromkeys(range(0x064B, 0x0660), None), 0x0670: None,
-    "\u2018": "'", "\u2019": "'", "\u02bc": "'",
-    "\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0649": "\u064a",
+    **dict.fromkeys(
+        map(
+            ord,
+            "\u00ad\u034f\u061c\u0640\u180e\u200b\u200c\u200d\u200e\u200f"
+            "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064"
+            "\u2066\u2067\u2068\u2069\ufeff\u093c",
+        ),
+        None,
+    ),
+    **dict.fromkeys(range(0x064B, 0x0660), None),
+    0x0670: None,
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u02bc": "'",
+    "\u0623": "\u0627",
+    "\u0625": "\u0627",
+    "\u0622": "\u0627",
+    "\u0649": "\u064a",
 }
 _CLEAN = str.maketrans(_CLEANED)
 # Cyrillic and Greek letters that look like Latin ones; mapped before lower-casing, as
 # the capitals look like other letters than the small ones (Greek Η, η).
 _LOOKALIKES = str.maketrans(
-    "аАвВсСеЕнНіІјЈкКмМоОрРѕЅтТуУхХԁԛԜԝһӏɑɡıɩ" "αΑβΒεΕζΖηΗιΙκΚμΜνΝοΟρΡτΤυΥχΧϲϳ",
-    "aabbcceehhiijjkkmmooppssttyyxxdqwwhlagii" "aabbeezznhiikkmmvnooppttuyxxcj",
+    "аАвВсСеЕнНіІјЈкКмМоОрРѕЅтТуУхХԁԛԜԝһӏɑɡıɩαΑβΒεΕζΖηΗιΙκΚμΜνΝοΟρΡτΤυΥχΧϲϳ",
+    "aabbcceehhiijjkkmmooppssttyyxxdqwwhlagiiaabbeezznhiikkmmvnooppttuyxxcj",
 )
 _MARKS = re.compile(r"[\u0300-\u036f]+")
 _SPACES = re.compile(r"\s+")
@@ -59,25 +71,33 @@ def _latin_lookalike(text: str) -> str:
 
 
 # English nouns for what the assistant was told, and what makes them the assistant's.
-_EN_OBJECT = (r"(?:instructions?|rules|prompts?|guidelines|directives|commands|programming"
-              r"|guardrails|context)")
+_EN_OBJECT = (
+    r"(?:instructions?|rules|prompts?|guidelines|directives|commands|programming"
+    r"|guardrails|context)"
+)
 _EN_EARLIER = r"(?:previous|prior|above|earlier|preceding|original|initial|system|existing)"
-_EN_BOT = (r"(?:ai|assistant|ai assistant|bot|chatbot|chat bot|llm|language model|gpt|chatgpt"
-           r"|ai model|agent)s?")
+_EN_BOT = (
+    r"(?:ai|assistant|ai assistant|bot|chatbot|chat bot|llm|language model|gpt|chatgpt"
+    r"|ai model|agent)s?"
+)
 _ES_OBJECT = r"(?:instrucciones|reglas|indicaciones|[oó]rdenes|directrices|normas|consignas|pautas)"
 _FR_OBJECT = r"(?:instructions|r[eè]gles|consignes|directives|indications|ordres)"
-_DE_OBJECT = (r"(?:anweisung\w*|regeln|vorgaben|instruktion\w*|richtlinien|befehle|anordnungen"
-              r"|systemanweisung\w*|systemprompts?|prompts?)")
+_DE_OBJECT = (
+    r"(?:anweisung\w*|regeln|vorgaben|instruktion\w*|richtlinien|befehle|anordnungen"
+    r"|systemanweisung\w*|systemprompts?|prompts?)"
+)
 _IT_OBJECT = r"(?:istruzioni|regole|direttive|indicazioni|consegne)"
 _PT_OBJECT = r"(?:instru[cç][oõ]es|regras|diretrizes|orienta[cç][oõ]es|ordens|comandos)"
 _NL_OBJECT = r"(?:instructies|regels|richtlijnen|opdrachten|aanwijzingen|prompts?|systeemprompt)"
 _RU_OBJECT = r"(?:инструкци\w*|правил\w*|указани\w*|промпт\w*|установк\w*|директив\w*)"
-_AR_OBJECT = (r"(?:التعليمات|تعليمات|القواعد|قواعد|الاوامر|اوامر|الارشادات|ارشادات"
-              r"|التوجيهات|توجيهات|الموجه)")
+_AR_OBJECT = (
+    r"(?:التعليمات|تعليمات|القواعد|قواعد|الاوامر|اوامر|الارشادات|ارشادات"
+    r"|التوجيهات|توجيهات|الموجه)"
+)
 
 
 def _order(verbs: str, all_: str, obj: str, after: str, earlier: str = "") -> str:
-    """"<verb> all [your] <object>" right after the verb, or "<verb> ... <object> above" /
+    """ "<verb> all [your] <object>" right after the verb, or "<verb> ... <object> above" /
     "<verb> ... earlier <object>" within 80 characters: "all" or "your" further away is too
     often the customer's ("If you forget your password, follow all the instructions")."""
     near = rf"{obj} (?:{after})" + (rf"|(?:{earlier}) (?:[\w'-]+ )?{obj}" if earlier else "")
@@ -86,12 +106,15 @@ def _order(verbs: str, all_: str, obj: str, after: str, earlier: str = "") -> st
 
 _PATTERNS = (
     # English
-    _order(r"(?:(?<!n't )(?<!not )(?<!never )\b(?:ignore|disregard|forget|override|bypass|discard|"
-           r"abandon|neglect)|\b(?:do not|don't|never|no longer|stop) (?:follow|obey|apply|"
-           r"respect|adhere to|comply with|listen to)\w*)",
-           r"(?:all|any|every)(?: of)?(?: the| your| my)?|your|the " + _EN_EARLIER,
-           _EN_OBJECT, r"above|before|so far|given|you (?:were|have been|'ve been) given",
-           _EN_EARLIER),
+    _order(
+        r"(?:(?<!n't )(?<!not )(?<!never )\b(?:ignore|disregard|forget|override|bypass|discard|"
+        r"abandon|neglect)|\b(?:do not|don't|never|no longer|stop) (?:follow|obey|apply|"
+        r"respect|adhere to|comply with|listen to)\w*)",
+        r"(?:all|any|every)(?: of)?(?: the| your| my)?|your|the " + _EN_EARLIER,
+        _EN_OBJECT,
+        r"above|before|so far|given|you (?:were|have been|'ve been) given",
+        _EN_EARLIER,
+    ),
     r"\b(?:ignore|disregard|forget|override|do not follow|don't follow) (?:(?:all|everything"
     r"|anything)(?: (?:that|which) (?:was |is )?(?:said|written|stated))? (?:above|before|so far"
     r"|previously|until now)"
@@ -150,12 +173,15 @@ _PATTERNS = (
     r"|(?:initial|original|hidden|secret) (?:instructions|prompt))\b|\b(?:reveal|print|repeat|"
     r"output|leak|disclose) your (?:instructions|prompt|rules)\b",
     # Spanish
-    _order(r"(?<!no )\b(?:ignor[ae]\w*|olvid[ae]\w*|descart[ae]\w*|omit[ae]\w*|desobedec\w*|"
-           r"pasa por alto|haz caso omiso(?: de)?|no hagas caso(?: a| de)?|no sigas|deja de seguir|"
-           r"no obedezcas|no cumplas|no respetes)",
-           r"todas? (?:las |tus )?|tus", _ES_OBJECT,
-           r"anteriores|previas|originales|iniciales|de arriba|del sistema|recibidas|"
-           r"que (?:te|se te) (?:dieron|han dado|dio|di)"),
+    _order(
+        r"(?<!no )\b(?:ignor[ae]\w*|olvid[ae]\w*|descart[ae]\w*|omit[ae]\w*|desobedec\w*|"
+        r"pasa por alto|haz caso omiso(?: de)?|no hagas caso(?: a| de)?|no sigas|deja de seguir|"
+        r"no obedezcas|no cumplas|no respetes)",
+        r"todas? (?:las |tus )?|tus",
+        _ES_OBJECT,
+        r"anteriores|previas|originales|iniciales|de arriba|del sistema|recibidas|"
+        r"que (?:te|se te) (?:dieron|han dado|dio|di)",
+    ),
     r"\b(?:ignor[ae]\w*|olvid[ae]\w*|haz caso omiso de|no hagas caso a) (?:todo lo anterior|"
     r"lo que te (?:dijeron|han dicho|dije)|el (?:prompt|mensaje) del sistema)\b",
     r"\ba partir de (?:ahora|este momento),? (?:eres|ser[aá]s|responde|responder[aá]s|contesta|"
@@ -173,12 +199,15 @@ _PATTERNS = (
     r"(?:el |la |las |los )?(?:faq|preguntas frecuentes|base de conocimiento|contexto)\b"
     r"|\btu (?:nueva|verdadera|[uú]nica|real) (?:tarea|misi[oó]n|instrucci[oó]n|objetivo)\b",
     # French
-    _order(r"(?<!n')\b(?:ignore[rz]?|oublie[rz]?|ne (?:tiens|tenez) pas compte|(?:fais|faites) "
-           r"abstraction|ne (?:suis|suivez|respecte|respectez|ob[eé]is|ob[eé]issez) (?:pas|plus)|"
-           r"(?:passe|passez) outre|d[eé]sob[eé]is|d[eé]sob[eé]issez)",
-           r"toutes (?:les |tes |vos )?|tes|vos", _FR_OBJECT,
-           r"pr[eé]c[eé]dentes|ant[eé]rieures|ci-dessus|initiales|d'origine|originales"
-           r"|du syst[eè]me|syst[eè]me|re[cç]ues|qu'on t'a donn[eé]es"),
+    _order(
+        r"(?<!n')\b(?:ignore[rz]?|oublie[rz]?|ne (?:tiens|tenez) pas compte|(?:fais|faites) "
+        r"abstraction|ne (?:suis|suivez|respecte|respectez|ob[eé]is|ob[eé]issez) (?:pas|plus)|"
+        r"(?:passe|passez) outre|d[eé]sob[eé]is|d[eé]sob[eé]issez)",
+        r"toutes (?:les |tes |vos )?|tes|vos",
+        _FR_OBJECT,
+        r"pr[eé]c[eé]dentes|ant[eé]rieures|ci-dessus|initiales|d'origine|originales"
+        r"|du syst[eè]me|syst[eè]me|re[cç]ues|qu'on t'a donn[eé]es",
+    ),
     r"\b(?:ignore[rz]?|oublie[rz]?) (?:tout ce qui (?:pr[eé]c[eè]de|est [eé]crit ci-dessus)|"
     r"(?:tout )?ce qu'on t'a dit)",
     r"\b(?:[aà] partir de maintenant|dor[eé]navant|d[eé]sormais),? (?:tu es|tu seras|tu r[eé]ponds|"
@@ -195,11 +224,15 @@ _PATTERNS = (
     r"(?:la |le |les )?(?:faq|base de connaissances|contexte)\b"
     r"|\bta (?:nouvelle|vraie|v[eé]ritable|seule) (?:t[aâ]che|mission|consigne|instruction)\b",
     # German
-    _order(r"\b(?:ignorier\w*|vergiss(?! nicht)|vergessen sie(?! nicht)|missacht\w*|[uü]bergehe|"
-           r"[uü]bergehen sie|befolge nicht|folge nicht|befolgen sie nicht)",
-           r"alle|deine|ihre|s[aä]mtliche", _DE_OBJECT, r"oben|von oben|zuvor|davor|bisher",
-           r"vorherig\w*|bisherig\w*|obig\w*|vorig\w*|fr[uü]her\w*|urspr[uü]nglich\w*"
-           r"|vorangegangen\w*"),
+    _order(
+        r"\b(?:ignorier\w*|vergiss(?! nicht)|vergessen sie(?! nicht)|missacht\w*|[uü]bergehe|"
+        r"[uü]bergehen sie|befolge nicht|folge nicht|befolgen sie nicht)",
+        r"alle|deine|ihre|s[aä]mtliche",
+        _DE_OBJECT,
+        r"oben|von oben|zuvor|davor|bisher",
+        r"vorherig\w*|bisherig\w*|obig\w*|vorig\w*|fr[uü]her\w*|urspr[uü]nglich\w*"
+        r"|vorangegangen\w*",
+    ),
     r"\b(?:alle|deine|s[aä]mtliche|vorherig\w*|bisherig\w*|obig\w*|vorig\w*|urspr[uü]nglich\w*) "
     rf"(?:[\w-]+ )?{_DE_OBJECT} (?:[\w-]+ ){{0,3}}?(?:ignorieren|vergessen|missachten)\b",
     r"\b(?:ab jetzt|ab sofort|von nun an|ab heute),? (?:bist du|antwortest du|antworte|sagst du|sag"
@@ -216,11 +249,14 @@ _PATTERNS = (
     r"|\bdeine (?:neue|eigentliche|wahre|einzige|echte) (?:aufgabe|anweisung|rolle|mission)\b"
     r"|\bsag (?:allen|jedem|dem|den) (?:kunden|nutzern|benutzern|kundinnen|nutzer)\b,? dass\b",
     # Italian
-    _order(r"(?<!non )\b(?:ignora\w*|dimentica\w*|trascura\w*|tralascia\w*|non seguire|"
-           r"non rispettare|non obbedire|smetti di seguire|disattendi)",
-           r"tutte (?:le )?(?:tue )?|le tue|tue", _IT_OBJECT,
-           r"precedenti|di prima|originali|iniziali|del sistema|sopra|ricevute|che ti (?:hanno"
-           r"|ho) dato"),
+    _order(
+        r"(?<!non )\b(?:ignora\w*|dimentica\w*|trascura\w*|tralascia\w*|non seguire|"
+        r"non rispettare|non obbedire|smetti di seguire|disattendi)",
+        r"tutte (?:le )?(?:tue )?|le tue|tue",
+        _IT_OBJECT,
+        r"precedenti|di prima|originali|iniziali|del sistema|sopra|ricevute|che ti (?:hanno"
+        r"|ho) dato",
+    ),
     r"\b(?:ignora\w*|dimentica\w*) tutto (?:quello|ci[oò]) che (?:precede|ti [eè] stato detto|"
     r"ti hanno detto)\b",
     r"\bd'ora in (?:poi|avanti),? (?:(?:sei|rispondi|ignora|agisci|fingi|tu sei|il tuo compito)\b"
@@ -235,11 +271,14 @@ _PATTERNS = (
     r"|\b(?:indipendentemente da|a prescindere da) (?:quello che dic\w+ )?(?:le |la |il |gli )?"
     r"(?:faq|base di conoscenza|contesto)\b",
     # Portuguese
-    _order(r"(?<!não )(?<!nao )\b(?:ignor[ae]\w*|esque[cç]\w*|desconsider\w*|despreze|descarte|"
-           r"n[aã]o siga|n[aã]o obede[cç]a|deixe de seguir|n[aã]o cumpra|n[aã]o respeite)",
-           r"todas (?:as )?(?:suas |tuas )?|as suas|suas|tuas", _PT_OBJECT,
-           r"anteriores|pr[eé]vias|originais|iniciais|do sistema|acima|recebidas|que (?:te"
-           r"|lhe) deram"),
+    _order(
+        r"(?<!não )(?<!nao )\b(?:ignor[ae]\w*|esque[cç]\w*|desconsider\w*|despreze|descarte|"
+        r"n[aã]o siga|n[aã]o obede[cç]a|deixe de seguir|n[aã]o cumpra|n[aã]o respeite)",
+        r"todas (?:as )?(?:suas |tuas )?|as suas|suas|tuas",
+        _PT_OBJECT,
+        r"anteriores|pr[eé]vias|originais|iniciais|do sistema|acima|recebidas|que (?:te"
+        r"|lhe) deram",
+    ),
     r"\b(?:ignor[ae]\w*|esque[cç]a) tudo (?:o )?(?:que|o que) (?:foi dito|est[aá] escrito) "
     r"(?:acima|antes)\b",
     r"\ba partir de agora,? (?:(?:voc[eê]|voce|tu) (?:[eé]|[eé]s) (?:um|uma)\b|responda|diga|aja|"
@@ -255,10 +294,14 @@ _PATTERNS = (
     r"|\b(?:independentemente d[oa]|n[aã]o importa o que diga[m]?) (?:o |a |as )?(?:faq|base de "
     r"conhecimento|contexto)\b",
     # Dutch
-    _order(r"\b(?:negeer|vergeet(?! niet)|negeren|vergeten|volg niet|niet opvolgen|niet volgen|"
-           r"houd geen rekening met|trek je niets aan van)",
-           r"alle|jouw|al je", _NL_OBJECT, r"hierboven|van hierboven|tot nu toe",
-           r"vorige|eerdere|bovenstaande|oorspronkelijke|voorgaande"),
+    _order(
+        r"\b(?:negeer|vergeet(?! niet)|negeren|vergeten|volg niet|niet opvolgen|niet volgen|"
+        r"houd geen rekening met|trek je niets aan van)",
+        r"alle|jouw|al je",
+        _NL_OBJECT,
+        r"hierboven|van hierboven|tot nu toe",
+        r"vorige|eerdere|bovenstaande|oorspronkelijke|voorgaande",
+    ),
     r"\b(?:alle|vorige|eerdere|bovenstaande|voorgaande) (?:[\w-]+ )?(?:instructies|regels|"
     r"richtlijnen|opdrachten) (?:[\w-]+ ){0,2}?(?:negeren|vergeten)\b",
     r"\bvanaf nu,? (?:(?:ben je|ben jij|je bent|jij bent) (?:een|de)\b|antwoord (?:je )?(?:alleen|"
@@ -273,12 +316,16 @@ _PATTERNS = (
     r"|\bzeg (?:tegen )?(?:alle|elke|iedere|de) (?:klanten?|gebruikers?)\b,? dat\b"
     r"|\bongeacht wat (?:de|het) (?:faq|instructies|kennisbank|context)\b|\bsysteemprompt\b",
     # Russian
-    _order(r"(?<!не )\b(?:игнорируй\w*|проигнорируй\w*|забудь\w*|отбрось\w*|пренебреги\w*|"
-           r"не обращай(?:те)? внимания на|не следуй\w*|не выполняй\w*|не подчиняйся|"
-           r"перестань следовать)",
-           r"все|всё|свои|твои|ваши|все свои|все твои|все ваши", _RU_OBJECT, r"выше|ранее|до этого",
-           r"предыдущ\w*|прежн\w*|вышеуказанн\w*|вышеизложенн\w*|изначальн\w*|системн\w*|прошл\w*|"
-           r"исходн\w*"),
+    _order(
+        r"(?<!не )\b(?:игнорируй\w*|проигнорируй\w*|забудь\w*|отбрось\w*|пренебреги\w*|"
+        r"не обращай(?:те)? внимания на|не следуй\w*|не выполняй\w*|не подчиняйся|"
+        r"перестань следовать)",
+        r"все|всё|свои|твои|ваши|все свои|все твои|все ваши",
+        _RU_OBJECT,
+        r"выше|ранее|до этого",
+        r"предыдущ\w*|прежн\w*|вышеуказанн\w*|вышеизложенн\w*|изначальн\w*|системн\w*|прошл\w*|"
+        r"исходн\w*",
+    ),
     r"\bзабудь\w* (?:всё|все),? (?:что|чему)\b.{0,30}(?:выше|ранее|раньше|говорили|учили|сказано)",
     r"\bс (?:этого момента|сегодняшнего дня|этой минуты|сейчас),? (?:ты|отвечай|говори|веди себя|"
     r"игнорируй)\b|\bотныне (?:ты|отвечай|говори)\b"
@@ -338,9 +385,11 @@ _PATTERNS = (
     r"|(?:너의|당신의|네) ?(?:새로운|진짜|진정한|실제) ?(?:임무|역할|과제|작업|지시)"
     r"|(?:라고|이라고)만 ?(?:답해|대답해|말해|응답해|출력해|답하|대답하)|탈옥 ?모드",
     # Arabic (after the alef/yeh normalisation above)
-    r"\b(?:تجاهل|تجاهلي|تجاهلوا|اهمل|اهملي|انس|انسي|تخط|تخطي) (?:كل |جميع )?" + _AR_OBJECT
+    r"\b(?:تجاهل|تجاهلي|تجاهلوا|اهمل|اهملي|انس|انسي|تخط|تخطي) (?:كل |جميع )?"
+    + _AR_OBJECT
     + r"|\b(?:تجاهل|تجاهلي|تجاهلوا|اهمل|اهملي|انس|انسي|لا تتبع|لا تلتزم ب|لا تطع)\b.{0,40}?"
-    + _AR_OBJECT + r" (?:السابقة|اعلاه|الاصلية|الماضية|القديمة)"
+    + _AR_OBJECT
+    + r" (?:السابقة|اعلاه|الاصلية|الماضية|القديمة)"
     r"|\bمن الان (?:فصاعدا |وصاعدا )?،? ?(?:انت|اجب|رد|قل|تصرف|تجاهل)\b"
     r"|\bانت الان (?:\S+ ){0,2}?(?:مساعد|قرصان|روبوت|بوت|نموذج|ذكاء)"
     r"|\b(?:ملاحظة|رسالة|تعليمات|تنبيه) (?:الي ال|لل)(?:مساعد|ذكاء الاصطناعي|بوت|نموذج|روبوت)"
@@ -379,8 +428,10 @@ def strip_instructions(text: str, source: str = "") -> str:
             break
         for start in range(len(sentences) - size + 1):
             run = set(range(start, start + size))
-            if not run & drop and _matches(" ".join(plain[start:start + size])):
+            if not run & drop and _matches(" ".join(plain[start : start + size])):
                 drop |= run
-    log.warning("removed instruction-like text from entry %s before answering; check that entry",
-                source or "?")
+    log.warning(
+        "removed instruction-like text from entry %s before answering; check that entry",
+        source or "?",
+    )
     return " ".join(s for i, s in enumerate(sentences) if i not in drop)

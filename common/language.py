@@ -28,7 +28,9 @@ _HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
 # Scripts written without spaces between words (for Korean: short words), so length is
 # measured in characters there, in words elsewhere.
-CJK = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\u4e00-\u9fff\u3400-\u4dbf\uac00-\ud7af\u1100-\u11ff]")
+CJK = re.compile(
+    r"[\u3040-\u30ff\u31f0-\u31ff\u4e00-\u9fff\u3400-\u4dbf\uac00-\ud7af\u1100-\u11ff]"
+)
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 # What a reply may contain that says nothing about its language.
 _NOT_LANGUAGE = re.compile(r"\[\d{1,2}\]|https?://\S+|`[^`]*`|\S+@\S+|[*_#>|~]")
@@ -88,12 +90,17 @@ def detect_language(text: str, default: str = "en") -> Detection:
     # kadar?" → hu, Vietnamese without diacritics → en).
     if told and found.confidence < SURE and (decided := _told_language(text, told)):
         return decided
-    short_and_unsure = (len(text.split()) <= SHORT_TEXT_WORDS and found.confidence < SURE
-                        and found.language in SUPPORTED_LANGUAGES)
+    short_and_unsure = (
+        len(text.split()) <= SHORT_TEXT_WORDS
+        and found.confidence < SURE
+        and found.language in SUPPORTED_LANGUAGES
+    )
     if found.confidence >= FALLBACK_BELOW and not short_and_unsure:
         return found
     values = _lingua().compute_language_confidence_values(text)
-    if values and values[0].value > max(FALLBACK_BELOW, 0.0 if short_and_unsure else found.confidence):
+    if values and values[0].value > max(
+        FALLBACK_BELOW, 0.0 if short_and_unsure else found.confidence
+    ):
         return Detection(values[0].language.iso_code_639_1.name.lower(), float(values[0].value))
     return found
 
@@ -111,27 +118,31 @@ _WORDS = re.compile(r"[^\W\d_]+")
 _VI_STRONG = frozenset(
     "khong ko duoc dc nhieu cua toi minh chua roi nao giao thanh toan chuyen nhan muon tien "
     "huy hoan nguoi voi xin chao cam nhe nha vay nhat khoan khau giam pham giup thoi gian dien "
-    "thoai nhung hoac tieng viet loi oi vang dung biet sach kiem hieu".split())
+    "thoai nhung hoac tieng viet loi oi vang dung biet sach kiem hieu".split()
+)
 _VI_WEAK = frozenset(
     "hang on co ban cho lam khi neu phai hoi nhu gio ngay dat mat tai bang gi nay thi dang sao "
     "don dau phi gia qua anh bi hay hoa doi bao lau sp shop ship the de den la tra san va ve "
-    "ma em da se con mai di so tu chi a o".split())
+    "ma em da se con mai di so tu chi a o".split()
+)
 _TR_STRONG = frozenset(
     "kargo kargom kargoya siparis siparisim siparisimi siparisimin urun urunu urunler odeme "
     "ucret ucreti ucretsiz teslimat hesap hesabim hesabima sifre sifremi istiyorum yapabilir "
     "miyim misiniz musunuz miyiz edebilir edebilirim alabilir nasil nerede neden kapida "
     "indirim iade iadesi iptal degil lutfen merhaba tesekkurler tesekkur ederim evet hayir "
     "tamam olun kadar gelmedi gelir geldi zaman icin yok siz sizin benim sonra takip suresi "
-    "kodu adres adresi adresimi degistirmek kilitlendi hasarli bedeni".split())
-_TR_WEAK = frozenset(
-    "var mi mu ne bu su bir ve ile ben fatura garanti hala gun da de ki o".split())
+    "kodu adres adresi adresimi degistirmek kilitlendi hasarli bedeni".split()
+)
+_TR_WEAK = frozenset("var mi mu ne bu su bir ve ile ben fatura garanti hala gun da de ki o".split())
 
 
 def _unaccented(text: str) -> str:
     """'Tiếng Đức' -> 'Tieng Duc', 'Türkçe' -> 'Turkce', 'İngilizce' -> 'Ingilizce'."""
     text = text.replace("đ", "d").replace("Đ", "D").replace("ı", "i")
-    return unicodedata.normalize("NFC", "".join(
-        c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)))
+    return unicodedata.normalize(
+        "NFC",
+        "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)),
+    )
 
 
 def _word_counts(words: list[str], strong: frozenset, weak: frozenset) -> tuple[int, int]:
@@ -147,8 +158,9 @@ def _tells(text: str) -> set[str]:
     folded = [_unaccented(w).lower() for w in words]
     told = set()
     vi_strong, vi_all = _word_counts(folded, _VI_STRONG, _VI_WEAK)
-    if (sum(bool(_VI_LETTERS.search(w)) for w in words) * 4 >= len(words)
-            or (vi_strong and vi_all * 2 >= len(words))):
+    if sum(bool(_VI_LETTERS.search(w)) for w in words) * 4 >= len(words) or (
+        vi_strong and vi_all * 2 >= len(words)
+    ):
         told.add("vi")
     tr_strong, tr_all = _word_counts(folded, _TR_STRONG, _TR_WEAK)
     if _TR_LETTERS.search(text) or tr_strong or (tr_all >= 2 and tr_all * 2 >= len(words)):
@@ -198,9 +210,16 @@ def language_name(code: str, in_language: str = "en") -> str:
 # with their "Tiếng" ("bằng tiếng Anh"); Turkish ones are adverbs already ("İngilizce cevap
 # verin"), so Turkish has only the forms that are requests however short the message is.
 _IN_LANGUAGE = {
-    "en": ["in {}"], "es": ["en {}"], "fr": ["en {}"], "it": ["in {}"], "pt": ["em {}"],
-    "de": ["auf {}", "in {}"], "ja": ["{}で"], "zh": ["用{}", "{}回答", "{}回复", "说{}"],
-    "ko": ["{}로", "{}으로"], "ar": ["ب{}", "باللغة {}"],
+    "en": ["in {}"],
+    "es": ["en {}"],
+    "fr": ["en {}"],
+    "it": ["in {}"],
+    "pt": ["em {}"],
+    "de": ["auf {}", "in {}"],
+    "ja": ["{}で"],
+    "zh": ["用{}", "{}回答", "{}回复", "说{}"],
+    "ko": ["{}로", "{}으로"],
+    "ar": ["ب{}", "باللغة {}"],
     "vi": ["bằng {}", "chuyển sang {}", "{} nhé", "{} nha"],
     "tr": ["{} olarak", "{} olsun", "{}ye", "{}ya"],
 }
@@ -212,8 +231,15 @@ _WITH_VERB = {"vi": ["{}"], "tr": ["{}"]}
 _UNACCENTED_TOO = ("vi", "tr")
 # Names Babel does not give, by the language they are written in.
 _EXTRA_NAMES = {
-    "zh": {"英文": "en", "中文": "zh", "汉语": "zh", "日文": "ja", "韩文": "ko", "越南文": "vi",
-           "土耳其文": "tr"},
+    "zh": {
+        "英文": "en",
+        "中文": "zh",
+        "汉语": "zh",
+        "日文": "ja",
+        "韩文": "ko",
+        "越南文": "vi",
+        "土耳其文": "tr",
+    },
     "ar": {"الانجليزية": "en", "الإنكليزية": "en"},
     "ko": {"터키어": "tr"},
     "vi": {"Tiếng Hoa": "zh"},
@@ -249,8 +275,14 @@ def _language_request_patterns() -> list[tuple[re.Pattern, re.Pattern, re.Patter
         forms: set[str] = set()
         verb_forms: set[str] = set()
 
-        def add(display: str, name: str, variants: list[str], names: set[str] = names,
-                forms: set[str] = forms, verb_forms: set[str] = verb_forms) -> None:
+        def add(
+            display: str,
+            name: str,
+            variants: list[str],
+            names: set[str] = names,
+            forms: set[str] = forms,
+            verb_forms: set[str] = verb_forms,
+        ) -> None:
             def spell(text: str) -> set[str]:
                 return {text, _unaccented(text)} if display in _UNACCENTED_TOO else {text}
 
@@ -264,8 +296,11 @@ def _language_request_patterns() -> list[tuple[re.Pattern, re.Pattern, re.Patter
         for display in SUPPORTED_LANGUAGES:
             name = Locale(display).languages[target]
             # "بالإنجليزية": the Arabic article merges with "in"
-            add(display, name,
-                [name, name[2:]] if display == "ar" and name.startswith("ال") else [name])
+            add(
+                display,
+                name,
+                [name, name[2:]] if display == "ar" and name.startswith("ال") else [name],
+            )
         for display, extras in _EXTRA_NAMES.items():
             for extra in (n for n, t in extras.items() if t == target):
                 add(display, extra, [extra])
@@ -273,8 +308,10 @@ def _language_request_patterns() -> list[tuple[re.Pattern, re.Pattern, re.Patter
         def pattern(items: set[str]) -> re.Pattern:
             if not items:
                 return _NEVER
-            return re.compile("|".join(_bounded(n) for n in sorted(items, key=len, reverse=True)),
-                              re.IGNORECASE)
+            return re.compile(
+                "|".join(_bounded(n) for n in sorted(items, key=len, reverse=True)), re.IGNORECASE
+            )
+
         compiled.append((pattern(forms), pattern(verb_forms), pattern(names), target))
     return compiled
 
@@ -322,6 +359,7 @@ def requested_language(text: str) -> str | None:
 
 # --- checking a generated reply ------------------------------------------------------------
 
+
 def reply_language_share(text: str, expected: str) -> float:
     """The share (0..1) of a reply's letters that are in sentences not confidently detected as
     another language. A Spanish answer with one English sentence scores below 1."""
@@ -336,8 +374,11 @@ def reply_language_share(text: str, expected: str) -> float:
         if letters < 12:  # too short to judge: names, "OK", a product code
             continue
         found = detect_language(sentence, expected)
-        if found.language != expected and found.confidence >= 0.6 and not _compatible(
-                found.language, expected, sentence):
+        if (
+            found.language != expected
+            and found.confidence >= 0.6
+            and not _compatible(found.language, expected, sentence)
+        ):
             wrong += letters
     return 1.0 if total == 0 else 1.0 - wrong / total
 

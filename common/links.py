@@ -30,7 +30,7 @@ def link_problem(url: str) -> str:
     if scheme.group(1) not in ("http", "https", "mailto"):
         return f"not http(s) ({scheme.group(1)}:…)"
     if any(_invisible(ch) or ch in _NOT_IN_URLS for ch in url):
-        return "written with spaces, control characters or one of <>\"`{}|\\^ in it"
+        return 'written with spaces, control characters or one of <>"`{}|\\^ in it'
     try:
         parts = urlsplit(url)
         host, _ = parts.hostname, parts.port  # both raise on a malformed address

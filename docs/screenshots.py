@@ -16,8 +16,16 @@ QUESTIONS = {
     "ja": "海外への配送にはどのくらいかかりますか？",
     "ar": "كم تستغرق مدة الشحن الدولي؟",
 }
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def main() -> None:
@@ -40,7 +48,9 @@ def main() -> None:
             page.locator("#linguadesk-widget textarea").blur()
             path = args.out / f"widget-{lang}.png"
             page.screenshot(path=path)
-            print(f"{path}: {page.locator('#linguadesk-widget .msg.bot .body').last.inner_text()!r}")
+            print(
+                f"{path}: {page.locator('#linguadesk-widget .msg.bot .body').last.inner_text()!r}"
+            )
             context.close()
         browser.close()
 

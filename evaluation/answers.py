@@ -64,12 +64,14 @@ def load_answer_set(path: Path) -> list[dict]:
                 raise KeyError(f"question {q['id']} is answerable but names no expected entry")
     except FileNotFoundError:
         raise AnswerSetError(
-            f"{path} does not exist. Pass --set with an answer set file.") from None
+            f"{path} does not exist. Pass --set with an answer set file."
+        ) from None
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise AnswerSetError(
             f"{path} is not an answer set ({type(exc).__name__}: {exc}). Expected "
             '{"questions": [{"id", "language", "kind", "text", "expected_entries", "polarity", '
-            '"before"}, …]}.') from None
+            '"before"}, …]}.'
+        ) from None
     return questions
 
 
@@ -80,8 +82,12 @@ def _entry_texts(store, citations) -> list[tuple[str, str]]:
         ids = [chunk_id for chunk_id, _ in store.metadata_where({"entry_id": c.id})] or [c.id]
         docs = list(store.documents(ids))
         if docs:
-            found.append(("\n".join(d.page_content for d in docs),
-                          str(docs[0].metadata.get("language") or "en")))
+            found.append(
+                (
+                    "\n".join(d.page_content for d in docs),
+                    str(docs[0].metadata.get("language") or "en"),
+                )
+            )
     return found
 
 
@@ -92,8 +98,9 @@ def _bare(reply: str, language: str) -> bool:
     return letters < (6 if base_language(language) in ("zh", "ja", "ko") else 15)
 
 
-def judge(question: dict, reply_text: str, status: str, cited: list[str],
-          entries: list[tuple[str, str]]) -> dict:
+def judge(
+    question: dict, reply_text: str, status: str, cited: list[str], entries: list[tuple[str, str]]
+) -> dict:
     """Each check's pass/fail and the reasons; ``correct`` is all of them at once."""
     language = base_language(question["language"])
     result: dict = {"reasons": [], "allowed": []}
@@ -118,7 +125,8 @@ def judge(question: dict, reply_text: str, status: str, cited: list[str],
     # them: "2026-12-20" is "20 de diciembre de 2026" for a Spanish customer).
     sources = [text for text, _ in entries] + [
         localize_figures(text, customer_locale(language), entry_language)
-        for text, entry_language in entries]
+        for text, entry_language in entries
+    ]
     result["source"] = bool(expected & set(cited))
     if not result["source"]:
         result["reasons"].append(f"cited {cited or 'nothing'}, expected {sorted(expected)}")
@@ -128,29 +136,42 @@ def judge(question: dict, reply_text: str, status: str, cited: list[str],
     # Countries and weekdays the entries lack; not the bot's stricter rules (an asked-about
     # name repeated, "orders to Sydney arrive in 7 to 14 days", is a fair answer).
     claims = answer_checks.claim_problems(
-        reply_text, language, sources, "", tuple(lang_ for _, lang_ in entries),
-        opening_rule=False)
+        reply_text, language, sources, "", tuple(lang_ for _, lang_ in entries), opening_rule=False
+    )
     polarity = question.get("polarity")
     opened = answer_checks.opening_polarity(reply_text, language)
     if polarity in ("yes", "no") and opened and opened != polarity:
-        claims.append(answer_checks.Problem("claim", f"answered '{opened}', the FAQ says "
-                                                     f"'{polarity}'"))
+        claims.append(
+            answer_checks.Problem("claim", f"answered '{opened}', the FAQ says '{polarity}'")
+        )
     if polarity and opened and _bare(reply_text, language):
         claims.append(answer_checks.Problem("claim", f"a bare '{opened}' without the fact"))
-    for check, problems in (("faithful", figures), ("clean", clean),
-                            ("one_language", lang.problems), ("claim", claims)):
+    for check, problems in (
+        ("faithful", figures),
+        ("clean", clean),
+        ("one_language", lang.problems),
+        ("claim", claims),
+    ):
         result[check] = not problems
         result["reasons"] += [str(p) for p in problems]
     result["allowed"] = lang.allowed
-    result["leaks"] = sum(1 for p in clean if p.detail.startswith(("a control marker",
-                                                                   "a prompt tag")))
+    result["leaks"] = sum(
+        1 for p in clean if p.detail.startswith(("a control marker", "a prompt tag"))
+    )
     result["wrong_polarity"] = any("the FAQ says" in p.detail for p in claims)
     result["correct"] = all(result[check] for check in CHECKS)
     return result
 
 
-def run(engine, store, questions: list[dict], *, label: str = "",
-        progress: Progress | None = None, min_confidence: float = 0.5) -> list[dict]:
+def run(
+    engine,
+    store,
+    questions: list[dict],
+    *,
+    label: str = "",
+    progress: Progress | None = None,
+    min_confidence: float = 0.5,
+) -> list[dict]:
     from bot.engine import Turn
 
     progress = progress or (lambda phase, done, total: None)
@@ -167,22 +188,36 @@ def run(engine, store, questions: list[dict], *, label: str = "",
                 first = time.perf_counter() - start
         seconds = time.perf_counter() - start
         cited = [c.title for c in reply.citations]
-        verdict = judge(q, reply.text, reply.status, cited,
-                        _entry_texts(store, reply.citations))
+        verdict = judge(q, reply.text, reply.status, cited, _entry_texts(store, reply.citations))
         over_refusal = False
         if q["kind"] == "faq" and reply.status == Status.NO_ANSWER:
             docs = engine.retriever.invoke(reply.query or q["text"])
-            over_refusal = any(d.metadata.get("title") in q["expected_entries"]
-                               and d.metadata.get("score", 0.0) >= min_confidence for d in docs)
-        rows.append({
-            "id": q["id"], "language": base_language(q["language"]), "kind": q["kind"],
-            "tags": q.get("tags", []), "question": q["text"], "before": q.get("before", []),
-            "reply": reply.text, "status": reply.status, "path": reply.path or reply.status,
-            "cited": cited, "expected": q["expected_entries"], "polarity": q.get("polarity"),
-            "confidence": round(reply.confidence, 3),
-            "first_text_s": round(first if first is not None else seconds, 2),
-            "seconds": round(seconds, 2), "over_refusal": over_refusal, **verdict,
-        })
+            over_refusal = any(
+                d.metadata.get("title") in q["expected_entries"]
+                and d.metadata.get("score", 0.0) >= min_confidence
+                for d in docs
+            )
+        rows.append(
+            {
+                "id": q["id"],
+                "language": base_language(q["language"]),
+                "kind": q["kind"],
+                "tags": q.get("tags", []),
+                "question": q["text"],
+                "before": q.get("before", []),
+                "reply": reply.text,
+                "status": reply.status,
+                "path": reply.path or reply.status,
+                "cited": cited,
+                "expected": q["expected_entries"],
+                "polarity": q.get("polarity"),
+                "confidence": round(reply.confidence, 3),
+                "first_text_s": round(first if first is not None else seconds, 2),
+                "seconds": round(seconds, 2),
+                "over_refusal": over_refusal,
+                **verdict,
+            }
+        )
         progress(f"questions {label}".strip(), n + 1, len(questions))
     return rows
 
@@ -201,15 +236,17 @@ def summarize(rows: list[dict]) -> dict:
         faq = [r for r in items if r["kind"] == "faq"]
         answered = [r for r in faq if r["status"] == "answered"]
         return {
-            "questions": len(items), "correct": _rate(items, "correct"),
+            "questions": len(items),
+            "correct": _rate(items, "correct"),
             "answerable_correct": _rate(faq, "correct"),
             "unanswerable_declined": _rate([r for r in items if r["kind"] != "faq"], "correct"),
             **{f"{check}": _rate(answered, check) for check in CHECKS},
             "marker_or_tag_leaks": sum(r.get("leaks", 0) for r in items),
             "figure_mismatches": sum(1 for r in answered if not r.get("faithful", True)),
             "wrong_polarity": sum(1 for r in items if r.get("wrong_polarity")),
-            "over_refusal": (round(sum(r["over_refusal"] for r in faq) / len(faq), 3)
-                             if faq else None),
+            "over_refusal": (
+                round(sum(r["over_refusal"] for r in faq) / len(faq), 3) if faq else None
+            ),
             "paths": dict(Counter(r["path"] for r in items)),
             "first_text_p50_s": _percentile([r["first_text_s"] for r in items], 50),
             "first_text_p95_s": _percentile([r["first_text_s"] for r in items], 95),
@@ -220,13 +257,22 @@ def summarize(rows: list[dict]) -> dict:
     by_language: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         by_language[row["language"]].append(row)
-    return {"overall": stats(rows),
-            "languages": {lang: stats(items) for lang, items in sorted(by_language.items())},
-            "failures": [r for r in rows if not r["correct"]]}
+    return {
+        "overall": stats(rows),
+        "languages": {lang: stats(items) for lang, items in sorted(by_language.items())},
+        "failures": [r for r in rows if not r["correct"]],
+    }
 
 
-def evaluate(engine, store, questions: list[dict], *, compare: bool = False,
-             progress: Progress | None = None, min_confidence: float = 0.5) -> dict:
+def evaluate(
+    engine,
+    store,
+    questions: list[dict],
+    *,
+    compare: bool = False,
+    progress: Progress | None = None,
+    min_confidence: float = 0.5,
+) -> dict:
     """The report; with ``compare``, the legacy path on the same questions in the same run."""
     systems = {"verified": "verified", **({"legacy": "legacy"} if compare else {})}
     report: dict = {"systems": {}}
@@ -234,8 +280,14 @@ def evaluate(engine, store, questions: list[dict], *, compare: bool = False,
     try:
         for name, path in systems.items():
             engine.answer_path = path
-            rows = run(engine, store, questions, label=name, progress=progress,
-                       min_confidence=min_confidence)
+            rows = run(
+                engine,
+                store,
+                questions,
+                label=name,
+                progress=progress,
+                min_confidence=min_confidence,
+            )
             report["systems"][name] = {**summarize(rows), "rows": rows}
     finally:
         engine.answer_path = saved
@@ -243,6 +295,7 @@ def evaluate(engine, store, questions: list[dict], *, compare: bool = False,
 
 
 # --- covid_faq_en: paraphrased questions with reference answers ----------------------------
+
 
 def covid_questions(root: Path, limit: int | None) -> tuple[str, list[dict]]:
     """A Markdown FAQ of covid_faq_en's entries, and its paraphrase questions."""
@@ -253,7 +306,7 @@ def covid_questions(root: Path, limit: int | None) -> tuple[str, list[dict]]:
         title = _title(entry.question)
         answer = " ".join(entry.text.split())
         if answer.startswith(" ".join(entry.question.split())):
-            answer = answer[len(" ".join(entry.question.split())):].strip()
+            answer = answer[len(" ".join(entry.question.split())) :].strip()
         lines.append(f"## {title}\n{answer}\n")
     questions = []
     for n, query in enumerate(evalset.queries):
@@ -261,10 +314,19 @@ def covid_questions(root: Path, limit: int | None) -> tuple[str, list[dict]]:
         titles = [_title(by_id[g].question) for g in gold if g in by_id]
         if not titles:
             continue
-        questions.append({"id": f"covid-{n}", "language": "en", "kind": "faq",
-                          "text": query.text, "expected_entries": titles, "polarity": None,
-                          "before": [], "tags": ["paraphrase"],
-                          "reference": " ".join(by_id[gold[0]].text.split())})
+        questions.append(
+            {
+                "id": f"covid-{n}",
+                "language": "en",
+                "kind": "faq",
+                "text": query.text,
+                "expected_entries": titles,
+                "polarity": None,
+                "before": [],
+                "tags": ["paraphrase"],
+                "reference": " ".join(by_id[gold[0]].text.split()),
+            }
+        )
     return "\n".join(lines), questions
 
 
@@ -283,8 +345,11 @@ def reference_figures(rows: list[dict], questions: list[dict]) -> dict:
         wanted = answer_checks.figures(reference).numbers
         total += len(wanted)
         kept += len(wanted & answer_checks.figures(row["reply"]).numbers)
-    return {"reference_figures": total, "kept": kept,
-            "coverage": round(kept / total, 3) if total else None}
+    return {
+        "reference_figures": total,
+        "kept": kept,
+        "coverage": round(kept / total, 3) if total else None,
+    }
 
 
 # --- the command ----------------------------------------------------------------------------
@@ -292,9 +357,17 @@ def reference_figures(rows: list[dict], questions: list[dict]) -> dict:
 SETS = {"shop": SHOP_ANSWER_SET, "language_set": LANGUAGE_SET}  # in the repository
 
 
-def run_eval(settings: Settings, test_set: str, *, faq: Path | None = None,
-             data: Path | None = None, languages: str | None = None, limit: int | None = None,
-             compare: bool = False, progress: Progress | None = None) -> dict:
+def run_eval(
+    settings: Settings,
+    test_set: str,
+    *,
+    faq: Path | None = None,
+    data: Path | None = None,
+    languages: str | None = None,
+    limit: int | None = None,
+    compare: bool = False,
+    progress: Progress | None = None,
+) -> dict:
     """``linguadesk eval answers``: ``test_set`` is a name of :data:`SETS`, ``covid_faq_en``
     (its own FAQ, from ``data``) or an answer set file; the FAQ is the shop's unless given."""
     scratch_faq = None
@@ -309,8 +382,14 @@ def run_eval(settings: Settings, test_set: str, *, faq: Path | None = None,
             questions = select_questions(load_answer_set(path), languages, limit)
         engine, store, scratch = eval_engine(settings, faq or repository_path(SHOP_FAQ))
         try:
-            report = evaluate(engine, store, questions, compare=compare, progress=progress,
-                              min_confidence=settings.min_confidence)
+            report = evaluate(
+                engine,
+                store,
+                questions,
+                compare=compare,
+                progress=progress,
+                min_confidence=settings.answers.min_confidence,
+            )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     finally:

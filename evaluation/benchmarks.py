@@ -98,13 +98,19 @@ def _banking_entries(root: Path) -> list[EvalEntry]:
 def banking77(root: Path, limit: int | None = None) -> EvalSet:
     rows = _spread(_csv_rows(root / "banking77" / "test.csv"), limit)
     queries = [EvalQuery(r["text"], "en", frozenset([r["category"]])) for r in rows]
-    return EvalSet("banking77", _banking_entries(root), queries,
-                   attribution="banking77: PolyAI-LDN/task-specific-datasets, CC BY 4.0")
+    return EvalSet(
+        "banking77",
+        _banking_entries(root),
+        queries,
+        attribution="banking77: PolyAI-LDN/task-specific-datasets, CC BY 4.0",
+    )
 
 
 def arbanking77(root: Path, limit: int | None = None) -> EvalSet:
-    names = {r["label_ar"].strip(): r["label_en"].strip().replace(" ", "_")
-             for r in _csv_rows(root / "arbanking77" / "Banking77_intents.csv")}
+    names = {
+        r["label_ar"].strip(): r["label_en"].strip().replace(" ", "_")
+        for r in _csv_rows(root / "arbanking77" / "Banking77_intents.csv")
+    }
     rows = _spread(_csv_rows(root / "arbanking77" / "Banking77_Arabized_MSA_test.csv"), limit)
     queries = []
     for row in rows:
@@ -112,11 +118,16 @@ def arbanking77(root: Path, limit: int | None = None) -> EvalSet:
         if intent is None:
             raise BenchmarkError(
                 f"arbanking77 label {row['label']!r} is not in Banking77_intents.csv: the files "
-                "differ from upstream (SinaLab/ArBanking77); copy them again.")
+                "differ from upstream (SinaLab/ArBanking77); copy them again."
+            )
         queries.append(EvalQuery(row["text"], "ar", frozenset([intent])))
-    return EvalSet("arbanking77", _banking_entries(root), queries,
-                   attribution="arbanking77: SinaLab/ArBanking77, CC BY-SA 4.0; "
-                               "index: banking77 (PolyAI-LDN), CC BY 4.0")
+    return EvalSet(
+        "arbanking77",
+        _banking_entries(root),
+        queries,
+        attribution="arbanking77: SinaLab/ArBanking77, CC BY-SA 4.0; "
+        "index: banking77 (PolyAI-LDN), CC BY 4.0",
+    )
 
 
 def covid_faq_en(root: Path, limit: int | None = None) -> EvalSet:
@@ -127,8 +138,13 @@ def covid_faq_en(root: Path, limit: int | None = None) -> EvalSet:
         entry_id = f"covid-{n}"
         # A few questions appear twice (two sources); either copy is a right answer.
         by_question.setdefault(row["question"].strip(), set()).add(entry_id)
-        entries.append(EvalEntry(entry_id, f"{row['question'].strip()}\n\n{row['answer'].strip()}",
-                                 row["question"].strip()))
+        entries.append(
+            EvalEntry(
+                entry_id,
+                f"{row['question'].strip()}\n\n{row['answer'].strip()}",
+                row["question"].strip(),
+            )
+        )
     queries, pairs = [], []
     for row in _csv_rows(root / "covid_faq_en" / "eval_question_similarity_en.csv"):
         gold = by_question.get(row["question_1"].strip())
@@ -140,11 +156,18 @@ def covid_faq_en(root: Path, limit: int | None = None) -> EvalSet:
             queries.append(EvalQuery(row["question_2"], "en", frozenset(gold)))
     # Banking questions are off-domain for a COVID FAQ: every one should be refused.
     off_domain_file = root / "banking77" / "test.csv"
-    off_domain = ([r["text"] for r in _csv_rows(off_domain_file)][::10]
-                  if off_domain_file.is_file() else [])
-    return EvalSet("covid_faq_en", entries, _spread(queries, limit), pairs, off_domain,
-                   attribution="covid_faq_en: deepset-ai/COVID-QA, Apache-2.0 "
-                               "(answers from public-health sites)")
+    off_domain = (
+        [r["text"] for r in _csv_rows(off_domain_file)][::10] if off_domain_file.is_file() else []
+    )
+    return EvalSet(
+        "covid_faq_en",
+        entries,
+        _spread(queries, limit),
+        pairs,
+        off_domain,
+        attribution="covid_faq_en: deepset-ai/COVID-QA, Apache-2.0 "
+        "(answers from public-health sites)",
+    )
 
 
 def _xquad_file(root: Path, language: str) -> dict:
@@ -152,8 +175,13 @@ def _xquad_file(root: Path, language: str) -> dict:
         return json.load(f)
 
 
-def xquad_r(root: Path, limit: int | None = None, *, query_languages: tuple[str, ...] | None = None,
-            index_languages: tuple[str, ...] | None = ("en",)) -> EvalSet:
+def xquad_r(
+    root: Path,
+    limit: int | None = None,
+    *,
+    query_languages: tuple[str, ...] | None = None,
+    index_languages: tuple[str, ...] | None = ("en",),
+) -> EvalSet:
     """Candidates: the sentences of ``index_languages``; a hit is the sentence (in any
     indexed language) that holds the gold answer of the same question id."""
     available = xquad_languages(root)
@@ -163,8 +191,10 @@ def xquad_r(root: Path, limit: int | None = None, *, query_languages: tuple[str,
     index_languages = index_languages or available
     unknown = sorted((set(query_languages) | set(index_languages)) - set(available))
     if unknown:
-        raise BenchmarkError(f"xquad_r has no language {', '.join(unknown)} in {root / 'xquad_r'}; "
-                             f"choose from {', '.join(available)}.")
+        raise BenchmarkError(
+            f"xquad_r has no language {', '.join(unknown)} in {root / 'xquad_r'}; "
+            f"choose from {', '.join(available)}."
+        )
     entries: list[EvalEntry] = []
     gold: dict[str, set[str]] = {}
     for language in index_languages:
@@ -173,29 +203,45 @@ def xquad_r(root: Path, limit: int | None = None, *, query_languages: tuple[str,
             for paragraph in article["paragraphs"]:
                 first = sentence_no
                 for sentence in paragraph["sentences"]:
-                    entries.append(EvalEntry(f"{language}:{sentence_no}", sentence, language=language))
+                    entries.append(
+                        EvalEntry(f"{language}:{sentence_no}", sentence, language=language)
+                    )
                     sentence_no += 1
                 for qa in paragraph["qas"]:
                     start = qa["answers"][0]["answer_start"]
-                    inside = [i for i, (b, e) in enumerate(paragraph["sentence_breaks"]) if b <= start < e]
+                    inside = [
+                        i for i, (b, e) in enumerate(paragraph["sentence_breaks"]) if b <= start < e
+                    ]
                     if not inside:
                         raise BenchmarkError(
                             f"xquad_r/{language}.json: the answer of question {qa['id']} starts "
-                            "outside every sentence; the file differs from upstream, copy it again.")
+                            "outside every sentence; the file differs from upstream, copy it again."
+                        )
                     gold.setdefault(qa["id"], set()).add(f"{language}:{first + inside[0]}")
     queries = []
     for language in query_languages:
-        asked = [EvalQuery(qa["question"], language, frozenset(gold[qa["id"]]))
-                 for article in _xquad_file(root, language)["data"]
-                 for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+        asked = [
+            EvalQuery(qa["question"], language, frozenset(gold[qa["id"]]))
+            for article in _xquad_file(root, language)["data"]
+            for paragraph in article["paragraphs"]
+            for qa in paragraph["qas"]
+        ]
         queries.extend(_spread(asked, limit))
-    return EvalSet("xquad_r", entries, queries,
-                   attribution="xquad_r: google-research-datasets/lareqa (XQuAD-R), CC BY-SA 4.0")
+    return EvalSet(
+        "xquad_r",
+        entries,
+        queries,
+        attribution="xquad_r: google-research-datasets/lareqa (XQuAD-R), CC BY-SA 4.0",
+    )
 
 
 def load(name: str, root: Path, limit: int | None = None, **options) -> EvalSet:
-    readers = {"banking77": banking77, "arbanking77": arbanking77, "covid_faq_en": covid_faq_en,
-               "xquad_r": xquad_r}
+    readers = {
+        "banking77": banking77,
+        "arbanking77": arbanking77,
+        "covid_faq_en": covid_faq_en,
+        "xquad_r": xquad_r,
+    }
     if name not in readers:
         raise BenchmarkError(f"Unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}.")
     return readers[name](root, limit, **options)

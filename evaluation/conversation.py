@@ -42,6 +42,7 @@ class EvaluationError(ValueError):
 
 # --- language match ------------------------------------------------------------------------
 
+
 def load_language_set(path: Path) -> list[dict]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -53,7 +54,8 @@ def load_language_set(path: Path) -> list[dict]:
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise EvaluationError(
             f"{path} is not a test set ({type(exc).__name__}: {exc}). Expected "
-            '{"questions": [{"id", "language", "text", "kind"}, …]}.') from None
+            '{"questions": [{"id", "language", "text", "kind"}, …]}.'
+        ) from None
     return questions
 
 
@@ -73,25 +75,34 @@ def language_match(engine, questions: list[dict], *, progress: Progress | None =
     rows = []
     for n, q in enumerate(questions):
         start = time.perf_counter()
-        reply = engine.answer(Turn(q["text"], conversation_id=f"eval-{q.get('id', n)}",
-                                   channel="eval"))
+        reply = engine.answer(
+            Turn(q["text"], conversation_id=f"eval-{q.get('id', n)}", channel="eval")
+        )
         text = reply.final()
         expected = base_language(q["language"])
         detected = detect_language(text).language
         share = reply_language_share(text, expected)
         english = expected != "en" and _has_english_sentence(text)
-        rows.append({
-            "id": q.get("id", str(n)), "language": expected, "kind": q.get("kind", ""),
-            "question": q["text"], "reply": text, "status": reply.status,
-            "reply_language": reply.language, "detected": detected,
-            "share": round(share, 3), "english": english,
-            "match": detected == expected and share >= 0.75,
-            "generated": reply.status in (Status.ANSWERED, Status.SMALL_TALK),
-            "error": reply.error,
-            "seconds": round(time.perf_counter() - start, 2),
-            "citations": [c.title for c in reply.citations],
-            "expected_entry": q.get("expected_entry"),
-        })
+        rows.append(
+            {
+                "id": q.get("id", str(n)),
+                "language": expected,
+                "kind": q.get("kind", ""),
+                "question": q["text"],
+                "reply": text,
+                "status": reply.status,
+                "reply_language": reply.language,
+                "detected": detected,
+                "share": round(share, 3),
+                "english": english,
+                "match": detected == expected and share >= 0.75,
+                "generated": reply.status in (Status.ANSWERED, Status.SMALL_TALK),
+                "error": reply.error,
+                "seconds": round(time.perf_counter() - start, 2),
+                "citations": [c.title for c in reply.citations],
+                "expected_entry": q.get("expected_entry"),
+            }
+        )
         progress("questions", n + 1, len(questions))
     return summarize_language_match(rows)
 
@@ -108,8 +119,9 @@ def summarize_language_match(rows: list[dict]) -> dict:
             "questions": len(items),
             "match": float(np.mean([r["match"] for r in items])) if items else 0.0,
             "generated": len(generated),
-            "match_generated": (float(np.mean([r["match"] for r in generated]))
-                                if generated else None),
+            "match_generated": (
+                float(np.mean([r["match"] for r in generated])) if generated else None
+            ),
             "english_leaks": sum(1 for r in items if r["language"] != "en" and r["english"]),
             "faq_answered": sum(1 for r in faq if r["status"] == "answered"),
             "faq_cited_expected": sum(1 for r in faq if r["expected_entry"] in r["citations"]),
@@ -129,13 +141,15 @@ def summarize_language_match(rows: list[dict]) -> dict:
 
 # --- DSTC11 track 5: history-aware retrieval -------------------------------------------------
 
+
 def _dstc_root(root: Path) -> Path:
     folder = root / DSTC_NAME
     for needed in ("knowledge.json", "val/logs.json", "val/labels.json"):
         if not (folder / needed).is_file():
             raise EvaluationError(
                 f"{folder / needed} is missing. Point --data at the folder that holds "
-                f"{DSTC_NAME}/ (see ../shared/benchmarks/README.md).")
+                f"{DSTC_NAME}/ (see ../shared/benchmarks/README.md)."
+            )
     return folder
 
 
@@ -152,27 +166,44 @@ def load_dstc(root: Path, limit: int | None = None):
             name = " ".join(str(entity.get("name") or domain).split()).title()
             for doc_id, faq in (entity.get("faqs") or {}).items():
                 question = f"{name}: {faq['question']}"
-                entries.append(EvalEntry(f"{domain}:{entity_id}:faq:{doc_id}",
-                                         f"{question}\n{faq['answer']}", question))
+                entries.append(
+                    EvalEntry(
+                        f"{domain}:{entity_id}:faq:{doc_id}",
+                        f"{question}\n{faq['answer']}",
+                        question,
+                    )
+                )
     logs = json.loads((folder / "val" / "logs.json").read_text(encoding="utf-8"))
     labels = json.loads((folder / "val" / "labels.json").read_text(encoding="utf-8"))
     turns = []
     for log, label in zip(logs, labels):
         if not label.get("target"):
             continue
-        gold = frozenset(f"{k['domain']}:{k['entity_id']}:faq:{k['doc_id']}"
-                         for k in label.get("knowledge", []) if k.get("doc_type") == "faq")
+        gold = frozenset(
+            f"{k['domain']}:{k['entity_id']}:faq:{k['doc_id']}"
+            for k in label.get("knowledge", [])
+            if k.get("doc_type") == "faq"
+        )
         if not gold or not log or log[-1]["speaker"] != "U":
             continue
-        history = [Message("human" if t["speaker"] == "U" else "ai", t["text"], "en", 0.0)
-                   for t in log[:-1]]
+        history = [
+            Message("human" if t["speaker"] == "U" else "ai", t["text"], "en", 0.0)
+            for t in log[:-1]
+        ]
         turns.append((EvalQuery(log[-1]["text"], "en", gold), history))
     turns = _spread(turns, limit)
     return EvalSet(DSTC_NAME, entries, [q for q, _ in turns]), [h for _, h in turns]
 
 
-def dstc_rewrite(settings: Settings, root: Path, rewriter, *, limit: int | None = 300,
-                 progress: Progress | None = None, examples: int = 25) -> dict:
+def dstc_rewrite(
+    settings: Settings,
+    root: Path,
+    rewriter,
+    *,
+    limit: int | None = 300,
+    progress: Progress | None = None,
+    examples: int = 25,
+) -> dict:
     from bot.rewrite import needs_rewrite
     from evaluation.retrieval import (
         DEPTH,
@@ -187,9 +218,14 @@ def dstc_rewrite(settings: Settings, root: Path, rewriter, *, limit: int | None 
     evalset, histories = load_dstc(root, limit)
     with tempfile.TemporaryDirectory(prefix="linguadesk-eval-") as tmp:
         run_settings = scratch_settings(settings, Path(tmp), {"chroma.collection": "eval"})
-        store = build_index(run_settings, evalset, progress, use_encoder=settings.use_encoder)
-        search = HybridSearch(store, candidates=settings.retrieval_candidates,
-                              lexical=settings.lexical_search)
+        store = build_index(
+            run_settings, evalset, progress, use_encoder=settings.retrieval.use_encoder
+        )
+        search = HybridSearch(
+            store,
+            candidates=settings.retrieval.candidates,
+            lexical=settings.retrieval.lexical_search,
+        )
         search.lexical_index()
 
         def ranks(query: str, gold: frozenset[str]) -> int:
@@ -210,9 +246,14 @@ def dstc_rewrite(settings: Settings, root: Path, rewriter, *, limit: int | None 
                 rewritten += 1
             systems["rewrite"].append(ranks(standalone, query.gold))
             if len(samples) < examples:
-                samples.append({"last_turn": query.text, "rewrite": standalone,
-                                "hit@5": systems["rewrite"][-1] < 5,
-                                "last_turn_hit@5": systems["last_turn"][-1] < 5})
+                samples.append(
+                    {
+                        "last_turn": query.text,
+                        "rewrite": standalone,
+                        "hit@5": systems["rewrite"][-1] < 5,
+                        "last_turn_hit@5": systems["last_turn"][-1] < 5,
+                    }
+                )
             progress("turns", n + 1, len(evalset.queries))
 
     def summary(r: list[int]) -> dict:
@@ -220,7 +261,9 @@ def dstc_rewrite(settings: Settings, root: Path, rewriter, *, limit: int | None 
         return {key: scores[key] for key in ("recall@1", "recall@5", "mrr@10")}
 
     report: dict = {
-        "benchmark": DSTC_NAME, "split": "val", "turns": len(evalset.queries),
+        "benchmark": DSTC_NAME,
+        "split": "val",
+        "turns": len(evalset.queries),
         "entries": len(evalset.entries),
         "systems": {name: summary(r) for name, r in systems.items()},
         "rewritten_turns": rewritten,
@@ -228,13 +271,13 @@ def dstc_rewrite(settings: Settings, root: Path, rewriter, *, limit: int | None 
         "rewrite_p95_s": float(np.percentile(rewrite_seconds, 95)) if rewrite_seconds else None,
         "examples": samples,
     }
-    report["gain_recall@5_points"] = 100 * (report["systems"]["rewrite"]["recall@5"]
-                                            - report["systems"]["last_turn"]["recall@5"])
+    report["gain_recall@5_points"] = 100 * (
+        report["systems"]["rewrite"]["recall@5"] - report["systems"]["last_turn"]["recall@5"]
+    )
     return report
 
 
-def select_questions(questions: list[dict], languages: str | None,
-                     limit: int | None) -> list[dict]:
+def select_questions(questions: list[dict], languages: str | None, limit: int | None) -> list[dict]:
     """Only the given languages (comma-separated), and the first ``limit`` of each."""
     if languages:
         wanted = {x.strip() for x in languages.split(",")}
@@ -257,19 +300,33 @@ def eval_engine(settings: Settings, faq: Path, progress: Progress | None = None)
     from knowledge.admin import KnowledgeBase
 
     tmp = Path(tempfile.mkdtemp(prefix="linguadesk-eval-"))
-    run_settings = scratch_settings(settings, tmp, {"handoff.webhook_url": None,
-                                                    "handoff.slack_channel": None})
+    run_settings = scratch_settings(
+        settings, tmp, {"handoff.webhook_url": None, "handoff.slack_channel": None}
+    )
     kb = KnowledgeBase(build_store(run_settings))
     report = kb.ingest([faq])
     if not report.ok:
         raise EvaluationError(f"could not load {faq}: {report}")
-    return build_engine(run_settings, store=kb.store,
-                        conversations=SqliteConversationStore(":memory:")), kb.store, tmp
+    return (
+        build_engine(
+            run_settings, store=kb.store, conversations=SqliteConversationStore(":memory:")
+        ),
+        kb.store,
+        tmp,
+    )
 
 
-def run_eval(settings: Settings, benchmark: str, *, test_set: Path | None = None,
-             faq: Path | None = None, data: Path | None = None, languages: str | None = None,
-             limit: int | None = None, progress: Progress | None = None) -> dict:
+def run_eval(
+    settings: Settings,
+    benchmark: str,
+    *,
+    test_set: Path | None = None,
+    faq: Path | None = None,
+    data: Path | None = None,
+    languages: str | None = None,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> dict:
     """``linguadesk eval conversation``: the report of ``language_set`` or ``dstc11_track5``;
     the repository's files, or the shared benchmarks folder, unless given."""
     if benchmark == "language_set":
@@ -281,6 +338,11 @@ def run_eval(settings: Settings, benchmark: str, *, test_set: Path | None = None
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     if benchmark == DSTC_NAME:
-        return dstc_rewrite(settings, data or default_root(), build_rewriter(settings),
-                            limit=limit or 300, progress=progress)
+        return dstc_rewrite(
+            settings,
+            data or default_root(),
+            build_rewriter(settings),
+            limit=limit or 300,
+            progress=progress,
+        )
     raise EvaluationError(f"Unknown benchmark {benchmark!r}: use language_set or {DSTC_NAME}.")

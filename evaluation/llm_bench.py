@@ -63,11 +63,17 @@ def rag_prompts(faq_folder: Path, count: int, start: int = 0) -> list[list[dict]
     from the ``start``-th prompt on (each level gets its own, so that a server's cache of
     whole prompts from an earlier level does not flatter a later one; the system prefix stays
     shared, as in production)."""
-    entries = [entry for path in sorted(faq_folder.rglob("*")) if path.suffix.lower()
-               in SUPPORTED_SUFFIXES for entry in load_file(path, path.name)]
+    entries = [
+        entry
+        for path in sorted(faq_folder.rglob("*"))
+        if path.suffix.lower() in SUPPORTED_SUFFIXES
+        for entry in load_file(path, path.name)
+    ]
     if len(entries) < ENTRIES_PER_PROMPT:
-        raise ValueError(f"{faq_folder} has {len(entries)} FAQ entries; the benchmark needs at "
-                         f"least {ENTRIES_PER_PROMPT}. Point --faq at a folder of FAQ files.")
+        raise ValueError(
+            f"{faq_folder} has {len(entries)} FAQ entries; the benchmark needs at "
+            f"least {ENTRIES_PER_PROMPT}. Point --faq at a folder of FAQ files."
+        )
     prompts = []
     for i in range(start, start + count):
         language, question = QUESTIONS[i % len(QUESTIONS)]
@@ -76,23 +82,39 @@ def rag_prompts(faq_folder: Path, count: int, start: int = 0) -> list[list[dict]
         chosen = [entries[(first + j) % len(entries)] for j in range(ENTRIES_PER_PROMPT)]
         docs = [Document(f"{e.question}\n\n{e.answer}") for e in chosen]
         messages = ANSWER_PROMPT.format_messages(
-            entries=format_entries(docs), question=question,
-            language_name=language_name(language), register=register_for(language),
-            uncovered_rule=ANSWER_ANYWAY_RULE, reminder="", history=[])
-        prompts.append([{"role": "system" if m.type == "system" else "user",
-                         "content": m.content} for m in messages])
+            entries=format_entries(docs),
+            question=question,
+            language_name=language_name(language),
+            register=register_for(language),
+            uncovered_rule=ANSWER_ANYWAY_RULE,
+            reminder="",
+            history=[],
+        )
+        prompts.append(
+            [
+                {"role": "system" if m.type == "system" else "user", "content": m.content}
+                for m in messages
+            ]
+        )
     return prompts
 
 
-def measure(client, model: str, messages: list[dict], *, max_tokens: int,
-            extra_body: dict | None = None) -> Sample:
+def measure(
+    client, model: str, messages: list[dict], *, max_tokens: int, extra_body: dict | None = None
+) -> Sample:
     started = time.perf_counter()
     first, chunks, usage = None, 0, None
     try:
         stream = client.chat.completions.create(
-            model=model, messages=messages, stream=True, max_tokens=max_tokens,
-            temperature=0.3, seed=7, stream_options={"include_usage": True},
-            extra_body=extra_body or {})
+            model=model,
+            messages=messages,
+            stream=True,
+            max_tokens=max_tokens,
+            temperature=0.3,
+            seed=7,
+            stream_options={"include_usage": True},
+            extra_body=extra_body or {},
+        )
         for chunk in stream:
             if getattr(chunk, "usage", None):
                 usage = chunk.usage.completion_tokens
@@ -101,15 +123,24 @@ def measure(client, model: str, messages: list[dict], *, max_tokens: int,
                     first = time.perf_counter() - started
                 chunks += 1
     except Exception as exc:  # counted, not fatal: a benchmark under load sees errors
-        return Sample(first, time.perf_counter() - started, chunks,
-                      f"{type(exc).__name__}: {exc}"[:200])
+        return Sample(
+            first, time.perf_counter() - started, chunks, f"{type(exc).__name__}: {exc}"[:200]
+        )
     return Sample(first, time.perf_counter() - started, usage or chunks)
 
 
-def run(client, model: str, prompts: list[list[dict]], *, concurrency: int, max_tokens: int,
-        extra_body: dict | None = None,
-        on_done: Callable[[Sample], None] | None = None) -> dict:
+def run(
+    client,
+    model: str,
+    prompts: list[list[dict]],
+    *,
+    concurrency: int,
+    max_tokens: int,
+    extra_body: dict | None = None,
+    on_done: Callable[[Sample], None] | None = None,
+) -> dict:
     """All prompts, ``concurrency`` at a time; the summary of one level."""
+
     def one(messages):
         sample = measure(client, model, messages, max_tokens=max_tokens, extra_body=extra_body)
         if on_done:
@@ -137,9 +168,12 @@ def summarize(samples: list[Sample], wall_s: float, concurrency: int) -> dict:
     speeds = [s.tokens_per_s for s in ok if s.tokens_per_s is not None]
     tokens = sum(s.output_tokens for s in ok)
     return {
-        "concurrency": concurrency, "requests": len(samples), "errors": len(samples) - len(ok),
+        "concurrency": concurrency,
+        "requests": len(samples),
+        "errors": len(samples) - len(ok),
         "wall_s": round(wall_s, 2),
-        "ttft_p50_s": _round(_percentile(ttfts, 50)), "ttft_p95_s": _round(_percentile(ttfts, 95)),
+        "ttft_p50_s": _round(_percentile(ttfts, 50)),
+        "ttft_p95_s": _round(_percentile(ttfts, 95)),
         "output_tokens": tokens,
         "aggregate_tokens_per_s": _round(tokens / wall_s if wall_s else None),
         "per_conversation_tokens_per_s_p50": _round(_percentile(speeds, 50)),
@@ -154,43 +188,60 @@ def _round(value: float | None) -> float | None:
 
 # --- the command ----------------------------------------------------------------------------
 
+
 def endpoint(settings: Settings, url: str | None = None, model: str | None = None) -> LLMEndpoint:
     """``url`` as given, else the configured endpoint (starting the embedded llama.cpp server
     when none is); ``model`` overrides the model name."""
     if url:
-        return LLMEndpoint(url.rstrip("/"), model or settings.llm_model,
-                           settings.llm_api_key.get_secret_value())
+        return LLMEndpoint(
+            url.rstrip("/"), model or settings.llm.model, settings.llm.api_key.get_secret_value()
+        )
     found = resolve_endpoint(settings)
     return replace(found, model=model or found.model)
 
 
-def run_levels(settings: Settings, target: LLMEndpoint, faq_folder: Path,
-               concurrency: list[int], *, requests: int, max_tokens: int,
-               progress: Callable[[str, int, int], None] | None = None) -> dict:
+def run_levels(
+    settings: Settings,
+    target: LLMEndpoint,
+    faq_folder: Path,
+    concurrency: list[int],
+    *,
+    requests: int,
+    max_tokens: int,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
     """Each concurrency level (1, the baseline, always first) on its own prompts, with each
     level's aggregate tokens/s against the baseline's."""
     progress = progress or (lambda phase, done, total: None)
-    client = OpenAI(base_url=target.url, api_key=target.api_key,
-                    timeout=settings.llm_timeout_s, max_retries=0)
+    client = OpenAI(
+        base_url=target.url, api_key=target.api_key, timeout=settings.llm.timeout_s, max_retries=0
+    )
     # One request first, not counted: loading weights or compiling is not answering.
     measure(client, target.model, rag_prompts(faq_folder, 1, start=10_000)[0], max_tokens=8)
     levels = [1] + sorted({c for c in concurrency if c > 1})
     results = []
     for index, level in enumerate(levels):
         prompts = rag_prompts(faq_folder, requests, start=index * requests)
-        results.append(run(client, target.model, prompts, concurrency=level,
-                           max_tokens=max_tokens,
-                           on_done=_counted(f"concurrency {level}", requests, progress)))
+        results.append(
+            run(
+                client,
+                target.model,
+                prompts,
+                concurrency=level,
+                max_tokens=max_tokens,
+                on_done=_counted(f"concurrency {level}", requests, progress),
+            )
+        )
     baseline = results[0]["aggregate_tokens_per_s"]
     for r in results:
         rate = r["aggregate_tokens_per_s"]
         r["aggregate_vs_baseline"] = round(rate / baseline, 2) if rate and baseline else None
-    return {"url": target.url, "model": target.model, "max_tokens": max_tokens,
-            "levels": results}
+    return {"url": target.url, "model": target.model, "max_tokens": max_tokens, "levels": results}
 
 
-def _counted(phase: str, total: int,
-             progress: Callable[[str, int, int], None]) -> Callable[[Sample], None]:
+def _counted(
+    phase: str, total: int, progress: Callable[[str, int, int], None]
+) -> Callable[[Sample], None]:
     """An ``on_done`` for :func:`run` (called from its worker threads) that reports the count."""
     lock, done = threading.Lock(), [0]
     progress(phase, 0, total)

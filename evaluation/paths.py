@@ -14,10 +14,12 @@ class RepositoryFile(NamedTuple):
 
 
 SHOP_FAQ = RepositoryFile("examples/shop-faq", "--faq with a folder of FAQ files")
-LANGUAGE_SET = RepositoryFile("benchmarks/conversation/language_set.json",
-                              "--set with a test set file")
-SHOP_ANSWER_SET = RepositoryFile("benchmarks/answers/shop_answer_set.json",
-                                 "--set with an answer set file")
+LANGUAGE_SET = RepositoryFile(
+    "benchmarks/conversation/language_set.json", "--set with a test set file"
+)
+SHOP_ANSWER_SET = RepositoryFile(
+    "benchmarks/answers/shop_answer_set.json", "--set with an answer set file"
+)
 
 
 class MissingRepositoryFile(FileNotFoundError):
@@ -32,4 +34,5 @@ def repository_path(file: RepositoryFile) -> Path:
             return base / file.relative
     raise MissingRepositoryFile(
         f"{file.relative} is not in {here} or a folder above it: it comes with the Linguadesk "
-        f"repository, not the installed package. Pass {file.option}, or run from a checkout.")
+        f"repository, not the installed package. Pass {file.option}, or run from a checkout."
+    )

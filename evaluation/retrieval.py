@@ -52,12 +52,19 @@ class SystemScores:
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
-def scratch_settings(settings: Settings, data_dir: Path,
-                     changes: dict[str, Any] | None = None) -> Settings:
+def scratch_settings(
+    settings: Settings, data_dir: Path, changes: dict[str, Any] | None = None
+) -> Settings:
     """The same models, a throwaway data dir and embedded Chroma: benchmarks never touch the
     configured store. ``changes`` as for :meth:`Settings.updated` (``"chroma.collection"``)."""
-    return settings.updated({"data_dir": data_dir, "model_dir": settings.models_dir,
-                             "chroma.url": None, **(changes or {})})
+    return settings.updated(
+        {
+            "data_dir": data_dir,
+            "model_dir": settings.models_dir,
+            "chroma.url": None,
+            **(changes or {}),
+        }
+    )
 
 
 def first_gold_rank(ids: list[str], gold: frozenset[str]) -> int:
@@ -74,15 +81,27 @@ def build_index(settings: Settings, evalset: EvalSet, progress: Progress, *, use
     from retrieval.use_encoder import load_use_encoder
     from retrieval.vector_store import FaqStore
 
-    second = load_use_encoder(settings) if use_encoder else None
-    store = FaqStore(settings, load_embeddings(settings), second_encoder=second)
+    store = FaqStore(
+        settings,
+        load_embeddings(settings),
+        use_encoder=load_use_encoder(settings) if use_encoder else None,
+    )
     chunks = [
-        Chunk(e.id, e.text, {
-            "source": f"benchmark:{evalset.name}", "entry_id": e.id,
-            "title": e.question or e.text[:80], "question": e.question,
-            "variants": "\n".join(e.variants), "language": e.language,
-            "content_hash": e.id, "chunk_index": 0, "chunk_count": 1,
-        })
+        Chunk(
+            e.id,
+            e.text,
+            {
+                "source": f"benchmark:{evalset.name}",
+                "entry_id": e.id,
+                "title": e.question or e.text[:80],
+                "question": e.question,
+                "variants": "\n".join(e.variants),
+                "language": e.language,
+                "content_hash": e.id,
+                "chunk_index": 0,
+                "chunk_count": 1,
+            },
+        )
         for e in evalset.entries
     ]
     done = 0
@@ -96,24 +115,33 @@ def build_index(settings: Settings, evalset: EvalSet, progress: Progress, *, use
     return store
 
 
-def evaluate(settings: Settings, evalset: EvalSet, *, progress: Progress | None = None,
-             latency_sample: int = 100, use_encoder: bool = True, lexical: bool = True,
-             reranker=None, seed: int = 0) -> dict:
+def evaluate(
+    settings: Settings,
+    evalset: EvalSet,
+    *,
+    progress: Progress | None = None,
+    latency_sample: int = 100,
+    use_encoder: bool = True,
+    lexical: bool = True,
+    reranker=None,
+    seed: int = 0,
+) -> dict:
     progress = progress or (lambda phase, done, total: None)
     with tempfile.TemporaryDirectory(prefix="linguadesk-eval-") as tmp:
         run_settings = scratch_settings(settings, Path(tmp), {"chroma.collection": "eval"})
         t0 = time.perf_counter()
         store = build_index(run_settings, evalset, progress, use_encoder=use_encoder)
         index_s = time.perf_counter() - t0
-        search = HybridSearch(store, candidates=settings.retrieval_candidates, lexical=lexical,
-                              reranker=reranker)
+        search = HybridSearch(
+            store, candidates=settings.retrieval.candidates, lexical=lexical, reranker=reranker
+        )
         search.lexical_index()
 
         texts = [q.text for q in evalset.queries]
         vectors: list[QueryVectors] = []
         batch = 256
         for start in range(0, len(texts), batch):
-            vectors.extend(search.encode(texts[start:start + batch]))
+            vectors.extend(search.encode(texts[start : start + batch]))
             progress("encode", min(start + batch, len(texts)), len(texts))
 
         baseline: dict[str, SystemScores] = defaultdict(SystemScores)
@@ -121,11 +149,11 @@ def evaluate(settings: Settings, evalset: EvalSet, *, progress: Progress | None 
         detected: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for n, (query, vec) in enumerate(zip(evalset.queries, vectors)):
             docs = store.vectorstore.similarity_search_by_vector(vec.dense, k=DEPTH)
-            baseline[query.language].ranks.append(
-                first_gold_rank([d.id for d in docs], query.gold))
+            baseline[query.language].ranks.append(first_gold_rank([d.id for d in docs], query.gold))
             hits = search.search_encoded(query.text, vec, DEPTH)
             hybrid[query.language].ranks.append(
-                first_gold_rank([h.document.id for h in hits], query.gold))
+                first_gold_rank([h.document.id for h in hits], query.gold)
+            )
             detected[query.language][vec.language] += 1
             if n % 200 == 0:
                 progress("search", n + 1, len(texts))
@@ -135,11 +163,16 @@ def evaluate(settings: Settings, evalset: EvalSet, *, progress: Progress | None 
         by_language: dict[str, list[str]] = defaultdict(list)
         for query in evalset.queries:
             by_language[query.language].append(query.text)
-        sampled = [(lang, t) for lang, qs in by_language.items()
-                   for t in rng.sample(qs, min(latency_sample, len(qs)))]
+        sampled = [
+            (lang, t)
+            for lang, qs in by_language.items()
+            for t in rng.sample(qs, min(latency_sample, len(qs)))
+        ]
         for n, (language, text) in enumerate(sampled):
-            runs = [("baseline", lambda: store.vectorstore.similarity_search(text, k=DEPTH)),
-                    ("hybrid", lambda: search.search(text, DEPTH))]
+            runs = [
+                ("baseline", lambda t=text: store.vectorstore.similarity_search(t, k=DEPTH)),
+                ("hybrid", lambda t=text: search.search(t, DEPTH)),
+            ]
             if n % 2:
                 runs.reverse()
             for name, run in runs:
@@ -155,21 +188,27 @@ def evaluate(settings: Settings, evalset: EvalSet, *, progress: Progress | None 
             "entries": len(evalset.entries),
             "queries": len(evalset.queries),
             "index_seconds": round(index_s, 1),
-            "embedding_model": settings.embedding_model,
-            "second_encoder": "muse-v3" if use_encoder else None,
+            "embedding_model": settings.embeddings.model,
+            "use_encoder": "muse-v3" if use_encoder else None,
             "lexical": lexical,
-            "reranker": settings.reranker_model if reranker is not None else None,
+            "reranker": settings.retrieval.reranker_model if reranker is not None else None,
             "languages": {},
         }
         for language in sorted(hybrid):
             b, h = baseline[language].summary(), hybrid[language].summary()
             report["languages"][language] = {
-                "baseline": b, "hybrid": h,
+                "baseline": b,
+                "hybrid": h,
                 "detected_language": dict(detected[language]),
                 "ratio": {
                     key: (h[key] / b[key] if b[key] and h[key] is not None else None)
-                    for key in ("recall@1", "recall@5", "mrr@10", "latency_p50_ms",
-                                "latency_p95_ms")
+                    for key in (
+                        "recall@1",
+                        "recall@5",
+                        "mrr@10",
+                        "latency_p50_ms",
+                        "latency_p95_ms",
+                    )
                 },
             }
         if evalset.pairs:
@@ -184,12 +223,22 @@ def _pr(predicted: np.ndarray, actual: np.ndarray) -> dict:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3),
-            "tp": tp, "fp": fp, "fn": fn}
+    return {
+        "precision": round(precision, 3),
+        "recall": round(recall, 3),
+        "f1": round(f1, 3),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
 
 
-def no_match_report(search: HybridSearch, evalset: EvalSet, query_vectors: list[QueryVectors],
-                    threshold: float = 0.5) -> dict:
+def no_match_report(
+    search: HybridSearch,
+    evalset: EvalSet,
+    query_vectors: list[QueryVectors],
+    threshold: float = 0.5,
+) -> dict:
     """How well the calibrated relevance tells "this entry answers it" from "it does not".
 
     1. The set's labelled pairs (the protocol): relevance(query, that entry) >= threshold
@@ -238,13 +287,24 @@ def no_match_report(search: HybridSearch, evalset: EvalSet, query_vectors: list[
     }
 
 
-def run_eval(settings: Settings, evalset: EvalSet, *, latency_sample: int = 100,
-             progress: Progress | None = None) -> dict:
+def run_eval(
+    settings: Settings,
+    evalset: EvalSet,
+    *,
+    latency_sample: int = 100,
+    progress: Progress | None = None,
+) -> dict:
     """``linguadesk eval retrieval``: the search as configured (encoders, lexical, reranker)
     against the dense baseline; the no-match pairs' ``features`` kept for calibrating."""
-    report = evaluate(settings, evalset, progress=progress, latency_sample=latency_sample,
-                      use_encoder=settings.use_encoder, lexical=settings.lexical_search,
-                      reranker=load_reranker(settings))
+    report = evaluate(
+        settings,
+        evalset,
+        progress=progress,
+        latency_sample=latency_sample,
+        use_encoder=settings.retrieval.use_encoder,
+        lexical=settings.retrieval.lexical_search,
+        reranker=load_reranker(settings),
+    )
     no_match = report.get("no_match", {})
     if "_features" in no_match:
         no_match["features"] = no_match.pop("_features")

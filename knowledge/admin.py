@@ -64,9 +64,15 @@ def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[SourceError]]:
     errors: list[SourceError] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*")
-                                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
-                                and not any(part.startswith(".") for part in p.relative_to(path).parts)))
+            files.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file()
+                    and p.suffix.lower() in SUPPORTED_SUFFIXES
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                )
+            )
         elif path.is_file():
             files.append(path)
         else:
@@ -75,8 +81,9 @@ def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[SourceError]]:
 
 
 class KnowledgeBase:
-    def __init__(self, store: FaqStore, limits: IngestLimits | None = None, *,
-                 url_proxy: str | None = None) -> None:
+    def __init__(
+        self, store: FaqStore, limits: IngestLimits | None = None, *, url_proxy: str | None = None
+    ) -> None:
         self.store = store
         self.limits = limits or IngestLimits()
         self.url_proxy = url_proxy
@@ -88,8 +95,14 @@ class KnowledgeBase:
     def _detect(self, text: str) -> str:
         return detect_language(text).language
 
-    def ingest(self, paths: Iterable[Path], *, product: str = "", dry_run: bool = False,
-               progress: IngestProgress | None = None) -> IngestReport:
+    def ingest(
+        self,
+        paths: Iterable[Path],
+        *,
+        product: str = "",
+        dry_run: bool = False,
+        progress: IngestProgress | None = None,
+    ) -> IngestReport:
         progress = progress or IngestProgress()
         files, errors = expand_paths(paths)
         report = IngestReport(errors=errors, dry_run=dry_run)
@@ -100,53 +113,85 @@ class KnowledgeBase:
         self._sync_vanished_files(paths, report, progress)
         return report
 
-    def ingest_upload(self, filename: str, data: bytes, *, product: str = "",
-                      dry_run: bool = False) -> IngestReport:
+    def ingest_upload(
+        self, filename: str, data: bytes, *, product: str = "", dry_run: bool = False
+    ) -> IngestReport:
         """A file sent from the admin API or a chat: stored as source ``upload:<name>``, so
         uploading the same name again syncs it (changed entries updated, removed ones deleted)."""
         name = "".join(ch for ch in Path(filename.replace("\\", "/")).name if ch.isprintable())
         name = name.strip()[:200]
         report = IngestReport(dry_run=dry_run)
         if not name or name.startswith("."):
-            report.errors.append(SourceError(filename or "(no name)", "needs a file name such as "
-                                             "faq.md, so its format can be recognised"))
+            report.errors.append(
+                SourceError(
+                    filename or "(no name)",
+                    "needs a file name such as faq.md, so its format can be recognised",
+                )
+            )
             return report
         with tempfile.TemporaryDirectory(prefix="linguadesk-upload-") as folder:
             path = Path(folder) / f"upload{Path(name).suffix.lower()}"
             path.write_bytes(data)
-            self._ingest_file(path, f"upload:{name}", product, report, IngestProgress(),
-                              isolated=True)
+            self._ingest_file(
+                path, f"upload:{name}", product, report, IngestProgress(), isolated=True
+            )
         return report
 
-    def ingest_url(self, url: str, *, product: str = "", dry_run: bool = False,
-                   max_bytes: int = 20 * 1024 * 1024, allow_private: bool = True) -> IngestReport:
+    def ingest_url(
+        self,
+        url: str,
+        *,
+        product: str = "",
+        dry_run: bool = False,
+        max_bytes: int = 20 * 1024 * 1024,
+        allow_private: bool = True,
+    ) -> IngestReport:
         """A web page or file, stored under its URL (without credentials or query) as the
         source name. ``allow_private=False`` refuses addresses that are not public."""
         report = IngestReport(dry_run=dry_run)
         shown = source_name_for(url) if is_url(url) else url
         if not self._url_slots.acquire(blocking=False):
-            report.errors.append(SourceError(shown, "was not fetched: the most URL ingests "
-                                             f"that run at once "
-                                             f"({self.limits.max_concurrent_urls}) are running; "
-                                             "try again in a minute"))
+            report.errors.append(
+                SourceError(
+                    shown,
+                    "was not fetched: the most URL ingests "
+                    f"that run at once "
+                    f"({self.limits.max_concurrent_urls}) are running; "
+                    "try again in a minute",
+                )
+            )
             return report
         try:
             with tempfile.TemporaryDirectory(prefix="linguadesk-url-") as folder:
                 try:
-                    path = download(url, Path(folder), max_bytes=max_bytes,
-                                    timeout_s=self.limits.url_timeout_s,
-                                    allow_private=allow_private, proxy=self.url_proxy)
+                    path = download(
+                        url,
+                        Path(folder),
+                        max_bytes=max_bytes,
+                        timeout_s=self.limits.url_timeout_s,
+                        allow_private=allow_private,
+                        proxy=self.url_proxy,
+                    )
                 except SourceError as exc:
                     report.errors.append(SourceError(shown, exc.problem))
                     return report
-                self._ingest_file(path, source_name_for(url), product, report, IngestProgress(),
-                                  isolated=True)
+                self._ingest_file(
+                    path, source_name_for(url), product, report, IngestProgress(), isolated=True
+                )
         finally:
             self._url_slots.release()
         return report
 
-    def _ingest_file(self, path: Path, source: str, product: str, report: IngestReport,
-                     progress: IngestProgress, *, isolated: bool = False) -> None:
+    def _ingest_file(
+        self,
+        path: Path,
+        source: str,
+        product: str,
+        report: IngestReport,
+        progress: IngestProgress,
+        *,
+        isolated: bool = False,
+    ) -> None:
         """``isolated``: a file from outside (upload, URL, chat), parsed in a child process
         under ``self.limits``, so a hostile one cannot freeze or exhaust this server."""
         try:
@@ -158,25 +203,38 @@ class KnowledgeBase:
             report.warnings.extend(
                 f"{name}: entry {entry.title!r} contains text addressed to the bot "
                 "(like 'ignore previous instructions'); it is left out of answers. Check "
-                "that entry." for entry in entries
-                if looks_like_instructions(f"{entry.question}\n{entry.answer}"))
+                "that entry."
+                for entry in entries
+                if looks_like_instructions(f"{entry.question}\n{entry.answer}")
+            )
             mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
-            chunks = entries_to_chunks(entries, source, detect_language=self._detect,
-                                       product=product,
-                                       default_updated_at=mtime.date().isoformat())
+            chunks = entries_to_chunks(
+                entries,
+                source,
+                detect_language=self._detect,
+                product=product,
+                default_updated_at=mtime.date().isoformat(),
+            )
             self._sync(report, plan_sync(self.store, source, chunks), progress)
         except SourceError as exc:
             report.errors.append(exc)
         except Exception as exc:  # embedding or store failure: report it, go on with the rest
-            report.errors.append(SourceError(
-                source, f"could not be stored ({type(exc).__name__}: {exc}); run the same "
-                "ingest again once the cause is fixed"))
+            report.errors.append(
+                SourceError(
+                    source,
+                    f"could not be stored ({type(exc).__name__}: {exc}); run the same "
+                    "ingest again once the cause is fixed",
+                )
+            )
 
     def _load_isolated(self, path: Path, source: str) -> list[FaqEntry]:
         if not self._parse_slots.acquire(blocking=False):
-            raise SourceError(source, "was not read: the most files that are read at once "
-                              f"({self.limits.max_concurrent_parses}) are being read; try again "
-                              "in a minute")
+            raise SourceError(
+                source,
+                "was not read: the most files that are read at once "
+                f"({self.limits.max_concurrent_parses}) are being read; try again "
+                "in a minute",
+            )
         try:
             return load_isolated(path, source, self.limits)
         finally:
@@ -185,25 +243,34 @@ class KnowledgeBase:
     def _sync(self, report: IngestReport, plan: SyncPlan, progress: IngestProgress) -> None:
         report.plans.append(plan)
         if not report.dry_run and plan.changes:
-            apply_sync(self.store, plan,
-                       progress.embedding(plan.source, len(plan.added) + len(plan.updated)))
+            apply_sync(
+                self.store,
+                plan,
+                progress.embedding(plan.source, len(plan.added) + len(plan.updated)),
+            )
 
-    def _sync_vanished_files(self, paths: Iterable[Path], report: IngestReport,
-                             progress: IngestProgress) -> None:
+    def _sync_vanished_files(
+        self, paths: Iterable[Path], report: IngestReport, progress: IngestProgress
+    ) -> None:
         """Ingesting a folder also syncs it as a whole: a file deleted from it is deleted here."""
         folders = [source_name(p) + "/" for p in paths if p.is_dir()]
         if not folders:
             return
         seen = {plan.source for plan in report.plans} | {e.source for e in report.errors}
         for source in sorted(self.sources()):
-            if (source not in seen and any(source.startswith(f) for f in folders)
-                    and not Path(source).exists()):
+            if (
+                source not in seen
+                and any(source.startswith(f) for f in folders)
+                and not Path(source).exists()
+            ):
                 self._sync(report, plan_sync(self.store, source, []), progress)
 
     def sources(self) -> Counter:
         return Counter(meta.get("source", "") for _, meta in self.store.metadata_where())
 
-    def list_entries(self, source: str | None = None, language: str | None = None) -> list[tuple[str, dict]]:
+    def list_entries(
+        self, source: str | None = None, language: str | None = None
+    ) -> list[tuple[str, dict]]:
         where: dict | None = None
         clauses = [{k: v} for k, v in (("source", source), ("language", language)) if v]
         if len(clauses) == 1:
@@ -211,8 +278,14 @@ class KnowledgeBase:
         elif clauses:
             where = {"$and": clauses}
         rows = list(self.store.metadata_where(where))
-        return sorted(rows, key=lambda r: (r[1].get("source", ""), r[1].get("title", ""),
-                                           r[1].get("chunk_index", 0)))
+        return sorted(
+            rows,
+            key=lambda r: (
+                r[1].get("source", ""),
+                r[1].get("title", ""),
+                r[1].get("chunk_index", 0),
+            ),
+        )
 
     def show(self, chunk_id: str) -> Document | None:
         return self.store.get(chunk_id)

@@ -32,8 +32,11 @@ def entries_to_chunks(
     chunks: list[Chunk] = []
     for entry in entries:
         if problem := link_problem(entry.url):
-            raise SourceError(source, f"entry {entry.title!r} has a link that is {problem}; "
-                              "use an https:// address", entry.line)
+            raise SourceError(
+                source,
+                f"entry {entry.title!r} has a link that is {problem}; use an https:// address",
+                entry.line,
+            )
     for entry in entries:
         key = entry.question.casefold()
         seen[key] += 1

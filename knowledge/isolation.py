@@ -30,23 +30,35 @@ _OUT_OF_MEMORY = 3  # the child's exit status
 
 def load_isolated(path: Path, source: str, limits: IngestLimits) -> list[FaqEntry]:
     """``load_file(path, source, limits)`` in a child process under ``limits``."""
-    request = json.dumps({"path": str(path), "source": source,
-                          "limits": dataclasses.asdict(limits)})
+    request = json.dumps(
+        {"path": str(path), "source": source, "limits": dataclasses.asdict(limits)}
+    )
     try:
-        done = subprocess.run([*_COMMAND, request], cwd=_ROOT, stdin=subprocess.DEVNULL,
-                              env=_child_environment(), capture_output=True,
-                              timeout=limits.parse_timeout_s + _START_S)
+        done = subprocess.run(
+            [*_COMMAND, request],
+            cwd=_ROOT,
+            stdin=subprocess.DEVNULL,
+            env=_child_environment(),
+            capture_output=True,
+            timeout=limits.parse_timeout_s + _START_S,
+        )
     except subprocess.TimeoutExpired:  # run() has killed the child
         raise _too_slow(source, limits) from None
     if done.returncode == -signal.SIGXCPU:
         raise _too_slow(source, limits)
     # SIGKILL: the kernel's out-of-memory killer (the CPU limit sends SIGXCPU first).
     if done.returncode in (_OUT_OF_MEMORY, -signal.SIGKILL):
-        raise SourceError(source, f"expands beyond {limits.parse_memory_mb} MB when read; split "
-                          "it into smaller files (or raise LINGUADESK_INGEST_PARSE_MEMORY_MB)")
+        raise SourceError(
+            source,
+            f"expands beyond {limits.parse_memory_mb} MB when read; split "
+            "it into smaller files (or raise LINGUADESK_INGEST__PARSE_MEMORY_MB)",
+        )
     try:
-        reply = (json.loads(done.stdout.decode("utf-8", "surrogatepass"))
-                 if done.returncode == 0 else None)
+        reply = (
+            json.loads(done.stdout.decode("utf-8", "surrogatepass"))
+            if done.returncode == 0
+            else None
+        )
     except ValueError:
         reply = None
     if not isinstance(reply, dict):
@@ -58,16 +70,22 @@ def load_isolated(path: Path, source: str, limits: IngestLimits) -> list[FaqEntr
 
 def _child_environment() -> dict[str, str]:
     """What the parser needs, and none of the server's secrets (API keys, bot tokens)."""
-    return {name: value for name, value in os.environ.items()
-            if name in _CHILD_VARIABLES or name.startswith("LC_")}
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name in _CHILD_VARIABLES or name.startswith("LC_")
+    }
 
 
 _CHILD_VARIABLES = {"PATH", "LANG", "PYTHONPATH", "TMPDIR", "HOME", "SYSTEMROOT"}
 
 
 def _too_slow(source: str, limits: IngestLimits) -> SourceError:
-    return SourceError(source, f"took longer than {limits.parse_timeout_s:g} s to read; split it "
-                       "into smaller files (or raise LINGUADESK_INGEST_PARSE_TIMEOUT_S)")
+    return SourceError(
+        source,
+        f"took longer than {limits.parse_timeout_s:g} s to read; split it "
+        "into smaller files (or raise LINGUADESK_INGEST__PARSE_TIMEOUT_S)",
+    )
 
 
 def _crash(done: subprocess.CompletedProcess) -> str:

@@ -21,10 +21,12 @@ class IngestLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestLimits:
-        return cls(parse_timeout_s=settings.ingest_parse_timeout_s,
-                   parse_memory_mb=settings.ingest_parse_memory_mb,
-                   max_text_chars=int(settings.ingest_max_text_mb * 1024 * 1024),
-                   max_pdf_pages=settings.ingest_max_pdf_pages,
-                   url_timeout_s=settings.ingest_url_timeout_s,
-                   max_concurrent_urls=settings.ingest_max_concurrent_urls,
-                   max_concurrent_parses=settings.ingest_max_concurrent_parses)
+        return cls(
+            parse_timeout_s=settings.ingest.parse_timeout_s,
+            parse_memory_mb=settings.ingest.parse_memory_mb,
+            max_text_chars=int(settings.ingest.max_text_mb * 1024 * 1024),
+            max_pdf_pages=settings.ingest.max_pdf_pages,
+            url_timeout_s=settings.ingest.url_timeout_s,
+            max_concurrent_urls=settings.ingest.max_concurrent_urls,
+            max_concurrent_parses=settings.ingest.max_concurrent_parses,
+        )

@@ -46,8 +46,9 @@ def decode_text(data: bytes, source: str) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise SourceError(
-            source, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded); "
-            "save it as UTF-8", line,
+            source,
+            f"is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded); save it as UTF-8",
+            line,
         ) from exc
 
 
@@ -97,19 +98,32 @@ class _TextBudget:
     def spend(self, *texts: str) -> None:
         self.left -= sum(map(len, texts))
         if self.left < 0:
-            raise SourceError(self.source, f"expands into more than "
-                              f"{self.limit / 1024 / 1024:g} MB of text (the most one file may "
-                              "hold: LINGUADESK_INGEST_MAX_TEXT_MB); split it into smaller files")
+            raise SourceError(
+                self.source,
+                f"expands into more than "
+                f"{self.limit / 1024 / 1024:g} MB of text (the most one file may "
+                "hold: LINGUADESK_INGEST__MAX_TEXT_MB); split it into smaller files",
+            )
 
     def spend_entry(self, entry: FaqEntry) -> None:
-        self.spend(entry.question, entry.answer, entry.title, entry.url, entry.language,
-                   entry.product, entry.updated_at, *entry.tags, *entry.variants)
+        self.spend(
+            entry.question,
+            entry.answer,
+            entry.title,
+            entry.url,
+            entry.language,
+            entry.product,
+            entry.updated_at,
+            *entry.tags,
+            *entry.variants,
+        )
 
 
 # --- Markdown -----------------------------------------------------------------------------
 
 # These parse one line each with string methods: the regexes they replace backtracked
 # quadratically on long runs of whitespace.
+
 
 def _heading(line: str) -> tuple[int, str] | None:
     """``## Text ##`` -> (2, 'Text'); None unless 1-6 '#' and a space start the line."""
@@ -139,7 +153,7 @@ def _also_asked(line: str) -> str | None:
         text = text[1:].lstrip()
     for label in ("also asked", "variants"):
         if text[: len(label)].lower() == label:
-            rest = text[len(label):].lstrip()
+            rest = text[len(label) :].lstrip()
             if rest.startswith(":") and len(rest) > 1:
                 return rest[1:].strip()
     return None
@@ -169,20 +183,28 @@ def _front_matter(lines: list[str], source: str) -> tuple[dict, int]:
             break
         size += len(lines[end]) + 1
         if size > MAX_FRONT_MATTER_CHARS:
-            raise SourceError(source, f"front matter is longer than "
-                              f"{MAX_FRONT_MATTER_CHARS // 1024} KB (is its closing '---' "
-                              "missing?); keep it to a few 'key: value' lines", end + 1)
+            raise SourceError(
+                source,
+                f"front matter is longer than "
+                f"{MAX_FRONT_MATTER_CHARS // 1024} KB (is its closing '---' "
+                "missing?); keep it to a few 'key: value' lines",
+                end + 1,
+            )
     else:
         raise SourceError(source, "front matter opened with '---' is never closed", 1)
     try:
         meta = yaml.load("\n".join(lines[1:end]), Loader=_NoAliasLoader) or {}
     except _AliasRefused as exc:
-        raise SourceError(source, "front matter uses a YAML alias ('*name'); write the value "
-                          "out instead", exc.mark.line + 2) from None
+        raise SourceError(
+            source,
+            "front matter uses a YAML alias ('*name'); write the value out instead",
+            exc.mark.line + 2,
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise SourceError(source, f"front matter is not valid YAML ({exc})",
-                          (mark.line + 2) if mark else 1) from exc
+        raise SourceError(
+            source, f"front matter is not valid YAML ({exc})", (mark.line + 2) if mark else 1
+        ) from exc
     if not isinstance(meta, dict):
         raise SourceError(source, "front matter must be 'key: value' lines", 2)
     return meta, end + 1
@@ -217,13 +239,19 @@ def load_markdown(text: str, source: str) -> list[FaqEntry]:
         if not answer:
             shown = question if len(question) <= 80 else question[:79] + "…"
             raise SourceError(source, f"question '{shown}' has no answer below it", line)
-        entries.append(FaqEntry(
-            question=question, answer=answer,
-            url=f"{base_url}#{slug(question)}" if base_url else "",
-            language=str(meta.get("language") or ""), product=str(meta.get("product") or ""),
-            tags=_tags(meta.get("tags")) + ([section] if section else []),
-            updated_at=str(meta.get("updated_at") or ""), variants=variants, line=line,
-        ))
+        entries.append(
+            FaqEntry(
+                question=question,
+                answer=answer,
+                url=f"{base_url}#{slug(question)}" if base_url else "",
+                language=str(meta.get("language") or ""),
+                product=str(meta.get("product") or ""),
+                tags=_tags(meta.get("tags")) + ([section] if section else []),
+                updated_at=str(meta.get("updated_at") or ""),
+                variants=variants,
+                line=line,
+            )
+        )
 
     for number, raw in enumerate(lines[start:], start=start + 1):
         marker = _fence(raw)
@@ -246,14 +274,22 @@ def load_markdown(text: str, source: str) -> list[FaqEntry]:
         article = "\n".join(lines[start:]).strip()
         if article:
             title = section or str(meta.get("title") or Path(source).stem)
-            entries.append(FaqEntry(question=title, answer=article, url=base_url,
-                                    language=str(meta.get("language") or ""),
-                                    product=str(meta.get("product") or ""),
-                                    tags=_tags(meta.get("tags")), line=start + 1))
+            entries.append(
+                FaqEntry(
+                    question=title,
+                    answer=article,
+                    url=base_url,
+                    language=str(meta.get("language") or ""),
+                    product=str(meta.get("product") or ""),
+                    tags=_tags(meta.get("tags")),
+                    line=start + 1,
+                )
+            )
     return entries
 
 
 # --- CSV / TSV ----------------------------------------------------------------------------
+
 
 def load_delimited(text: str, source: str, delimiter: str) -> list[FaqEntry]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -267,8 +303,10 @@ def load_delimited(text: str, source: str, delimiter: str) -> list[FaqEntry]:
     missing = {"question", "answer"} - set(columns)
     if missing:
         raise SourceError(
-            source, f"header needs the columns 'question' and 'answer' (missing: "
-            f"{', '.join(sorted(missing))}; found: {', '.join(columns) or 'nothing'})", 1,
+            source,
+            f"header needs the columns 'question' and 'answer' (missing: "
+            f"{', '.join(sorted(missing))}; found: {', '.join(columns) or 'nothing'})",
+            1,
         )
     entries = []
     row_start = reader.line_num + 1
@@ -291,9 +329,11 @@ def load_delimited(text: str, source: str, delimiter: str) -> list[FaqEntry]:
 
 # --- JSON / JSONL -------------------------------------------------------------------------
 
+
 def _json_error(exc: json.JSONDecodeError, source: str, line: int | None = None) -> SourceError:
-    return SourceError(source, f"is not valid JSON ({exc.msg}, column {exc.colno})",
-                       line or exc.lineno)
+    return SourceError(
+        source, f"is not valid JSON ({exc.msg}, column {exc.colno})", line or exc.lineno
+    )
 
 
 def load_json(text: str, source: str) -> list[FaqEntry]:
@@ -304,8 +344,10 @@ def load_json(text: str, source: str) -> list[FaqEntry]:
     if isinstance(data, dict):
         data = next((data[k] for k in ("entries", "faq", "faqs", "items") if k in data), None)
     if not isinstance(data, list):
-        raise SourceError(source, "must hold a list of {question, answer} objects "
-                          "(or an object with an 'entries' list)")
+        raise SourceError(
+            source,
+            "must hold a list of {question, answer} objects (or an object with an 'entries' list)",
+        )
     entries = []
     for index, record in enumerate(data, start=1):
         if not isinstance(record, dict):
@@ -330,6 +372,7 @@ def load_jsonl(text: str, source: str) -> list[FaqEntry]:
 
 
 # --- HTML ---------------------------------------------------------------------------------
+
 
 def _clean(text: str) -> str:
     """Blank lines (spaces on them too) become one; runs of spaces and tabs one space."""
@@ -409,8 +452,13 @@ def load_html(text: str, source: str, limits: IngestLimits | None = None) -> lis
         # Nested <details> or one <dd> after many <dt> repeat text: count it as it is made.
         budget.spend(question, answer)
         url = f"{base_url}#{anchor or slug(question)}" if base_url else ""
-        return FaqEntry(question=question, answer=answer, url=url, language=language,
-                        tags=[page_title] if page_title else [])
+        return FaqEntry(
+            question=question,
+            answer=answer,
+            url=url,
+            language=language,
+            tags=[page_title] if page_title else [],
+        )
 
     pairs: list[FaqEntry] = []
     for details in soup.find_all("details"):
@@ -425,8 +473,9 @@ def load_html(text: str, source: str, limits: IngestLimits | None = None) -> lis
     for dt in soup.find_all("dt"):
         dd = next_dd.get(id(dt))
         if dd:
-            pairs.append(entry(dt.get_text(" ", strip=True), _clean(dd.get_text("\n")),
-                               _anchor(dt)))
+            pairs.append(
+                entry(dt.get_text(" ", strip=True), _clean(dd.get_text("\n")), _anchor(dt))
+            )
     if not pairs:
         sections = _sections(soup)
         for heading in soup.find_all(["h2", "h3"]):
@@ -442,6 +491,7 @@ def load_html(text: str, source: str, limits: IngestLimits | None = None) -> lis
 
 # --- PDF ----------------------------------------------------------------------------------
 
+
 def _content_key(page: PageObject) -> tuple[tuple[int, int], ...] | None:
     """The indirect objects a page draws: pages drawing the same ones show the same text."""
     contents = page.raw_get("/Contents") if "/Contents" in page else None
@@ -456,9 +506,12 @@ def _content_key(page: PageObject) -> tuple[tuple[int, int], ...] | None:
 def _page_texts(reader: PdfReader, source: str, limits: IngestLimits) -> list[str]:
     pages = len(reader.pages)
     if pages > limits.max_pdf_pages:
-        raise SourceError(source, f"has {pages} pages, more than the {limits.max_pdf_pages} "
-                          "one file may have (LINGUADESK_INGEST_MAX_PDF_PAGES); split it into "
-                          "smaller PDFs")
+        raise SourceError(
+            source,
+            f"has {pages} pages, more than the {limits.max_pdf_pages} "
+            "one file may have (LINGUADESK_INGEST__MAX_PDF_PAGES); split it into "
+            "smaller PDFs",
+        )
     budget = _TextBudget(source, limits)
     drawn: set[tuple[tuple[int, int], ...]] = set()
     texts: list[str] = []
@@ -495,8 +548,9 @@ def load_pdf(data: bytes, source: str, limits: IngestLimits | None = None) -> li
 
     def flush() -> None:
         if question and "\n".join(body).strip():
-            entries.append(FaqEntry(question=question[0], answer="\n".join(body),
-                                    tags=[str(title)], line=None))
+            entries.append(
+                FaqEntry(question=question[0], answer="\n".join(body), tags=[str(title)], line=None)
+            )
 
     for page_number, page_text in enumerate(pages, start=1):
         for raw in page_text.splitlines():
@@ -540,8 +594,11 @@ def load_file(path: Path, source: str, limits: IngestLimits | None = None) -> li
     limits = limits or IngestLimits()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise SourceError(source, f"has an unsupported type '{suffix or 'none'}' (supported: "
-                          f"{', '.join(sorted(SUPPORTED_SUFFIXES))})")
+        raise SourceError(
+            source,
+            f"has an unsupported type '{suffix or 'none'}' (supported: "
+            f"{', '.join(sorted(SUPPORTED_SUFFIXES))})",
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -25,10 +25,17 @@ if TYPE_CHECKING:
     from httpcore._backends.base import SOCKET_OPTION
 
 _SUFFIX_BY_TYPE = {
-    "text/html": ".html", "application/xhtml+xml": ".html", "text/markdown": ".md",
-    "text/x-markdown": ".md", "text/csv": ".csv", "text/tab-separated-values": ".tsv",
-    "application/json": ".json", "application/x-ndjson": ".jsonl",
-    "application/jsonl": ".jsonl", "application/pdf": ".pdf", "text/plain": ".md",
+    "text/html": ".html",
+    "application/xhtml+xml": ".html",
+    "text/markdown": ".md",
+    "text/x-markdown": ".md",
+    "text/csv": ".csv",
+    "text/tab-separated-values": ".tsv",
+    "application/json": ".json",
+    "application/x-ndjson": ".jsonl",
+    "application/jsonl": ".jsonl",
+    "application/pdf": ".pdf",
+    "text/plain": ".md",
 }
 MAX_REDIRECTS = 5
 
@@ -55,8 +62,15 @@ class _PrivateAddress(Exception):
     """A host resolved to an address that is not public (the message is the address)."""
 
 
-def download(url: str, folder: Path, *, max_bytes: int, timeout_s: float = 30.0,
-             allow_private: bool = True, proxy: str | None = None) -> Path:
+def download(
+    url: str,
+    folder: Path,
+    *,
+    max_bytes: int,
+    timeout_s: float = 30.0,
+    allow_private: bool = True,
+    proxy: str | None = None,
+) -> Path:
     """Saves ``url`` into ``folder`` as ``download<suffix>``, the suffix naming its format (from
     the path, else the Content-Type); the file's time is the server's Last-Modified.
 
@@ -73,10 +87,13 @@ def download(url: str, folder: Path, *, max_bytes: int, timeout_s: float = 30.0,
     try:
         # trust_env=False: no proxy or .netrc from the environment (the CA bundle it names is
         # still used).
-        with httpx.Client(transport=_CheckedTransport(deadline, allow_private, proxy),
-                          timeout=timeout_s, trust_env=False, follow_redirects=False,
-                          headers={"User-Agent": "linguadesk-kb-ingest",
-                                   "Accept-Encoding": "identity"}) as client:
+        with httpx.Client(
+            transport=_CheckedTransport(deadline, allow_private, proxy),
+            timeout=timeout_s,
+            trust_env=False,
+            follow_redirects=False,
+            headers={"User-Agent": "linguadesk-kb-ingest", "Accept-Encoding": "identity"},
+        ) as client:
             for _ in range(MAX_REDIRECTS + 1):
                 if proxy and not allow_private:
                     _check_host(urlsplit(current).hostname or "", deadline)
@@ -85,14 +102,20 @@ def download(url: str, folder: Path, *, max_bytes: int, timeout_s: float = 30.0,
                         current = str(response.url.join(response.headers["location"]))
                         continue
                     if response.status_code >= 400:
-                        raise SourceError(url, f"answered HTTP {response.status_code}; check the "
-                                          "URL and that the page is public")
+                        raise SourceError(
+                            url,
+                            f"answered HTTP {response.status_code}; check the "
+                            "URL and that the page is public",
+                        )
                     data = bytearray()
                     for chunk in response.iter_raw():
                         data += chunk
                         if len(data) > max_bytes:
-                            raise SourceError(url, f"is larger than {_size(max_bytes)}; split it "
-                                              "or raise the upload limit")
+                            raise SourceError(
+                                url,
+                                f"is larger than {_size(max_bytes)}; split it "
+                                "or raise the upload limit",
+                            )
                     content_type = response.headers.get("content-type", "").split(";")[0]
                     modified = response.headers.get("last-modified")
                     final_path = urlsplit(current).path
@@ -102,27 +125,38 @@ def download(url: str, folder: Path, *, max_bytes: int, timeout_s: float = 30.0,
     except SourceError:
         raise
     except _PrivateAddress as exc:
-        raise SourceError(url, f"{_where(url, current)} at a private address ({exc}), which the "
-                          "admin API does not fetch; set LINGUADESK_WEB_INGEST_PRIVATE_URLS=true "
-                          "to allow it, or use `linguadesk kb ingest` on the server") from exc
+        raise SourceError(
+            url,
+            f"{_where(url, current)} at a private address ({exc}), which the "
+            "admin API does not fetch; set LINGUADESK_WEB__INGEST_PRIVATE_URLS=true "
+            "to allow it, or use `linguadesk kb ingest` on the server",
+        ) from exc
     except socket.gaierror as exc:
         host = urlsplit(current).hostname
-        raise SourceError(url, f"names a host that does not resolve ({host}: {exc.strerror}); "
-                          "check the URL") from exc
+        raise SourceError(
+            url, f"names a host that does not resolve ({host}: {exc.strerror}); check the URL"
+        ) from exc
     except httpx.TimeoutException as exc:  # every wait is cut to the time left, see _time_left
-        raise SourceError(url, f"took longer than {timeout_s:.0f} s to download; try again or "
-                          "upload the file") from exc
+        raise SourceError(
+            url, f"took longer than {timeout_s:.0f} s to download; try again or upload the file"
+        ) from exc
     except httpx.HTTPError as exc:
-        raise SourceError(url, f"could not be downloaded ({type(exc).__name__}: {exc}); check "
-                          "the URL and that this server can reach it") from exc
+        raise SourceError(
+            url,
+            f"could not be downloaded ({type(exc).__name__}: {exc}); check "
+            "the URL and that this server can reach it",
+        ) from exc
     except ValueError as exc:  # a malformed URL or redirect target
         raise SourceError(url, f"is not a valid URL ({exc})") from exc
     suffix = Path(unquote(final_path)).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         suffix = _SUFFIX_BY_TYPE.get(content_type.strip().lower(), "")
         if not suffix:
-            raise SourceError(url, f"has an unsupported type ({content_type or 'unknown'}); "
-                              "link a Markdown, CSV/TSV, JSON/JSONL, HTML or PDF file")
+            raise SourceError(
+                url,
+                f"has an unsupported type ({content_type or 'unknown'}); "
+                "link a Markdown, CSV/TSV, JSON/JSONL, HTML or PDF file",
+            )
     path = folder / f"download{suffix}"
     path.write_bytes(bytes(data))
     try:
@@ -210,12 +244,17 @@ class _CheckedBackend(httpcore.SyncBackend):
         self._deadline = deadline
         self._allow_private = allow_private
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None,
-                    socket_options: Iterable[SOCKET_OPTION] | None = None,
-                    ) -> httpcore.NetworkStream:
-        addresses = _resolve(host, port, _time_left(self._deadline, timeout,
-                                                    httpcore.ConnectTimeout))
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = _resolve(
+            host, port, _time_left(self._deadline, timeout, httpcore.ConnectTimeout)
+        )
         if not self._allow_private:
             _refuse_private(addresses)
         failure: Exception = httpcore.ConnectError(f"{host} has no address")
@@ -239,8 +278,9 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._deadline = deadline
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes,
-                                 _time_left(self._deadline, timeout, httpcore.ReadTimeout))
+        return self._stream.read(
+            max_bytes, _time_left(self._deadline, timeout, httpcore.ReadTimeout)
+        )
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._stream.write(buffer, _time_left(self._deadline, timeout, httpcore.WriteTimeout))
@@ -248,11 +288,16 @@ class _DeadlineStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._stream.close()
 
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
         left = _time_left(self._deadline, timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, left),
-                               self._deadline)
+        return _DeadlineStream(
+            self._stream.start_tls(ssl_context, server_hostname, left), self._deadline
+        )
 
     def get_extra_info(self, info: str) -> Any:
         return self._stream.get_extra_info(info)
@@ -274,11 +319,15 @@ class _CheckedTransport(httpx.HTTPTransport):
     def __init__(self, deadline: float, allow_private: bool, proxy: str | None = None) -> None:
         context = httpx.create_ssl_context(trust_env=True)
         if proxy:  # the connection is to the proxy, wherever it is
-            self._pool = httpcore.HTTPProxy(proxy_url=proxy, ssl_context=context,
-                                            network_backend=_CheckedBackend(deadline, True))
+            self._pool = httpcore.HTTPProxy(
+                proxy_url=proxy,
+                ssl_context=context,
+                network_backend=_CheckedBackend(deadline, True),
+            )
         else:
             self._pool = httpcore.ConnectionPool(
-                ssl_context=context, network_backend=_CheckedBackend(deadline, allow_private))
+                ssl_context=context, network_backend=_CheckedBackend(deadline, allow_private)
+            )
 
 
 def _size(n: int) -> str:

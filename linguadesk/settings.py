@@ -88,11 +88,13 @@ class Presets(BaseModel):
 
     answer: GenerationPreset = GenerationPreset(temperature=0.3, max_tokens=400)
     small_talk: GenerationPreset = GenerationPreset(temperature=0.7, max_tokens=80)
-    rewrite: GenerationPreset = GenerationPreset(temperature=0.0, top_p=1.0,
-                                                 repetition_penalty=1.0, max_tokens=64)
+    rewrite: GenerationPreset = GenerationPreset(
+        temperature=0.0, top_p=1.0, repetition_penalty=1.0, max_tokens=64
+    )
     # Translating an FAQ entry into the customer's language before answering from it.
-    translate: GenerationPreset = GenerationPreset(temperature=0.0, top_p=1.0,
-                                                   repetition_penalty=1.0, max_tokens=800)
+    translate: GenerationPreset = GenerationPreset(
+        temperature=0.0, top_p=1.0, repetition_penalty=1.0, max_tokens=800
+    )
 
     def as_dict(self) -> dict[str, GenerationPreset]:
         return {name: getattr(self, name) for name in type(self).model_fields}
@@ -253,8 +255,9 @@ class LogSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LINGUADESK_", env_nested_delimiter="__",
-                                      extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="LINGUADESK_", env_nested_delimiter="__", extra="ignore"
+    )
 
     data_dir: Path = Field(default_factory=_default_data_dir)
     # Where provisioned models are cached; defaults to data_dir/models.
@@ -283,12 +286,6 @@ class Settings(BaseSettings):
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**_nested(values, "Settings(…)"))
-
-    def __getattr__(self, name: str) -> Any:  # TRANSITION: removed once every caller migrated
-        if name in LEGACY_NAMES:
-            section, field = LEGACY_NAMES[name]
-            return getattr(getattr(self, section), field)
-        return super().__getattr__(name)  # type: ignore[misc]
 
     def updated(self, changes: dict[str, Any]) -> Settings:
         """A copy with these changes: ``{"data_dir": …, "web.port": 8001}``."""
@@ -329,26 +326,48 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _LegacyEnvSource(settings_cls),
-                _TomlSource(settings_cls, config_file()), file_secret_settings)
+        return (
+            init_settings,
+            env_settings,
+            _LegacyEnvSource(settings_cls),
+            _TomlSource(settings_cls, config_file()),
+            file_secret_settings,
+        )
 
 
 def _legacy_names() -> dict[str, tuple[str, str]]:
     """Old flat name -> (section, field): the section's name (or its old prefix) joined to
     the field's, plus the few that were named otherwise."""
-    prefixes = {"chroma": "chroma", "embeddings": "embedding", "llm": "llm", "handoff": "handoff",
-                "web": "web", "ingest": "ingest", "slack": "slack", "discord": "discord",
-                "log": "log", "presets": "preset"}
-    names = {f"{prefix}_{field}": (section, field) for section, prefix in prefixes.items()
-             for field in Settings.model_fields[section].annotation.model_fields}  # type: ignore[union-attr]
+    prefixes = {
+        "chroma": "chroma",
+        "embeddings": "embedding",
+        "llm": "llm",
+        "handoff": "handoff",
+        "web": "web",
+        "ingest": "ingest",
+        "slack": "slack",
+        "discord": "discord",
+        "log": "log",
+        "presets": "preset",
+    }
+    names = {
+        f"{prefix}_{field}": (section, field)
+        for section, prefix in prefixes.items()
+        for field in Settings.model_fields[section].annotation.model_fields
+    }  # type: ignore[union-attr]
     names |= {f"retrieval_{f}": ("retrieval", f) for f in ("candidates", "k", "language")}
     names |= {f: ("retrieval", f) for f in ("use_encoder", "lexical_search", "reranker_model")}
     names |= {f: ("answers", f) for f in ("min_confidence", "off_topic_below", "clarify_margin")}
-    names |= {"answer_path": ("answers", "path"), "admin_api_key": ("web", "admin_api_key"),
-              "conversation_ttl_s": ("conversations", "ttl_s"),
-              "chat_max_concurrent_turns": ("chat", "max_concurrent_turns")}
-    names |= {f: ("conversations", f) for f in ("history_max_messages", "history_token_budget",
-                                                "rewrite_follow_ups")}
+    names |= {
+        "answer_path": ("answers", "path"),
+        "admin_api_key": ("web", "admin_api_key"),
+        "conversation_ttl_s": ("conversations", "ttl_s"),
+        "chat_max_concurrent_turns": ("chat", "max_concurrent_turns"),
+    }
+    names |= {
+        f: ("conversations", f)
+        for f in ("history_max_messages", "history_token_budget", "rewrite_follow_ups")
+    }
     return names
 
 
@@ -363,11 +382,13 @@ def _nested(values: dict[str, Any], where: str, *, env: bool = False) -> dict[st
             out[key] = value
             continue
         section, field = LEGACY_NAMES[name]
-        new = (f"LINGUADESK_{section.upper()}__{field.upper()}" if env
-               else f"{section}.{field}")
+        new = f"LINGUADESK_{section.upper()}__{field.upper()}" if env else f"{section}.{field}"
         old = f"LINGUADESK_{name.upper()}" if env else name
-        warnings.warn(f"{where}: {old} is deprecated; use {new} (docs/configuration.md, "
-                      "Settings sections).", FutureWarning, stacklevel=4)
+        warnings.warn(
+            f"{where}: {old} is deprecated; use {new} (docs/configuration.md, Settings sections).",
+            FutureWarning,
+            stacklevel=4,
+        )
         target = legacy.setdefault(section, {})
         if rest:  # LINGUADESK_PRESET_ANSWER__TEMPERATURE
             target = target.setdefault(field, {})
@@ -384,8 +405,11 @@ def _nested(values: dict[str, Any], where: str, *, env: bool = False) -> dict[st
 def _merge(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
     merged = dict(low)
     for key, value in high.items():
-        merged[key] = (_merge(merged[key], value) if isinstance(value, dict)
-                       and isinstance(merged.get(key), dict) else value)
+        merged[key] = (
+            _merge(merged[key], value)
+            if isinstance(value, dict) and isinstance(merged.get(key), dict)
+            else value
+        )
     return merged
 
 
@@ -400,7 +424,7 @@ class _LegacyEnvSource(PydanticBaseSettingsSource):
         for key, value in os.environ.items():
             if not key.upper().startswith("LINGUADESK_"):
                 continue
-            name = key[len("LINGUADESK_"):].lower()
+            name = key[len("LINGUADESK_") :].lower()
             if name.partition("__")[0] in LEGACY_NAMES:
                 found[name] = _decoded(value)
         return _nested(found, "environment", env=True) if found else {}
@@ -420,8 +444,10 @@ class _TomlSource(PydanticBaseSettingsSource):
         try:
             data = tomllib.loads(self.path.read_text("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{self.path} is not valid TOML ({exc}); fix it, or point "
-                              "LINGUADESK_CONFIG at another file.") from exc
+            raise ConfigError(
+                f"{self.path} is not valid TOML ({exc}); fix it, or point "
+                "LINGUADESK_CONFIG at another file."
+            ) from exc
         return _nested(data, str(self.path))
 
 

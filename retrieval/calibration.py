@@ -19,11 +19,25 @@ from common.language import base_language
 
 # Median gold similarity of en->en minus X->en on xquad_r (1,190 questions per language).
 CROSS_LINGUAL_GAP_E5 = {
-    "zh": 0.073, "ar": 0.086, "th": 0.075, "es": 0.048, "de": 0.052, "ru": 0.073,
-    "tr": 0.069, "vi": 0.079, "hi": 0.056, "el": 0.073,
+    "zh": 0.073,
+    "ar": 0.086,
+    "th": 0.075,
+    "es": 0.048,
+    "de": 0.052,
+    "ru": 0.073,
+    "tr": 0.069,
+    "vi": 0.079,
+    "hi": 0.056,
+    "el": 0.073,
 }
 CROSS_LINGUAL_GAP_USE = {
-    "zh": 0.098, "ar": 0.121, "th": 0.056, "es": 0.054, "de": 0.056, "ru": 0.087, "tr": 0.104,
+    "zh": 0.098,
+    "ar": 0.121,
+    "th": 0.056,
+    "es": 0.054,
+    "de": 0.056,
+    "ru": 0.087,
+    "tr": 0.104,
 }
 MIN_LANGUAGE_CONFIDENCE = 0.7
 DEFAULT_GAP_E5 = 0.07
@@ -42,15 +56,24 @@ class Relevance:
         dense = max(channels.get("entry", -1.0), channels.get("question", -1.0))
         return dense, channels.get("use")
 
-    def __call__(self, channels: dict[str, float], query_language: str = "",
-                 entry_language: str = "", language_confidence: float = 1.0) -> float:
+    def __call__(
+        self,
+        channels: dict[str, float],
+        query_language: str = "",
+        entry_language: str = "",
+        language_confidence: float = 1.0,
+    ) -> float:
         dense, use = self.features(channels)
         query_language = base_language(query_language) if query_language else ""
         entry_language = base_language(entry_language) if entry_language else ""
         # Only a confident detection counts: a short English query guessed to be Dutch must
         # not get the cross-lingual bonus.
-        if (query_language and entry_language and query_language != entry_language
-                and language_confidence >= MIN_LANGUAGE_CONFIDENCE):
+        if (
+            query_language
+            and entry_language
+            and query_language != entry_language
+            and language_confidence >= MIN_LANGUAGE_CONFIDENCE
+        ):
             # The table is X->en; en->X uses the same gap, and X->Y that of the entry side.
             gap_language = query_language if entry_language == "en" else entry_language
             dense += self.gap_e5.get(gap_language, DEFAULT_GAP_E5)

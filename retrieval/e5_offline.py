@@ -50,16 +50,26 @@ def read_e5s1(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     pos += 8 + nm_bytes
     (ndir,) = struct.unpack_from("<i", data, pos)
     pos += 4
-    shapes: dict[str, tuple[int, ...]] = {"emb.word": (VOC, H), "emb.pos": (MAXP, H), "emb.type": (TVS, H)}
+    shapes: dict[str, tuple[int, ...]] = {
+        "emb.word": (VOC, H),
+        "emb.pos": (MAXP, H),
+        "emb.type": (TVS, H),
+    }
     for layer in range(NL):
-        for name, weight_shape in {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H),
-                                   "fi": (FF, H), "fo": (H, FF)}.items():
+        for name, weight_shape in {
+            "q": (H, H),
+            "k": (H, H),
+            "v": (H, H),
+            "ao": (H, H),
+            "fi": (FF, H),
+            "fo": (H, FF),
+        }.items():
             shapes[f"l{layer}.{name}.w"] = weight_shape
     tensors: dict[str, np.ndarray] = {}
     for _ in range(ndir):
         (nl,) = struct.unpack_from("<H", data, pos)
         pos += 2
-        name = data[pos:pos + nl].decode()
+        name = data[pos : pos + nl].decode()
         pos += nl
         dtype = data[pos]
         pos += 1
@@ -67,7 +77,7 @@ def read_e5s1(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
         pos += 4
         off, nbytes = struct.unpack_from("<QQ", data, pos)
         pos += 16
-        raw = data[off:off + nbytes]
+        raw = data[off : off + nbytes]
         shape = shapes.get(name, (n,))
         if nbytes == n * 4:
             tensors[name] = np.frombuffer(raw, dtype="<f4", count=n).reshape(shape).copy()
@@ -75,9 +85,16 @@ def read_e5s1(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
             tensors[name] = _dequantize_q4(raw, *shape)
         else:
             raise E5FormatError(f"tensor {name}: unknown encoding (dtype {dtype}, {nbytes} bytes)")
-    config = {"hidden_size": H, "num_hidden_layers": NL, "num_attention_heads": NH,
-              "intermediate_size": FF, "vocab_size": VOC, "max_position_embeddings": MAXP,
-              "type_vocab_size": TVS, "layer_norm_eps": eps}
+    config = {
+        "hidden_size": H,
+        "num_hidden_layers": NL,
+        "num_attention_heads": NH,
+        "intermediate_size": FF,
+        "vocab_size": VOC,
+        "max_position_embeddings": MAXP,
+        "type_vocab_size": TVS,
+        "layer_norm_eps": eps,
+    }
     return config, tensors
 
 
@@ -91,8 +108,14 @@ def _state_dict(cfg: dict, t: dict[str, np.ndarray]) -> dict:
         "embeddings.LayerNorm.weight": t["emb.ln.w"],
         "embeddings.LayerNorm.bias": t["emb.ln.b"],
     }
-    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-             "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
+    names = {
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+    }
     norms = {"aln": "attention.output.LayerNorm", "oln": "output.LayerNorm"}
     for i in range(cfg["num_hidden_layers"]):
         for short, long in names.items():

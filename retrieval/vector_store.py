@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 UPSERT_BATCH = 256
 VIEWS_COMPLETE = "views-complete"
-SECOND_COMPLETE = "second-encoder-complete"
+USE_COMPLETE = "second-encoder-complete"  # the marker's stored id, kept for existing stores
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class StoreUnavailable(RuntimeError):
 
 
 class TextEncoder(Protocol):
-    """A second encoder (``retrieval.use_encoder.UniversalSentenceEncoder``): one unit-length
+    """The USE encoder (``retrieval.use_encoder.UniversalSentenceEncoder``): one unit-length
     row per text."""
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
@@ -57,17 +57,20 @@ def make_chroma_client(settings: Settings) -> ClientAPI:
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
+    if settings.chroma.url:
+        url = urlparse(settings.chroma.url)
         ssl = url.scheme == "https"
         try:
-            return chromadb.HttpClient(host=url.hostname or "localhost",
-                                       port=url.port or (443 if ssl else 8000), ssl=ssl,
-                                       settings=chroma_settings)
+            return chromadb.HttpClient(
+                host=url.hostname or "localhost",
+                port=url.port or (443 if ssl else 8000),
+                ssl=ssl,
+                settings=chroma_settings,
+            )
         except Exception as exc:  # chromadb raises plain Exception/ValueError on connect
             raise StoreUnavailable(
-                f"Cannot reach the Chroma server at {settings.chroma_url} ({exc}). Start it or "
-                "fix LINGUADESK_CHROMA_URL; unset it to use the embedded store."
+                f"Cannot reach the Chroma server at {settings.chroma.url} ({exc}). Start it or "
+                "fix LINGUADESK_CHROMA__URL; unset it to use the embedded store."
             ) from exc
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
@@ -89,7 +92,7 @@ def question_views(metadata: dict) -> list[str]:
 class FaqStore:
     """Entries in one Chroma collection (what LangChain's ``Chroma`` reads). Side
     collections: ``__views`` holds the e5 vector of each way an entry is asked
-    (``<chunk id>~q<n>``); ``__use``, when a second encoder is given, the USE vectors of
+    (``<chunk id>~q<n>``); ``__use``, when the USE encoder is given, the USE vectors of
     the entry text (``~doc``) and of those questions; ``__revision`` a token that changes
     on every write, for other processes' lexical indexes.
 
@@ -97,33 +100,44 @@ class FaqStore:
     hash sync compares, so a write cut short is redone by the next ingest.
     """
 
-    def __init__(self, settings: Settings, embeddings: SentenceTransformerEmbeddings,
-                 client: ClientAPI | None = None,
-                 second_encoder: TextEncoder | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: SentenceTransformerEmbeddings,
+        client: ClientAPI | None = None,
+        use_encoder: TextEncoder | None = None,
+    ) -> None:
         self.embeddings = embeddings
-        self.second_encoder = second_encoder
+        self.use_encoder = use_encoder
         client = client or make_chroma_client(settings)
-        name = settings.chroma_collection
+        name = settings.chroma.collection
         self.vectorstore = Chroma(
-            collection_name=name, embedding_function=embeddings, client=client,
+            collection_name=name,
+            embedding_function=embeddings,
+            client=client,
             collection_metadata={"hnsw:space": "cosine"},
         )
         space = {"hnsw:space": "cosine"}
         self.views: ChromaCollection = client.get_or_create_collection(
-            f"{name}__views", metadata=space, embedding_function=None)
-        self.second: ChromaCollection | None = (client.get_or_create_collection(
-            f"{name}__use", metadata=space, embedding_function=None)
-            if second_encoder is not None else None)
+            f"{name}__views", metadata=space, embedding_function=None
+        )
+        self.use_views: ChromaCollection | None = (
+            client.get_or_create_collection(f"{name}__use", metadata=space, embedding_function=None)
+            if use_encoder is not None
+            else None
+        )
         self._meta: ChromaCollection = client.get_or_create_collection(
-            f"{name}__revision", embedding_function=None)
+            f"{name}__revision", embedding_function=None
+        )
         # Entries translated into customers' languages (bot/entry_translation.py).
         self.translations: ChromaCollection = client.get_or_create_collection(
-            f"{name}__translations", embedding_function=None)
+            f"{name}__translations", embedding_function=None
+        )
         self.writes = 0  # local write counter: lets this process's searches skip the recheck delay
         self._complete_side_collections()
 
     # Markers in the revision collection say a side collection covers every entry. A store
-    # written before the side collections existed, or while the second encoder was off,
+    # written before the side collections existed, or while the USE encoder was off,
     # lacks one, and the collection is rebuilt once from the entries on open.
     def _marked(self, marker: str) -> bool:
         return bool(self._meta.get(ids=[marker], include=[])["ids"])
@@ -133,32 +147,34 @@ class FaqStore:
 
     def _complete_side_collections(self) -> None:
         rebuild_views = not self._marked(VIEWS_COMPLETE)
-        rebuild_second = self.second is not None and not self._marked(SECOND_COMPLETE)
-        if not (rebuild_views or rebuild_second):
+        rebuild_use = self.use_views is not None and not self._marked(USE_COMPLETE)
+        if not (rebuild_views or rebuild_use):
             return
         if self.collection.count():
             log.info("building search views for %d stored entries", self.collection.count())
-            for side, rebuild in ((self.views, rebuild_views), (self.second, rebuild_second)):
-                if rebuild and side is not None:  # the second is rebuilt only when there
+            for side, rebuild in ((self.views, rebuild_views), (self.use_views, rebuild_use)):
+                if rebuild and side is not None:  # USE is rebuilt only when there
                     ids = side.get(include=[])["ids"]
                     for start in range(0, len(ids), 5000):
-                        side.delete(ids=ids[start:start + 5000])
+                        side.delete(ids=ids[start : start + 5000])
             docs = list(self.documents())
             for start in range(0, len(docs), UPSERT_BATCH):
-                batch = [Chunk(stored_id(d), d.page_content, d.metadata)
-                         for d in docs[start:start + UPSERT_BATCH]]
-                self._write_views(batch, views=rebuild_views, second=rebuild_second)
+                batch = [
+                    Chunk(stored_id(d), d.page_content, d.metadata)
+                    for d in docs[start : start + UPSERT_BATCH]
+                ]
+                self._write_views(batch, views=rebuild_views, use=rebuild_use)
             self.bump_revision()
         if rebuild_views:
             self._mark(VIEWS_COMPLETE)
-        if rebuild_second:
-            self._mark(SECOND_COMPLETE)
+        if rebuild_use:
+            self._mark(USE_COMPLETE)
 
-    def encode_second(self, texts: list[str]) -> np.ndarray:
-        """The second encoder's vectors of ``texts``, for a store opened with one."""
-        if self.second_encoder is None:
-            raise RuntimeError("this store was opened without a second encoder")
-        return self.second_encoder.encode(texts)
+    def encode_use(self, texts: list[str]) -> np.ndarray:
+        """The USE encoder's vectors of ``texts``, for a store opened with one."""
+        if self.use_encoder is None:
+            raise RuntimeError("this store was opened without the USE encoder")
+        return self.use_encoder.encode(texts)
 
     @property
     def collection(self) -> ChromaCollection:
@@ -167,8 +183,9 @@ class FaqStore:
     def count(self) -> int:
         return self.collection.count()
 
-    def _pages(self, include: list[str], where: dict | None = None,
-               page: int = 5000) -> Iterator[ChromaResult]:
+    def _pages(
+        self, include: list[str], where: dict | None = None, page: int = 5000
+    ) -> Iterator[ChromaResult]:
         offset = 0
         while True:
             got = self.collection.get(where=where, include=include, limit=page, offset=offset)
@@ -192,26 +209,29 @@ class FaqStore:
     def upsert(self, chunks: list[Chunk], progress: Callable[[int], None] | None = None) -> None:
         if not chunks:
             return
-        if self.second is None:
+        if self.use_views is None:
             # Written without USE vectors: a later run with the encoder must rebuild them.
-            self._meta.delete(ids=[SECOND_COMPLETE])
+            self._meta.delete(ids=[USE_COMPLETE])
         for start in range(0, len(chunks), UPSERT_BATCH):
-            batch = chunks[start:start + UPSERT_BATCH]
+            batch = chunks[start : start + UPSERT_BATCH]
             entry_vectors = self._write_views(batch)
             # Translations of the entry's previous text are stale.
             self.translations.delete(where={"chunk_id": {"$in": [c.id for c in batch]}})
             self.collection.upsert(
-                ids=[c.id for c in batch], embeddings=entry_vectors,
-                documents=[c.text for c in batch], metadatas=[c.metadata for c in batch],
+                ids=[c.id for c in batch],
+                embeddings=entry_vectors,
+                documents=[c.text for c in batch],
+                metadatas=[c.metadata for c in batch],
             )
             if progress:
                 progress(len(batch))
         self.bump_revision()
 
-    def _write_views(self, batch: list[Chunk], *, views: bool = True,
-                     second: bool = True) -> list[list[float]]:
+    def _write_views(
+        self, batch: list[Chunk], *, views: bool = True, use: bool = True
+    ) -> list[list[float]]:
         """Embed and store every view of the batch; returns the entries' own e5 vectors
-        (none when only the second encoder's views are rebuilt).
+        (none when only the USE views are rebuilt).
 
         The questions of a long answer split into chunks belong to its first chunk only:
         repeating them on every chunk would let one article fill the candidate list."""
@@ -229,19 +249,18 @@ class FaqStore:
         if views:
             vectors = self.embeddings.embed_documents(texts)
             if ids:
-                self.views.upsert(ids=ids, embeddings=vectors[len(batch):], metadatas=metas)
+                self.views.upsert(ids=ids, embeddings=vectors[len(batch) :], metadatas=metas)
             self._delete_stale(self.views, chunk_ids, set(ids))
-        if second and self.second is not None:
+        if use and self.use_views is not None:
             all_ids = [f"{c.id}~doc" for c in batch] + ids
             all_metas = [{"chunk_id": c.id} for c in batch] + metas
-            encoded = self.encode_second(texts)
-            self.second.upsert(ids=all_ids, embeddings=encoded.tolist(), metadatas=all_metas)
-            self._delete_stale(self.second, chunk_ids, set(all_ids))
+            encoded = self.encode_use(texts)
+            self.use_views.upsert(ids=all_ids, embeddings=encoded.tolist(), metadatas=all_metas)
+            self._delete_stale(self.use_views, chunk_ids, set(all_ids))
         return vectors[: len(batch)]
 
     @staticmethod
-    def _delete_stale(collection: ChromaCollection, chunk_ids: list[str],
-                      keep: set[str]) -> None:
+    def _delete_stale(collection: ChromaCollection, chunk_ids: list[str], keep: set[str]) -> None:
         got = collection.get(where={"chunk_id": {"$in": chunk_ids}}, include=[])
         stale = [i for i in got["ids"] if i not in keep]
         if stale:
@@ -252,11 +271,11 @@ class FaqStore:
         an entry that the next sync deletes again, never orphaned views."""
         if not ids:
             return
-        if self.second is None:
-            self._meta.delete(ids=[SECOND_COMPLETE])
+        if self.use_views is None:
+            self._meta.delete(ids=[USE_COMPLETE])
         for start in range(0, len(ids), 5000):
-            batch = ids[start:start + 5000]
-            for side in (self.views, self.second, self.translations):
+            batch = ids[start : start + 5000]
+            for side in (self.views, self.use_views, self.translations):
                 if side is not None:
                     side.delete(where={"chunk_id": {"$in": batch}})
             self.vectorstore.delete(ids=batch)
@@ -272,9 +291,12 @@ class FaqStore:
     def put_translation(self, chunk_id: str, key: str, content_hash: str, text: str) -> None:
         if self.get(chunk_id) is None:  # deleted while it was being translated
             return
-        self.translations.upsert(ids=[f"{chunk_id}~{key}"], embeddings=[[1.0]], documents=[text],
-                                 metadatas=[{"chunk_id": chunk_id, "content_hash": content_hash,
-                                             "key": key}])
+        self.translations.upsert(
+            ids=[f"{chunk_id}~{key}"],
+            embeddings=[[1.0]],
+            documents=[text],
+            metadatas=[{"chunk_id": chunk_id, "content_hash": content_hash, "key": key}],
+        )
 
     def bump_revision(self) -> None:
         """Tells every process holding a lexical index that the entries changed."""
@@ -289,6 +311,7 @@ class FaqStore:
 
     def documents(self, ids: list[str] | None = None) -> Iterator[Document]:
         """The given entries in that order (missing ones skipped), or all of them."""
+
         def docs(got: ChromaResult) -> Iterator[Document]:
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"]):
                 yield Document(page_content=d or "", id=i, metadata=dict(m or {}))

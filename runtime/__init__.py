@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from retrieval.vector_store import FaqStore
 
 
-def fetch_models(settings: Settings, progress: Progress | None = None, *,
-                 llm: bool = True) -> tuple[str, Path | None]:
+def fetch_models(
+    settings: Settings, progress: Progress | None = None, *, llm: bool = True
+) -> tuple[str, Path | None]:
     """(embedding model, GGUF file): the embedding model built, the USE encoder when it is
     on, and the LLM file unless ``llm`` is off or a server is configured (then None)."""
     from bot.llm_server import ensure_llm_gguf
@@ -39,49 +40,50 @@ def fetch_models(settings: Settings, progress: Progress | None = None, *,
     from retrieval.use_encoder import load_use_encoder
 
     embedding = ensure_embedding_model(settings, progress)
-    if settings.use_encoder:
+    if settings.retrieval.use_encoder:
         load_use_encoder(settings, progress)
-    return embedding, ensure_llm_gguf(settings, progress) if llm and not settings.llm_url else None
+    return embedding, ensure_llm_gguf(settings, progress) if llm and not settings.llm.url else None
 
 
 def ensure_llm(settings: Settings, progress: Progress | None = None) -> Path | None:
     """The embedded model's file, fetched when no LLM server is configured."""
     from bot.llm_server import ensure_llm_gguf
 
-    return None if settings.llm_url else ensure_llm_gguf(settings, progress)
+    return None if settings.llm.url else ensure_llm_gguf(settings, progress)
 
 
-def load_encoders(settings: Settings, progress: Progress | None = None
-                  ) -> tuple[SentenceTransformerEmbeddings, UniversalSentenceEncoder | None]:
+def load_encoders(
+    settings: Settings, progress: Progress | None = None
+) -> tuple[SentenceTransformerEmbeddings, UniversalSentenceEncoder | None]:
     """(embeddings, USE encoder or None), each loaded once per process."""
     from retrieval.embeddings import load_embeddings
     from retrieval.use_encoder import load_use_encoder
 
-    second = load_use_encoder(settings, progress) if settings.use_encoder else None
-    return load_embeddings(settings, progress), second
+    use = load_use_encoder(settings, progress) if settings.retrieval.use_encoder else None
+    return load_embeddings(settings, progress), use
 
 
 def build_store(settings: Settings, progress: Progress | None = None) -> FaqStore:
     from retrieval.vector_store import FaqStore
 
-    embeddings, second = load_encoders(settings, progress)
-    return FaqStore(settings, embeddings, second_encoder=second)
+    embeddings, use = load_encoders(settings, progress)
+    return FaqStore(settings, embeddings, use_encoder=use)
 
 
 def load_reranker(settings: Settings) -> CrossEncoder | None:
     """The configured CrossEncoder, or None."""
-    if not settings.reranker_model:
+    if not settings.retrieval.reranker_model:
         return None
     from sentence_transformers import CrossEncoder
 
     from linguadesk.provision import ProvisioningError
 
     try:
-        return CrossEncoder(settings.reranker_model, device="cpu")
+        return CrossEncoder(settings.retrieval.reranker_model, device="cpu")
     except Exception as exc:  # OSError, ValueError, HF hub errors: all mean "cannot load it"
         raise ProvisioningError(
-            f"Cannot load the reranker {settings.reranker_model!r} ({type(exc).__name__}: {exc}). "
-            "Set LINGUADESK_RERANKER_MODEL to a sentence-transformers CrossEncoder folder, or a "
+            f"Cannot load the reranker {settings.retrieval.reranker_model!r} ({type(exc).__name__}: {exc}). "
+            "Set LINGUADESK_RETRIEVAL__RERANKER_MODEL to a sentence-transformers CrossEncoder folder, or a "
             "hub name reachable from this machine, or unset it."
         ) from exc
 
@@ -89,16 +91,23 @@ def load_reranker(settings: Settings) -> CrossEncoder | None:
 def build_search(settings: Settings, store: FaqStore) -> HybridSearch:
     from retrieval.hybrid import HybridSearch
 
-    return HybridSearch(store, candidates=settings.retrieval_candidates,
-                        lexical=settings.lexical_search, reranker=load_reranker(settings))
+    return HybridSearch(
+        store,
+        candidates=settings.retrieval.candidates,
+        lexical=settings.retrieval.lexical_search,
+        reranker=load_reranker(settings),
+    )
 
 
 def build_knowledge_base(settings: Settings, progress: Progress | None = None) -> KnowledgeBase:
     from knowledge.admin import KnowledgeBase
     from knowledge.limits import IngestLimits
 
-    return KnowledgeBase(build_store(settings, progress), IngestLimits.from_settings(settings),
-                         url_proxy=settings.ingest_url_proxy)
+    return KnowledgeBase(
+        build_store(settings, progress),
+        IngestLimits.from_settings(settings),
+        url_proxy=settings.ingest.url_proxy,
+    )
 
 
 def build_desk(settings: Settings) -> ConversationDesk:
@@ -121,7 +130,7 @@ def build_rewriter(settings: Settings) -> QueryRewriter:
     from bot.llm import make_chat_model, server_kind, with_preset
     from bot.rewrite import QueryRewriter
 
-    llm = with_preset(make_chat_model(settings), settings.preset_rewrite, server_kind(settings))
+    llm = with_preset(make_chat_model(settings), settings.presets.rewrite, server_kind(settings))
     return QueryRewriter(llm)
 
 
@@ -131,34 +140,48 @@ def build_handoff(settings: Settings, llm_factory: Callable[[], BaseChatModel]) 
     from linguadesk.settings import ConfigError
 
     notifiers: list[Notifier] = []
-    if settings.handoff_webhook_url:
-        secret = settings.handoff_webhook_secret
+    if settings.handoff.webhook_url:
+        secret = settings.handoff.webhook_secret
         if secret is None or len(secret.get_secret_value()) < 32:
-            raise ConfigError("LINGUADESK_HANDOFF_WEBHOOK_URL is set, so "
-                              "LINGUADESK_HANDOFF_WEBHOOK_SECRET must be too (at least 32 "
-                              "characters, e.g. `openssl rand -hex 32`): the receiver checks "
-                              "every handoff's signature with it (docs/security.md).")
-        notifiers.append(WebhookNotifier(settings.handoff_webhook_url,
-                                         secret.get_secret_value()))
-    if settings.handoff_slack_channel and settings.slack_bot_token:
-        notifiers.append(SlackNotifier(settings.slack_bot_token.get_secret_value(),
-                                       settings.handoff_slack_channel,
-                                       base_url=settings.slack_api_url))
+            raise ConfigError(
+                "LINGUADESK_HANDOFF__WEBHOOK_URL is set, so "
+                "LINGUADESK_HANDOFF__WEBHOOK_SECRET must be too (at least 32 "
+                "characters, e.g. `openssl rand -hex 32`): the receiver checks "
+                "every handoff's signature with it (docs/security.md)."
+            )
+        notifiers.append(WebhookNotifier(settings.handoff.webhook_url, secret.get_secret_value()))
+    if settings.handoff.slack_channel and settings.slack.bot_token:
+        notifiers.append(
+            SlackNotifier(
+                settings.slack.bot_token.get_secret_value(),
+                settings.handoff.slack_channel,
+                base_url=settings.slack.api_url,
+            )
+        )
     storage = settings.redis or "memory://"
     try:
-        return HandoffService(notifiers, llm_factory, settings.data_dir / "handoff-outbox",
-                              queue_max=settings.handoff_queue_max,
-                              per_conversation=settings.handoff_rate_limit_conversation,
-                              per_address=settings.handoff_rate_limit_ip,
-                              limits_storage=storage)
+        return HandoffService(
+            notifiers,
+            llm_factory,
+            settings.data_dir / "handoff-outbox",
+            queue_max=settings.handoff.queue_max,
+            per_conversation=settings.handoff.rate_limit_conversation,
+            per_address=settings.handoff.rate_limit_ip,
+            limits_storage=storage,
+        )
     except ValueError as exc:  # from parsing the limits
-        raise ConfigError(f"LINGUADESK_HANDOFF_RATE_LIMIT_CONVERSATION / _IP must be limits "
-                          f"like '3/hour' ({exc}).") from exc
+        raise ConfigError(
+            f"LINGUADESK_HANDOFF__RATE_LIMIT_CONVERSATION / _IP must be limits "
+            f"like '3/hour' ({exc})."
+        ) from exc
 
 
-def build_engine(settings: Settings, store: FaqStore | None = None,
-                 progress: Progress | None = None,
-                 conversations: ConversationStore | None = None) -> Engine:
+def build_engine(
+    settings: Settings,
+    store: FaqStore | None = None,
+    progress: Progress | None = None,
+    conversations: ConversationStore | None = None,
+) -> Engine:
     from bot.conversations import open_conversation_store
     from bot.engine import Engine
     from bot.llm import CircuitBreaker, make_chat_model, server_kind
@@ -166,24 +189,28 @@ def build_engine(settings: Settings, store: FaqStore | None = None,
 
     store = store or build_store(settings, progress)
     llm = cache(lambda: make_chat_model(settings))  # engine and handoff share one client
-    language = settings.retrieval_language
+    language = settings.retrieval.language
     return Engine(
-        FaqRetriever(search=build_search(settings, store), k=settings.retrieval_k),
+        FaqRetriever(search=build_search(settings, store), k=settings.retrieval.k),
         llm,
-        min_confidence=settings.min_confidence,
-        off_topic_below=settings.off_topic_below,
+        min_confidence=settings.answers.min_confidence,
+        off_topic_below=settings.answers.off_topic_below,
         conversations=conversations or open_conversation_store(settings),
-        presets={"answer": settings.preset_answer, "small_talk": settings.preset_small_talk,
-                 "rewrite": settings.preset_rewrite, "translate": settings.preset_translate},
+        presets={
+            "answer": settings.presets.answer,
+            "small_talk": settings.presets.small_talk,
+            "rewrite": settings.presets.rewrite,
+            "translate": settings.presets.translate,
+        },
         server=server_kind(settings),
         handoff=build_handoff(settings, llm),
         default_language=settings.default_language,
-        history_token_budget=settings.history_token_budget,
-        rewrite_follow_ups=settings.rewrite_follow_ups,
+        history_token_budget=settings.conversations.history_token_budget,
+        rewrite_follow_ups=settings.conversations.rewrite_follow_ups,
         retrieval_language=(lambda: store.main_language()) if language == "auto" else language,
-        breaker=CircuitBreaker(settings.llm_breaker_failures, settings.llm_breaker_reset_s),
+        breaker=CircuitBreaker(settings.llm.breaker_failures, settings.llm.breaker_reset_s),
         failed_turns=open_failed_turns(settings),
-        answer_path=settings.answer_path,
+        answer_path=settings.answers.path,
         translations=store if hasattr(store, "get_translation") else None,
-        clarify_margin=settings.clarify_margin,
+        clarify_margin=settings.answers.clarify_margin,
     )

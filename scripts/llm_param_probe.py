@@ -32,8 +32,11 @@ def main() -> int:
     parser.add_argument("--url", required=True)
     parser.add_argument("--model", required=True)
     parser.add_argument("--api-key", required=True)
-    parser.add_argument("--penalty-name", default="repetition_penalty",
-                        help="the server's name for the repetition penalty")
+    parser.add_argument(
+        "--penalty-name",
+        default="repetition_penalty",
+        help="the server's name for the repetition penalty",
+    )
     parser.add_argument("--json", dest="json_out")
     args = parser.parse_args()
     client = OpenAI(base_url=args.url, api_key=args.api_key, timeout=300, max_retries=0)
@@ -49,19 +52,31 @@ def main() -> int:
 
     for field in ("max_completion_tokens", "max_tokens"):
         r = chat(QUESTION, temperature=0, **{field: 5})
-        check(f"{field}=5 caps the answer", r.usage.completion_tokens == 5
-              and r.choices[0].finish_reason == "length",
-              {"completion_tokens": r.usage.completion_tokens,
-               "finish_reason": r.choices[0].finish_reason})
+        check(
+            f"{field}=5 caps the answer",
+            r.usage.completion_tokens == 5 and r.choices[0].finish_reason == "length",
+            {
+                "completion_tokens": r.usage.completion_tokens,
+                "finish_reason": r.choices[0].finish_reason,
+            },
+        )
 
-    chunks = list(chat(QUESTION, temperature=0, max_completion_tokens=12, stream=True,
-                       stream_options={"include_usage": True}))
+    chunks = list(
+        chat(
+            QUESTION,
+            temperature=0,
+            max_completion_tokens=12,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     usage = [c.usage for c in chunks if c.usage]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    check("a stream ends with a usage chunk", bool(usage) and usage[-1].completion_tokens == 12
-          and not chunks[-1].choices,
-          {"chunks": len(chunks), "usage": usage[-1].model_dump() if usage else None,
-           "text": text})
+    check(
+        "a stream ends with a usage chunk",
+        bool(usage) and usage[-1].completion_tokens == 12 and not chunks[-1].choices,
+        {"chunks": len(chunks), "usage": usage[-1].model_dump() if usage else None, "text": text},
+    )
 
     def sampled(**kwargs) -> str:
         return chat(QUESTION, max_completion_tokens=30, **kwargs).choices[0].message.content
@@ -75,30 +90,49 @@ def main() -> int:
     greedy = sampled(temperature=0)
     hot_top1 = sampled(temperature=1.5, top_p=1.0, seed=5, extra_body={"top_k": 1})
     hot = sampled(temperature=1.5, top_p=1.0, seed=5)
-    check("top_k=1 (extra body) makes a hot sampler greedy", hot_top1 == greedy,
-          {"greedy": greedy, "temperature 1.5, top_k 1": hot_top1})
-    check("without top_k the hot sampler differs", hot != greedy,
-          {"temperature 1.5": hot}, required=False)
+    check(
+        "top_k=1 (extra body) makes a hot sampler greedy",
+        hot_top1 == greedy,
+        {"greedy": greedy, "temperature 1.5, top_k 1": hot_top1},
+    )
+    check(
+        "without top_k the hot sampler differs",
+        hot != greedy,
+        {"temperature 1.5": hot},
+        required=False,
+    )
 
-    plain = chat(REPEAT, temperature=0, max_completion_tokens=60,
-                 extra_body={args.penalty_name: 1.0}).choices[0].message.content
-    penalized = chat(REPEAT, temperature=0, max_completion_tokens=60,
-                     extra_body={args.penalty_name: 1.8}).choices[0].message.content
-    check(f"{args.penalty_name} (extra body) changes a greedy answer", plain != penalized,
-          {"1.0": plain[:120], "1.8": penalized[:120]})
+    plain = (
+        chat(REPEAT, temperature=0, max_completion_tokens=60, extra_body={args.penalty_name: 1.0})
+        .choices[0]
+        .message.content
+    )
+    penalized = (
+        chat(REPEAT, temperature=0, max_completion_tokens=60, extra_body={args.penalty_name: 1.8})
+        .choices[0]
+        .message.content
+    )
+    check(
+        f"{args.penalty_name} (extra body) changes a greedy answer",
+        plain != penalized,
+        {"1.0": plain[:120], "1.8": penalized[:120]},
+    )
 
     try:
         chat([{"role": "user", "content": "hello " * 9000}], max_completion_tokens=5)
-        check("a prompt longer than the context is refused with a 4xx", False,
-              {"status": 200})
+        check("a prompt longer than the context is refused with a 4xx", False, {"status": 200})
     except openai.APIStatusError as exc:
-        check("a prompt longer than the context is refused with a 4xx",
-              400 <= exc.status_code < 500,
-              {"status": exc.status_code, "message": str(exc)[:300]})
+        check(
+            "a prompt longer than the context is refused with a 4xx",
+            400 <= exc.status_code < 500,
+            {"status": exc.status_code, "message": str(exc)[:300]},
+        )
 
     failed = [r["check"] for r in results if r["required"] and not r["ok"]]
-    print(f"parameter probe: {len(results) - len(failed)}/{len(results)} checks ok"
-          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    print(
+        f"parameter probe: {len(results) - len(failed)}/{len(results)} checks ok"
+        + (f"; FAILED: {', '.join(failed)}" if failed else "")
+    )
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as f:
             json.dump(results, f, ensure_ascii=False, indent=2)

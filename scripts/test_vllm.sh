@@ -131,23 +131,23 @@ curl -sf -H "Authorization: Bearer $API_KEY" "http://127.0.0.1:$VPORT/v1/models"
 PROXY_PID=$!
 for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$PPORT/health" && break; sleep 0.2; done
 
-export LINGUADESK_LLM_URL=http://127.0.0.1:$PPORT/v1
-export LINGUADESK_LLM_MODEL=$SERVED
-export LINGUADESK_LLM_API_KEY=$API_KEY
-unset LINGUADESK_LLM_GGUF
+export LINGUADESK_LLM__URL=http://127.0.0.1:$PPORT/v1
+export LINGUADESK_LLM__MODEL=$SERVED
+export LINGUADESK_LLM__API_KEY=$API_KEY
+unset LINGUADESK_LLM__GGUF
 export LINGUADESK_TEST_MODEL_DIR=$MODELS
 
 # --- 4. tokens/s, then the tests ----------------------------------------------------------------
 if [ "${TEST_VLLM_BENCH:-1}" != 0 ]; then
     say "tokens/s on the bot's own answer prompts (linguadesk bench llm, 3 requests, 128 tokens)"
-    "$MAIN/bin/linguadesk" bench llm --url "$LINGUADESK_LLM_URL" --model "$SERVED" \
+    "$MAIN/bin/linguadesk" bench llm --url "$LINGUADESK_LLM__URL" --model "$SERVED" \
         --concurrency 1 --requests 3 --max-tokens 128 --json "$RUN/bench.json" \
         || echo "test-vllm: the benchmark failed (see above); going on with the tests"
 fi
 
 say "do the sampling parameters the bot sends take effect? (scripts/llm_param_probe.py)"
 PROBE_RC=0
-"$MAIN/bin/python" "$ROOT/scripts/llm_param_probe.py" --url "$LINGUADESK_LLM_URL" \
+"$MAIN/bin/python" "$ROOT/scripts/llm_param_probe.py" --url "$LINGUADESK_LLM__URL" \
     --model "$SERVED" --api-key "$API_KEY" --json "$RUN/probe.json" || PROBE_RC=$?
 
 if [ -n "${TEST_VLLM_PYTEST_ARGS:-}" ]; then

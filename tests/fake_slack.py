@@ -47,8 +47,12 @@ class FakeSlack:
             def _answer(self, status, body, headers=()):
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/octet-stream" if isinstance(
-                    body, bytes) else "application/json; charset=utf-8")
+                self.send_header(
+                    "Content-Type",
+                    "application/octet-stream"
+                    if isinstance(body, bytes)
+                    else "application/json; charset=utf-8",
+                )
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in headers:
                     self.send_header(name, value)
@@ -87,7 +91,7 @@ class FakeSlack:
 
     # --- lifecycle --------------------------------------------------------------------------
 
-    def __enter__(self) -> "FakeSlack":
+    def __enter__(self) -> FakeSlack:
         self._thread.start()
         return self
 
@@ -101,13 +105,19 @@ class FakeSlack:
 
     def _record(self, method: str, args: dict, headers: dict, response) -> None:
         with self._changed:
-            self.calls.append(Call(method, args, headers,
-                                   response if isinstance(response, dict) else None))
+            self.calls.append(
+                Call(method, args, headers, response if isinstance(response, dict) else None)
+            )
             self._changed.notify_all()
 
     def _route(self, path: str, args: dict, headers: dict):
-        method = ("response_url" if path.startswith("/response/") else "file"
-                  if path.startswith("/files-pri/") else path.removeprefix("/api/"))
+        method = (
+            "response_url"
+            if path.startswith("/response/")
+            else "file"
+            if path.startswith("/files-pri/")
+            else path.removeprefix("/api/")
+        )
         status, body, extra = self._answer(method, path, args, headers)
         self._record(method, args if method != "file" else {"path": path}, headers, body)
         return status, body, extra
@@ -133,32 +143,63 @@ class FakeSlack:
         return 200, handler(args), ()
 
     def _api_auth_test(self, args):
-        return {"ok": True, "url": "https://test.slack.com/", "team": "Test", "user": "linguadesk",
-                "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": "https://test.slack.com/",
+            "team": "Test",
+            "user": "linguadesk",
+            "team_id": TEAM,
+            "user_id": BOT_USER,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
 
     def _message(self, args):
         blocks = args.get("blocks")
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
-        return {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "text": args.get("text", ""),
-                "blocks": blocks or [], "thread_ts": args.get("thread_ts")}
+        return {
+            "type": "message",
+            "user": BOT_USER,
+            "bot_id": BOT_ID,
+            "text": args.get("text", ""),
+            "blocks": blocks or [],
+            "thread_ts": args.get("thread_ts"),
+        }
 
     def _api_chat_postMessage(self, args):
         ts = f"1700000{next(self._ts):03d}.000100"
-        return {"ok": True, "channel": args["channel"], "ts": ts,
-                "message": {**self._message(args), "ts": ts}}
+        return {
+            "ok": True,
+            "channel": args["channel"],
+            "ts": ts,
+            "message": {**self._message(args), "ts": ts},
+        }
 
     def _api_chat_update(self, args):
-        return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": args.get("text", ""),
-                "message": self._message(args)}
+        return {
+            "ok": True,
+            "channel": args["channel"],
+            "ts": args["ts"],
+            "text": args.get("text", ""),
+            "message": self._message(args),
+        }
 
     def _api_chat_postEphemeral(self, args):
         return {"ok": True, "message_ts": f"1700000{next(self._ts):03d}.000200"}
 
     def _api_users_info(self, args):
         user = args["user"]
-        return {"ok": True, "user": {"id": user, "team_id": TEAM, "name": user.lower(),
-                                      "locale": self.locales.get(user, "en-US"), "is_bot": False}}
+        return {
+            "ok": True,
+            "user": {
+                "id": user,
+                "team_id": TEAM,
+                "name": user.lower(),
+                "locale": self.locales.get(user, "en-US"),
+                "is_bot": False,
+            },
+        }
 
     def _api_usergroups_users_list(self, args):
         if args["usergroup"] not in self.usergroups:
@@ -170,8 +211,16 @@ class FakeSlack:
             return {"ok": False, "error": "file_not_found"}
         name, data = self.files[args["file"]]
         url = f"{self.url}/files-pri/{TEAM}-{args['file']}/download/{args['file']}"
-        return {"ok": True, "file": {"id": args["file"], "name": name, "size": len(data),
-                                     "url_private": url, "url_private_download": url}}
+        return {
+            "ok": True,
+            "file": {
+                "id": args["file"],
+                "name": name,
+                "size": len(data),
+                "url_private": url,
+                "url_private_download": url,
+            },
+        }
 
     def _api_apps_connections_open(self, args):
         return {"ok": True, "url": self._socket_url}
@@ -205,9 +254,20 @@ class FakeSlack:
 
     def final_update(self, channel: str, ts: str, timeout: float = 180.0) -> Call:
         """The chat.update of that message that carries blocks (the finished answer)."""
-        return self.wait_for(lambda calls: next(
-            (c for c in reversed(calls) if c.method == "chat.update" and c.args.get("ts") == ts
-             and c.args["channel"] == channel and c.args.get("blocks")), None), timeout)
+        return self.wait_for(
+            lambda calls: next(
+                (
+                    c
+                    for c in reversed(calls)
+                    if c.method == "chat.update"
+                    and c.args.get("ts") == ts
+                    and c.args["channel"] == channel
+                    and c.args.get("blocks")
+                ),
+                None,
+            ),
+            timeout,
+        )
 
     # --- Socket Mode ------------------------------------------------------------------------
 
@@ -216,8 +276,11 @@ class FakeSlack:
 
         def handler(connection):
             self._socket_connections.append(connection)
-            connection.send(json.dumps({"type": "hello", "num_connections": 1,
-                                        "connection_info": {"app_id": "A0APP"}}))
+            connection.send(
+                json.dumps(
+                    {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0APP"}}
+                )
+            )
             for raw in connection:
                 with self._changed:
                     self.acks.append(json.loads(raw))
@@ -234,10 +297,18 @@ class FakeSlack:
         while not self._socket_connections and time.monotonic() < deadline:
             time.sleep(0.05)
         envelope_id = uuid.uuid4().hex
-        self._socket_connections[-1].send(json.dumps({
-            "envelope_id": envelope_id, "type": envelope_type, "payload": payload,
-            "accepts_response_payload": envelope_type != "events_api",
-            "retry_attempt": retry_attempt, "retry_reason": "timeout" if retry_attempt else ""}))
+        self._socket_connections[-1].send(
+            json.dumps(
+                {
+                    "envelope_id": envelope_id,
+                    "type": envelope_type,
+                    "payload": payload,
+                    "accepts_response_payload": envelope_type != "events_api",
+                    "retry_attempt": retry_attempt,
+                    "retry_reason": "timeout" if retry_attempt else "",
+                }
+            )
+        )
         return envelope_id
 
     def wait_for_ack(self, envelope_id: str, timeout: float = 10.0) -> dict:
@@ -255,63 +326,140 @@ class FakeSlack:
 
 # --- what Slack sends to the app (Events API, interactivity, slash commands) ---------------
 
+
 def event_callback(event: dict, *, event_id: str | None = None) -> dict:
-    return {"token": "legacy", "team_id": TEAM, "api_app_id": "A0APP", "type": "event_callback",
-            "event": {"event_ts": event.get("ts"), **event},
-            "event_id": event_id or "Ev" + uuid.uuid4().hex[:10].upper(),
-            "event_time": int(time.time()), "is_ext_shared_channel": False,
-            "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]}
+    return {
+        "token": "legacy",
+        "team_id": TEAM,
+        "api_app_id": "A0APP",
+        "type": "event_callback",
+        "event": {"event_ts": event.get("ts"), **event},
+        "event_id": event_id or "Ev" + uuid.uuid4().hex[:10].upper(),
+        "event_time": int(time.time()),
+        "is_ext_shared_channel": False,
+        "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+    }
 
 
-def mention(text: str, *, channel: str = "C0SUPPORT", user: str = "U0ALICE", ts: str,
-            thread_ts: str | None = None) -> dict:
-    event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER}> {text}", "ts": ts,
-             "channel": channel, "team": TEAM}
+def mention(
+    text: str,
+    *,
+    channel: str = "C0SUPPORT",
+    user: str = "U0ALICE",
+    ts: str,
+    thread_ts: str | None = None,
+) -> dict:
+    event = {
+        "type": "app_mention",
+        "user": user,
+        "text": f"<@{BOT_USER}> {text}",
+        "ts": ts,
+        "channel": channel,
+        "team": TEAM,
+    }
     if thread_ts:
         event["thread_ts"] = thread_ts
     return event
 
 
-def channel_message(text: str, *, channel: str = "C0SUPPORT", user: str = "U0ALICE", ts: str,
-                    thread_ts: str | None = None, channel_type: str = "channel") -> dict:
-    event = {"type": "message", "user": user, "text": text, "ts": ts, "channel": channel,
-             "channel_type": channel_type, "team": TEAM}
+def channel_message(
+    text: str,
+    *,
+    channel: str = "C0SUPPORT",
+    user: str = "U0ALICE",
+    ts: str,
+    thread_ts: str | None = None,
+    channel_type: str = "channel",
+) -> dict:
+    event = {
+        "type": "message",
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "channel": channel,
+        "channel_type": channel_type,
+        "team": TEAM,
+    }
     if thread_ts:
         event["thread_ts"] = thread_ts
     return event
 
 
-def block_action(action_id: str, value: str, *, user: str = "U0ALICE",
-                 channel: str = "C0SUPPORT", message_ts: str, thread_ts: str | None,
-                 response_url: str) -> dict:
-    container = {"type": "message", "message_ts": message_ts, "channel_id": channel,
-                 "is_ephemeral": False}
+def block_action(
+    action_id: str,
+    value: str,
+    *,
+    user: str = "U0ALICE",
+    channel: str = "C0SUPPORT",
+    message_ts: str,
+    thread_ts: str | None,
+    response_url: str,
+) -> dict:
+    container = {
+        "type": "message",
+        "message_ts": message_ts,
+        "channel_id": channel,
+        "is_ephemeral": False,
+    }
     if thread_ts:
         container["thread_ts"] = thread_ts
-    return {"type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": TEAM},
-            "api_app_id": "A0APP", "token": "legacy", "container": container,
-            "trigger_id": "1.2.3", "team": {"id": TEAM, "domain": "test"},
-            "channel": {"id": channel, "name": "support"},
-            "message": {"type": "message", "ts": message_ts, "thread_ts": thread_ts,
-                        "user": BOT_USER, "bot_id": BOT_ID, "text": ""},
-            "response_url": response_url,
-            "actions": [{"action_id": action_id, "block_id": "linguadesk_reply", "value": value,
-                         "type": "button", "action_ts": str(time.time())}]}
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+        "api_app_id": "A0APP",
+        "token": "legacy",
+        "container": container,
+        "trigger_id": "1.2.3",
+        "team": {"id": TEAM, "domain": "test"},
+        "channel": {"id": channel, "name": "support"},
+        "message": {
+            "type": "message",
+            "ts": message_ts,
+            "thread_ts": thread_ts,
+            "user": BOT_USER,
+            "bot_id": BOT_ID,
+            "text": "",
+        },
+        "response_url": response_url,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "linguadesk_reply",
+                "value": value,
+                "type": "button",
+                "action_ts": str(time.time()),
+            }
+        ],
+    }
 
 
 def slash_command(text: str, *, user: str, response_url: str, command: str = "/kb") -> dict:
-    return {"token": "legacy", "team_id": TEAM, "team_domain": "test", "channel_id": "C0SUPPORT",
-            "channel_name": "support", "user_id": user, "user_name": user.lower(),
-            "command": command, "text": text, "api_app_id": "A0APP", "response_url": response_url,
-            "trigger_id": "1.2.3"}
+    return {
+        "token": "legacy",
+        "team_id": TEAM,
+        "team_domain": "test",
+        "channel_id": "C0SUPPORT",
+        "channel_name": "support",
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": "A0APP",
+        "response_url": response_url,
+        "trigger_id": "1.2.3",
+    }
 
 
-def signed_headers(body: bytes, *, secret: str = SIGNING_SECRET, content_type: str,
-                   retry_num: int | None = None) -> dict:
+def signed_headers(
+    body: bytes, *, secret: str = SIGNING_SECRET, content_type: str, retry_num: int | None = None
+) -> dict:
     timestamp = str(int(time.time()))
     digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256)
-    headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": timestamp,
-               "X-Slack-Signature": "v0=" + digest.hexdigest()}
+    headers = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": "v0=" + digest.hexdigest(),
+    }
     if retry_num:
         headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
     return headers

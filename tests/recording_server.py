@@ -30,8 +30,11 @@ class RecordingServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                got = Received(self.path, {k.lower(): v for k, v in self.headers.items()},
-                               self.rfile.read(length))
+                got = Received(
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
+                )
                 server.received.append(got)
                 status, body = respond(got)
                 data = json.dumps(body).encode()
@@ -49,7 +52,7 @@ class RecordingServer:
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "RecordingServer":
+    def __enter__(self) -> RecordingServer:
         self._thread.start()
         return self
 
@@ -65,5 +68,9 @@ def slack_web_api(received: Received):
     if not received.path.endswith("/chat.postMessage"):
         return 200, {"ok": False, "error": "unknown_method"}
     payload = received.json()
-    return 200, {"ok": True, "channel": payload["channel"], "ts": "1700000000.000100",
-                 "message": {"text": payload.get("text", ""), "type": "message"}}
+    return 200, {
+        "ok": True,
+        "channel": payload["channel"],
+        "ts": "1700000000.000100",
+        "message": {"text": payload.get("text", ""), "type": "message"},
+    }

@@ -37,9 +37,23 @@ def redis_server(folder: Path):
         yield None
         return
     port = free_port()
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
-                                "--save", "", "--appendonly", "no", "--dir", str(folder)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait_for_port(port, process, "redis-server", 10)
         yield f"redis://127.0.0.1:{port}/0"
@@ -53,9 +67,11 @@ def chroma_server(folder: Path):
     """A Chroma server process; yields its URL."""
     chroma = Path(sys.executable).with_name("chroma")
     port = free_port()
-    process = subprocess.Popen([str(chroma), "run", "--path", str(folder), "--host",
-                                "127.0.0.1", "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(chroma), "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for_port(port, process, "chroma run", 60)

@@ -9,152 +9,232 @@ import pytest
 from bot import answer_checks as checks
 from evaluation.answers import judge
 
-SHIPPING_COST = ("How much does shipping cost?\n\nStandard shipping within the EU is free for "
-                 "orders over €50; below that it costs €4.95. Standard international shipping "
-                 "costs €14.90 for any order size.")
-RETURNS = ("What is your return policy?\n\nYou can return any unused item in its original "
-           "packaging within 30 days of delivery.")
-COUNTRIES = ("Which countries do you ship to?\n\nWe ship to all EU countries, the United "
-             "Kingdom, Switzerland, Norway, the United States, Canada, Australia, Japan and "
-             "South Korea.")
-CONTACT = ("¿Cómo contacto con atención al cliente?\n\nPuede escribirnos a soporte@shop.example"
-           ".com. Nuestro equipo atiende de lunes a viernes de 9:00 a 18:00 (hora de Madrid).")
-GIFT_WRAP = ("¿Ofrecen envoltorio de regalo?\n\nSí. Marque «Envolver para regalo» en el carrito "
-             "por 3,50 € por artículo.")
-LOYALTY = ("Comment fonctionne le programme de fidélité ?\n\nÀ partir de 200 points, vous "
-           "recevez un bon de 10 € valable 6 mois.")
+SHIPPING_COST = (
+    "How much does shipping cost?\n\nStandard shipping within the EU is free for "
+    "orders over €50; below that it costs €4.95. Standard international shipping "
+    "costs €14.90 for any order size."
+)
+RETURNS = (
+    "What is your return policy?\n\nYou can return any unused item in its original "
+    "packaging within 30 days of delivery."
+)
+COUNTRIES = (
+    "Which countries do you ship to?\n\nWe ship to all EU countries, the United "
+    "Kingdom, Switzerland, Norway, the United States, Canada, Australia, Japan and "
+    "South Korea."
+)
+CONTACT = (
+    "¿Cómo contacto con atención al cliente?\n\nPuede escribirnos a soporte@shop.example"
+    ".com. Nuestro equipo atiende de lunes a viernes de 9:00 a 18:00 (hora de Madrid)."
+)
+GIFT_WRAP = (
+    "¿Ofrecen envoltorio de regalo?\n\nSí. Marque «Envolver para regalo» en el carrito "
+    "por 3,50 € por artículo."
+)
+LOYALTY = (
+    "Comment fonctionne le programme de fidélité ?\n\nÀ partir de 200 points, vous "
+    "recevez un bon de 10 € valable 6 mois."
+)
 
 
-@pytest.mark.parametrize("reply, source", [
-    ("배송비는 50원 이상 무료이고, 그 미만은 4.95원입니다.", SHIPPING_COST),  # € became ₩
-    ("You can return an item within 5 days.", RETURNS),  # 30 days became 5
-    ("200ポイントで10円のクーポンがもらえます。", LOYALTY),  # points became yen
-    ("Write to help@shop.example.com.", CONTACT),  # an address the entry does not have
-    ("Tracking: https://evil.example/track", RETURNS),
-    ("Nuestro equipo atiende de 9:00 a 20:00.", CONTACT),
-])
+@pytest.mark.parametrize(
+    "reply, source",
+    [
+        ("배송비는 50원 이상 무료이고, 그 미만은 4.95원입니다.", SHIPPING_COST),  # € became ₩
+        ("You can return an item within 5 days.", RETURNS),  # 30 days became 5
+        ("200ポイントで10円のクーポンがもらえます。", LOYALTY),  # points became yen
+        ("Write to help@shop.example.com.", CONTACT),  # an address the entry does not have
+        ("Tracking: https://evil.example/track", RETURNS),
+        ("Nuestro equipo atiende de 9:00 a 20:00.", CONTACT),
+    ],
+)
 def test_a_figure_the_entry_does_not_have_fails(reply, source):
     assert checks.figure_problems(reply, [source])
 
 
-@pytest.mark.parametrize("reply, source", [
-    ("Standard shipping within the EU is free over 50 €; otherwise 4,95 €.", SHIPPING_COST),
-    ("배송비는 €50 이상 주문 시 무료이며, 그 미만은 €4.95입니다.", SHIPPING_COST),
-    ("Você pode devolver em até 30 dias após a entrega.", RETURNS),
-    ("Nous répondons du lundi au vendredi de 9h00 à 18h00 : soporte@shop.example.com.", CONTACT),
-    ("送料は€14.90です。", SHIPPING_COST),
-])
+@pytest.mark.parametrize(
+    "reply, source",
+    [
+        ("Standard shipping within the EU is free over 50 €; otherwise 4,95 €.", SHIPPING_COST),
+        ("배송비는 €50 이상 주문 시 무료이며, 그 미만은 €4.95입니다.", SHIPPING_COST),
+        ("Você pode devolver em até 30 dias após a entrega.", RETURNS),
+        (
+            "Nous répondons du lundi au vendredi de 9h00 à 18h00 : soporte@shop.example.com.",
+            CONTACT,
+        ),
+        ("送料は€14.90です。", SHIPPING_COST),
+    ],
+)
 def test_the_entrys_figures_in_another_locale_pass(reply, source):
     assert checks.figure_problems(reply, [source]) == []
 
 
 def test_a_number_the_customer_wrote_may_be_repeated():
     reply = "Three weeks is within the 30 days: you can return it."
-    assert checks.figure_problems("After 3 weeks you can still return it within 30 days.",
-                                  [RETURNS], "I bought it 3 weeks ago") == []
+    assert (
+        checks.figure_problems(
+            "After 3 weeks you can still return it within 30 days.",
+            [RETURNS],
+            "I bought it 3 weeks ago",
+        )
+        == []
+    )
     assert checks.figure_problems(reply, [RETURNS]) == []
 
 
-@pytest.mark.parametrize("reply, question", [
-    ("Não_COVERED", "Posso devolver?"),
-    ("YES_COVERED [2]", "And to Canada?"),
-    ("NOT COVERED", "x"),
-    ("<answer> Vous pouvez retourner l'article sous 30 jours.", "Retour ?"),
-    ("Vous pouvez retourner l'article sous 30 jours.</entries>", "Retour ?"),
-    ("Réponse en {language_name}.", "Retour ?"),
-    ("[1] データです。", "返品は？"),
-    ("はい、[1]", "返品できますか？"),
-    ("Lumen Pup[1]", "Which food for puppies?"),
-    ("[1] What is your return policy?\n[2] How do I return an item?", "returns"),
-    ("어떻게 아이템을 반환할까요?", "어떻게 아이템을 반환할까요?"),
-    ("How do I return an item?", "how do i return an item"),
-    ("Assistant: You can return it.", "returns?"),
-])
+@pytest.mark.parametrize(
+    "reply, question",
+    [
+        ("Não_COVERED", "Posso devolver?"),
+        ("YES_COVERED [2]", "And to Canada?"),
+        ("NOT COVERED", "x"),
+        ("<answer> Vous pouvez retourner l'article sous 30 jours.", "Retour ?"),
+        ("Vous pouvez retourner l'article sous 30 jours.</entries>", "Retour ?"),
+        ("Réponse en {language_name}.", "Retour ?"),
+        ("[1] データです。", "返品は？"),
+        ("はい、[1]", "返品できますか？"),
+        ("Lumen Pup[1]", "Which food for puppies?"),
+        ("[1] What is your return policy?\n[2] How do I return an item?", "returns"),
+        ("어떻게 아이템을 반환할까요?", "어떻게 아이템을 반환할까요?"),
+        ("How do I return an item?", "how do i return an item"),
+        ("Assistant: You can return it.", "returns?"),
+    ],
+)
 def test_markers_tags_dumps_and_echoes_fail(reply, question):
     assert checks.clean_problems(reply, question)
 
 
 def test_a_real_answer_is_clean():
-    assert checks.clean_problems("You can return any unused item within 30 days of delivery.",
-                                 "Can I return it?") == []
+    assert (
+        checks.clean_problems(
+            "You can return any unused item within 30 days of delivery.", "Can I return it?"
+        )
+        == []
+    )
 
 
-@pytest.mark.parametrize("reply, language", [
-    ("Sí, offrons des prix pour les entreprises à partir de 50 unités.", "fr"),
-    ("Sí。请在购物车中添加“Envolver para regalo”。", "zh"),
-    ("Refunds are issued within 5 business days, conforme a política.", "pt"),
-    ("The return shipping is paid by the customer.", "de"),
-    ("返品は30日以内に可能です。退货需要在30天内完成并保持原包装不变。", "ja"),
-    ("We ship to Japan. 我们也寄往韩国。", "en"),
-    ("배송은 2~4 영업일 걸립니다. Standard shipping is free.", "ko"),
-])
+@pytest.mark.parametrize(
+    "reply, language",
+    [
+        ("Sí, offrons des prix pour les entreprises à partir de 50 unités.", "fr"),
+        ("Sí。请在购物车中添加“Envolver para regalo”。", "zh"),
+        ("Refunds are issued within 5 business days, conforme a política.", "pt"),
+        ("The return shipping is paid by the customer.", "de"),
+        ("返品は30日以内に可能です。退货需要在30天内完成并保持原包装不变。", "ja"),
+        ("We ship to Japan. 我们也寄往韩国。", "en"),
+        ("배송은 2~4 영업일 걸립니다. Standard shipping is free.", "ko"),
+    ],
+)
 def test_a_sentence_in_another_language_fails(reply, language):
     assert not checks.language_problems(reply, language, [GIFT_WRAP]).ok
 
 
 def test_a_quoted_label_or_name_from_the_entry_is_allowed_and_reported():
-    verdict = checks.language_problems("请在购物车中勾选“Envolver para regalo”，每件 3,50 €。", "zh",
-                                       [GIFT_WRAP])
+    verdict = checks.language_problems(
+        "请在购物车中勾选“Envolver para regalo”，每件 3,50 €。", "zh", [GIFT_WRAP]
+    )
     assert verdict.ok
     assert any("Envolver para regalo" in allowed for allowed in verdict.allowed)
-    klarna = checks.language_problems("Klarnaで3回の分割払いができます。", "ja",
-                                      ["Can I pay in instalments?\n\nYes, with Klarna."])
+    klarna = checks.language_problems(
+        "Klarnaで3回の分割払いができます。",
+        "ja",
+        ["Can I pay in instalments?\n\nYes, with Klarna."],
+    )
     assert klarna.ok and any("Klarna" in a for a in klarna.allowed)
 
 
-@pytest.mark.parametrize("reply, question, source", [
-    ("Yes, we ship to Mexico.", "do you deliver to mexico", COUNTRIES),
-    ("Sim, enviamos para o Brasil.", "Vocês enviam para o Brasil?", COUNTRIES),
-    ("Our team answers on Saturday from 9:00 to 18:00.", "Are you open on Saturday?", CONTACT),
-    ("Yes, we accept Bitcoin.", "Can I pay with Bitcoin?",
-     "Which payment methods do you accept?\n\nWe accept Visa, Mastercard and PayPal."),
-])
+@pytest.mark.parametrize(
+    "reply, question, source",
+    [
+        ("Yes, we ship to Mexico.", "do you deliver to mexico", COUNTRIES),
+        ("Sim, enviamos para o Brasil.", "Vocês enviam para o Brasil?", COUNTRIES),
+        ("Our team answers on Saturday from 9:00 to 18:00.", "Are you open on Saturday?", CONTACT),
+        (
+            "Yes, we accept Bitcoin.",
+            "Can I pay with Bitcoin?",
+            "Which payment methods do you accept?\n\nWe accept Visa, Mastercard and PayPal.",
+        ),
+    ],
+)
 def test_a_claim_the_entry_does_not_make_fails(reply, question, source):
-    assert checks.claim_problems(reply, "en" if "ship" in reply or "team" in reply
-                                 or "accept" in reply else "pt", [source], question)
+    assert checks.claim_problems(
+        reply,
+        "en" if "ship" in reply or "team" in reply or "accept" in reply else "pt",
+        [source],
+        question,
+    )
 
 
 def test_an_opening_yes_the_entry_does_not_give_fails_but_a_restated_fact_passes():
-    methods = ("Which payment methods do you accept?\n\nWe accept Visa and PayPal. We do not "
-               "accept cash on delivery or cheques.")
+    methods = (
+        "Which payment methods do you accept?\n\nWe accept Visa and PayPal. We do not "
+        "accept cash on delivery or cheques."
+    )
     assert checks.claim_problems("Yes, you can pay cash on delivery.", "en", [methods])
     assert checks.claim_problems("No, we do not accept cash on delivery.", "en", [methods]) == []
-    assert checks.claim_problems("We do not accept cash on delivery or cheques.", "en",
-                                 [methods]) == []
+    assert (
+        checks.claim_problems("We do not accept cash on delivery or cheques.", "en", [methods])
+        == []
+    )
     assert checks.claim_problems("Sí, puede envolverlo por 3,50 €.", "es", [GIFT_WRAP]) == []
 
 
-@pytest.mark.parametrize("reply, language, polarity", [
-    ("Yes, of course.", "en", "yes"), ("Nein, leider nicht.", "de", "no"),
-    ("네, 가능합니다.", "ko", "yes"), ("네덜란드로 배송합니다.", "ko", None),
-    ("不，我们不接受货到付款。", "zh", "no"), ("不同的颜色都有。", "zh", None),
-    ("Có, chúng tôi giao hàng.", "vi", "yes"), ("Có thể đổi hàng.", "vi", None),
-    ("Hayır, kapıda ödeme yok.", "tr", "no"), ("لاحقًا سنرسل", "ar", None),
-])
+@pytest.mark.parametrize(
+    "reply, language, polarity",
+    [
+        ("Yes, of course.", "en", "yes"),
+        ("Nein, leider nicht.", "de", "no"),
+        ("네, 가능합니다.", "ko", "yes"),
+        ("네덜란드로 배송합니다.", "ko", None),
+        ("不，我们不接受货到付款。", "zh", "no"),
+        ("不同的颜色都有。", "zh", None),
+        ("Có, chúng tôi giao hàng.", "vi", "yes"),
+        ("Có thể đổi hàng.", "vi", None),
+        ("Hayır, kapıda ödeme yok.", "tr", "no"),
+        ("لاحقًا سنرسل", "ar", None),
+    ],
+)
 def test_the_opening_polarity_is_read_in_each_language(reply, language, polarity):
     assert checks.opening_polarity(reply, language) == polarity
 
 
 def _question(**changes):
-    return {"id": "q", "language": "en", "kind": "faq", "text": "Can I pay cash on delivery?",
-            "expected_entries": ["Which payment methods do you accept?"], "polarity": "no",
-            **changes}
+    return {
+        "id": "q",
+        "language": "en",
+        "kind": "faq",
+        "text": "Can I pay cash on delivery?",
+        "expected_entries": ["Which payment methods do you accept?"],
+        "polarity": "no",
+        **changes,
+    }
 
 
-METHODS = [("Which payment methods do you accept?\n\nWe accept Visa. We do not accept cash on "
-            "delivery or cheques.", "en")]
+METHODS = [
+    (
+        "Which payment methods do you accept?\n\nWe accept Visa. We do not accept cash on "
+        "delivery or cheques.",
+        "en",
+    )
+]
 
 
 def test_eval_fails_a_wrong_polarity_a_bare_no_and_a_wrong_source():
     cited = ["Which payment methods do you accept?"]
-    assert judge(_question(), "We do not accept cash on delivery.", "answered", cited,
-                 METHODS)["correct"]
+    assert judge(_question(), "We do not accept cash on delivery.", "answered", cited, METHODS)[
+        "correct"
+    ]
     wrong = judge(_question(), "Yes, you can pay on delivery.", "answered", cited, METHODS)
     assert not wrong["correct"] and any("the FAQ says 'no'" in r for r in wrong["reasons"])
     bare = judge(_question(), "No.", "answered", cited, METHODS)
     assert not bare["correct"] and any("bare" in r for r in bare["reasons"])
-    other = judge(_question(), "We do not accept cash on delivery.", "answered",
-                  ["How much does shipping cost?"], METHODS)
+    other = judge(
+        _question(),
+        "We do not accept cash on delivery.",
+        "answered",
+        ["How much does shipping cost?"],
+        METHODS,
+    )
     assert not other["correct"] and not other["source"]
 
 
@@ -168,30 +248,46 @@ def test_eval_counts_a_refusal_of_an_answerable_question_as_wrong():
     assert not judge(_question(), "I couldn't find this.", "no_answer", [], [])["correct"]
 
 
-@pytest.mark.parametrize("reply", ["Answer: You can return it within 30 days.",
-                                   "回答：30日以内に返品できます。", "Vous pouvez le retourner. not_covered",
-                                   "【1】30日以内です。"])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Answer: You can return it within 30 days.",
+        "回答：30日以内に返品できます。",
+        "Vous pouvez le retourner. not_covered",
+        "【1】30日以内です。",
+    ],
+)
 def test_prompt_prefixes_and_lower_case_markers_fail(reply):
     assert checks.clean_problems(reply, "returns?")
 
 
-@pytest.mark.parametrize("reply, language, question", [
-    ("We ship to Canada.", "en", "Do you ship to Canada?"),
-    ("Sí, enviamos a Canarias.", "es", "¿Envían a Canarias?"),
-    ("Non accettiamo il pagamento in contrassegno.", "it", "Posso pagare in contrassegno?"),
-    ("No prazo de 30 dias você pode devolver o item.", "pt", "Posso devolver?"),
-    ("请发送邮件至soporte@shop.example.com。", "zh", "怎么联系客服？"),
-])
+@pytest.mark.parametrize(
+    "reply, language, question",
+    [
+        ("We ship to Canada.", "en", "Do you ship to Canada?"),
+        ("Sí, enviamos a Canarias.", "es", "¿Envían a Canarias?"),
+        ("Non accettiamo il pagamento in contrassegno.", "it", "Posso pagare in contrassegno?"),
+        ("No prazo de 30 dias você pode devolver o item.", "pt", "Posso devolver?"),
+        ("请发送邮件至soporte@shop.example.com。", "zh", "怎么联系客服？"),
+    ],
+)
 def test_good_replies_are_not_rejected(reply, language, question):
-    verdict = checks.check(reply, language=language, question=question,
-                           sources=[COUNTRIES, CONTACT, RETURNS, "x\n\nSí, enviamos a Canarias. "
-                                    "No aceptamos pago contra reembolso."],
-                           opening_rule=False)
+    verdict = checks.check(
+        reply,
+        language=language,
+        question=question,
+        sources=[
+            COUNTRIES,
+            CONTACT,
+            RETURNS,
+            "x\n\nSí, enviamos a Canarias. No aceptamos pago contra reembolso.",
+        ],
+        opening_rule=False,
+    )
     assert verdict.ok, verdict.problems
 
 
 def test_a_price_is_not_read_as_a_time_and_a_currency_next_to_its_number_counts():
     assert checks.figure_problems("Gift wrap costs €50 per item.", [GIFT_WRAP])
     assert checks.figure_problems("满50元免运费。", [SHIPPING_COST])  # yuan, not euro
-    assert checks.figure_problems("Ürünlerde %15 indirim var.",
-                                  ["x\n\nStudents get 10 % off."])
+    assert checks.figure_problems("Ürünlerde %15 indirim var.", ["x\n\nStudents get 10 % off."])

@@ -18,9 +18,11 @@ from retrieval.hybrid import HybridSearch
 from retrieval.retriever import FaqRetriever
 
 COST = "How much does shipping cost?"
-SPANISH_COST = ("¿Cuánto cuesta el envío?\n\nEl envío estándar dentro de la UE es gratuito para "
-                "pedidos superiores a 50 €; por debajo cuesta 4,95 €. El envío internacional "
-                "estándar cuesta 14,90 € para cualquier pedido.")
+SPANISH_COST = (
+    "¿Cuánto cuesta el envío?\n\nEl envío estándar dentro de la UE es gratuito para "
+    "pedidos superiores a 50 €; por debajo cuesta 4,95 €. El envío internacional "
+    "estándar cuesta 14,90 € para cualquier pedido."
+)
 
 
 class ScriptedModel(BaseChatModel):
@@ -40,16 +42,23 @@ class ScriptedModel(BaseChatModel):
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=AIMessage(self._next(messages)))])
 
-    def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self, messages, stop=None, run_manager=None, **kwargs
+    ) -> Iterator[ChatGenerationChunk]:
         for word in self._next(messages).split(" "):
             yield ChatGenerationChunk(message=AIMessageChunk(content=word + " "))
 
 
 def _engine(kb, settings, model, **options) -> Engine:
-    return Engine(FaqRetriever(search=HybridSearch(kb.store), k=4), model,
-                  min_confidence=settings.min_confidence, rewrite_follow_ups=False,
-                  translations=kb.store, clarify_margin=options.pop("clarify_margin", 0.0),
-                  **options)
+    return Engine(
+        FaqRetriever(search=HybridSearch(kb.store), k=4),
+        model,
+        min_confidence=settings.answers.min_confidence,
+        rewrite_follow_ups=False,
+        translations=kb.store,
+        clarify_margin=options.pop("clarify_margin", 0.0),
+        **options,
+    )
 
 
 def _streamed(reply) -> str:
@@ -57,11 +66,14 @@ def _streamed(reply) -> str:
 
 
 def test_a_model_that_keeps_failing_gets_the_entrys_translated_answer(loaded_kb, settings):
-    model = ScriptedModel(script=[
-        SPANISH_COST,  # the translation: same figures, Spanish
-        "El envío cuesta 50 won y 4,95 won.",  # a currency the entry does not have
-        "Shipping is free over €50.",  # the second try: English
-    ], prompts=[])
+    model = ScriptedModel(
+        script=[
+            SPANISH_COST,  # the translation: same figures, Spanish
+            "El envío cuesta 50 won y 4,95 won.",  # a currency the entry does not have
+            "Shipping is free over €50.",  # the second try: English
+        ],
+        prompts=[],
+    )
     reply = _engine(loaded_kb, settings, model).answer(Turn("¿Cuánto cuesta el envío?", "f1"))
     shown = _streamed(reply)
     assert reply.path == "fallback" and reply.status == "answered"
@@ -73,34 +85,43 @@ def test_a_model_that_keeps_failing_gets_the_entrys_translated_answer(loaded_kb,
     assert "rejected" in redraft and "KRW" in redraft  # the failure was named
 
 
-def test_a_draft_that_fails_once_is_written_again_and_only_the_good_one_is_shown(loaded_kb,
-                                                                                 settings):
-    model = ScriptedModel(script=[
-        SPANISH_COST,
-        "Sí, offrons la livraison gratuite.",  # French in a Spanish answer
-        "El envío estándar en la UE es gratuito a partir de 50 €. Por debajo cuesta 4,95 €.",
-    ], prompts=[])
+def test_a_draft_that_fails_once_is_written_again_and_only_the_good_one_is_shown(
+    loaded_kb, settings
+):
+    model = ScriptedModel(
+        script=[
+            SPANISH_COST,
+            "Sí, offrons la livraison gratuite.",  # French in a Spanish answer
+            "El envío estándar en la UE es gratuito a partir de 50 €. Por debajo cuesta 4,95 €.",
+        ],
+        prompts=[],
+    )
     reply = _engine(loaded_kb, settings, model).answer(Turn("¿Cuánto cuesta el envío?", "f2"))
     pieces = list(reply)
     assert reply.path == "redraft"
-    assert reply.text == ("El envío estándar en la UE es gratuito a partir de 50 €. Por debajo "
-                          "cuesta 4,95 €.")
+    assert reply.text == (
+        "El envío estándar en la UE es gratuito a partir de 50 €. Por debajo cuesta 4,95 €."
+    )
     assert len(pieces) == 2, "it streams a checked sentence at a time"
     assert "offrons" not in reply.text
 
 
 def test_a_sentence_that_fails_after_good_ones_is_cut_not_shown(loaded_kb, settings):
-    model = ScriptedModel(script=[
-        "Standard shipping within the EU is free for orders over €50. Express costs €99.",
-    ], prompts=[])
+    model = ScriptedModel(
+        script=[
+            "Standard shipping within the EU is free for orders over €50. Express costs €99.",
+        ],
+        prompts=[],
+    )
     reply = _engine(loaded_kb, settings, model).answer(Turn("How much does shipping cost?", "f3"))
     assert _streamed(reply) == "Standard shipping within the EU is free for orders over €50."
 
 
 def test_translations_are_cached_in_the_store_and_go_with_the_entry(loaded_kb, settings, tmp_path):
     store = loaded_kb.store
-    model = ScriptedModel(script=[SPANISH_COST, "El envío estándar cuesta 4,95 € por debajo de 50 €."],
-                          prompts=[])
+    model = ScriptedModel(
+        script=[SPANISH_COST, "El envío estándar cuesta 4,95 € por debajo de 50 €."], prompts=[]
+    )
     engine = _engine(loaded_kb, settings, model)
     engine.answer(Turn("¿Cuánto cuesta el envío?", "c1")).final()
     entry = next(d for d in store.documents() if d.metadata["title"] == COST)
@@ -114,8 +135,19 @@ def test_translations_are_cached_in_the_store_and_go_with_the_entry(loaded_kb, s
     assert not any("Translate" in str(m[0].content) for m in model.prompts[calls:])
     # A changed entry drops its translations; a deleted one takes them along.
     assert store.get_translation(entry.id, key, "another hash") is None
-    store.upsert([type("C", (), {"id": entry.id, "text": entry.page_content + " Changed.",
-                                 "metadata": {**entry.metadata, "content_hash": "new"}})()])
+    store.upsert(
+        [
+            type(
+                "C",
+                (),
+                {
+                    "id": entry.id,
+                    "text": entry.page_content + " Changed.",
+                    "metadata": {**entry.metadata, "content_hash": "new"},
+                },
+            )()
+        ]
+    )
     assert store.translations.get(where={"chunk_id": entry.id})["ids"] == []
     store.put_translation(entry.id, key, "new", SPANISH_COST)
     assert store.translations.get(where={"chunk_id": entry.id})["ids"]
@@ -126,7 +158,8 @@ def test_translations_are_cached_in_the_store_and_go_with_the_entry(loaded_kb, s
 def test_near_equal_entries_get_a_clarifying_question(loaded_kb, settings):
     model = ScriptedModel(script=[], prompts=[])
     reply = _engine(loaded_kb, settings, model, clarify_margin=1000.0).answer(
-        Turn("How long does shipping take?", "q1"))
+        Turn("How long does shipping take?", "q1")
+    )
     text = reply.final()
     assert reply.status == "clarify" and len(reply.citations) >= 2
     assert text.startswith(message("clarify", "en"))
@@ -145,16 +178,18 @@ def test_a_sure_entry_is_answered_even_when_the_model_says_not_covered(loaded_kb
     assert "Visa" in text and "NOT_COVERED" not in text
 
 
-def test_cross_lingual_answers_through_the_real_server_keep_the_entrys_figures(loaded_kb,
-                                                                            settings):
+def test_cross_lingual_answers_through_the_real_server_keep_the_entrys_figures(loaded_kb, settings):
     from runtime import build_engine
 
     engine = build_engine(settings, store=loaded_kb.store)
     answered = 0
-    for n, (question, language) in enumerate([
+    for n, (question, language) in enumerate(
+        [
             ("Combien coûte la livraison express internationale ?", "fr"),
             ("返品の期限は何日ですか？", "ja"),
-            ("¿Cuánto cuesta el envío si mi pedido es de menos de 50 euros?", "es")]):
+            ("¿Cuánto cuesta el envío si mi pedido es de menos de 50 euros?", "es"),
+        ]
+    ):
         reply = engine.answer(Turn(question, conversation_id=f"x{n}"))
         text = reply.final()
         assert reply.language == language
@@ -180,12 +215,17 @@ def test_a_translation_with_only_untranslated_entry_words_is_used_but_not_cached
 
     from bot.entry_translation import EntryTranslator, MemoryTranslations
 
-    vat = Document("Do your prices include VAT?\n\nPrices for customers in the EU include VAT. "
-                   "For orders shipped outside the EU, VAT is removed at checkout and local "
-                   "import taxes may apply on delivery.", id="vat",
-                   metadata={"language": "en", "content_hash": "h1", "entry_id": "vat"})
-    korean = ("가격에 VAT가 포함되나요?\n\nEU 고객의 가격에는 VAT가 포함됩니다. EU 외 주문은 결제 시 VAT가 "
-              "제외되며 배송 시 현지 import 세금이 부과될 수 있습니다.")
+    vat = Document(
+        "Do your prices include VAT?\n\nPrices for customers in the EU include VAT. "
+        "For orders shipped outside the EU, VAT is removed at checkout and local "
+        "import taxes may apply on delivery.",
+        id="vat",
+        metadata={"language": "en", "content_hash": "h1", "entry_id": "vat"},
+    )
+    korean = (
+        "가격에 VAT가 포함되나요?\n\nEU 고객의 가격에는 VAT가 포함됩니다. EU 외 주문은 결제 시 VAT가 "
+        "제외되며 배송 시 현지 import 세금이 부과될 수 있습니다."
+    )
     cache = MemoryTranslations()
     model = ScriptedModel(script=[korean, korean], prompts=[])
     entry = EntryTranslator(lambda: model, cache).localized(vat, "ko", Locale.parse("ko_KR"))

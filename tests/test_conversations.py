@@ -7,14 +7,21 @@ import time
 
 import pytest
 
-from bot.conversations import (ConversationState, Message, RedisConversationStore,
-                               SqliteConversationStore, conversation_key, estimate_tokens,
-                               release, within_budget)
-from common.language import detect_language, reply_language_share, requested_language
+from bot.conversations import (
+    ConversationState,
+    Message,
+    RedisConversationStore,
+    SqliteConversationStore,
+    conversation_key,
+    estimate_tokens,
+    release,
+    within_budget,
+)
 from bot.locale_format import customer_locale, localize_figures
 from bot.messages import SUPPORTED_LANGUAGES, catalog_path, message, message_keys
 from bot.prompts import as_data
 from bot.rewrite import clean_rewrite, needs_rewrite
+from common.language import detect_language, reply_language_share, requested_language
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -24,6 +31,7 @@ def make_store(request, tmp_path):
             return SqliteConversationStore(tmp_path / "conversations.sqlite3", **options)
         url = request.getfixturevalue("redis_url")
         return RedisConversationStore(url, prefix=f"test:{tmp_path.name}", **options)
+
     return make
 
 
@@ -32,7 +40,9 @@ def test_history_persists_across_store_instances_and_is_bounded(make_store):
     assert key == "slack:T1:C%3A2:1700000000.0001"
     store = make_store(max_messages=4)
     for n in range(3):
-        store.append(key, Message("human", f"question {n}", "es"), Message("ai", f"answer {n}", "es"))
+        store.append(
+            key, Message("human", f"question {n}", "es"), Message("ai", f"answer {n}", "es")
+        )
     again = make_store(max_messages=4)  # another worker, or the bot after a restart
     texts = [m.text for m in again.messages(key)]
     assert texts == ["question 1", "answer 1", "question 2", "answer 2"]
@@ -46,14 +56,18 @@ def test_reply_ids_feedback_and_existence(make_store):
     assert not store.exists("web:f")
     store.save_state("web:f", ConversationState())  # started, nothing said yet
     assert store.exists("web:f")
-    store.append("web:f", Message("human", "¿Hacen envíos a Japón?", "es"),
-                 Message("ai", "Sí, enviamos a Japón.", "es", id="reply-1"))
+    store.append(
+        "web:f",
+        Message("human", "¿Hacen envíos a Japón?", "es"),
+        Message("ai", "Sí, enviamos a Japón.", "es", id="reply-1"),
+    )
     store.add_feedback("web:f", Feedback("reply-1", "down", "", "Sí, enviamos a Japón."))
     store.add_feedback("web:f", Feedback("reply-1", "up", "gracias", "Sí, enviamos a Japón."))
     again = make_store()
     assert [m.id for m in again.messages("web:f")] == ["", "reply-1"]
     assert [(f.reply_id, f.rating, f.comment) for f in again.feedback("web:f")] == [
-        ("reply-1", "up", "gracias")]
+        ("reply-1", "up", "gracias")
+    ]
     again.forget("web:f")
     assert again.feedback("web:f") == [] and not again.exists("web:f")
 
@@ -66,10 +80,14 @@ def test_sqlite_stores_from_before_reply_ids_are_migrated(tmp_path):
     db.executescript(
         "CREATE TABLE conversations (key TEXT PRIMARY KEY, state TEXT NOT NULL, updated REAL NOT NULL);"
         "CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, "
-        "role TEXT NOT NULL, text TEXT NOT NULL, language TEXT NOT NULL, at REAL NOT NULL);")
+        "role TEXT NOT NULL, text TEXT NOT NULL, language TEXT NOT NULL, at REAL NOT NULL);"
+    )
     db.execute("INSERT INTO conversations VALUES ('cli:1', '{}', ?)", (time.time(),))
-    db.execute("INSERT INTO messages (key, role, text, language, at) VALUES "
-               "('cli:1', 'human', 'hello', 'en', ?)", (time.time(),))
+    db.execute(
+        "INSERT INTO messages (key, role, text, language, at) VALUES "
+        "('cli:1', 'human', 'hello', 'en', ?)",
+        (time.time(),),
+    )
     db.commit()
     db.close()
     store = SqliteConversationStore(path)
@@ -80,8 +98,12 @@ def test_sqlite_stores_from_before_reply_ids_are_migrated(tmp_path):
 
 def test_state_round_trip_handoff_listing_and_release(make_store):
     store = make_store()
-    store.save_state("web:a", ConversationState(language="ja", locked_language="en",
-                                                handed_off=True, handed_off_at=time.time()))
+    store.save_state(
+        "web:a",
+        ConversationState(
+            language="ja", locked_language="en", handed_off=True, handed_off_at=time.time()
+        ),
+    )
     store.save_state("web:b", ConversationState(language="es"))
     state = store.state("web:a")
     assert (state.language, state.locked_language, state.handed_off) == ("ja", "en", True)
@@ -116,21 +138,33 @@ def test_prompt_history_fits_the_token_budget_and_starts_with_the_customer():
     kept = within_budget(history, 200)
     assert kept and kept[0].role == "human" and kept[-1] == history[-1]
     assert sum(estimate_tokens(m.text) for m in kept) <= 200
-    assert estimate_tokens("配送にはどのくらいかかりますか") >= 15  # CJK: about a token per character
+    assert (
+        estimate_tokens("配送にはどのくらいかかりますか") >= 15
+    )  # CJK: about a token per character
 
 
 def test_explicit_language_requests_in_many_languages():
     cases = {
-        "answer in English please": "en", "English please": "en",
-        "¿Me puedes responder en inglés?": "en", "Bitte auf Deutsch antworten": "de",
-        "Répondez en français, s'il vous plaît": "fr", "英語でお願いします": "en",
-        "请用英文回答": "en", "한국어로 답해 주세요": "ko", "أجب باللغة الإنجليزية من فضلك": "en",
-        "Pode responder em português?": "pt", "Rispondi in italiano": "it",
+        "answer in English please": "en",
+        "English please": "en",
+        "¿Me puedes responder en inglés?": "en",
+        "Bitte auf Deutsch antworten": "de",
+        "Répondez en français, s'il vous plaît": "fr",
+        "英語でお願いします": "en",
+        "请用英文回答": "en",
+        "한국어로 답해 주세요": "ko",
+        "أجب باللغة الإنجليزية من فضلك": "en",
+        "Pode responder em português?": "pt",
+        "Rispondi in italiano": "it",
     }
     for text, language in cases.items():
         assert requested_language(text) == language, text
-    for text in ("Is the manual available in Spanish?", "Do you ship to England?",
-                 "この商品は英語の説明書がありますか", "Can I return shoes I bought in Spain?"):
+    for text in (
+        "Is the manual available in Spanish?",
+        "Do you ship to England?",
+        "この商品は英語の説明書がありますか",
+        "Can I return shoes I bought in Spain?",
+    ):
         assert requested_language(text) is None, text
 
 
@@ -154,8 +188,15 @@ def test_reply_language_share_spots_an_english_sentence_in_a_spanish_reply():
 
 def test_every_catalog_has_every_message_and_no_english_in_the_others():
     keys = message_keys()
-    assert {"no_answer", "greeting", "off_topic", "handoff_started", "talk_to_human",
-            "llm_unavailable", "language_switched"} <= set(keys)
+    assert {
+        "no_answer",
+        "greeting",
+        "off_topic",
+        "handoff_started",
+        "talk_to_human",
+        "llm_unavailable",
+        "language_switched",
+    } <= set(keys)
     for language in SUPPORTED_LANGUAGES:
         assert catalog_path(language).is_file(), language
         for key in keys:
@@ -169,9 +210,12 @@ def test_every_catalog_has_every_message_and_no_english_in_the_others():
 
 
 def test_prices_dates_and_percentages_in_the_customer_locale():
-    french = "Livraison en point relais pour 2,90 €. Un bon de 10 € dès le 2026-12-24. Remise de 10 %."
+    french = (
+        "Livraison en point relais pour 2,90 €. Un bon de 10 € dès le 2026-12-24. Remise de 10 %."
+    )
     assert localize_figures(french, customer_locale("en"), "fr") == (
-        "Livraison en point relais pour €2.90. Un bon de €10 dès le December 24, 2026. Remise de 10%.")
+        "Livraison en point relais pour €2.90. Un bon de €10 dès le December 24, 2026. Remise de 10%."
+    )
     german = localize_figures(french, customer_locale("de"), "fr")
     assert "2,90\xa0€" in german and "24. Dezember 2026" in german
     assert "2026年12月24日" in localize_figures(french, customer_locale("ja"), "fr")
@@ -182,16 +226,31 @@ def test_prices_dates_and_percentages_in_the_customer_locale():
 
 
 def test_follow_up_check_is_cheap_and_multilingual():
-    history = [Message("human", "How long does shipping to Germany take?"), Message("ai", "2–4 days.")]
-    for text in ("and to Canada?", "それは返品できますか", "¿Y a Canarias?", "Do they have free wifi?",
-                 "那退货呢？", "Does the restaurant serve alcohol?", "e per la Svizzera?"):
+    history = [
+        Message("human", "How long does shipping to Germany take?"),
+        Message("ai", "2–4 days."),
+    ]
+    for text in (
+        "and to Canada?",
+        "それは返品できますか",
+        "¿Y a Canarias?",
+        "Do they have free wifi?",
+        "那退货呢？",
+        "Does the restaurant serve alcohol?",
+        "e per la Svizzera?",
+    ):
         assert needs_rewrite(text, history), text
-    for text in ("How long does shipping to Canada take for a phone case?",
-                 "Quelle est la politique de retour pour les chaussures achetées en ligne ?",
-                 "Wie lange dauert der Versand nach Österreich für eine Hülle?"):
+    for text in (
+        "How long does shipping to Canada take for a phone case?",
+        "Quelle est la politique de retour pour les chaussures achetées en ligne ?",
+        "Wie lange dauert der Versand nach Österreich für eine Hülle?",
+    ):
         assert not needs_rewrite(text, history), text
     assert not needs_rewrite("and to Canada?", [])  # nothing to refer to
-    assert clean_rewrite('Standalone question: "How long to Canada?"\nBecause…', "x") == "How long to Canada?"
+    assert (
+        clean_rewrite('Standalone question: "How long to Canada?"\nBecause…', "x")
+        == "How long to Canada?"
+    )
     assert clean_rewrite("", "and to Canada?") == "and to Canada?"
 
 
@@ -206,9 +265,13 @@ def test_handoff_transcript_translation_is_matched_by_line_number():
     from adapters.slack.blocks import escape
     from bot.handoff import _attach_translation
 
-    transcript = [{"role": "human", "text": "¿Hola?", "text_en": ""},
-                  {"role": "ai", "text": "¡Hola!", "text_en": ""},
-                  {"role": "human", "text": "Quiero una persona", "text_en": ""}]
-    _attach_translation(transcript, "Here you go:\n[1] Customer: Hello?\n[3] Customer: I want a person")
+    transcript = [
+        {"role": "human", "text": "¿Hola?", "text_en": ""},
+        {"role": "ai", "text": "¡Hola!", "text_en": ""},
+        {"role": "human", "text": "Quiero una persona", "text_en": ""},
+    ]
+    _attach_translation(
+        transcript, "Here you go:\n[1] Customer: Hello?\n[3] Customer: I want a person"
+    )
     assert [t["text_en"] for t in transcript] == ["Hello?", "", "I want a person"]
     assert escape("<!channel> A & B") == "&lt;!channel&gt; A &amp; B"

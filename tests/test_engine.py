@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from adapters.cli.app import app
 from bot.answer_checks import figure_problems
 from bot.engine import Engine, Turn
-from common.language import detect_language
 from bot.messages import message
+from common.language import detect_language
 from retrieval.hybrid import HybridSearch
 from retrieval.retriever import FaqRetriever
 
@@ -40,8 +40,11 @@ def test_spanish_question_gets_streamed_spanish_answer_citing_shipping(engine):
     assert len(tokens) >= 2, "the answer is streamed (a sentence at a time)"
     assert reply.text == "".join(tokens) and reply.error is None and reply.grounded
     assert detect_language(reply.text).language == "es"
-    entry = next(d for d in engine.answerers["verified"].translator.cache.documents()
-                 if d.metadata["title"] == INTERNATIONAL_SHIPPING)
+    entry = next(
+        d
+        for d in engine.answerers["verified"].translator.cache.documents()
+        if d.metadata["title"] == INTERNATIONAL_SHIPPING
+    )
     assert figure_problems(reply.text, [entry.page_content], "") == [], reply.text
     assert any(ch.isdigit() for ch in reply.text), reply.text  # the answer has the days
     assert INTERNATIONAL_SHIPPING in [c.title for c in reply.citations]
@@ -62,18 +65,29 @@ def test_off_topic_question_gets_localized_i_dont_know_without_calling_the_llm(l
     def no_llm():
         raise AssertionError("an unanswerable question must not reach the LLM")
 
-    engine = Engine(FaqRetriever(search=HybridSearch(loaded_kb.store), k=4), no_llm,
-                    min_confidence=settings.min_confidence)
+    engine = Engine(
+        FaqRetriever(search=HybridSearch(loaded_kb.store), k=4),
+        no_llm,
+        min_confidence=settings.answers.min_confidence,
+    )
     reply = engine.answer(Turn("明日のパリの天気はどうですか？"))
     assert reply.final() == message("no_answer", "ja")
     assert reply.language == "ja" and not reply.grounded and reply.citations == []
 
 
 def test_llm_down_gives_localized_apology(loaded_kb, settings):
-    dead = ChatOpenAI(base_url=f"http://127.0.0.1:{_closed_port()}/v1", api_key="x",
-                      model="m", timeout=5, max_retries=0)
-    engine = Engine(FaqRetriever(search=HybridSearch(loaded_kb.store), k=4), dead,
-                    min_confidence=settings.min_confidence)
+    dead = ChatOpenAI(
+        base_url=f"http://127.0.0.1:{_closed_port()}/v1",
+        api_key="x",
+        model="m",
+        timeout=5,
+        max_retries=0,
+    )
+    engine = Engine(
+        FaqRetriever(search=HybridSearch(loaded_kb.store), k=4),
+        dead,
+        min_confidence=settings.answers.min_confidence,
+    )
     reply = engine.answer(Turn("Kann ich mit PayPal bezahlen?"))
     assert reply.final() == message("llm_unavailable", "de")
     assert reply.error and reply.citations == [] and not reply.grounded
@@ -94,9 +108,11 @@ def test_store_failure_gives_localized_apology(loaded_kb, settings):
         def search(self, query, k):
             raise ConnectionError("chroma is down")
 
-    engine = Engine(FaqRetriever.model_construct(search=BrokenSearch(), k=4), lambda: None,
-                    min_confidence=settings.min_confidence)
+    engine = Engine(
+        FaqRetriever.model_construct(search=BrokenSearch(), k=4),
+        lambda: None,
+        min_confidence=settings.answers.min_confidence,
+    )
     reply = engine.answer(Turn("¿Aceptan PayPal?"))
     assert reply.final() == message("llm_unavailable", "es")
     assert reply.error == "ConnectionError"
-

@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from adapters.cli.app import app
 from bot.conversations import ConversationState, SqliteConversationStore
-from evaluation.conversation import load_dstc, load_language_set, summarize_language_match
 from bot.rewrite import needs_rewrite
 from evaluation.benchmarks import default_root
+from evaluation.conversation import load_dstc, load_language_set, summarize_language_match
 from tests.conftest import ROOT
 
 LANGUAGE_SET = ROOT / "benchmarks" / "conversation" / "language_set.json"
@@ -29,14 +29,42 @@ def test_language_set_has_ten_languages_and_twenty_questions_each():
 
 def test_language_report_counts_matches_and_english_leaks():
     rows = [
-        {"id": "es-1", "language": "es", "kind": "faq", "question": "q", "reply": "r",
-         "status": "answered", "reply_language": "es", "detected": "es", "share": 1.0, "english": False,
-         "match": True, "generated": True, "error": None, "seconds": 1.0,
-         "citations": ["A"], "expected_entry": "A"},
-        {"id": "es-2", "language": "es", "kind": "faq", "question": "q", "reply": "r",
-         "status": "answered", "reply_language": "es", "detected": "en", "share": 0.2, "english": True,
-         "match": False, "generated": True, "error": None, "seconds": 3.0,
-         "citations": ["B"], "expected_entry": "A"},
+        {
+            "id": "es-1",
+            "language": "es",
+            "kind": "faq",
+            "question": "q",
+            "reply": "r",
+            "status": "answered",
+            "reply_language": "es",
+            "detected": "es",
+            "share": 1.0,
+            "english": False,
+            "match": True,
+            "generated": True,
+            "error": None,
+            "seconds": 1.0,
+            "citations": ["A"],
+            "expected_entry": "A",
+        },
+        {
+            "id": "es-2",
+            "language": "es",
+            "kind": "faq",
+            "question": "q",
+            "reply": "r",
+            "status": "answered",
+            "reply_language": "es",
+            "detected": "en",
+            "share": 0.2,
+            "english": True,
+            "match": False,
+            "generated": True,
+            "error": None,
+            "seconds": 3.0,
+            "citations": ["B"],
+            "expected_entry": "A",
+        },
     ]
     report = summarize_language_match(rows)
     es = report["languages"]["es"]
@@ -70,8 +98,9 @@ def test_dstc_reader_keeps_faq_turns_with_their_history():
 @pytest.mark.llm
 def test_eval_conversation_cli_runs_the_real_engine(cli_env, tmp_path):
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(app, ["eval", "conversation", "--languages", "es,ja", "--limit", "1",
-                                      "--json", str(out)])
+    result = CliRunner().invoke(
+        app, ["eval", "conversation", "--languages", "es,ja", "--limit", "1", "--json", str(out)]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text("utf-8"))
     assert set(report["languages"]) == {"es", "ja"} and report["overall"]["questions"] == 2
@@ -96,8 +125,11 @@ def test_conversations_show_lists_feedback_next_to_the_rated_reply(cli_env):
     from bot.conversations import Feedback, Message
 
     store = SqliteConversationStore(cli_env.data_dir / "conversations.sqlite3")
-    store.append("web:f1", Message("human", "Do you ship to Japan?", "en"),
-                 Message("ai", "Yes, we ship to Japan.", "en", id="r1"))
+    store.append(
+        "web:f1",
+        Message("human", "Do you ship to Japan?", "en"),
+        Message("ai", "Yes, we ship to Japan.", "en", id="r1"),
+    )
     store.add_feedback("web:f1", Feedback("r1", "down", "too short", "Yes, we ship to Japan."))
     shown = CliRunner().invoke(app, ["conversations", "show", "web:f1"])
     assert shown.exit_code == 0, shown.output

@@ -16,7 +16,11 @@ from tests.fake_discord import FakeDiscord, run_client
 class PongView(discord.ui.View):
     def __init__(self) -> None:
         super().__init__(timeout=60)
-        self.add_item(discord.ui.Button(label="More", custom_id="smoke:more", style=discord.ButtonStyle.primary))
+        self.add_item(
+            discord.ui.Button(
+                label="More", custom_id="smoke:more", style=discord.ButtonStyle.primary
+            )
+        )
 
 
 class ThanksView(discord.ui.View):
@@ -28,7 +32,9 @@ class ThanksView(discord.ui.View):
 
     @discord.ui.button(label="Helpful", custom_id="smoke:thanks", style=discord.ButtonStyle.success)
     async def thanks(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        self.clicks.append((interaction.user.id, [r.name for r in getattr(interaction.user, "roles", [])]))
+        self.clicks.append(
+            (interaction.user.id, [r.name for r in getattr(interaction.user, "roles", [])])
+        )
         await interaction.response.send_message("thanks", ephemeral=True)
 
 
@@ -55,13 +61,17 @@ class SmokeClient(discord.Client):
 
         @kb.command(name="status", description="Show the knowledge base status")
         async def status(interaction: discord.Interaction) -> None:
-            await interaction.response.send_message(f"kb ok for {interaction.user.name}", ephemeral=True)
+            await interaction.response.send_message(
+                f"kb ok for {interaction.user.name}", ephemeral=True
+            )
 
         @kb.command(name="upload", description="Add a document to the knowledge base")
         async def upload(interaction: discord.Interaction, file: discord.Attachment) -> None:
             await interaction.response.defer(thinking=True)
             data = await file.read()
-            await interaction.followup.send(f"indexed {file.filename} ({len(data)} bytes: {data.decode()})")
+            await interaction.followup.send(
+                f"indexed {file.filename} ({len(data)} bytes: {data.decode()})"
+            )
 
         @kb.command(name="feedback", description="Tell us what went wrong")
         async def feedback(interaction: discord.Interaction) -> None:
@@ -83,8 +93,12 @@ class SmokeClient(discord.Client):
             await message.channel.send("Was this helpful?", view=ThanksView(self.clicks))
         elif isinstance(message.channel, discord.DMChannel):
             await message.channel.send(f"dm reply to {message.author.name}")
-        elif isinstance(message.channel, discord.Thread) and isinstance(message.channel.parent, discord.ForumChannel):
-            await message.channel.send("forum answer", file=discord.File(io.BytesIO(b"steps"), filename="howto.txt"))
+        elif isinstance(message.channel, discord.Thread) and isinstance(
+            message.channel.parent, discord.ForumChannel
+        ):
+            await message.channel.send(
+                "forum answer", file=discord.File(io.BytesIO(b"steps"), filename="howto.txt")
+            )
 
 
 @pytest.fixture
@@ -94,7 +108,9 @@ def fake(monkeypatch):
         fake.patch(monkeypatch)
         yield fake
     # nothing leaks: no new threads survive and the port is closed
-    fake.wait_until(lambda: not [t for t in threading.enumerate() if t not in before] or "leaked", timeout=5)
+    fake.wait_until(
+        lambda: not [t for t in threading.enumerate() if t not in before] or "leaked", timeout=5
+    )
     assert [t for t in threading.enumerate() if t not in before] == []
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", fake.port), timeout=1).close()
@@ -137,7 +153,9 @@ def test_on_message_reply_with_view_then_edit(env):
     button = post.json["components"][0]["components"][0]
     assert button["custom_id"] == "smoke:more" and button["type"] == 2
 
-    patch = fake.wait_for_request(method="PATCH", path=rf"^/channels/{cid}/messages/{post.response['id']}$")
+    patch = fake.wait_for_request(
+        method="PATCH", path=rf"^/channels/{cid}/messages/{post.response['id']}$"
+    )
     assert patch.status == 200 and patch.json["content"] == "pong (edited)"
     [msg] = [m for m in fake.messages_in(cid) if m["author"]["id"] == fake.bot_id]
     assert msg["content"] == "pong (edited)" and msg["edited_timestamp"] is not None
@@ -165,9 +183,14 @@ def test_persistent_view_button_click(env):
 def test_slash_subcommand_after_sync(env):
     fake, client, runner = env
     synced = runner.run(client.tree.sync())
-    put = fake.wait_for_request(method="PUT", path=rf"^/applications/{fake.application_id}/commands$")
+    put = fake.wait_for_request(
+        method="PUT", path=rf"^/applications/{fake.application_id}/commands$"
+    )
     assert put.json[0]["name"] == "kb" and [o["name"] for o in put.json[0]["options"]] == [
-        "status", "upload", "feedback"]
+        "status",
+        "upload",
+        "feedback",
+    ]
     assert [c.id for c in synced] == [int(c["id"]) for c in fake.registered_commands()]
 
     interaction = fake.run_command("kb", [{"type": 1, "name": "status", "options": []}])
@@ -199,8 +222,13 @@ def test_rate_limited_edit_is_retried(env):
 
 def test_forum_post_and_dm(env):
     fake, client, runner = env
-    thread = fake.create_thread(fake.forum_channel_id, "How do I reset my password?", owner_id=fake.member,
-                                starter_content="I am locked out", applied_tags=[fake.forum_tags[0]["id"]])
+    thread = fake.create_thread(
+        fake.forum_channel_id,
+        "How do I reset my password?",
+        owner_id=fake.member,
+        starter_content="I am locked out",
+        applied_tags=[fake.forum_tags[0]["id"]],
+    )
     answer = _post_to(fake, thread["id"])
     assert answer.files[0]["filename"] == "howto.txt" and answer.files[0]["data"] == b"steps"
     starter, reply = fake.messages_in(thread["id"])
@@ -217,8 +245,12 @@ def test_forum_post_and_dm(env):
 def test_deferred_upload_followup_and_modal(env):
     fake, client, runner = env
     runner.run(client.tree.sync())
-    interaction = fake.run_command("kb", [{"type": 1, "name": "upload", "options": []}],
-                                   user=fake.admin, attachments={"file": ("faq.md", b"# FAQ")})
+    interaction = fake.run_command(
+        "kb",
+        [{"type": 1, "name": "upload", "options": []}],
+        user=fake.admin,
+        attachments={"file": ("faq.md", b"# FAQ")},
+    )
     assert fake.wait_for_callback(interaction).json["type"] == 5
     runner.settle(fake)
     original = fake.original_response(interaction)

@@ -48,6 +48,7 @@ def seconds(load) -> float:
 
 # --- YAML front matter ----------------------------------------------------------------------
 
+
 def alias_bomb(levels: int) -> str:
     """Each line holds nine aliases of the one above: the title expands 9x per line."""
     lines = ["---", 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
@@ -104,15 +105,17 @@ def test_markdown_attacks_up_to_1_mb_parse_within_a_second(tmp_path, attack):
         path = write(tmp_path, "attack.md", MARKDOWN_ATTACKS[attack](size))
         assert path.stat().st_size >= size * 0.9
         try:
-            took = seconds(lambda: load_file(path, path.name))
+            took = seconds(lambda p=path: load_file(p, p.name))
         except SourceError as exc:
             pytest.fail(f"{attack} at {size} bytes was refused: {exc}")
         assert took <= 1.0, f"{attack}: {size} bytes took {took:.2f} s"
 
 
 def test_the_fixed_markdown_parser_reads_headings_as_before(tmp_path):
-    text = ("## Closed heading ##\nA.\n\n##  C#  \nB.\n\n##   ##\nC.\n\n"
-            "## Q?\n> Also asked: one | two\nvariants: three\nD.\nAlso asked: kept\n")
+    text = (
+        "## Closed heading ##\nA.\n\n##  C#  \nB.\n\n##   ##\nC.\n\n"
+        "## Q?\n> Also asked: one | two\nvariants: three\nD.\nAlso asked: kept\n"
+    )
     entries = load_file(write(tmp_path, "h.md", text), "h.md")
     assert [e.question for e in entries] == ["Closed heading", "C#", "##", "Q?"]
     assert entries[3].variants == ["one", "two", "three"]
@@ -139,13 +142,20 @@ def test_html_with_many_headings_and_siblings_is_read_in_linear_time(tmp_path, a
 
 
 def test_html_answers_follow_their_heading_and_dt_its_next_dd(tmp_path):
-    html = ("<h2>A?</h2><p>a1</p>text<p>a2</p><h1>Section</h1><p>not A</p><h3>B?</h3><p>b</p>"
-            "<div><h2>C?</h2><p>c</p></div>")
+    html = (
+        "<h2>A?</h2><p>a1</p>text<p>a2</p><h1>Section</h1><p>not A</p><h3>B?</h3><p>b</p>"
+        "<div><h2>C?</h2><p>c</p></div>"
+    )
     assert [(e.question, e.answer) for e in load_file(write(tmp_path, "h.html", html), "h")] == [
-        ("A?", "a1\na2"), ("B?", "b\nC?\nc"), ("C?", "c")]
+        ("A?", "a1\na2"),
+        ("B?", "b\nC?\nc"),
+        ("C?", "c"),
+    ]
     dl = "<dl><dt>One?</dt><dt>Two?</dt><dd>Both.</dd><dt>None?</dt></dl>"
     assert [(e.question, e.answer) for e in load_file(write(tmp_path, "d.html", dl), "d")] == [
-        ("One?", "Both."), ("Two?", "Both.")]
+        ("One?", "Both."),
+        ("Two?", "Both."),
+    ]
 
 
 def test_html_whose_text_repeats_is_capped(tmp_path):
@@ -156,6 +166,7 @@ def test_html_whose_text_repeats_is_capped(tmp_path):
 
 
 # --- PDF ----------------------------------------------------------------------------------------
+
 
 def faq_page_pdf(pairs: int = 15) -> bytes:
     from fpdf import FPDF
@@ -223,6 +234,7 @@ def test_pdf_pages_and_extracted_text_are_capped(tmp_path):
 
 # --- the child process and its limits ---------------------------------------------------------
 
+
 def deep_html() -> str:
     # BeautifulSoup's tree builder is quadratic in nesting depth; the limits bound that.
     return "<div><p>q</p>x" * 30_000
@@ -258,12 +270,16 @@ def test_a_file_that_expands_in_memory_is_stopped(tmp_path):
 def test_a_crashing_parser_is_reported_not_raised(tmp_path, monkeypatch):
     path = write(tmp_path, "a.md", "## Q?\nA.\n")
     monkeypatch.setattr(isolation, "_COMMAND", [sys.executable, "-c", "import os; os.abort()"])
-    with pytest.raises(SourceError, match=r"a.md: could not be parsed \(the parser was killed "
-                       "by SIGABRT"):
+    with pytest.raises(
+        SourceError,
+        match=r"a.md: could not be parsed \(the parser was killed "
+        "by SIGABRT",
+    ):
         load_isolated(path, "a.md", IngestLimits())
 
 
 # --- through the web admin API, with /healthz polled meanwhile --------------------------------
+
 
 @pytest.fixture
 def live(store, settings):
@@ -273,7 +289,7 @@ def live(store, settings):
     from runtime import build_engine
 
     kb = KnowledgeBase(store, IngestLimits(parse_timeout_s=2))
-    config = settings.model_copy(update={"admin_api_key": SecretStr(ADMIN_KEY)})
+    config = settings.updated({"web.admin_api_key": SecretStr(ADMIN_KEY)})
     with LiveApp(create_app(config, build_engine(config, store=store), kb)) as url:
         yield url, {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -304,11 +320,17 @@ def test_hostile_uploads_are_refused_while_healthz_keeps_answering(live):
         poller.start()
         try:
             start = time.perf_counter()
-            line = client.post("/v1/admin/sources", headers=key,
-                               files={"file": ("line.md", one_line, "text/markdown")}).json()
+            line = client.post(
+                "/v1/admin/sources",
+                headers=key,
+                files={"file": ("line.md", one_line, "text/markdown")},
+            ).json()
             line_s = time.perf_counter() - start
-            deep = client.post("/v1/admin/sources", headers=key,
-                               files={"file": ("deep.html", deep_html(), "text/html")}).json()
+            deep = client.post(
+                "/v1/admin/sources",
+                headers=key,
+                files={"file": ("deep.html", deep_html(), "text/html")},
+            ).json()
         finally:
             poller.stop.set()
             poller.join(timeout=30)
@@ -329,8 +351,7 @@ def test_hostile_uploads_are_refused_while_healthz_keeps_answering(live):
 def test_only_a_few_files_are_parsed_at_once(tmp_path):
     """Each parse is a child of up to parse_memory_mb: past the cap an upload is refused at
     once, naming it, and the slot frees when a parse ends."""
-    kb = KnowledgeBase(store=None, limits=IngestLimits(parse_timeout_s=2,
-                                                       max_concurrent_parses=1))
+    kb = KnowledgeBase(store=None, limits=IngestLimits(parse_timeout_s=2, max_concurrent_parses=1))
     slow = threading.Thread(target=kb.ingest_upload, args=("deep.html", deep_html().encode()))
     slow.start()
     time.sleep(0.5)  # the first child is reading its file now
@@ -338,16 +359,19 @@ def test_only_a_few_files_are_parsed_at_once(tmp_path):
     refused = kb.ingest_upload("faq.md", b"## Q?\nA.\n", dry_run=True)
     assert time.monotonic() - started < 0.5
     assert str(refused.errors[0]).startswith(
-        "upload:faq.md: was not read: the most files that are read at once (1) are being read")
+        "upload:faq.md: was not read: the most files that are read at once (1) are being read"
+    )
     slow.join(30)
 
 
 def test_the_parsing_child_sees_none_of_the_servers_secrets(tmp_path, monkeypatch):
-    monkeypatch.setenv("LINGUADESK_ADMIN_API_KEY", "admin-key-that-must-not-leak-0123456789")
-    monkeypatch.setenv("LINGUADESK_DISCORD_BOT_TOKEN", "discord-token-that-must-not-leak")
+    monkeypatch.setenv("LINGUADESK_WEB__ADMIN_API_KEY", "admin-key-that-must-not-leak-0123456789")
+    monkeypatch.setenv("LINGUADESK_DISCORD__BOT_TOKEN", "discord-token-that-must-not-leak")
     path = write(tmp_path, "a.md", "## Q?\nA.\n")
-    dump = ("import json, os, sys; print(json.dumps({'entries': [{'question': 'env', "
-            "'answer': json.dumps(dict(os.environ))}]}))")
+    dump = (
+        "import json, os, sys; print(json.dumps({'entries': [{'question': 'env', "
+        "'answer': json.dumps(dict(os.environ))}]}))"
+    )
     monkeypatch.setattr(isolation, "_COMMAND", [sys.executable, "-c", dump])
     [entry] = load_isolated(path, "a.md", IngestLimits())
     seen = json.loads(entry.answer)

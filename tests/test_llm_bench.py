@@ -19,7 +19,8 @@ def test_prompts_are_the_bots_answer_prompts_in_ten_languages_and_differ_per_lev
     assert len({p[0]["content"].split("<entries>")[0] for p in first + second}) == 1  # one prefix
     assert {q for _, q in QUESTIONS} == {p[-1]["content"].split("\n")[1] for p in first}
     assert not {p[-1]["content"] + p[0]["content"] for p in first} & {
-        p[-1]["content"] + p[0]["content"] for p in second}
+        p[-1]["content"] + p[0]["content"] for p in second
+    }
     assert all(p[0]["content"].count("\n[") >= 4 for p in first)  # four numbered entries
 
 
@@ -35,8 +36,21 @@ def test_summary_percentiles_and_rates():
 @pytest.mark.llm
 def test_bench_llm_measures_the_embedded_server(cli_env, tmp_path):
     out = tmp_path / "bench.json"
-    result = CliRunner().invoke(app, ["bench", "llm", "--concurrency", "2", "--requests", "2",
-                                      "--max-tokens", "16", "--json", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "llm",
+            "--concurrency",
+            "2",
+            "--requests",
+            "2",
+            "--max-tokens",
+            "16",
+            "--json",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert [level["concurrency"] for level in report["levels"]] == [1, 2]
@@ -51,4 +65,6 @@ def test_bench_llm_against_nothing_says_so(cli_env):
     url = f"http://127.0.0.1:{free_port()}/v1"
     result = CliRunner().invoke(app, ["bench", "llm", "--url", url, "--requests", "1"])
     assert result.exit_code == 2
-    assert f"Every request to {url} failed" in result.output and "APIConnectionError" in result.output
+    assert (
+        f"Every request to {url} failed" in result.output and "APIConnectionError" in result.output
+    )

@@ -36,7 +36,10 @@ def make_pdf(path: Path, lines: list[str]) -> Path:
 
 
 def test_markdown_question_headings_with_front_matter(tmp_path):
-    path = write(tmp_path, "faq.md", """---
+    path = write(
+        tmp_path,
+        "faq.md",
+        """---
 product: shop
 url: https://x.example/help
 tags: [billing]
@@ -52,7 +55,8 @@ Yes, PayPal works for every order.
 
 ### Can I pay later?
 With Klarna, yes.
-""")
+""",
+    )
     first, second = load(path)
     assert first.question == "Do you accept PayPal?"
     assert "PayPal works" in first.answer and "not a heading" in first.answer
@@ -70,8 +74,9 @@ def test_markdown_question_without_answer_names_the_line(tmp_path):
 
 
 def test_csv_and_tsv(tmp_path):
-    csv_path = write(tmp_path, "faq.csv",
-                     'Question,Answer,tags\n"Multi\nline?","Yes, it ""works"".",a;b\n\n')
+    csv_path = write(
+        tmp_path, "faq.csv", 'Question,Answer,tags\n"Multi\nline?","Yes, it ""works"".",a;b\n\n'
+    )
     (entry,) = load(csv_path)
     assert entry.question == "Multi line?" and entry.answer == 'Yes, it "works".'
     assert entry.tags == ["a", "b"] and entry.line == 2
@@ -79,12 +84,15 @@ def test_csv_and_tsv(tmp_path):
     assert load(tsv_path)[0].answer == "Here."
 
 
-@pytest.mark.parametrize("content, line, words", [
-    ("question,answer\nA?,yes\nB?,yes,extra\n", 3, "3 fields, the header has 2"),
-    ("question,answer\nA?,yes\n\"B?,no end quote\n", 3, "malformed"),
-    ("question,answer\nA?,\n", 2, "no answer"),
-    ("q,a\nA?,yes\n", 1, "needs the columns 'question' and 'answer'"),
-])
+@pytest.mark.parametrize(
+    "content, line, words",
+    [
+        ("question,answer\nA?,yes\nB?,yes,extra\n", 3, "3 fields, the header has 2"),
+        ('question,answer\nA?,yes\n"B?,no end quote\n', 3, "malformed"),
+        ("question,answer\nA?,\n", 2, "no answer"),
+        ("q,a\nA?,yes\n", 1, "needs the columns 'question' and 'answer'"),
+    ],
+)
 def test_malformed_csv_rows(tmp_path, content, line, words):
     with pytest.raises(SourceError) as info:
         load(write(tmp_path, "bad.csv", content))
@@ -103,13 +111,19 @@ def test_json_and_jsonl(tmp_path):
     data = [{"question": "A?", "answer": "a", "tags": ["x"], "url": "https://e/a"}]
     assert load(write(tmp_path, "a.json", json.dumps(data)))[0].url == "https://e/a"
     assert load(write(tmp_path, "b.json", json.dumps({"entries": data})))[0].tags == ["x"]
-    jsonl = write(tmp_path, "c.jsonl", '{"question": "A?", "answer": "a"}\n\n{"question": "B?", "answer": "b"}\n')
+    jsonl = write(
+        tmp_path,
+        "c.jsonl",
+        '{"question": "A?", "answer": "a"}\n\n{"question": "B?", "answer": "b"}\n',
+    )
     assert [e.line for e in load(jsonl)] == [1, 3]
 
 
 def test_bad_json_names_the_line(tmp_path):
     with pytest.raises(SourceError) as info:
-        load(write(tmp_path, "a.json", '[\n {"question": "A?", "answer": "a"},\n {"question": }\n]'))
+        load(
+            write(tmp_path, "a.json", '[\n {"question": "A?", "answer": "a"},\n {"question": }\n]')
+        )
     assert info.value.line == 3
     with pytest.raises(SourceError) as info:
         load(write(tmp_path, "b.jsonl", '{"question": "A?", "answer": "a"}\n{"question": "B?"}\n'))
@@ -117,23 +131,38 @@ def test_bad_json_names_the_line(tmp_path):
 
 
 def test_html_details_dt_and_headings(tmp_path):
-    html = write(tmp_path, "f.html", """<html lang="fr"><head><title>Aide</title>
+    html = write(
+        tmp_path,
+        "f.html",
+        """<html lang="fr"><head><title>Aide</title>
 <link rel="canonical" href="https://e/aide"><script>alert(1)</script></head><body>
 <details id="q1"><summary>Livrez-vous ?</summary><p>Oui.</p></details>
-<dl><dt>Retours ?</dt><dd>30 jours.</dd></dl></body></html>""")
+<dl><dt>Retours ?</dt><dd>30 jours.</dd></dl></body></html>""",
+    )
     entries = load(html)
     assert [(e.question, e.answer, e.language) for e in entries] == [
-        ("Livrez-vous ?", "Oui.", "fr"), ("Retours ?", "30 jours.", "fr")]
+        ("Livrez-vous ?", "Oui.", "fr"),
+        ("Retours ?", "30 jours.", "fr"),
+    ]
     assert entries[0].url == "https://e/aide#q1"
-    headings = write(tmp_path, "g.html", "<h2>Shipping?</h2><p>Fast.</p><p>Tracked.</p><h2>Empty</h2>")
+    headings = write(
+        tmp_path, "g.html", "<h2>Shipping?</h2><p>Fast.</p><p>Tracked.</p><h2>Empty</h2>"
+    )
     (entry,) = load(headings)
     assert entry.question == "Shipping?" and "Fast." in entry.answer and "Tracked." in entry.answer
 
 
 def test_pdf_question_lines(tmp_path):
-    path = make_pdf(tmp_path / "w.pdf", ["Warranty questions", "How long is the warranty?",
-                                          "Two years on electronics.", "How do I claim it?",
-                                          "Email support with your order number."])
+    path = make_pdf(
+        tmp_path / "w.pdf",
+        [
+            "Warranty questions",
+            "How long is the warranty?",
+            "Two years on electronics.",
+            "How do I claim it?",
+            "Email support with your order number.",
+        ],
+    )
     entries = load(path)
     assert [e.question for e in entries] == ["How long is the warranty?", "How do I claim it?"]
     assert entries[0].answer == "Two years on electronics."
@@ -154,7 +183,9 @@ def test_sample_faq_has_30_entries_in_3_languages():
     assert len(entries) >= 30
     from common.language import detect_language
 
-    languages = {e.language or detect_language(e.question + " " + e.answer).language for e in entries}
+    languages = {
+        e.language or detect_language(e.question + " " + e.answer).language for e in entries
+    }
     assert {"en", "es", "fr", "de"} <= languages
     assert all(e.question and e.answer for e in entries)
 
@@ -167,7 +198,11 @@ def test_hostile_input_is_reported_not_crashing(tmp_path):
 def test_line_separators_and_headings_edge_cases(tmp_path):
     jsonl = write(tmp_path, "a.jsonl", '{"question": "A\u2028B?", "answer": "x"}\n')
     assert load(jsonl)[0].answer == "x"
-    md = write(tmp_path, "c.md", "---\nlanguage: no\n---\n## Learn C#\nNo.\n\f\n~~~\n## not a question\n~~~\n## Next?\nYes.\n")
+    md = write(
+        tmp_path,
+        "c.md",
+        "---\nlanguage: no\n---\n## Learn C#\nNo.\n\f\n~~~\n## not a question\n~~~\n## Next?\nYes.\n",
+    )
     first, second = load(md)
     assert first.question == "Learn C#" and first.language == "no"
     assert "not a question" in first.answer

@@ -22,9 +22,13 @@ def emit(settings, *records) -> str:
 
 
 def test_json_lines_carry_level_logger_and_message_and_no_secret(settings):
-    config = settings.model_copy(update={"log_format": "json",
-                                         "llm_api_key": SecretStr("vllm-key-0123456789"),
-                                         "admin_api_key": SecretStr("admin-key-abcdefghijkl")})
+    config = settings.updated(
+        {
+            "log.format": "json",
+            "llm.api_key": SecretStr("vllm-key-0123456789"),
+            "web.admin_api_key": SecretStr("admin-key-abcdefghijkl"),
+        }
+    )
 
     def failing(logger):
         try:
@@ -32,12 +36,16 @@ def test_json_lines_carry_level_logger_and_message_and_no_secret(settings):
         except ConnectionError:
             logger.exception("LLM call failed for %s", "web:c1")
 
-    out = emit(config,
-               lambda lg: lg.warning("Slack said invalid_auth for xoxb-1234-5678-abcdefgh"),
-               lambda lg: lg.info("header Authorization: Bearer admin-key-abcdefghijkl"),
-               lambda lg: lg.info("redis at redis://user:hunter2pass@redis:6379/0"),
-               lambda lg: lg.info("discord token MTA4NjYxNjY3NzQ5MzY0NzQ1Ng.GabcDE.abcdefghijklmnopqrstuvwxyz0123456"),
-               failing)
+    out = emit(
+        config,
+        lambda lg: lg.warning("Slack said invalid_auth for xoxb-1234-5678-abcdefgh"),
+        lambda lg: lg.info("header Authorization: Bearer admin-key-abcdefghijkl"),
+        lambda lg: lg.info("redis at redis://user:hunter2pass@redis:6379/0"),
+        lambda lg: lg.info(
+            "discord token MTA4NjYxNjY3NzQ5MzY0NzQ1Ng.GabcDE.abcdefghijklmnopqrstuvwxyz0123456"
+        ),
+        failing,
+    )
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["level"] for line in lines] == ["WARNING", "INFO", "INFO", "INFO", "ERROR"]
     assert all(line["logger"] == "linguadesk.test-logs" and line["time"] for line in lines)
@@ -49,6 +57,6 @@ def test_json_lines_carry_level_logger_and_message_and_no_secret(settings):
 
 
 def test_text_logs_are_redacted_too(settings):
-    config = settings.model_copy(update={"slack_app_token": SecretStr("xapp-1-A0-secret")})
+    config = settings.updated({"slack.app_token": SecretStr("xapp-1-A0-secret")})
     out = emit(config, lambda lg: lg.warning("socket mode with xapp-1-A0-secret failed"))
     assert out == f"WARNING linguadesk.test-logs: socket mode with {REDACTED} failed\n"

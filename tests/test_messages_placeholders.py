@@ -20,9 +20,21 @@ def test_every_translation_has_the_english_placeholders(language):
 
 
 def test_kb_messages_format_in_every_language():
-    values = dict(entries=1, sources=2, languages="en", source="faq.md", added=1, updated=2,
-                  deleted=3, unchanged=4, error="timeout", count=5, query="returns",
-                  name="faq.pdf", limit=20)
+    values = dict(
+        entries=1,
+        sources=2,
+        languages="en",
+        source="faq.md",
+        added=1,
+        updated=2,
+        deleted=3,
+        unchanged=4,
+        error="timeout",
+        count=5,
+        query="returns",
+        name="faq.pdf",
+        limit=20,
+    )
     for language in SUPPORTED_LANGUAGES:
         assert "1" in message("kb_status", language).format(entries=1, sources=2, languages="en")
         for key in message_keys():

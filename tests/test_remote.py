@@ -51,8 +51,11 @@ def network(monkeypatch):
         if name in net.names:
             answer = net.names[name]
             answer = answer() if callable(answer) else answer
-            return [info for address in ([answer] if isinstance(answer, str) else answer)
-                    for info in real_getaddrinfo(address, port, *args, **kwargs)]
+            return [
+                info
+                for address in ([answer] if isinstance(answer, str) else answer)
+                for info in real_getaddrinfo(address, port, *args, **kwargs)
+            ]
         try:
             ipaddress.ip_address(name.split("%")[0])  # a literal: parsed, nothing is sent
         except ValueError:
@@ -123,17 +126,24 @@ def trickle(data: bytes, every_s: float = 0.1):
                 time.sleep(every_s)
         except OSError:  # the client gave up
             pass
+
     return handle
 
 
 def test_fetches_a_loopback_server_when_private_addresses_are_allowed(tmp_path):
     modified = "Wed, 21 Oct 2015 07:28:00 GMT"
-    routes = {"/help/faq": (200, {"Content-Type": "text/markdown; charset=utf-8",
-                                  "Last-Modified": modified}, FAQ),
-              "/old": (301, {"Location": "/help/faq"}, b"")}
+    routes = {
+        "/help/faq": (
+            200,
+            {"Content-Type": "text/markdown; charset=utf-8", "Last-Modified": modified},
+            FAQ,
+        ),
+        "/old": (301, {"Location": "/help/faq"}, b""),
+    }
     with site(routes) as (port, requests):
-        path = download(f"http://127.0.0.1:{port}/old", tmp_path, max_bytes=10_000,
-                        allow_private=True)
+        path = download(
+            f"http://127.0.0.1:{port}/old", tmp_path, max_bytes=10_000, allow_private=True
+        )
     assert path.name == "download.md" and path.read_bytes() == FAQ
     assert path.stat().st_mtime == email.utils.parsedate_to_datetime(modified).timestamp()
     assert [p for p, _ in requests] == ["/old", "/help/faq"]
@@ -144,8 +154,9 @@ def test_a_public_host_is_fetched_by_its_name(network, tmp_path):
     network.names["faq.example"] = PUBLIC
     with site({"/faq.md": (200, {}, FAQ)}) as (port, requests):
         network.routes[(PUBLIC, 80)] = ("127.0.0.1", port)
-        path = download("http://faq.example/faq.md", tmp_path, max_bytes=10_000,
-                        allow_private=False)
+        path = download(
+            "http://faq.example/faq.md", tmp_path, max_bytes=10_000, allow_private=False
+        )
     assert path.read_bytes() == FAQ
     assert requests[0][1]["host"] == "faq.example"
     assert network.connects == [(PUBLIC, 80)]
@@ -156,34 +167,49 @@ def test_connects_to_the_address_it_checked_not_a_second_dns_answer(network, tmp
     network.names["rebind.example"] = lambda: next(answers, "127.0.0.1")
     with site({"/faq.md": (200, {}, FAQ)}) as (port, requests):
         with pytest.raises(SourceError, match="could not be downloaded"):
-            download(f"http://rebind.example:{port}/faq.md", tmp_path, max_bytes=10_000,
-                     allow_private=False)
+            download(
+                f"http://rebind.example:{port}/faq.md",
+                tmp_path,
+                max_bytes=10_000,
+                allow_private=False,
+            )
     assert requests == []  # the loopback server got nothing
     assert network.lookups.count("rebind.example") == 1
     assert network.connects == [(PUBLIC, port)]
 
 
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "10.1.2.3", "169.254.169.254", "100.64.0.1", "::1", "fe80::1", "fd00::1",
-    "::ffff:127.0.0.1",  # IPv4-mapped
-    "::10.0.0.1",  # IPv4-compatible
-    "::ffff:0:a00:1",  # IPv4-translated
-    "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
-    "64:ff9b:1::808:808",  # local-use NAT64: translated as this network likes
-    "2002:a00:1::",  # 6to4 of 10.0.0.1
-    "2001:0:4136:e378:8000:0:f5ff:fffe",  # Teredo, client 10.0.0.1
-    "fec0::1",  # site-local: deprecated, and Python calls it global
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "169.254.169.254",
+        "100.64.0.1",
+        "::1",
+        "fe80::1",
+        "fd00::1",
+        "::ffff:127.0.0.1",  # IPv4-mapped
+        "::10.0.0.1",  # IPv4-compatible
+        "::ffff:0:a00:1",  # IPv4-translated
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b:1::808:808",  # local-use NAT64: translated as this network likes
+        "2002:a00:1::",  # 6to4 of 10.0.0.1
+        "2001:0:4136:e378:8000:0:f5ff:fffe",  # Teredo, client 10.0.0.1
+        "fec0::1",  # site-local: deprecated, and Python calls it global
+    ],
+)
 def test_refuses_private_and_embedded_private_addresses(network, tmp_path, address):
     network.names["intranet.example"] = address
-    for url in ("http://intranet.example/faq.md",
-                f"http://[{address}]/faq.md" if ":" in address else f"http://{address}/faq.md"):
+    for url in (
+        "http://intranet.example/faq.md",
+        f"http://[{address}]/faq.md" if ":" in address else f"http://{address}/faq.md",
+    ):
         with pytest.raises(SourceError) as caught:
             download(url, tmp_path, max_bytes=10_000, allow_private=False)
         assert caught.value.source == url
         shown = re.search(r"points at a private address \(([^)]+)\)", caught.value.problem)
         assert ipaddress.ip_address(shown[1]) == ipaddress.ip_address(address)
-        assert "LINGUADESK_WEB_INGEST_PRIVATE_URLS" in caught.value.problem
+        assert "LINGUADESK_WEB__INGEST_PRIVATE_URLS" in caught.value.problem
     assert network.connects == []
 
 
@@ -194,16 +220,28 @@ def test_refuses_a_host_when_any_of_its_addresses_is_private(network, tmp_path):
     assert network.connects == []
 
 
-@pytest.mark.parametrize("address", [
-    PUBLIC, "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::",
-    "2001:0:4136:e378:8000:0:f7f7:fbfb",  # Teredo, client 8.8.4.4
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        PUBLIC,
+        "2606:4700::1111",
+        "::ffff:8.8.8.8",
+        "64:ff9b::808:808",
+        "2002:808:808::",
+        "2001:0:4136:e378:8000:0:f7f7:fbfb",  # Teredo, client 8.8.4.4
+    ],
+)
 def test_embedded_public_addresses_are_public(address):
     assert is_public(ipaddress.ip_address(address))
 
 
-@pytest.mark.parametrize("target", ["http://127.0.0.1:{port}/secret?token=abc",
-                                    "http://[64:ff9b::7f00:1]:{port}/secret?token=abc"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.1:{port}/secret?token=abc",
+        "http://[64:ff9b::7f00:1]:{port}/secret?token=abc",
+    ],
+)
 def test_refuses_a_redirect_to_a_private_address(network, tmp_path, target):
     network.names["faq.example"] = PUBLIC
     with site({"/secret": (200, {}, FAQ)}) as (private_port, private_requests):
@@ -211,12 +249,14 @@ def test_refuses_a_redirect_to_a_private_address(network, tmp_path, target):
         with site({"/faq.md": (302, {"Location": target}, b"")}) as (port, requests):
             network.routes[(PUBLIC, 80)] = ("127.0.0.1", port)
             with pytest.raises(SourceError) as caught:
-                download("http://faq.example/faq.md", tmp_path, max_bytes=10_000,
-                         allow_private=False)
+                download(
+                    "http://faq.example/faq.md", tmp_path, max_bytes=10_000, allow_private=False
+                )
     assert caught.value.source == "http://faq.example/faq.md"
     shown = target.split("?")[0]
-    assert caught.value.problem.startswith(f"redirects to {shown}, which points at a private "
-                                           "address")
+    assert caught.value.problem.startswith(
+        f"redirects to {shown}, which points at a private address"
+    )
     assert "token" not in str(caught.value)
     assert [p for p, _ in requests] == ["/faq.md"] and private_requests == []
 
@@ -232,13 +272,18 @@ def _late_redirect(handler):
 @pytest.mark.parametrize("case", ["slow headers", "trickled body", "slow redirects", "slow DNS"])
 def test_the_deadline_covers_the_whole_fetch(network, tmp_path, case):
     body = FAQ * 9
-    headers = (b"HTTP/1.1 200 OK\r\nContent-Type: text/markdown\r\n"
-               b"Content-Length: %d\r\n\r\n" % len(body))
-    routes = {"/faq": {"slow headers": trickle(headers + body),
-                       "trickled body": lambda h: (h.wfile.write(headers), trickle(body)(h)),
-                       "slow redirects": _late_redirect,
-                       "slow DNS": (200, {}, body)}[case],
-              "/again": _late_redirect}
+    headers = b"HTTP/1.1 200 OK\r\nContent-Type: text/markdown\r\nContent-Length: %d\r\n\r\n" % len(
+        body
+    )
+    routes = {
+        "/faq": {
+            "slow headers": trickle(headers + body),
+            "trickled body": lambda h: (h.wfile.write(headers), trickle(body)(h)),
+            "slow redirects": _late_redirect,
+            "slow DNS": (200, {}, body),
+        }[case],
+        "/again": _late_redirect,
+    }
 
     def slow_lookup():
         network.release.wait(10)
@@ -249,25 +294,36 @@ def test_the_deadline_covers_the_whole_fetch(network, tmp_path, case):
         host = "slow-dns.example" if case == "slow DNS" else "127.0.0.1"
         started = time.monotonic()
         with pytest.raises(SourceError, match="took longer than 1 s to download"):
-            download(f"http://{host}:{port}/faq", tmp_path, max_bytes=10_000, timeout_s=1,
-                     allow_private=True)
+            download(
+                f"http://{host}:{port}/faq",
+                tmp_path,
+                max_bytes=10_000,
+                timeout_s=1,
+                allow_private=True,
+            )
         assert time.monotonic() - started < 3
 
 
 def test_proxies_from_the_environment_are_not_used(monkeypatch, tmp_path):
-    with site({"/faq.md": (200, {}, FAQ)}) as (port, requests), \
-            site({}) as (proxy_port, proxy_requests):
+    with (
+        site({"/faq.md": (200, {}, FAQ)}) as (port, requests),
+        site({}) as (proxy_port, proxy_requests),
+    ):
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
             monkeypatch.setenv(name, f"http://127.0.0.1:{proxy_port}")
-        path = download(f"http://127.0.0.1:{port}/faq.md", tmp_path, max_bytes=10_000,
-                        allow_private=True)
+        path = download(
+            f"http://127.0.0.1:{port}/faq.md", tmp_path, max_bytes=10_000, allow_private=True
+        )
     assert path.read_bytes() == FAQ
     assert len(requests) == 1 and proxy_requests == []
 
 
 def test_a_host_that_does_not_resolve_is_named(tmp_path):
-    with pytest.raises(SourceError, match=r"names a host that does not resolve "
-                                          r"\(nowhere\.example: Name or service not known\)"):
+    with pytest.raises(
+        SourceError,
+        match=r"names a host that does not resolve "
+        r"\(nowhere\.example: Name or service not known\)",
+    ):
         download("http://nowhere.example/faq.md", tmp_path, max_bytes=10_000)
 
 
@@ -283,10 +339,30 @@ def certificate(tmp_path):
     if not shutil.which("openssl"):
         pytest.skip("the openssl command is not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
-                    "/CN=faq.example", "-addext", "subjectAltName=DNS:faq.example",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=faq.example",
+            "-addext",
+            "subjectAltName=DNS:faq.example",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -296,8 +372,9 @@ def test_tls_still_names_and_verifies_the_host(network, monkeypatch, tmp_path, c
     server_tls.load_cert_chain(cert, key)
     names_sent = []
     server_tls.sni_callback = lambda sock, name, ctx: names_sent.append(name)
-    monkeypatch.setattr(httpx, "create_ssl_context",
-                        lambda **kwargs: ssl.create_default_context(cafile=str(cert)))
+    monkeypatch.setattr(
+        httpx, "create_ssl_context", lambda **kwargs: ssl.create_default_context(cafile=str(cert))
+    )
     network.names["faq.example"] = "127.0.0.1"
     network.names["other.example"] = "127.0.0.1"
     with site({"/faq.md": (200, {}, FAQ)}, tls=server_tls) as (port, requests):
@@ -354,6 +431,7 @@ def _forward_proxy(seen: list):
             handler.send_header("Content-Length", str(len(body)))
             handler.end_headers()
             handler.wfile.write(body)
+
     return handle
 
 

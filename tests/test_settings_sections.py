@@ -21,20 +21,31 @@ def _settings(monkeypatch, tmp_path, env: dict[str, str], toml: str = "") -> Set
 
 
 def test_sections_come_from_nested_env_and_toml_tables(monkeypatch, tmp_path):
-    s = _settings(monkeypatch, tmp_path, {"LINGUADESK_WEB__PORT": "8123",
-                                          "LINGUADESK_PRESETS__ANSWER__TEMPERATURE": "0.1"},
-                  '[llm]\nurl = "http://gpu:8000/v1"\n[web]\nport = 9000\n')
+    s = _settings(
+        monkeypatch,
+        tmp_path,
+        {"LINGUADESK_WEB__PORT": "8123", "LINGUADESK_PRESETS__ANSWER__TEMPERATURE": "0.1"},
+        '[llm]\nurl = "http://gpu:8000/v1"\n[web]\nport = 9000\n',
+    )
     assert s.web.port == 8123, "the environment beats the file"
     assert s.llm.url == "http://gpu:8000/v1" and s.presets.answer.temperature == 0.1
     assert s.presets.answer.max_tokens == 400, "a preset keeps the fields not given"
 
 
 def test_old_flat_names_still_work_and_warn_with_the_new_name(monkeypatch, tmp_path):
-    with pytest.warns(FutureWarning, match=r"LINGUADESK_WEB_ALLOWED_ORIGINS.*LINGUADESK_WEB__ALLOWED_ORIGINS"):
-        s = _settings(monkeypatch, tmp_path, {
-            "LINGUADESK_WEB_ALLOWED_ORIGINS": '["https://shop.example.com"]',
-            "LINGUADESK_PRESET_ANSWER__TEMPERATURE": "0.2", "LINGUADESK_LLM_URL": "http://a/v1"},
-            'min_confidence = 0.7\nhandoff_rate_limit_ip = "5/hour"\n[preset_rewrite]\nmax_tokens = 32\n')
+    with pytest.warns(
+        FutureWarning, match=r"LINGUADESK_WEB_ALLOWED_ORIGINS.*LINGUADESK_WEB__ALLOWED_ORIGINS"
+    ):
+        s = _settings(
+            monkeypatch,
+            tmp_path,
+            {
+                "LINGUADESK_WEB_ALLOWED_ORIGINS": '["https://shop.example.com"]',
+                "LINGUADESK_PRESET_ANSWER__TEMPERATURE": "0.2",
+                "LINGUADESK_LLM_URL": "http://a/v1",
+            },
+            'min_confidence = 0.7\nhandoff_rate_limit_ip = "5/hour"\n[preset_rewrite]\nmax_tokens = 32\n',
+        )
     assert s.web.allowed_origins == ["https://shop.example.com"]
     assert s.presets.answer.temperature == 0.2 and s.llm.url == "http://a/v1"
     assert s.answers.min_confidence == 0.7 and s.handoff.rate_limit_ip == "5/hour"
@@ -44,9 +55,12 @@ def test_old_flat_names_still_work_and_warn_with_the_new_name(monkeypatch, tmp_p
 def test_a_new_name_wins_over_its_old_name(monkeypatch, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        s = _settings(monkeypatch, tmp_path, {"LINGUADESK_WEB_PORT": "1111",
-                                              "LINGUADESK_WEB__PORT": "2222"},
-                      "web_host = \"0.0.0.0\"\n[web]\nhost = \"10.0.0.1\"\n")
+        s = _settings(
+            monkeypatch,
+            tmp_path,
+            {"LINGUADESK_WEB_PORT": "1111", "LINGUADESK_WEB__PORT": "2222"},
+            'web_host = "0.0.0.0"\n[web]\nhost = "10.0.0.1"\n',
+        )
     assert s.web.port == 2222 and s.web.host == "10.0.0.1"
 
 

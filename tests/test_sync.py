@@ -57,11 +57,16 @@ def test_sync_adds_updates_deletes_and_dry_run_writes_nothing(kb, tmp_path):
 
     kb.ingest([faq])
     after = {cid: meta["title"] for cid, meta in kb.list_entries()}
-    assert sorted(after.values()) == ["Can I return an item?", "Do you ship to Canada?",
-                                      "How long does shipping take?"]
+    assert sorted(after.values()) == [
+        "Can I return an item?",
+        "Do you ship to Canada?",
+        "How long does shipping take?",
+    ]
     # ids are stable: the edited and the untouched entry keep theirs
     for title in ("Can I return an item?", "How long does shipping take?"):
-        assert [c for c, t in after.items() if t == title] == [c for c, t in ids_before.items() if t == title]
+        assert [c for c, t in after.items() if t == title] == [
+            c for c, t in ids_before.items() if t == title
+        ]
     shipping = next(c for c, t in after.items() if t == "How long does shipping take?")
     assert "Three to five" in kb.show(shipping).page_content
     assert kb.stats().entries == 3
@@ -97,7 +102,9 @@ def test_file_deleted_from_an_ingested_folder_is_deleted_from_the_store(kb, tmp_
 
 def test_long_article_is_split_and_deleted_as_one(kb, tmp_path):
     article = tmp_path / "guide.md"
-    paragraphs = [f"Paragraph {i}: " + "Keep the device dry and charge it fully. " * 12 for i in range(10)]
+    paragraphs = [
+        f"Paragraph {i}: " + "Keep the device dry and charge it fully. " * 12 for i in range(10)
+    ]
     article.write_text("## How do I care for my power bank?\n" + "\n\n".join(paragraphs))
     kb.ingest([article])
     rows = kb.list_entries()
@@ -118,8 +125,8 @@ def test_folder_with_corrupt_pdf_and_broken_csv(kb, cli_env, tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["kb", "ingest", str(folder / "extra.csv")])
     assert result.exit_code == 0, result.output
-    from runtime import build_store
     from linguadesk.settings import get_settings
+    from runtime import build_store
 
     store = build_store(get_settings())
     csv_before = snapshot_of_source(store, folder / "extra.csv")
@@ -134,9 +141,14 @@ def test_folder_with_corrupt_pdf_and_broken_csv(kb, cli_env, tmp_path):
     assert snapshot_of_source(store, folder / "extra.csv") == csv_before
     stats = runner.invoke(app, ["kb", "stats", "--json"])
     assert stats.exit_code == 0
-    sources = {Path(s).name: n for s, n in __import__("json").loads(stats.output)["by_source"].items()}
-    assert sources == {"shipping-returns-payments.en.md": 18, "konto-und-service.de.json": 7,
-                       "extra.csv": 2}
+    sources = {
+        Path(s).name: n for s, n in __import__("json").loads(stats.output)["by_source"].items()
+    }
+    assert sources == {
+        "shipping-returns-payments.en.md": 18,
+        "konto-und-service.de.json": 7,
+        "extra.csv": 2,
+    }
 
 
 def test_cli_dry_run_then_delete_from_source_file(cli_env, tmp_path):
@@ -165,5 +177,7 @@ def test_cli_dry_run_then_delete_from_source_file(cli_env, tmp_path):
 def snapshot_of_source(store, path: Path):
     from knowledge.admin import source_name
 
-    got = store.collection.get(where={"source": source_name(path)}, include=["documents", "metadatas"])
+    got = store.collection.get(
+        where={"source": source_name(path)}, include=["documents", "metadatas"]
+    )
     return sorted(zip(got["ids"], got["documents"], [m["content_hash"] for m in got["metadatas"]]))

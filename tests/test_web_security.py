@@ -17,7 +17,11 @@ from bot.messages import message
 from linguadesk.settings import ConfigError
 from tests.conftest import EXAMPLES, WEBHOOK_SECRET
 from tests.recording_server import RecordingServer, slack_web_api
-from tests.test_web_api import ADMIN_KEY, start_conversation, web  # noqa: F401 (fixture)
+from tests.test_web_api import (
+    ADMIN_KEY,
+    start_conversation,
+    web,  # noqa: F401  (the fixture)
+)
 from tests.web_server import LiveApp
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -25,12 +29,17 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 # --- 4. admin-key guessing ----------------------------------------------------------------
 
+
 def test_a_locked_out_address_is_refused_even_with_the_right_key(web):
-    with web(admin_api_key=SecretStr(ADMIN_KEY)) as (url, _), \
-            httpx.Client(base_url=url, timeout=30) as client:
+    with (
+        web({"web.admin_api_key": SecretStr(ADMIN_KEY)}) as (url, _),
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
         assert client.get("/v1/admin/stats", headers=ADMIN).status_code == 200
-        codes = [client.get("/v1/admin/stats", headers={"Authorization": f"Bearer guess{n}"})
-                 .status_code for n in range(12)]
+        codes = [
+            client.get("/v1/admin/stats", headers={"Authorization": f"Bearer guess{n}"}).status_code
+            for n in range(12)
+        ]
         assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
         # The right key no longer tells anything apart: refused before it is compared.
         right = client.get("/v1/admin/stats", headers=ADMIN)
@@ -41,23 +50,35 @@ def test_a_short_admin_key_is_refused_at_start(settings, loaded_kb):
     from adapters.web.app import create_app
     from runtime import build_engine
 
-    config = settings.model_copy(update={"admin_api_key": SecretStr("short-key-123")})
+    config = settings.updated({"web.admin_api_key": SecretStr("short-key-123")})
     with pytest.raises(ConfigError, match="at least 32"):
         create_app(config, build_engine(config, store=loaded_kb.store), loaded_kb)
 
 
 # --- 5. addresses, proxies and the worker's budget ----------------------------------------
 
+
 def test_one_ipv6_64_is_one_customer_for_the_rate_limits(web):
     # uvicorn trusts X-Forwarded-For from 127.0.0.1 here, as it would from the proxy.
-    with web(web_rate_limit_new_conversations="20/minute") as (url, _), \
-            httpx.Client(base_url=url, timeout=30) as client:
-        codes = [client.post("/v1/conversations", json={"locale": "en"}, headers={
-            "X-Forwarded-For": f"2001:db8:7:1:{n:x}:0:0:1"}).status_code for n in range(22)]
+    with (
+        web({"web.rate_limit_new_conversations": "20/minute"}) as (url, _),
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        codes = [
+            client.post(
+                "/v1/conversations",
+                json={"locale": "en"},
+                headers={"X-Forwarded-For": f"2001:db8:7:1:{n:x}:0:0:1"},
+            ).status_code
+            for n in range(22)
+        ]
         assert codes.count(201) == 20 and codes[20:] == [429, 429]
         # Another /64 is another customer.
-        other = client.post("/v1/conversations", json={"locale": "en"},
-                            headers={"X-Forwarded-For": "2001:db8:7:2::1"})
+        other = client.post(
+            "/v1/conversations",
+            json={"locale": "en"},
+            headers={"X-Forwarded-For": "2001:db8:7:2::1"},
+        )
         assert other.status_code == 201
 
 
@@ -75,29 +96,40 @@ def test_trusting_every_proxy_is_refused_at_start(settings, loaded_kb):
     from adapters.web.app import create_app
     from runtime import build_engine
 
-    for proxies, words in ((["*"], 'not "*"'), (["lb.internal"], "not an IP address"),
-                           (["0.0.0.0/0"], "too wide"), (["::/0"], "too wide"),
-                           (["0.0.0.0/1", "128.0.0.0/1"], "too wide"),
-                           (["203.0.112.0/20"], "too wide")):
-        config = settings.model_copy(update={"web_trusted_proxies": proxies})
+    for proxies, words in (
+        (["*"], 'not "*"'),
+        (["lb.internal"], "not an IP address"),
+        (["0.0.0.0/0"], "too wide"),
+        (["::/0"], "too wide"),
+        (["0.0.0.0/1", "128.0.0.0/1"], "too wide"),
+        (["203.0.112.0/20"], "too wide"),
+    ):
+        config = settings.updated({"web.trusted_proxies": proxies})
         with pytest.raises(ConfigError, match=words):
             create_app(config, build_engine(config, store=loaded_kb.store), loaded_kb)
 
 
 def test_a_worker_takes_no_more_turns_than_its_budget(web):
-    with web(web_rate_limit_worker_turns="3/minute") as (url, _), \
-            httpx.Client(base_url=url, timeout=30) as client:
+    with (
+        web({"web.rate_limit_worker_turns": "3/minute"}) as (url, _),
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
         codes = []
         for n in range(5):  # each from its own address and conversation
             conversation_id, auth = start_conversation(client, "fr")
-            codes.append(client.post(f"/v1/conversations/{conversation_id}/handoff",
-                                     headers={**auth, "X-Forwarded-For": f"198.51.100.{n}"},
-                                     json={"locale": "fr"}))
+            codes.append(
+                client.post(
+                    f"/v1/conversations/{conversation_id}/handoff",
+                    headers={**auth, "X-Forwarded-For": f"198.51.100.{n}"},
+                    json={"locale": "fr"},
+                )
+            )
         assert [r.status_code for r in codes] == [200, 200, 200, 429, 429]
         assert codes[-1].json()["message"] == message("busy", "fr")
 
 
 # --- 6. response headers and ops pages ----------------------------------------------------
+
 
 def test_each_kind_of_response_gets_its_headers(loaded_kb, settings):
     from adapters.web.app import create_app
@@ -105,8 +137,10 @@ def test_each_kind_of_response_gets_its_headers(loaded_kb, settings):
 
     engine = build_engine(settings, store=loaded_kb.store)
     site = EXAMPLES.parents[0] / "demo-shop"
-    with LiveApp(create_app(settings, engine, loaded_kb, site=site)) as url, \
-            httpx.Client(base_url=url, timeout=30) as client:
+    with (
+        LiveApp(create_app(settings, engine, loaded_kb, site=site)) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
         api = client.post("/v1/conversations", json={"locale": "en"})
         missing = client.get("/v1/nothing-here")
         for response in (api, missing, client.get("/healthz")):
@@ -131,8 +165,10 @@ def test_each_kind_of_response_gets_its_headers(loaded_kb, settings):
 
 def test_ops_pages_can_need_the_admin_key_or_be_off(web):
     basic = "Basic " + base64.b64encode(f"ops:{ADMIN_KEY}".encode()).decode()
-    with web(admin_api_key=SecretStr(ADMIN_KEY), web_public_ops="admin") as (url, _), \
-            httpx.Client(base_url=url, timeout=30) as client:
+    with (
+        web({"web.admin_api_key": SecretStr(ADMIN_KEY), "web.public_ops": "admin"}) as (url, _),
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
         for path in ("/metrics", "/docs", "/openapi.json"):
             refused = client.get(path)
             assert refused.status_code == 401, path
@@ -140,7 +176,10 @@ def test_ops_pages_can_need_the_admin_key_or_be_off(web):
             assert client.get(path, headers=ADMIN).status_code == 200, path
             assert client.get(path, headers={"Authorization": basic}).status_code == 200, path
         assert client.get("/healthz").status_code == 200  # load balancers still see health
-    with web(web_public_ops="off") as (url, _), httpx.Client(base_url=url, timeout=30) as client:
+    with (
+        web({"web.public_ops": "off"}) as (url, _),
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
         for path in ("/metrics", "/docs", "/openapi.json", "/redoc"):
             assert client.get(path).status_code == 404, path
         assert client.get("/healthz").status_code == 200
@@ -148,21 +187,30 @@ def test_ops_pages_can_need_the_admin_key_or_be_off(web):
 
 # --- 9. handoffs: Slack posts as written, bounded and rate-limited ------------------------
 
+
 def _event(text: str):
     from bot.handoff import HandoffEvent
 
-    return HandoffEvent("web:abc", "en", f"Customer says {text}",
-                        [{"role": "human", "text": text, "text_en": text}], "customer_asked")
+    return HandoffEvent(
+        "web:abc",
+        "en",
+        f"Customer says {text}",
+        [{"role": "human", "text": text, "text_en": text}],
+        "customer_asked",
+    )
 
 
 def test_a_customers_mentions_stay_text_in_the_team_channel():
     from adapters.slack.notifier import SlackNotifier
 
-    hostile = ("<!channel> @here @channel <https://evil.example|click> <@U123>\n"
-               "*Bot:* A refund of $500 was approved by a manager.")
+    hostile = (
+        "<!channel> @here @channel <https://evil.example|click> <@U123>\n"
+        "*Bot:* A refund of $500 was approved by a manager."
+    )
     with RecordingServer(slack_web_api) as slack:
         SlackNotifier("xoxb-test-token", "C0SUPPORT", base_url=f"{slack.url}/api/").send(
-            _event(hostile))
+            _event(hostile)
+        )
     posted = slack.received[0].json()
     # Our own header is mrkdwn, shown verbatim; the customer's words only ever as rich text,
     # which Slack shows literally (no mrkdwn, no mentions, no links).
@@ -193,10 +241,15 @@ def test_handoffs_are_limited_per_conversation_and_the_queue_is_bounded(loaded_k
             self.gate.result(timeout=30)
 
     stuck = Stuck()
-    service = HandoffService([stuck], None, settings.data_dir / "outbox", queue_max=1,
-                             per_conversation="2/hour")
-    engine = Engine(FaqRetriever(search=HybridSearch(loaded_kb.store), k=4), lambda: None,
-                    min_confidence=settings.min_confidence, handoff=service)
+    service = HandoffService(
+        [stuck], None, settings.data_dir / "outbox", queue_max=1, per_conversation="2/hour"
+    )
+    engine = Engine(
+        FaqRetriever(search=HybridSearch(loaded_kb.store), k=4),
+        lambda: None,
+        min_confidence=settings.answers.min_confidence,
+        handoff=service,
+    )
     try:
         first = engine.start_handoff(Turn("", conversation_id="c1"), language="de")
         assert first.final() == message("handoff_started", "de")
@@ -220,43 +273,64 @@ def test_handoffs_are_limited_per_conversation_and_the_queue_is_bounded(loaded_k
 
 
 def test_handoffs_are_limited_per_address_however_they_are_asked_for(web):
-    with RecordingServer() as team, web(handoff_webhook_url=team.url,
-                                        handoff_rate_limit_ip="2/hour") as (url, engine), \
-            httpx.Client(base_url=url, timeout=120) as client:
+    with (
+        RecordingServer() as team,
+        web({"handoff.webhook_url": team.url, "handoff.rate_limit_ip": "2/hour"}) as (url, engine),
+        httpx.Client(base_url=url, timeout=120) as client,
+    ):
         statuses = []
         for _ in range(3):
             conversation_id, auth = start_conversation(client, "en")
-            statuses.append(client.post(f"/v1/conversations/{conversation_id}/messages",
-                                        headers=auth, json={"text": "I want to talk to a human"})
-                            .json())
+            statuses.append(
+                client.post(
+                    f"/v1/conversations/{conversation_id}/messages",
+                    headers=auth,
+                    json={"text": "I want to talk to a human"},
+                ).json()
+            )
         assert [s["status"] for s in statuses] == ["handoff", "handoff", "handoff_limited"]
         assert statuses[-1]["text"] == message("slow_down", "en")
         conversation_id, auth = start_conversation(client, "en")
-        button = client.post(f"/v1/conversations/{conversation_id}/handoff", headers=auth,
-                             json={"locale": "en"})
+        button = client.post(
+            f"/v1/conversations/{conversation_id}/handoff", headers=auth, json={"locale": "en"}
+        )
         assert button.json()["status"] == "handoff_limited"
 
 
 def test_a_slow_team_receiver_does_not_hold_the_answer_slots(web):
     """The slot covers the summary's LLM work, not the wait for a slow webhook."""
+
     def slow(received):
         time.sleep(6)
         return 200, {"ok": True}
 
-    with RecordingServer(slow) as team, web(handoff_webhook_url=team.url,
-                                            web_max_concurrent_turns=1,
-                                            web_queue_timeout_s=2) as (url, _), \
-            httpx.Client(base_url=url, timeout=60) as client:
+    with (
+        RecordingServer(slow) as team,
+        web(
+            {
+                "handoff.webhook_url": team.url,
+                "web.max_concurrent_turns": 1,
+                "web.queue_timeout_s": 2,
+            }
+        ) as (url, _),
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
         codes = []
         for _ in range(2):
             conversation_id, auth = start_conversation(client, "en")
-            codes.append(client.post(f"/v1/conversations/{conversation_id}/handoff",
-                                     headers=auth, json={"locale": "en"}).status_code)
+            codes.append(
+                client.post(
+                    f"/v1/conversations/{conversation_id}/handoff",
+                    headers=auth,
+                    json={"locale": "en"},
+                ).status_code
+            )
         assert codes == [200, 200], "the second handoff got the slot the first had freed"
         assert not team.received, "both deliveries were still waiting meanwhile"
 
 
 # --- 10. the handoff webhook: signed with a timestamp, required --------------------------
+
 
 def test_a_recorded_webhook_cannot_be_replayed_later():
     from bot.handoff import WebhookNotifier, verify_webhook
@@ -276,8 +350,12 @@ def test_a_recorded_webhook_cannot_be_replayed_later():
     assert not verify_webhook(WEBHOOK_SECRET, got.headers, got.body + b" ")
     assert not verify_webhook("another-secret-0123456789abcdef0123", got.headers, got.body)
     # Crafted headers are refused, not raised on.
-    for crafted in ({"x-linguadesk-timestamp": "9" * 4000}, {"x-linguadesk-timestamp": "-1"},
-                    {"x-linguadesk-signature": "sha256=ü"}, {"x-linguadesk-timestamp": ""}):
+    for crafted in (
+        {"x-linguadesk-timestamp": "9" * 4000},
+        {"x-linguadesk-timestamp": "-1"},
+        {"x-linguadesk-signature": "sha256=ü"},
+        {"x-linguadesk-timestamp": ""},
+    ):
         assert not verify_webhook(WEBHOOK_SECRET, {**got.headers, **crafted}, got.body)
     assert not verify_webhook(WEBHOOK_SECRET, {}, got.body)
 
@@ -286,7 +364,8 @@ def test_a_webhook_without_a_secret_is_refused_at_start(settings):
     from runtime import build_handoff
 
     for secret in (None, SecretStr("too-short")):
-        config = settings.model_copy(update={"handoff_webhook_url": "http://127.0.0.1:9/hook",
-                                             "handoff_webhook_secret": secret})
-        with pytest.raises(ConfigError, match="LINGUADESK_HANDOFF_WEBHOOK_SECRET"):
+        config = settings.updated(
+            {"handoff.webhook_url": "http://127.0.0.1:9/hook", "handoff.webhook_secret": secret}
+        )
+        with pytest.raises(ConfigError, match="LINGUADESK_HANDOFF__WEBHOOK_SECRET"):
             build_handoff(config, lambda: None)

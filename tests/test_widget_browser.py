@@ -7,13 +7,12 @@ import os
 import shutil
 from contextlib import contextmanager
 
-import pytest
-
 import httpx
+import pytest
 from pydantic import SecretStr
 
-from common.language import detect_language
 from bot.messages import message
+from common.language import detect_language
 from linguadesk.settings import Settings
 from tests.conftest import EXAMPLES, MODELS_DIR, ROOT, WEBHOOK_SECRET
 from tests.recording_server import RecordingServer
@@ -21,8 +20,16 @@ from tests.web_server import LiveApp
 
 CHROMIUM = os.environ.get("LINGUADESK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # What a root CI container needs; the network flags stop Chromium calling Google's services.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 HOSTILE = "<img src=x onerror=alert(1)>"
 ADMIN_KEY = "widget-test-admin-key-0123456789"
 WIDGET = "#linguadesk-widget"
@@ -34,8 +41,10 @@ pytestmark = pytest.mark.llm
 def browser():
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium; "
-                    "`make test` does it when run as root)")
+        pytest.skip(
+            f"Chromium is not installed at {CHROMIUM} (apt-get install chromium; "
+            "`make test` does it when run as root)"
+        )
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -48,8 +57,8 @@ def shop(tmp_path_factory, embeddings, use_encoder):
     question and answer carry HTML."""
     from adapters.web.app import create_app
     from knowledge.admin import KnowledgeBase
-    from runtime import build_engine
     from retrieval.vector_store import FaqStore
+    from runtime import build_engine
 
     folder = tmp_path_factory.mktemp("widget")
     hostile = folder / "reviews.md"
@@ -57,13 +66,19 @@ def shop(tmp_path_factory, embeddings, use_encoder):
         "---\nurl: https://shop.example.com/help/reviews\n---\n"
         f"## How do I add a photo to my product review? {HOSTILE}\n"
         f"Open your order, choose 'Write a review' and press 'Add photo'. Reviews show text "
-        f"exactly as typed, so {HOSTILE} and <script>alert(2)</script> appear as written.\n")
+        f"exactly as typed, so {HOSTILE} and <script>alert(2)</script> appear as written.\n"
+    )
     with RecordingServer() as team:  # the support team's handoff webhook
-        settings = Settings(data_dir=folder / "data", model_dir=MODELS_DIR,
-                            handoff_webhook_url=f"{team.url}/handoff",
-                            handoff_webhook_secret=SecretStr(WEBHOOK_SECRET),
-                            admin_api_key=SecretStr(ADMIN_KEY))
-        store = FaqStore(settings, embeddings, second_encoder=use_encoder)
+        settings = Settings(
+            data_dir=folder / "data",
+            model_dir=MODELS_DIR,
+            handoff={
+                "webhook_url": f"{team.url}/handoff",
+                "webhook_secret": SecretStr(WEBHOOK_SECRET),
+            },
+            web={"admin_api_key": SecretStr(ADMIN_KEY)},
+        )
+        store = FaqStore(settings, embeddings, use_encoder=use_encoder)
         kb = KnowledgeBase(store)
         assert kb.ingest([EXAMPLES, hostile]).ok
         engine = build_engine(settings, store=store)
@@ -101,8 +116,10 @@ def ask(page, text: str) -> str:
 
 
 def shadow(page, script: str):
-    return page.evaluate(f"(() => {{ const root = document.querySelector('{WIDGET}').shadowRoot; "
-                         f"return {script}; }})()")
+    return page.evaluate(
+        f"(() => {{ const root = document.querySelector('{WIDGET}').shadowRoot; "
+        f"return {script}; }})()"
+    )
 
 
 def test_spanish_customer_gets_streamed_answers_follow_ups_and_history(browser, shop):
@@ -111,12 +128,16 @@ def test_spanish_customer_gets_streamed_answers_follow_ups_and_history(browser, 
         # Opening moves focus to the text box; the UI follows the browser's language.
         assert shadow(page, "root.activeElement && root.activeElement.id") == "ld-input"
         assert page.locator(f"{WIDGET} textarea").get_attribute("placeholder") == message(
-            "widget_placeholder", "es")
+            "widget_placeholder", "es"
+        )
         assert page.locator(f"{WIDGET} .launcher").get_attribute("aria-expanded") == "true"
         # Chunks are shown as they arrive: count how often the answer's text changes.
-        shadow(page, "(window.__changes = 0, new MutationObserver(() => window.__changes++)"
-                     ".observe(root.querySelector('.log'), {subtree: true, childList: true, "
-                     "characterData: true}), true)")
+        shadow(
+            page,
+            "(window.__changes = 0, new MutationObserver(() => window.__changes++)"
+            ".observe(root.querySelector('.log'), {subtree: true, childList: true, "
+            "characterData: true}), true)",
+        )
 
         answer = ask(page, "¿Cuánto tarda el envío internacional?")
         assert detect_language(answer).language == "es", answer
@@ -131,17 +152,22 @@ def test_spanish_customer_gets_streamed_answers_follow_ups_and_history(browser, 
         helpful = page.get_by_role("button", name=message("feedback_helpful", "es")).first
         helpful.click()
         page.get_by_role("status").first.wait_for()
-        assert page.get_by_role("button", name=message("feedback_helpful", "es")).first \
-            .get_attribute("aria-pressed") == "true"
-        conversation = page.evaluate(
-            f"JSON.parse(localStorage.getItem('linguadesk:{url}')).id")
+        assert (
+            page.get_by_role("button", name=message("feedback_helpful", "es")).first.get_attribute(
+                "aria-pressed"
+            )
+            == "true"
+        )
+        conversation = page.evaluate(f"JSON.parse(localStorage.getItem('linguadesk:{url}')).id")
         assert [f.rating for f in engine.conversations.feedback(f"web:{conversation}")] == ["up"]
 
         page.reload()
         page.locator(f"{WIDGET} .panel").wait_for(state="visible")  # it stays open
         questions = page.locator(f"{WIDGET} .msg.user").all_inner_texts()
         assert [q.split("\n")[-1] for q in questions] == [
-            "¿Cuánto tarda el envío internacional?", "¿Y cuánto cuesta el envío exprés?"]
+            "¿Cuánto tarda el envío internacional?",
+            "¿Y cuánto cuesta el envío exprés?",
+        ]
         assert page.locator(f"{WIDGET} .msg.bot .sources a").count() >= 2
 
         # Escape closes the panel and gives focus back to the launcher.
@@ -167,7 +193,8 @@ def test_arabic_page_gets_a_right_to_left_panel(browser, shop):
         assert panel.get_attribute("dir") == "rtl" and panel.get_attribute("lang") == "ar"
         assert panel.evaluate("node => getComputedStyle(node).direction") == "rtl"
         assert page.locator(f"{WIDGET} textarea").get_attribute("placeholder") == message(
-            "widget_placeholder", "ar")
+            "widget_placeholder", "ar"
+        )
         assert page.get_by_role("button", name=message("talk_to_human", "ar")).is_visible()
         answer = ask(page, "كم تستغرق مدة الشحن الدولي؟")
         assert detect_language(answer).language == "ar", answer
@@ -223,8 +250,11 @@ def test_a_refused_message_goes_back_into_the_box_with_a_localized_notice(browse
         page.locator(f"{WIDGET} textarea").fill(too_long)
         page.keyboard.press("Enter")
         page.locator(f"{WIDGET} .msg.notice").wait_for()
-        assert page.locator(f"{WIDGET} .msg.notice").inner_text().endswith(
-            message("message_too_long", "fr"))
+        assert (
+            page.locator(f"{WIDGET} .msg.notice")
+            .inner_text()
+            .endswith(message("message_too_long", "fr"))
+        )
         assert page.locator(f"{WIDGET} textarea").input_value() == too_long.strip()
         assert page.locator(f"{WIDGET} .msg.user").count() == 0
 
@@ -240,8 +270,10 @@ def test_a_person_of_the_team_answers_in_the_widget_after_a_handoff(browser, sho
         conversation = page.evaluate(f"JSON.parse(localStorage.getItem('linguadesk:{url}')).id")
         admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
         with httpx.Client(base_url=url, headers=admin, timeout=30) as team:
-            sent = team.post(f"/v1/admin/conversations/{conversation}/messages",
-                             json={"text": "Hallo, hier ist **Anna** vom Support. Wie kann ich helfen?"})
+            sent = team.post(
+                f"/v1/admin/conversations/{conversation}/messages",
+                json={"text": "Hallo, hier ist **Anna** vom Support. Wie kann ich helfen?"},
+            )
             assert sent.status_code == 200, sent.text
             reply = page.locator(f"{WIDGET} .msg.agent")
             reply.wait_for(timeout=15_000)  # the widget polls every 4 s while a person has it
@@ -253,8 +285,8 @@ def test_a_person_of_the_team_answers_in_the_widget_after_a_handoff(browser, sho
             assert page.locator(f"{WIDGET} .msg.agent").count() == 1
             assert team.post(f"/v1/admin/conversations/{conversation}/release").json()["released"]
         page.wait_for_function(
-            f"() => !JSON.parse(localStorage.getItem('linguadesk:{url}')).waiting",
-            timeout=15_000)
+            f"() => !JSON.parse(localStorage.getItem('linguadesk:{url}')).waiting", timeout=15_000
+        )
 
 
 def test_the_event_stream_reader_takes_crlf_split_across_chunks(browser, shop):
@@ -273,22 +305,24 @@ def test_the_event_stream_reader_takes_crlf_split_across_chunks(browser, shop):
 
 
 def test_a_shop_on_another_origin_embeds_the_widget_under_its_own_strict_policy(
-        browser, tmp_path, embeddings, use_encoder):
+    browser, tmp_path, embeddings, use_encoder
+):
     """The security headers must not break embedding: widget.js from the bot's origin, on a
     shop page whose own CSP allows nothing inline but styles, and only the bot for scripts and
     requests."""
     from adapters.web.app import create_app
     from knowledge.admin import KnowledgeBase
-    from runtime import build_engine
     from retrieval.vector_store import FaqStore
+    from runtime import build_engine
     from tests.web_server import FileServer
 
     page_dir = tmp_path / "shop"
     page_dir.mkdir()
     with FileServer(page_dir) as shop_url:
-        settings = Settings(data_dir=tmp_path / "data", model_dir=MODELS_DIR,
-                            web_allowed_origins=[shop_url])
-        store = FaqStore(settings, embeddings, second_encoder=use_encoder)
+        settings = Settings(
+            data_dir=tmp_path / "data", model_dir=MODELS_DIR, web={"allowed_origins": [shop_url]}
+        )
+        store = FaqStore(settings, embeddings, use_encoder=use_encoder)
         kb = KnowledgeBase(store)
         assert kb.ingest([EXAMPLES]).ok
         with LiveApp(create_app(settings, build_engine(settings, store=store), kb)) as bot:
@@ -299,7 +333,8 @@ def test_a_shop_on_another_origin_embeds_the_widget_under_its_own_strict_policy(
                 f" content=\"default-src 'none'; script-src {bot}; connect-src {bot}; "
                 "style-src 'unsafe-inline'\"><title>Another shop</title></head><body>"
                 f"<h1>Another shop</h1><script src='{bot}/widget.js' defer></script>"
-                "</body></html>")
+                "</body></html>"
+            )
             with open_widget(browser, shop_url, "en-US") as page:
                 answer = ask(page, "How much does express shipping cost?")
                 assert answer.strip() and detect_language(answer).language == "en", answer

@@ -33,15 +33,17 @@ def _print_reply(reply: Reply, conversation: str = "") -> None:
         out.print(token, end="", highlight=False, markup=False)
         sys.stdout.flush()
     if reply.status == Status.HANDED_OFF:
-        out.print(f"[dim](a person has this conversation; the bot stays quiet until "
-                  f"'linguadesk conversations release {escape(conversation)}')[/]", end="")
+        out.print(
+            f"[dim](a person has this conversation; the bot stays quiet until "
+            f"'linguadesk conversations release {escape(conversation)}')[/]",
+            end="",
+        )
     out.print()
     if reply.citations:
         out.print(f"[dim]{message('sources', reply.language)}:[/]")
         for c in reply.citations:
             link = f" — {c.url}" if c.url else ""
-            out.print(f"  [{c.number}] {c.title}{link}", style="dim", markup=False,
-                      highlight=False)
+            out.print(f"  [{c.number}] {c.title}{link}", style="dim", markup=False, highlight=False)
     if reply.offer_handoff:
         out.print(f"[dim]→ {message('talk_to_human', reply.language)}: /human[/]")
     if reply.handoff is not None:
@@ -55,12 +57,20 @@ def _print_reply(reply: Reply, conversation: str = "") -> None:
 
 def _reply_json(reply: Reply) -> str:
     text = reply.final()
-    return json.dumps({
-        "text": text, "language": reply.language, "status": reply.status,
-        "confidence": round(reply.confidence, 4), "grounded": reply.grounded,
-        "query": reply.query, "offer_handoff": reply.offer_handoff, "error": reply.error,
-        "citations": [c.__dict__ for c in reply.citations],
-    }, ensure_ascii=False)
+    return json.dumps(
+        {
+            "text": text,
+            "language": reply.language,
+            "status": reply.status,
+            "confidence": round(reply.confidence, 4),
+            "grounded": reply.grounded,
+            "query": reply.query,
+            "offer_handoff": reply.offer_handoff,
+            "error": reply.error,
+            "citations": [c.__dict__ for c in reply.citations],
+        },
+        ensure_ascii=False,
+    )
 
 
 @guarded
@@ -80,8 +90,9 @@ def ask(
 
 @guarded
 def chat(
-    conversation: Annotated[str | None, typer.Option(
-        help="Continue this conversation key (see 'conversations list').")] = None,
+    conversation: Annotated[
+        str | None, typer.Option(help="Continue this conversation key (see 'conversations list').")
+    ] = None,
 ) -> None:
     """Talk to the bot in the terminal (multi-turn). /new starts over, /human asks for a
     person, /quit leaves."""
@@ -89,8 +100,10 @@ def chat(
     with err.status("Starting the language model…"):
         _ = engine.llm
     conversation = conversation or f"cli:{uuid.uuid4()}"
-    out.print("[bold]Linguadesk[/] — ask in any language. /new starts a new conversation, "
-              "/human asks for a person, /quit leaves.")
+    out.print(
+        "[bold]Linguadesk[/] — ask in any language. /new starts a new conversation, "
+        "/human asks for a person, /quit leaves."
+    )
     out.print(f"[dim]conversation {escape(conversation)}[/]")
     while True:
         try:
@@ -109,8 +122,9 @@ def chat(
             continue
         out.print("[bold green]bot>[/] ", end="")
         if command == "/human":
-            reply = engine.start_handoff(Turn("", conversation_id=conversation, channel="cli"),
-                                         reason="customer_asked")
+            reply = engine.start_handoff(
+                Turn("", conversation_id=conversation, channel="cli"), reason="customer_asked"
+            )
         else:
             reply = engine.answer(Turn(text, conversation_id=conversation, channel="cli"))
         _print_reply(reply, conversation)

@@ -76,9 +76,13 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
 
 def progress_bar(counter: Columns = "eta", *, transient: bool = True) -> Progress:
     """The bar of every long command, on stderr: the task, the bar, then ``counter``."""
-    return Progress(TextColumn("{task.description}"), BarColumn(),
-                    *(column() for column in _COUNTERS[counter]), console=err,
-                    transient=transient)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        *(column() for column in _COUNTERS[counter]),
+        console=err,
+        transient=transient,
+    )
 
 
 def phase_reporter(bar: Progress, name: Callable[[str], str] = str.capitalize) -> Reporter:
@@ -110,8 +114,12 @@ class ModelProgress:
     def __enter__(self) -> ModelProgress:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         if self._bar is not None:
             self._bar.stop()
 
@@ -122,9 +130,8 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 def command_line(command: str) -> str:
     """``linguadesk <command>`` with the options it was given, for a report."""
-    return f"linguadesk {command} " + " ".join(sys.argv[len(command.split()) + 1:])
+    return f"linguadesk {command} " + " ".join(sys.argv[len(command.split()) + 1 :])
 
 
 def write_json(path: Path, report: dict, *, indent: int = 1, ensure_ascii: bool = False) -> None:
-    path.write_text(json.dumps(report, indent=indent, ensure_ascii=ensure_ascii),
-                    encoding="utf-8")
+    path.write_text(json.dumps(report, indent=indent, ensure_ascii=ensure_ascii), encoding="utf-8")

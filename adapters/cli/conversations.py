@@ -31,8 +31,11 @@ def conversations_failed(
         out.print("No turn failed.")
     for t in turns:
         when = datetime.fromtimestamp(t["at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
-        out.print(f"{when} UTC  {t['conversation']}  [{t['stage']}: {t['error']}]  "
-                  f"{t['text']}", markup=False, highlight=False)
+        out.print(
+            f"{when} UTC  {t['conversation']}  [{t['stage']}: {t['error']}]  {t['text']}",
+            markup=False,
+            highlight=False,
+        )
 
 
 @app.command("list")
@@ -52,15 +55,18 @@ def conversations_show(key: Annotated[str, typer.Argument(help="A conversation k
     """The conversation's state and history."""
     desk = build_desk(get_settings())
     view = desk.view(key)
-    out.print(f"language {view.language or '-'}, "
-              f"handed off {'yes' if view.handed_off else 'no'}")
+    out.print(f"language {view.language or '-'}, handed off {'yes' if view.handed_off else 'no'}")
     rated = {f.reply_id: f for f in desk.feedback(key)}
     for m in desk.history(key):
         out.print(f"{m.role}: {m.text}", markup=False, highlight=False)
         if m.id in rated:
             f = rated[m.id]
-            out.print(f"  feedback: {'👍' if f.rating == 'up' else '👎'} {f.comment}".rstrip(),
-                      markup=False, highlight=False, emoji=False)
+            out.print(
+                f"  feedback: {'👍' if f.rating == 'up' else '👎'} {f.comment}".rstrip(),
+                markup=False,
+                highlight=False,
+                emoji=False,
+            )
 
 
 @app.command("release")
@@ -70,6 +76,7 @@ def conversations_release(
 ) -> None:
     """Give a handed-off conversation back to the bot."""
     if not build_desk(get_settings()).release(key):
-        raise fail(f"{key} is not handed off; 'linguadesk conversations list' shows those "
-                   "that are.", 1)
+        raise fail(
+            f"{key} is not handed off; 'linguadesk conversations list' shows those that are.", 1
+        )
     out.print(f"Released {key}: the bot answers it again.", markup=False)

@@ -41,22 +41,31 @@ def _languages(text: str) -> tuple[str, ...]:
 @app.command("retrieval")
 @guarded
 def eval_retrieval(
-    benchmark: Annotated[str, typer.Option(
-        help="xquad_r, banking77, arbanking77 or covid_faq_en.")],
-    data: Annotated[Path | None, typer.Option(
-        help="Folder holding the benchmark folders.")] = None,
-    as_json: Annotated[Path | None, typer.Option(
-        "--json", help="Also write the report here.")] = None,
-    limit: Annotated[int | None, typer.Option(
-        help="Only the first N queries (per language).")] = None,
-    languages: Annotated[str | None, typer.Option(
-        help="xquad_r: comma-separated query languages (default: every <lang>.json there).")
+    benchmark: Annotated[
+        str, typer.Option(help="xquad_r, banking77, arbanking77 or covid_faq_en.")
+    ],
+    data: Annotated[Path | None, typer.Option(help="Folder holding the benchmark folders.")] = None,
+    as_json: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report here.")
     ] = None,
-    index_languages: Annotated[str, typer.Option(
-        help="xquad_r: candidate languages, comma-separated, or 'all' for the pooled index.")
+    limit: Annotated[
+        int | None, typer.Option(help="Only the first N queries (per language).")
+    ] = None,
+    languages: Annotated[
+        str | None,
+        typer.Option(
+            help="xquad_r: comma-separated query languages (default: every <lang>.json there)."
+        ),
+    ] = None,
+    index_languages: Annotated[
+        str,
+        typer.Option(
+            help="xquad_r: candidate languages, comma-separated, or 'all' for the pooled index."
+        ),
     ] = "en",
-    latency_sample: Annotated[int, typer.Option(
-        help="Queries per language timed end to end.")] = 100,
+    latency_sample: Annotated[
+        int, typer.Option(help="Queries per language timed end to end.")
+    ] = 100,
 ) -> None:
     """Recall@1/5, MRR and latency per query language, hybrid vs. a plain dense baseline."""
     from evaluation import retrieval  # loads chromadb and torch
@@ -65,8 +74,11 @@ def eval_retrieval(
     if benchmark == "xquad_r":
         if languages:
             options["query_languages"] = _languages(languages)
-        options["index_languages"] = (None if index_languages == "all"
-                                      else tuple(x.strip() for x in index_languages.split(",")))
+        options["index_languages"] = (
+            None
+            if index_languages == "all"
+            else tuple(x.strip() for x in index_languages.split(","))
+        )
     try:
         evalset = benchmarks.load(benchmark, data or benchmarks.default_root(), limit, **options)
     except benchmarks.BenchmarkError as exc:
@@ -75,8 +87,9 @@ def eval_retrieval(
     with ModelProgress() as report_models:
         load_encoders(settings, report_models)
     with progress_bar() as bar:
-        report = retrieval.run_eval(settings, evalset, latency_sample=latency_sample,
-                                    progress=phase_reporter(bar))
+        report = retrieval.run_eval(
+            settings, evalset, latency_sample=latency_sample, progress=phase_reporter(bar)
+        )
     report["command"] = command_line("eval retrieval")
     print_retrieval_report(report)
     if as_json:
@@ -87,21 +100,32 @@ def eval_retrieval(
 @app.command("conversation")
 @guarded
 def eval_conversation(
-    benchmark: Annotated[str, typer.Option(
-        help="language_set (reply language, 10 languages) or dstc11_track5 (follow-up "
-             "rewriting).")] = "language_set",
-    test_set: Annotated[Path | None, typer.Option(
-        "--set", help="language_set: the test set JSON.")] = None,
-    faq: Annotated[Path | None, typer.Option(
-        help="language_set: the FAQ the bot answers from.")] = None,
+    benchmark: Annotated[
+        str,
+        typer.Option(
+            help="language_set (reply language, 10 languages) or dstc11_track5 (follow-up "
+            "rewriting)."
+        ),
+    ] = "language_set",
+    test_set: Annotated[
+        Path | None, typer.Option("--set", help="language_set: the test set JSON.")
+    ] = None,
+    faq: Annotated[
+        Path | None, typer.Option(help="language_set: the FAQ the bot answers from.")
+    ] = None,
     data: Annotated[Path | None, typer.Option(help="dstc11_track5: folder holding it.")] = None,
-    languages: Annotated[str | None, typer.Option(
-        help="language_set: only these, comma-separated.")] = None,
-    limit: Annotated[int | None, typer.Option(
-        help="language_set: first N per language; dstc11_track5: N turns spread over the "
-             "file.")] = None,
-    as_json: Annotated[Path | None, typer.Option(
-        "--json", help="Also write the report here.")] = None,
+    languages: Annotated[
+        str | None, typer.Option(help="language_set: only these, comma-separated.")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="language_set: first N per language; dstc11_track5: N turns spread over the file."
+        ),
+    ] = None,
+    as_json: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report here.")
+    ] = None,
 ) -> None:
     """Reply-language match with the real LLM, or DSTC11 recall@5 with vs. without rewriting."""
     from evaluation import conversation  # loads the engine: chromadb, torch, langchain
@@ -111,9 +135,16 @@ def eval_conversation(
         ensure_llm(settings, report_models)
     try:
         with progress_bar() as bar:
-            report = conversation.run_eval(settings, benchmark, test_set=test_set, faq=faq,
-                                           data=data, languages=languages, limit=limit,
-                                           progress=phase_reporter(bar))
+            report = conversation.run_eval(
+                settings,
+                benchmark,
+                test_set=test_set,
+                faq=faq,
+                data=data,
+                languages=languages,
+                limit=limit,
+                progress=phase_reporter(bar),
+            )
     except conversation.EvaluationError as exc:
         raise fail(str(exc)) from None
     report["command"] = command_line("eval conversation")
@@ -129,19 +160,23 @@ def eval_conversation(
 @app.command("answers")
 @guarded
 def eval_answers(
-    test_set: Annotated[str, typer.Option(
-        "--set", help="shop (the shop answer set), language_set, covid_faq_en, or a JSON file.")
+    test_set: Annotated[
+        str,
+        typer.Option(
+            "--set", help="shop (the shop answer set), language_set, covid_faq_en, or a JSON file."
+        ),
     ] = "shop",
     faq: Annotated[Path | None, typer.Option(help="The FAQ the bot answers from.")] = None,
     data: Annotated[Path | None, typer.Option(help="covid_faq_en: folder holding it.")] = None,
-    languages: Annotated[str | None, typer.Option(
-        help="Only these, comma-separated.")] = None,
-    limit: Annotated[int | None, typer.Option(
-        help="The first N questions per language.")] = None,
-    compare: Annotated[bool, typer.Option(
-        help="Also run the legacy answer path on the same questions (the baseline).")] = False,
-    as_json: Annotated[Path | None, typer.Option(
-        "--json", help="Also write the report here.")] = None,
+    languages: Annotated[str | None, typer.Option(help="Only these, comma-separated.")] = None,
+    limit: Annotated[int | None, typer.Option(help="The first N questions per language.")] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(help="Also run the legacy answer path on the same questions (the baseline)."),
+    ] = False,
+    as_json: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report here.")
+    ] = None,
 ) -> None:
     """Is each reply right: right entry, faithful figures, clean, one language, no false claim?"""
     from evaluation import answers  # loads the engine: chromadb, torch, langchain
@@ -151,9 +186,16 @@ def eval_answers(
         ensure_llm(settings, report_models)
     try:
         with progress_bar() as bar:
-            report = answers.run_eval(settings, test_set, faq=faq, data=data,
-                                      languages=languages, limit=limit, compare=compare,
-                                      progress=phase_reporter(bar))
+            report = answers.run_eval(
+                settings,
+                test_set,
+                faq=faq,
+                data=data,
+                languages=languages,
+                limit=limit,
+                compare=compare,
+                progress=phase_reporter(bar),
+            )
     except answers.EvaluationError as exc:
         raise fail(str(exc)) from None
     report["command"] = command_line("eval answers")

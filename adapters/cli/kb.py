@@ -37,16 +37,18 @@ class _IngestBar:
         self.files = progress.add_task("Reading sources", total=total_files)
 
     def file_started(self, source: str, index: int, total: int) -> None:
-        self.progress.update(self.files, completed=index, total=total,
-                             description=f"Reading {Path(source).name}")
+        self.progress.update(
+            self.files, completed=index, total=total, description=f"Reading {Path(source).name}"
+        )
 
     def embedding(self, source: str, total: int) -> Callable[[int], None]:
         task = self.progress.add_task(f"Embedding {Path(source).name}", total=total)
         return lambda n: self.progress.advance(task, n)
 
 
-def _ingest(kb: KnowledgeBase, sources: list[str], product: str, dry_run: bool,
-            bar: Progress) -> IngestReport:
+def _ingest(
+    kb: KnowledgeBase, sources: list[str], product: str, dry_run: bool, bar: Progress
+) -> IngestReport:
     """Files and folders in one sync, then each URL; one report for all."""
     # Both load with the knowledge base (chromadb), which _kb() has built by now.
     from knowledge.admin import expand_paths
@@ -56,8 +58,12 @@ def _ingest(kb: KnowledgeBase, sources: list[str], product: str, dry_run: bool,
     paths = [Path(s) for s in sources if not is_url(s)]
     files, _ = expand_paths(paths)
     # IngestProgress is a do-nothing base class; the bar has the same two methods.
-    report = kb.ingest(paths, product=product, dry_run=dry_run,
-                       progress=cast("IngestProgress", _IngestBar(bar, len(files))))
+    report = kb.ingest(
+        paths,
+        product=product,
+        dry_run=dry_run,
+        progress=cast("IngestProgress", _IngestBar(bar, len(files))),
+    )
     for url in urls:
         fetched = kb.ingest_url(url, product=product, dry_run=dry_run)
         report.plans += fetched.plans
@@ -67,13 +73,17 @@ def _ingest(kb: KnowledgeBase, sources: list[str], product: str, dry_run: bool,
 
 
 def _print_plan(plan: SyncPlan, dry_run: bool) -> None:
-    out.print(f"[bold]{escape(plan.source)}[/]: +{len(plan.added)} added, "
-              f"~{len(plan.updated)} updated, -{len(plan.deleted)} deleted, "
-              f"{plan.unchanged} unchanged" + (" (dry run, nothing written)" if dry_run else ""),
-              highlight=False)
-    for sign, style, titles in (("+", "green", [c.title for c in plan.added]),
-                                ("~", "yellow", [c.title for c in plan.updated]),
-                                ("-", "red", list(plan.deleted.values()))):
+    out.print(
+        f"[bold]{escape(plan.source)}[/]: +{len(plan.added)} added, "
+        f"~{len(plan.updated)} updated, -{len(plan.deleted)} deleted, "
+        f"{plan.unchanged} unchanged" + (" (dry run, nothing written)" if dry_run else ""),
+        highlight=False,
+    )
+    for sign, style, titles in (
+        ("+", "green", [c.title for c in plan.added]),
+        ("~", "yellow", [c.title for c in plan.updated]),
+        ("-", "red", list(plan.deleted.values())),
+    ):
         if dry_run or len(titles) <= 20:
             for title in titles:
                 out.print(f"  [{style}]{sign}[/] {escape(title)}", highlight=False)
@@ -84,8 +94,9 @@ def _print_plan(plan: SyncPlan, dry_run: bool) -> None:
 def kb_ingest(
     sources: Annotated[list[str], typer.Argument(help="Files, folders or http(s) URLs to ingest.")],
     product: Annotated[str, typer.Option(help="Product tag for entries that have none.")] = "",
-    dry_run: Annotated[bool, typer.Option("--dry-run",
-                                          help="Show the changes, write nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the changes, write nothing.")
+    ] = False,
 ) -> None:
     """Sync FAQ sources: add new entries, update changed ones, delete vanished ones."""
     kb = _kb()
@@ -117,8 +128,12 @@ def kb_list(
     table = Table("lang", "title", "source")
     table.add_column("id", no_wrap=True, min_width=32)
     for chunk_id, meta in kb.list_entries(source, language):
-        table.add_row(escape(str(meta.get("language", ""))), escape(str(meta.get("title", ""))),
-                      escape(Path(str(meta.get("source", ""))).name), chunk_id)
+        table.add_row(
+            escape(str(meta.get("language", ""))),
+            escape(str(meta.get("title", ""))),
+            escape(Path(str(meta.get("source", ""))).name),
+            chunk_id,
+        )
     out.print(table)
 
 
@@ -138,8 +153,7 @@ def kb_show(entry_id: Annotated[str, typer.Argument(help="An id from 'kb list'."
 @app.command("delete")
 @guarded
 def kb_delete(
-    source: Annotated[str | None, typer.Option(
-        help="Delete every entry of this source.")] = None,
+    source: Annotated[str | None, typer.Option(help="Delete every entry of this source.")] = None,
     entry_id: Annotated[str | None, typer.Option("--id", help="Delete this entry.")] = None,
 ) -> None:
     """Delete a whole source or one entry."""
@@ -149,10 +163,12 @@ def kb_delete(
     if source:
         resolved = kb.resolve_source(source)
         if resolved is None:
-            raise fail(f"No source matches '{source}'. Run 'linguadesk kb stats' to see the "
-                       "stored sources.", 1)
-        out.print(f"Deleted {kb.delete_source(resolved)} chunk(s) of {resolved}.",
-                  highlight=False)
+            raise fail(
+                f"No source matches '{source}'. Run 'linguadesk kb stats' to see the "
+                "stored sources.",
+                1,
+            )
+        out.print(f"Deleted {kb.delete_source(resolved)} chunk(s) of {resolved}.", highlight=False)
     elif entry_id:
         deleted = kb.delete_id(entry_id)
         if not deleted:
@@ -168,15 +184,24 @@ def kb_stats(
     """Entries per language, source and product."""
     stats = _kb().stats()
     if as_json:
-        out.print_json(json.dumps({
-            "entries": stats.entries, "chunks": stats.chunks,
-            "by_language": stats.by_language, "by_source": stats.by_source,
-            "by_product": stats.by_product,
-        }))
+        out.print_json(
+            json.dumps(
+                {
+                    "entries": stats.entries,
+                    "chunks": stats.chunks,
+                    "by_language": stats.by_language,
+                    "by_source": stats.by_source,
+                    "by_product": stats.by_product,
+                }
+            )
+        )
         return
     out.print(f"{stats.entries} entries ({stats.chunks} chunks)")
-    for title, counter in (("language", stats.by_language), ("source", stats.by_source),
-                           ("product", stats.by_product)):
+    for title, counter in (
+        ("language", stats.by_language),
+        ("source", stats.by_source),
+        ("product", stats.by_product),
+    ):
         table = Table(title, "entries")
         for key, count in counter.most_common():
             table.add_row(escape(key), str(count))

@@ -14,8 +14,11 @@ from linguadesk.settings import BUILTIN_EMBEDDING_MODEL, get_settings
 from . import bench, chat, conversations, evals, kb, models, serve
 from .console import fail
 
-app = typer.Typer(help="Linguadesk: a multilingual support bot grounded in your FAQ.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Linguadesk: a multilingual support bot grounded in your FAQ.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.command()(chat.ask)
 app.command()(chat.chat)
 app.command()(serve.serve)
@@ -29,7 +32,7 @@ app.add_typer(conversations.app, name="conversations")
 def _quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    if get_settings().embedding_model == BUILTIN_EMBEDDING_MODEL:
+    if get_settings().embeddings.model == BUILTIN_EMBEDDING_MODEL:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     warnings.filterwarnings("ignore")
     configure_logging(get_settings())
@@ -48,8 +51,9 @@ def _setup() -> None:
     try:
         _quiet_libraries()
     except ValidationError as exc:
-        raise fail(f"Invalid settings: {exc}. Fix the LINGUADESK_* variables or "
-                   "linguadesk.toml.") from None
+        raise fail(
+            f"Invalid settings: {exc}. Fix the LINGUADESK_* variables or linguadesk.toml."
+        ) from None
     except ValueError as exc:  # tomllib.TOMLDecodeError
         raise fail(f"Cannot read the settings file: {exc}. Fix linguadesk.toml.") from None
 

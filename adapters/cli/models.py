@@ -26,5 +26,5 @@ def models_fetch(
     out.print(f"Embedding model: {embedding}")
     if gguf:
         out.print(f"LLM: {gguf}")
-    elif settings.llm_url:
-        out.print(f"LLM: served at {settings.llm_url} (nothing to fetch)")
+    elif settings.llm.url:
+        out.print(f"LLM: served at {settings.llm.url} (nothing to fetch)")

@@ -9,17 +9,37 @@ from .console import fmt, out
 
 
 def print_retrieval_report(report: dict) -> None:
-    table = Table(title=f"{report['benchmark']}: {report['entries']} entries, "
-                        f"{report['queries']} queries (hybrid vs. baseline, same run)")
-    for column in ("query lang", "n", "R@1 base", "R@1 hybrid", "×", "R@5 base", "R@5 hybrid",
-                   "MRR base", "MRR hybrid", "p50 ms base/hyb", "p95 ms base/hyb", "p95 ×"):
+    table = Table(
+        title=f"{report['benchmark']}: {report['entries']} entries, "
+        f"{report['queries']} queries (hybrid vs. baseline, same run)"
+    )
+    for column in (
+        "query lang",
+        "n",
+        "R@1 base",
+        "R@1 hybrid",
+        "×",
+        "R@5 base",
+        "R@5 hybrid",
+        "MRR base",
+        "MRR hybrid",
+        "p50 ms base/hyb",
+        "p95 ms base/hyb",
+        "p95 ×",
+    ):
         table.add_column(column, justify="left" if column == "query lang" else "right")
     for language, row in report["languages"].items():
         b, h, r = row["baseline"], row["hybrid"], row["ratio"]
         table.add_row(
-            language, str(h["queries"]), fmt(b["recall@1"]), fmt(h["recall@1"]),
-            fmt(r["recall@1"], 2), fmt(b["recall@5"]), fmt(h["recall@5"]),
-            fmt(b["mrr@10"]), fmt(h["mrr@10"]),
+            language,
+            str(h["queries"]),
+            fmt(b["recall@1"]),
+            fmt(h["recall@1"]),
+            fmt(r["recall@1"], 2),
+            fmt(b["recall@5"]),
+            fmt(h["recall@5"]),
+            fmt(b["mrr@10"]),
+            fmt(h["mrr@10"]),
             f"{fmt(b['latency_p50_ms'], 1)}/{fmt(h['latency_p50_ms'], 1)}",
             f"{fmt(b['latency_p95_ms'], 1)}/{fmt(h['latency_p95_ms'], 1)}",
             fmt(r["latency_p95_ms"], 2),
@@ -29,79 +49,137 @@ def print_retrieval_report(report: dict) -> None:
         nm = report["no_match"]
         pairs, e2e = nm["pairs"], nm["end_to_end"]
         out.print(f"No-match decision at calibrated relevance >= {nm['threshold']}:")
-        out.print(f"  labelled pairs: precision {pairs['precision']:.3f}, "
-                  f"recall {pairs['recall']:.3f}, F1 {pairs['f1']:.3f}")
-        out.print(f"  answerable queries: {e2e['answered_correctly']}/{e2e['answerable']} "
-                  f"answered from the gold entry, {e2e['answered_with_another_entry']} from "
-                  f"another entry (precision {e2e['precision']:.3f}, "
-                  f"recall {e2e['recall']:.3f})")
+        out.print(
+            f"  labelled pairs: precision {pairs['precision']:.3f}, "
+            f"recall {pairs['recall']:.3f}, F1 {pairs['f1']:.3f}"
+        )
+        out.print(
+            f"  answerable queries: {e2e['answered_correctly']}/{e2e['answerable']} "
+            f"answered from the gold entry, {e2e['answered_with_another_entry']} from "
+            f"another entry (precision {e2e['precision']:.3f}, "
+            f"recall {e2e['recall']:.3f})"
+        )
         if e2e["off_domain"]:
-            out.print(f"  off-domain questions (banking77) refused: "
-                      f"{e2e['off_domain_refused']}/{e2e['off_domain']}")
+            out.print(
+                f"  off-domain questions (banking77) refused: "
+                f"{e2e['off_domain_refused']}/{e2e['off_domain']}"
+            )
     out.print(f"[dim]{escape(report['attribution'])}[/]")
 
 
 def print_language_report(report: dict) -> None:
-    table = Table(title=f"Reply language = customer language ({report['overall']['questions']} "
-                        "questions, each the first turn of its own conversation)")
-    for column in ("lang", "n", "match", "generated", "match (generated)", "English leaks",
-                   "FAQ answered", "cited expected", "statuses", "p50 s"):
+    table = Table(
+        title=f"Reply language = customer language ({report['overall']['questions']} "
+        "questions, each the first turn of its own conversation)"
+    )
+    for column in (
+        "lang",
+        "n",
+        "match",
+        "generated",
+        "match (generated)",
+        "English leaks",
+        "FAQ answered",
+        "cited expected",
+        "statuses",
+        "p50 s",
+    ):
         table.add_column(column, justify="left" if column in ("lang", "statuses") else "right")
     for language, row in [*report["languages"].items(), ("all", report["overall"])]:
-        table.add_row(language, str(row["questions"]), fmt(row["match"]), str(row["generated"]),
-                      fmt(row["match_generated"]), str(row["english_leaks"]),
-                      f"{row['faq_answered']}/{row['faq']}",
-                      f"{row['faq_cited_expected']}/{row['faq']}",
-                      ", ".join(f"{k} {v}" for k, v in sorted(row["statuses"].items())),
-                      fmt(row["p50_s"], 1))
+        table.add_row(
+            language,
+            str(row["questions"]),
+            fmt(row["match"]),
+            str(row["generated"]),
+            fmt(row["match_generated"]),
+            str(row["english_leaks"]),
+            f"{row['faq_answered']}/{row['faq']}",
+            f"{row['faq_cited_expected']}/{row['faq']}",
+            ", ".join(f"{k} {v}" for k, v in sorted(row["statuses"].items())),
+            fmt(row["p50_s"], 1),
+        )
     out.print(table)
     if report["failures"]:
         out.print(f"[bold]Failures ({len(report['failures'])}):[/]")
         for f in report["failures"]:
-            out.print(f"  {f['id']} ({f['language']} → detected {f['detected']}, share "
-                      f"{f['share']:.2f}, {f['status']}): {f['question']}", markup=False)
+            out.print(
+                f"  {f['id']} ({f['language']} → detected {f['detected']}, share "
+                f"{f['share']:.2f}, {f['status']}): {f['question']}",
+                markup=False,
+            )
             out.print(f"     {' '.join(f['reply'].split())[:300]}", style="dim", markup=False)
 
 
 def print_dstc_report(report: dict) -> None:
-    table = Table(title=f"{report['benchmark']} ({report['split']}): {report['turns']} "
-                        f"knowledge-seeking turns, {report['entries']} FAQ snippets")
+    table = Table(
+        title=f"{report['benchmark']} ({report['split']}): {report['turns']} "
+        f"knowledge-seeking turns, {report['entries']} FAQ snippets"
+    )
     for column in ("retrieval query", "R@1", "R@5", "MRR@10"):
         table.add_column(column, justify="left" if column == "retrieval query" else "right")
-    names = {"last_turn": "last turn only", "rewrite": "follow-up rewriting (engine)",
-             "concatenated": "customer turns concatenated (reference)"}
+    names = {
+        "last_turn": "last turn only",
+        "rewrite": "follow-up rewriting (engine)",
+        "concatenated": "customer turns concatenated (reference)",
+    }
     for key, label in names.items():
         row = report["systems"][key]
         table.add_row(label, fmt(row["recall@1"]), fmt(row["recall@5"]), fmt(row["mrr@10"]))
     out.print(table)
-    out.print(f"Rewriting vs. last turn: {report['gain_recall@5_points']:+.1f} points recall@5; "
-              f"{report['rewritten_turns']}/{report['turns']} turns went to the LLM "
-              f"(p50 {fmt(report['rewrite_p50_s'], 2)} s, "
-              f"p95 {fmt(report['rewrite_p95_s'], 2)} s).")
+    out.print(
+        f"Rewriting vs. last turn: {report['gain_recall@5_points']:+.1f} points recall@5; "
+        f"{report['rewritten_turns']}/{report['turns']} turns went to the LLM "
+        f"(p50 {fmt(report['rewrite_p50_s'], 2)} s, "
+        f"p95 {fmt(report['rewrite_p95_s'], 2)} s)."
+    )
     out.print("[dim]DSTC11 track 5 (alexa/dstc11-track5), CDLA-Sharing-1.0.[/]")
 
 
 def print_answers_report(report: dict) -> None:
     systems = report["systems"]
-    table = Table(title=f"eval answers · {report['set']} · correct-answer rate per language "
-                        f"({' vs '.join(systems)}, same run)")
+    table = Table(
+        title=f"eval answers · {report['set']} · correct-answer rate per language "
+        f"({' vs '.join(systems)}, same run)"
+    )
     table.add_column("lang")
     table.add_column("n", justify="right")
     for name in systems:
-        for column in ("correct", "source", "faithful", "clean", "one lang", "claim",
-                       "first text p50 s", "paths"):
-            table.add_column(f"{column}" if len(systems) == 1 else f"{column} ({name[:3]})",
-                             justify="right")
+        for column in (
+            "correct",
+            "source",
+            "faithful",
+            "clean",
+            "one lang",
+            "claim",
+            "first text p50 s",
+            "paths",
+        ):
+            table.add_column(
+                f"{column}" if len(systems) == 1 else f"{column} ({name[:3]})", justify="right"
+            )
     first = next(iter(systems.values()))
     for language in [*first["languages"], "overall"]:
-        cells = [language, str((first["overall"] if language == "overall"
-                                else first["languages"][language])["questions"])]
+        cells = [
+            language,
+            str(
+                (first["overall"] if language == "overall" else first["languages"][language])[
+                    "questions"
+                ]
+            ),
+        ]
         for system in systems.values():
             row = system["overall"] if language == "overall" else system["languages"][language]
             paths = " ".join(f"{k}:{v}" for k, v in sorted(row["paths"].items()))
-            cells += [fmt(row["correct"]), fmt(row["source"]), fmt(row["faithful"]),
-                      fmt(row["clean"]), fmt(row["one_language"]), fmt(row["claim"]),
-                      fmt(row["first_text_p50_s"], 1), paths]
+            cells += [
+                fmt(row["correct"]),
+                fmt(row["source"]),
+                fmt(row["faithful"]),
+                fmt(row["clean"]),
+                fmt(row["one_language"]),
+                fmt(row["claim"]),
+                fmt(row["first_text_p50_s"], 1),
+                paths,
+            ]
         table.add_row(*cells, style="bold" if language == "overall" else None)
     out.print(table)
     for name, system in systems.items():
@@ -110,19 +188,25 @@ def print_answers_report(report: dict) -> None:
 
 def _print_system_summary(name: str, system: dict) -> None:
     o = system["overall"]
-    out.print(f"{name}: marker/tag leaks {o['marker_or_tag_leaks']}, figure mismatches "
-              f"{o['figure_mismatches']}, wrong polarity {o['wrong_polarity']}, over-refusal "
-              f"{fmt(o['over_refusal'])}, unanswerable declined "
-              f"{fmt(o['unanswerable_declined'])}; first text p50/p95 "
-              f"{o['first_text_p50_s']}/{o['first_text_p95_s']} s, full reply p50/p95 "
-              f"{o['reply_p50_s']}/{o['reply_p95_s']} s")
+    out.print(
+        f"{name}: marker/tag leaks {o['marker_or_tag_leaks']}, figure mismatches "
+        f"{o['figure_mismatches']}, wrong polarity {o['wrong_polarity']}, over-refusal "
+        f"{fmt(o['over_refusal'])}, unanswerable declined "
+        f"{fmt(o['unanswerable_declined'])}; first text p50/p95 "
+        f"{o['first_text_p50_s']}/{o['first_text_p95_s']} s, full reply p50/p95 "
+        f"{o['reply_p50_s']}/{o['reply_p95_s']} s"
+    )
     if "reference" in system:
         ref = system["reference"]
-        out.print(f"  reference figures kept: {ref['kept']}/{ref['reference_figures']} "
-                  f"({fmt(ref['coverage'])})")
+        out.print(
+            f"  reference figures kept: {ref['kept']}/{ref['reference_figures']} "
+            f"({fmt(ref['coverage'])})"
+        )
     for row in system["failures"][:40]:
-        out.print(f"  [red]✗[/] {escape(row['id'])} {escape(row['question'][:60])!s} → "
-                  f"{escape(row['reply'][:90])!s}  "
-                  f"[dim]{escape('; '.join(row['reasons'])[:160])}[/]")
+        out.print(
+            f"  [red]✗[/] {escape(row['id'])} {escape(row['question'][:60])!s} → "
+            f"{escape(row['reply'][:90])!s}  "
+            f"[dim]{escape('; '.join(row['reasons'])[:160])}[/]"
+        )
     if len(system["failures"]) > 40:
         out.print(f"  … {len(system['failures']) - 40} more in --json")

@@ -18,9 +18,14 @@ from .console import ModelProgress, err, guarded
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (web_host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (web_port).")] = None,
-    site: Annotated[Path | None, typer.Option(
-        help="Also serve this folder at / (e.g. examples/demo-shop, a page with the widget).",
-        exists=True, file_okay=False)] = None,
+    site: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also serve this folder at / (e.g. examples/demo-shop, a page with the widget).",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the bot's web API and widget (http://HOST:PORT/widget.js, API docs at /docs), and
     the Slack and Discord bots whose tokens are configured."""
@@ -29,12 +34,15 @@ def serve(
     from adapters.web.server import serve as run_server
 
     settings = get_settings()
-    configure_logging(settings, settings.log_level.upper())
-    host = host or settings.web_host
-    port = port or settings.web_port
+    configure_logging(settings, settings.log.level.upper())
+    host = host or settings.web.host
+    port = port or settings.web.port
     where = f"http://{host}:{port}"
-    err.print(f"Widget: {where}/widget.js · API docs: {where}/docs"
-              + (f" · page: {where}/" if site else ""), highlight=False)
+    err.print(
+        f"Widget: {where}/widget.js · API docs: {where}/docs"
+        + (f" · page: {where}/" if site else ""),
+        highlight=False,
+    )
     with ModelProgress() as report:
         web_app, engine, kb = build_web_app(settings, site, report)
     chat = start_chat_adapters(settings, engine, kb, web_app)

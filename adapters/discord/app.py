@@ -39,10 +39,20 @@ _MENTION = re.compile(r"<@!?\d+>")
 class ReplyButton(discord.ui.DynamicItem[discord.ui.Button], template=CUSTOM_ID):
     """👍 / 👎 / talk to a person under an answer; matched by custom id after restarts too."""
 
-    def __init__(self, action: str, reply_id: str, scope: str, *, label: str = "",
-                 style: discord.ButtonStyle = discord.ButtonStyle.secondary):
-        super().__init__(discord.ui.Button(label=label or action, style=style,
-                                           custom_id=custom_id(action, reply_id, scope)))
+    def __init__(
+        self,
+        action: str,
+        reply_id: str,
+        scope: str,
+        *,
+        label: str = "",
+        style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+    ):
+        super().__init__(
+            discord.ui.Button(
+                label=label or action, style=style, custom_id=custom_id(action, reply_id, scope)
+            )
+        )
         self.action, self.reply_id, self.scope = action, reply_id, scope
 
     @classmethod
@@ -74,9 +84,11 @@ class KbTree(app_commands.CommandTree):
         # one from an older version, or a server since removed from the settings) is refused
         # too, not just left unanswered.
         adapter = self.client.linguadesk
-        if (interaction.type is discord.InteractionType.application_command
-                and (interaction.data or {}).get("name") == "kb"
-                and interaction.guild_id not in adapter.settings.discord_admin_guild_ids):
+        if (
+            interaction.type is discord.InteractionType.application_command
+            and (interaction.data or {}).get("name") == "kb"
+            and interaction.guild_id not in adapter.settings.discord.admin_guild_ids
+        ):
             await adapter.refuse(interaction)
             return False
         return True
@@ -90,7 +102,7 @@ class LinguadeskBot(discord.Client):
         super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none())
         self.linguadesk = DiscordAdapter(self, settings, engine, kb)
         self.tree = KbTree(self)
-        self.admin_guilds = [discord.Object(g) for g in settings.discord_admin_guild_ids]
+        self.admin_guilds = [discord.Object(g) for g in settings.discord.admin_guild_ids]
         if self.admin_guilds:  # (guilds=[] would add it globally)
             self.tree.add_command(self.linguadesk.kb_group(), guilds=self.admin_guilds)
 
@@ -105,8 +117,12 @@ class LinguadeskBot(discord.Client):
                 if guild is None:
                     log.warning("discord: could not clear the global commands (%s)", exc)
                 else:
-                    log.warning("discord: could not register /kb in server %s (%s); invite the "
-                                "bot there with the applications.commands scope", guild.id, exc)
+                    log.warning(
+                        "discord: could not register /kb in server %s (%s); invite the "
+                        "bot there with the applications.commands scope",
+                        guild.id,
+                        exc,
+                    )
 
     async def on_message(self, msg: discord.Message) -> None:
         await self.linguadesk.on_message(msg)
@@ -120,53 +136,74 @@ class LinguadeskBot(discord.Client):
 
 
 class DiscordAdapter:
-    def __init__(self, client: discord.Client, settings: Settings, engine: Engine,
-                 kb: KnowledgeBase):
+    def __init__(
+        self, client: discord.Client, settings: Settings, engine: Engine, kb: KnowledgeBase
+    ):
         self.client, self.settings, self.engine = client, settings, engine
-        self.commands = KbCommands(kb, engine.retriever,
-                                   allow_private_urls=settings.web_ingest_private_urls)
+        self.commands = KbCommands(
+            kb, engine.retriever, allow_private_urls=settings.web.ingest_private_urls
+        )
         # A resumed gateway session can replay messages: each is answered once.
         self.seen = SeenEvents(settings.redis, prefix="linguadesk:discord-message:")
         # Turns run here, not in the loop's default executor, which aiohttp needs for DNS.
-        self.turns = ThreadPoolExecutor(settings.chat_max_concurrent_turns,
-                                        thread_name_prefix="discord-turn")
-        self.chat = ChatTurns(engine, CHANNEL, interval_s=settings.discord_update_interval_s)
+        self.turns = ThreadPoolExecutor(
+            settings.chat.max_concurrent_turns, thread_name_prefix="discord-turn"
+        )
+        self.chat = ChatTurns(engine, CHANNEL, interval_s=settings.discord.update_interval_s)
 
     # --- which messages are for the bot ---------------------------------------------------
 
     async def on_message(self, msg: discord.Message) -> None:
         me = self.client.user
-        if msg.author.bot or me is None or msg.type not in (discord.MessageType.default,
-                                                            discord.MessageType.reply):
+        if (
+            msg.author.bot
+            or me is None
+            or msg.type not in (discord.MessageType.default, discord.MessageType.reply)
+        ):
             return
         channel = msg.channel
         if msg.guild is None:  # a DM
             return await self._turn(msg, channel, conversation_key(CHANNEL, "dm", channel.id))
         guild = msg.guild.id
         mentioned = me in msg.mentions or any(  # the bot, or the role Discord made for it
-            role.is_bot_managed() and role in msg.guild.me.roles for role in msg.role_mentions)
+            role.is_bot_managed() and role in msg.guild.me.roles for role in msg.role_mentions
+        )
         if isinstance(channel, discord.Thread):
             key = conversation_key(CHANNEL, guild, channel.id)
-            forum_post = channel.parent_id in self.settings.discord_forum_channels
-            if (mentioned or channel.owner_id == me.id or (forum_post and (
-                    msg.id == channel.id
-                    or await asyncio.to_thread(self.engine.desk.exists, key)))):
+            forum_post = channel.parent_id in self.settings.discord.forum_channels
+            if (
+                mentioned
+                or channel.owner_id == me.id
+                or (
+                    forum_post
+                    and (
+                        msg.id == channel.id
+                        or await asyncio.to_thread(self.engine.desk.exists, key)
+                    )
+                )
+            ):
                 return await self._turn(msg, channel, key)
             return
-        if channel.id in self.settings.discord_thread_channels:
+        if channel.id in self.settings.discord.thread_channels:
             if not await self._first_time(msg):
                 return
             name = _MENTION.sub("", msg.content).strip()[:THREAD_NAME_LIMIT] or "?"
             try:
                 thread = await msg.create_thread(name=name, auto_archive_duration=1440)
             except discord.HTTPException as exc:  # answer where the question is, then
-                log.warning("discord: cannot create a thread in %s (%s); give the bot Create "
-                            "Public Threads there", channel.id, exc)
+                log.warning(
+                    "discord: cannot create a thread in %s (%s); give the bot Create "
+                    "Public Threads there",
+                    channel.id,
+                    exc,
+                )
                 key = conversation_key(CHANNEL, guild, channel.id, msg.author.id)
-                return await self._turn(msg, channel, key, scope=str(msg.author.id),
-                                        reply_to=msg, checked=True)
-            return await self._turn(msg, thread, conversation_key(CHANNEL, guild, thread.id),
-                                    checked=True)
+                return await self._turn(
+                    msg, channel, key, scope=str(msg.author.id), reply_to=msg, checked=True
+                )
+            return await self._turn(
+                msg, thread, conversation_key(CHANNEL, guild, thread.id), checked=True
+            )
         if mentioned:  # in a shared channel: one conversation per person
             key = conversation_key(CHANNEL, guild, channel.id, msg.author.id)
             return await self._turn(msg, channel, key, scope=str(msg.author.id), reply_to=msg)
@@ -177,7 +214,7 @@ class DiscordAdapter:
     async def on_thread_create(self, thread: discord.Thread) -> None:
         # A new forum post: its starter message (same id as the thread) arrives as a message
         # too, which on_message answers; nothing to do here but to join so replies arrive.
-        if thread.parent_id in self.settings.discord_forum_channels and thread.me is None:
+        if thread.parent_id in self.settings.discord.forum_channels and thread.me is None:
             try:
                 await thread.join()
             except discord.HTTPException:
@@ -185,24 +222,34 @@ class DiscordAdapter:
 
     # --- one turn ----------------------------------------------------------------------------
 
-    async def _turn(self, msg: discord.Message, channel, key: str, *, scope: str = "",
-                    reply_to: discord.Message | None = None, checked: bool = False) -> None:
+    async def _turn(
+        self,
+        msg: discord.Message,
+        channel,
+        key: str,
+        *,
+        scope: str = "",
+        reply_to: discord.Message | None = None,
+        checked: bool = False,
+    ) -> None:
         if not checked and not await self._first_time(msg):
             return
         loop = asyncio.get_running_loop()
-        answer = ChannelAnswer(loop, channel, partial(self._finish, channel, scope=scope),
-                               reply_to=reply_to)
+        answer = ChannelAnswer(
+            loop, channel, partial(self._finish, channel, scope=scope), reply_to=reply_to
+        )
         text = _MENTION.sub(" ", msg.content).strip()
-        await loop.run_in_executor(self.turns, self.chat.answer, key, str(msg.author.id), text,
-                                   answer)
+        await loop.run_in_executor(
+            self.turns, self.chat.answer, key, str(msg.author.id), text, answer
+        )
 
-    async def _finish(self, channel, sent: discord.Message, reply: Reply, answer: str,
-                      scope: str) -> None:
+    async def _finish(
+        self, channel, sent: discord.Message, reply: Reply, answer: str, scope: str
+    ) -> None:
         """The first piece replaces the placeholder; the rest follow, the last one with the
         citations and buttons."""
         pieces = message_pieces(answer)
-        extras = {"embed": citations_embed(reply),
-                  "view": reply_buttons(reply, scope, ReplyButton)}
+        extras = {"embed": citations_embed(reply), "view": reply_buttons(reply, scope, ReplyButton)}
         extras = {name: value for name, value in extras.items() if value is not None}
         if len(pieces) == 1:
             await sent.edit(content=pieces[0], **extras)
@@ -226,10 +273,12 @@ class DiscordAdapter:
         if button.scope and button.scope != str(interaction.user.id):
             # In a shared channel the buttons are the asker's: nobody else rates their answer
             # or hands their conversation over. They are told in their own language.
-            language = (base_language(str(interaction.locale))
-                        or await asyncio.to_thread(self.engine.desk.language, key))
-            await interaction.response.send_message(message("buttons_not_yours", language),
-                                                    ephemeral=True)
+            language = base_language(str(interaction.locale)) or await asyncio.to_thread(
+                self.engine.desk.language, key
+            )
+            await interaction.response.send_message(
+                message("buttons_not_yours", language), ephemeral=True
+            )
             return
         if button.action in ("up", "down"):
             notice = await asyncio.to_thread(self.chat.rate, key, button.reply_id, button.action)
@@ -243,20 +292,26 @@ class DiscordAdapter:
         """Manage Server, or an admin role (by id: anybody who may edit roles can copy a name),
         in one of the admin servers."""
         user = interaction.user
-        if (interaction.guild_id not in self.settings.discord_admin_guild_ids
-                or not isinstance(user, discord.Member)):
+        if interaction.guild_id not in self.settings.discord.admin_guild_ids or not isinstance(
+            user, discord.Member
+        ):
             return False
-        roles = set(self.settings.discord_admin_role_ids)
+        roles = set(self.settings.discord.admin_role_ids)
         return user.guild_permissions.manage_guild or any(r.id in roles for r in user.roles)
 
     def kb_group(self) -> app_commands.Group:
         adapter = self
         # With admin roles configured, their members must see /kb too; without, Discord shows
         # it only to members who can manage the server.
-        permissions = (None if self.settings.discord_admin_role_ids
-                       else discord.Permissions(manage_guild=True))
-        group = app_commands.Group(name="kb", description=_text("kb_cmd_group"),
-                                   guild_only=True, default_permissions=permissions)
+        permissions = (
+            None if self.settings.discord.admin_role_ids else discord.Permissions(manage_guild=True)
+        )
+        group = app_commands.Group(
+            name="kb",
+            description=_text("kb_cmd_group"),
+            guild_only=True,
+            default_permissions=permissions,
+        )
 
         @group.command(name="status", description=_text("kb_cmd_status"))
         async def status(interaction: discord.Interaction):
@@ -264,16 +319,22 @@ class DiscordAdapter:
 
         @group.command(name="ingest", description=_text("kb_cmd_ingest"))
         @app_commands.describe(url=_text("kb_cmd_ingest_url"), file=_text("kb_cmd_ingest_file"))
-        async def ingest(interaction: discord.Interaction, url: str | None = None,
-                         file: discord.Attachment | None = None):
+        async def ingest(
+            interaction: discord.Interaction,
+            url: str | None = None,
+            file: discord.Attachment | None = None,
+        ):
             language = await adapter._admit(interaction)
             if language is None:
                 return
-            limit = adapter.settings.web_max_upload_bytes
+            limit = adapter.settings.web.max_upload_bytes
             if file is not None and file.size > limit:
-                return await adapter._send(interaction, message(
-                    "kb_file_too_large", language).format(name=file.filename,
-                                                         limit=max(1, limit // 2**20)))
+                return await adapter._send(
+                    interaction,
+                    message("kb_file_too_large", language).format(
+                        name=file.filename, limit=max(1, limit // 2**20)
+                    ),
+                )
             # Read only now: after the admin check, and after deferring (3 s to answer).
             data = await file.read() if file is not None else None
 
@@ -281,13 +342,15 @@ class DiscordAdapter:
                 if data is not None:
                     return adapter.commands.ingest_file(file.filename, data, language)
                 return adapter.commands.ingest_url(url or "", language)
+
             await adapter._run(interaction, language, run)
 
         @group.command(name="delete", description=_text("kb_cmd_delete"))
         @app_commands.describe(source=_text("kb_cmd_delete_source"))
         async def delete(interaction: discord.Interaction, source: str):
-            await adapter._kb(interaction,
-                              lambda language: adapter.commands.delete(source, language))
+            await adapter._kb(
+                interaction, lambda language: adapter.commands.delete(source, language)
+            )
 
         @group.command(name="search", description=_text("kb_cmd_search"))
         @app_commands.describe(text=_text("kb_cmd_search_text"))
@@ -313,11 +376,15 @@ class DiscordAdapter:
         return self._language(interaction)
 
     async def refuse(self, interaction: discord.Interaction) -> None:
-        if interaction.guild_id not in self.settings.discord_admin_guild_ids:
-            log.warning("discord: refused /kb from server %s (user %s): not one of "
-                        "discord_admin_guild_ids", interaction.guild_id, interaction.user.id)
+        if interaction.guild_id not in self.settings.discord.admin_guild_ids:
+            log.warning(
+                "discord: refused /kb from server %s (user %s): not one of discord_admin_guild_ids",
+                interaction.guild_id,
+                interaction.user.id,
+            )
         await interaction.response.send_message(
-            message("kb_admins_only", self._language(interaction)), ephemeral=True)
+            message("kb_admins_only", self._language(interaction)), ephemeral=True
+        )
 
     async def _run(self, interaction: discord.Interaction, language: str, run) -> None:
         try:

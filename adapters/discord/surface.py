@@ -19,8 +19,14 @@ Finish = Callable[[discord.Message, Reply, str], Awaitable[None]]
 class ChannelAnswer:
     """``finish(sent, reply, text)``: turns the placeholder ``sent`` into the whole answer."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, channel, finish: Finish, *,
-                 reply_to: discord.Message | None = None):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        channel,
+        finish: Finish,
+        *,
+        reply_to: discord.Message | None = None,
+    ):
         self.loop, self.channel, self.reply_to, self._finish = loop, channel, reply_to, finish
         self.sent: discord.Message | None = None
         self._preview: Future | None = None
@@ -39,7 +45,8 @@ class ChannelAnswer:
         if self._preview is not None and not self._preview.done():
             return
         self._preview = asyncio.run_coroutine_threadsafe(
-            self.sent.edit(content=streaming_preview(text)), self.loop)
+            self.sent.edit(content=streaming_preview(text)), self.loop
+        )
 
     def finish(self, reply: Reply, text: str) -> None:
         self._on_loop(self._complete(reply, text))

@@ -20,7 +20,7 @@ def message_pieces(text: str) -> list[str]:
 
 def streaming_preview(text: str) -> str:
     """What the message shows while the answer is written (its end once it is too long)."""
-    return text if len(text) <= MESSAGE_LIMIT else "…" + text[-(MESSAGE_LIMIT - 1):]
+    return text if len(text) <= MESSAGE_LIMIT else "…" + text[-(MESSAGE_LIMIT - 1) :]
 
 
 def citations_embed(reply: Reply) -> discord.Embed | None:
@@ -31,8 +31,9 @@ def citations_embed(reply: Reply) -> discord.Embed | None:
         title = discord.utils.escape_markdown(c.title)
         link = f"[{title}]({c.url})" if c.url.startswith(("http://", "https://")) else title
         lines.append(f"[{c.number}] {link}")
-    return discord.Embed(title=message("sources", reply.language),
-                         description="\n".join(lines)[:EMBED_LIMIT])
+    return discord.Embed(
+        title=message("sources", reply.language), description="\n".join(lines)[:EMBED_LIMIT]
+    )
 
 
 def custom_id(action: str, reply_id: str, scope: str) -> str:
@@ -50,9 +51,13 @@ def reply_buttons(reply: Reply, scope: str, item_class) -> discord.ui.View | Non
     view = discord.ui.View(timeout=None)
     plain, primary = discord.ButtonStyle.secondary, discord.ButtonStyle.primary
     for action, label, style in (
-            ("up", "👍 " + message("feedback_helpful", reply.language), plain),
-            ("down", "👎 " + message("feedback_not_helpful", reply.language), plain),
-            ("human", message("talk_to_human", reply.language),
-             primary if reply.offer_handoff else plain)):
+        ("up", "👍 " + message("feedback_helpful", reply.language), plain),
+        ("down", "👎 " + message("feedback_not_helpful", reply.language), plain),
+        (
+            "human",
+            message("talk_to_human", reply.language),
+            primary if reply.offer_handoff else plain,
+        ),
+    ):
         view.add_item(item_class(action, reply.id, scope, label=label, style=style))
     return view

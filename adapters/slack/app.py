@@ -40,44 +40,61 @@ _CACHE_S = 600.0
 
 
 def slack_client(settings: Settings) -> WebClient:
-    client = WebClient(token=settings.slack_bot_token.get_secret_value(),
-                       base_url=settings.slack_api_url)
+    client = WebClient(
+        token=settings.slack.bot_token.get_secret_value(), base_url=settings.slack.api_url
+    )
     # Slack answers 429 with Retry-After: the SDK waits that long and tries again.
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=4))
     return client
 
 
 class SlackAdapter:
-    def __init__(self, settings: Settings, engine: Engine, kb: KnowledgeBase, *,
-                 client: WebClient | None = None):
-        if settings.slack_bot_token is None:
-            raise ValueError("LINGUADESK_SLACK_BOT_TOKEN is not set: add the bot token (xoxb-…) "
-                             "of your Slack app; see docs/slack.md.")
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        kb: KnowledgeBase,
+        *,
+        client: WebClient | None = None,
+    ):
+        if settings.slack.bot_token is None:
+            raise ValueError(
+                "LINGUADESK_SLACK__BOT_TOKEN is not set: add the bot token (xoxb-…) "
+                "of your Slack app; see docs/slack.md."
+            )
         self.settings, self.engine = settings, engine
         self.client = client or slack_client(settings)
-        secret = settings.slack_signing_secret
-        self.app = App(client=self.client,  # Bolt takes the bot token from the client
-                       signing_secret=secret.get_secret_value() if secret else "",
-                       process_before_response=False)
+        secret = settings.slack.signing_secret
+        self.app = App(
+            client=self.client,  # Bolt takes the bot token from the client
+            signing_secret=secret.get_secret_value() if secret else "",
+            process_before_response=False,
+        )
         self.seen = SeenEvents(settings.redis, prefix="linguadesk:slack-event:")
-        self.commands = KbCommands(kb, engine.retriever,
-                                   allow_private_urls=settings.web_ingest_private_urls)
+        self.commands = KbCommands(
+            kb, engine.retriever, allow_private_urls=settings.web.ingest_private_urls
+        )
         self._locales: dict[str, tuple[float, str | None]] = {}
         self._group: tuple[float, set[str]] = (float("-inf"), set())
         self._lock = threading.Lock()
         # Answers run here, not in Bolt's listener pool: a long answer must not keep a slash
         # command or a button click from being acknowledged within Slack's 3 seconds.
-        self._turns = ThreadPoolExecutor(settings.chat_max_concurrent_turns,
-                                         thread_name_prefix="slack-turn")
-        self.chat = ChatTurns(engine, CHANNEL, interval_s=settings.slack_update_interval_s,
-                              budget=EditBudget(settings.slack_updates_per_minute))
+        self._turns = ThreadPoolExecutor(
+            settings.chat.max_concurrent_turns, thread_name_prefix="slack-turn"
+        )
+        self.chat = ChatTurns(
+            engine,
+            CHANNEL,
+            interval_s=settings.slack.update_interval_s,
+            budget=EditBudget(settings.slack.updates_per_minute),
+        )
 
         self.app.middleware(self._once)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
         self.app.action(FEEDBACK_ACTION)(self._on_feedback)
         self.app.action(HANDOFF_ACTION)(self._on_handoff)
-        self.app.command(settings.slack_command)(self._on_kb)
+        self.app.command(settings.slack.command)(self._on_kb)
 
     def close(self) -> None:
         self._turns.shutdown(wait=False, cancel_futures=True)
@@ -96,13 +113,23 @@ class SlackAdapter:
         if event.get("bot_id"):
             return  # another bot: answering it could start an endless exchange
         thread = event.get("thread_ts") or event["ts"]
-        self._answer_later(client, team=context.team_id or "", channel=event["channel"],
-                           thread=thread, user=event.get("user", ""), text=event.get("text", ""),
-                           in_thread=True, bot_user=context.bot_user_id)
+        self._answer_later(
+            client,
+            team=context.team_id or "",
+            channel=event["channel"],
+            thread=thread,
+            user=event.get("user", ""),
+            text=event.get("text", ""),
+            in_thread=True,
+            bot_user=context.bot_user_id,
+        )
 
     def _on_message(self, event: dict, context, client: WebClient):
-        if event.get("bot_id") or event.get("subtype") not in (None, "file_share",
-                                                                "thread_broadcast"):
+        if event.get("bot_id") or event.get("subtype") not in (
+            None,
+            "file_share",
+            "thread_broadcast",
+        ):
             return  # other bots, edits, deletions, joins
         text, user = event.get("text") or "", event.get("user", "")
         team, channel = context.team_id or "", event["channel"]
@@ -110,16 +137,31 @@ class SlackAdapter:
             if event.get("files") and _DM_INGEST.match(text):
                 return self._ingest_shared_files(client, event)
             thread = event.get("thread_ts")
-            self._answer_later(client, team=team, channel=channel, thread=thread or "dm",
-                               user=user, text=text, in_thread=bool(thread),
-                               bot_user=context.bot_user_id)
+            self._answer_later(
+                client,
+                team=team,
+                channel=channel,
+                thread=thread or "dm",
+                user=user,
+                text=text,
+                in_thread=bool(thread),
+                bot_user=context.bot_user_id,
+            )
             return
         thread = event.get("thread_ts")
         if not thread or (context.bot_user_id and f"<@{context.bot_user_id}>" in text):
             return  # top-level chatter, or a mention (answered as app_mention)
         if self.engine.desk.exists(conversation_key(CHANNEL, team, channel, thread)):
-            self._answer_later(client, team=team, channel=channel, thread=thread, user=user,
-                               text=text, in_thread=True, bot_user=context.bot_user_id)
+            self._answer_later(
+                client,
+                team=team,
+                channel=channel,
+                thread=thread,
+                user=user,
+                text=text,
+                in_thread=True,
+                bot_user=context.bot_user_id,
+            )
 
     def _answer_later(self, client: WebClient, **turn) -> None:
         def run() -> None:
@@ -127,10 +169,21 @@ class SlackAdapter:
                 self._answer(client, **turn)
             except Exception:
                 log.exception("slack: answering in %s failed", turn["channel"])
+
         self._turns.submit(run)
 
-    def _answer(self, client: WebClient, *, team: str, channel: str, thread: str, user: str,
-                text: str, in_thread: bool, bot_user: str | None) -> None:
+    def _answer(
+        self,
+        client: WebClient,
+        *,
+        team: str,
+        channel: str,
+        thread: str,
+        user: str,
+        text: str,
+        in_thread: bool,
+        bot_user: str | None,
+    ) -> None:
         key = conversation_key(CHANNEL, team, channel, thread)
         text = _MENTION.sub(" ", text).strip() if bot_user else text
         answer = _AnswerMessage(client, channel, thread if in_thread else None, key)
@@ -172,11 +225,13 @@ class SlackAdapter:
             return self._run_kb(client, request, language)
         except FileTooLarge as exc:
             return message("kb_file_too_large", language).format(
-                name=exc.name, limit=max(1, self.settings.web_max_upload_bytes // 2**20))
+                name=exc.name, limit=max(1, self.settings.web.max_upload_bytes // 2**20)
+            )
         except SlackApiError as exc:  # e.g. file_not_found: the bot cannot see that file
             log.warning("slack: /kb %s: %s", request.action, exc.response.get("error"))
             return message("kb_failed", language).format(
-                error=f"Slack: {exc.response.get('error', 'error')}")
+                error=f"Slack: {exc.response.get('error', 'error')}"
+            )
         except Exception as exc:
             log.exception("slack: /kb %s failed", request.action)
             return message("kb_failed", language).format(error=type(exc).__name__)
@@ -203,19 +258,27 @@ class SlackAdapter:
         if not self._is_admin(client, user):
             client.chat_postMessage(channel=channel, text=message("kb_admins_only", language))
             return
-        results = [self._kb_result(client, _SharedFile(shared["id"]), language)
-                   for shared in event["files"]]
-        client.chat_postMessage(channel=channel, thread_ts=event.get("thread_ts"),
-                                text="\n".join(results))
+        results = [
+            self._kb_result(client, _SharedFile(shared["id"]), language)
+            for shared in event["files"]
+        ]
+        client.chat_postMessage(
+            channel=channel, thread_ts=event.get("thread_ts"), text="\n".join(results)
+        )
 
     def _download_file(self, client: WebClient, file_id: str) -> tuple[str, bytes]:
         info = client.files_info(file=file_id)["file"]
         url = info.get("url_private_download") or info["url_private"]
-        limit = self.settings.web_max_upload_bytes
+        limit = self.settings.web.max_upload_bytes
         if info.get("size", 0) > limit:
             raise FileTooLarge(info.get("name") or file_id)
-        with httpx.stream("GET", url, timeout=30, follow_redirects=True,
-                          headers={"Authorization": f"Bearer {client.token}"}) as response:
+        with httpx.stream(
+            "GET",
+            url,
+            timeout=30,
+            follow_redirects=True,
+            headers={"Authorization": f"Bearer {client.token}"},
+        ) as response:
             response.raise_for_status()
             data = bytearray()
             for chunk in response.iter_bytes():
@@ -227,9 +290,9 @@ class SlackAdapter:
     # --- who is asking ----------------------------------------------------------------------
 
     def _is_admin(self, client: WebClient, user: str) -> bool:
-        if user in self.settings.slack_admin_user_ids:
+        if user in self.settings.slack.admin_user_ids:
             return True
-        group = self.settings.slack_admin_usergroup
+        group = self.settings.slack.admin_usergroup
         if not group:
             return False
         with self._lock:
@@ -238,8 +301,12 @@ class SlackAdapter:
             try:
                 members = set(client.usergroups_users_list(usergroup=group)["users"])
             except Exception as exc:  # no usergroups:read scope, unknown group: nobody
-                log.warning("slack: cannot read admin user group %s (%s); check the "
-                            "usergroups:read scope and slack_admin_usergroup", group, exc)
+                log.warning(
+                    "slack: cannot read admin user group %s (%s); check the "
+                    "usergroups:read scope and slack_admin_usergroup",
+                    group,
+                    exc,
+                )
                 members = set()
             with self._lock:
                 self._group = (time.monotonic(), members)
@@ -274,15 +341,20 @@ class _AnswerMessage:
         self.ts = ""
 
     def placeholder(self, text: str) -> None:
-        self.ts = self.client.chat_postMessage(channel=self.channel, thread_ts=self.thread,
-                                               text=text)["ts"]
+        self.ts = self.client.chat_postMessage(
+            channel=self.channel, thread_ts=self.thread, text=text
+        )["ts"]
 
     def preview(self, text: str) -> None:
         self.client.chat_update(channel=self.channel, ts=self.ts, text=escape(text))
 
     def finish(self, reply: Reply, text: str) -> None:
-        self.client.chat_update(channel=self.channel, ts=self.ts, text=escape(text),
-                                blocks=answer_blocks(reply, text, self.key))
+        self.client.chat_update(
+            channel=self.channel,
+            ts=self.ts,
+            text=escape(text),
+            blocks=answer_blocks(reply, text, self.key),
+        )
 
 
 class FileTooLarge(Exception):
@@ -304,8 +376,9 @@ def _tell(client: WebClient, body: dict, notice: Notice) -> None:
     if notice.public:
         client.chat_postMessage(channel=channel, thread_ts=thread, text=escape(notice.text))
     else:
-        client.chat_postEphemeral(channel=channel, user=body["user"]["id"], thread_ts=thread,
-                                  text=notice.text)
+        client.chat_postEphemeral(
+            channel=channel, user=body["user"]["id"], thread_ts=thread, text=notice.text
+        )
 
 
 def _thread_of(body: dict) -> str | None:

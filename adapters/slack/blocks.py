@@ -68,22 +68,53 @@ def answer_blocks(reply: Reply, text: str, conversation: str) -> list[dict]:
     sections = split_text(to_mrkdwn(text), SECTION_LIMIT)[:MAX_SECTIONS]
     blocks: list[dict] = [{"type": "section", "text": _mrkdwn(piece)} for piece in sections]
     if reply.citations:
-        links = [link(c.url, f"[{c.number}] {c.title}") if c.url.startswith(("http://",
-                 "https://")) else f"[{c.number}] {escape(c.title)}" for c in reply.citations]
-        blocks.append({"type": "context", "elements": [_mrkdwn(
-            f"*{escape(message('sources', reply.language))}:* " + " · ".join(links))]})
+        links = [
+            link(c.url, f"[{c.number}] {c.title}")
+            if c.url.startswith(("http://", "https://"))
+            else f"[{c.number}] {escape(c.title)}"
+            for c in reply.citations
+        ]
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    _mrkdwn(f"*{escape(message('sources', reply.language))}:* " + " · ".join(links))
+                ],
+            }
+        )
     if reply.status in ACTIONABLE:
         value = button_value(conversation, reply.id)
         buttons = [
-            {"type": "button", "action_id": "linguadesk_feedback_up", "value": value,
-             "text": {"type": "plain_text", "emoji": True,
-                      "text": "👍 " + message("feedback_helpful", reply.language)}},
-            {"type": "button", "action_id": "linguadesk_feedback_down", "value": value,
-             "text": {"type": "plain_text", "emoji": True,
-                      "text": "👎 " + message("feedback_not_helpful", reply.language)}},
-            {"type": "button", "action_id": HANDOFF_ACTION, "value": value,
-             "text": {"type": "plain_text", "emoji": True,
-                      "text": message("talk_to_human", reply.language)}},
+            {
+                "type": "button",
+                "action_id": "linguadesk_feedback_up",
+                "value": value,
+                "text": {
+                    "type": "plain_text",
+                    "emoji": True,
+                    "text": "👍 " + message("feedback_helpful", reply.language),
+                },
+            },
+            {
+                "type": "button",
+                "action_id": "linguadesk_feedback_down",
+                "value": value,
+                "text": {
+                    "type": "plain_text",
+                    "emoji": True,
+                    "text": "👎 " + message("feedback_not_helpful", reply.language),
+                },
+            },
+            {
+                "type": "button",
+                "action_id": HANDOFF_ACTION,
+                "value": value,
+                "text": {
+                    "type": "plain_text",
+                    "emoji": True,
+                    "text": message("talk_to_human", reply.language),
+                },
+            },
         ]
         if reply.offer_handoff:
             buttons[2]["style"] = "primary"

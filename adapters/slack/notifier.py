@@ -27,26 +27,45 @@ class SlackNotifier:
     def send(self, event: HandoffEvent) -> None:
         from slack_sdk.errors import SlackApiError
 
-        header = (f":raising_hand: Handoff requested — conversation "
-                  f"`{escape(event.conversation)}`, customer writes "
-                  f"{language_name(event.language)}")
+        header = (
+            f":raising_hand: Handoff requested — conversation "
+            f"`{escape(event.conversation)}`, customer writes "
+            f"{language_name(event.language)}"
+        )
         # The customer's words (and the summary made of them) go in rich text, which Slack
         # shows literally: no mrkdwn, so a message cannot fake a bold "Bot:" line either.
         said = [("Summary", event.summary)] + [
             ("Customer" if t["role"] == "human" else "Bot", t["text_en"] or t["text"])
-            for t in event.transcript]
+            for t in event.transcript
+        ]
         elements = []
         for label, text in said:
-            elements.append({"type": "rich_text_section", "elements": [
-                {"type": "text", "text": f"{label}:", "style": {"bold": True}}]})
-            elements.append({"type": "rich_text_quote", "elements": [
-                {"type": "text", "text": clipped(text) or "—"}]})
-        blocks = [{"type": "section", "text": _verbatim(header)},
-                  {"type": "rich_text", "elements": elements}]
+            elements.append(
+                {
+                    "type": "rich_text_section",
+                    "elements": [{"type": "text", "text": f"{label}:", "style": {"bold": True}}],
+                }
+            )
+            elements.append(
+                {
+                    "type": "rich_text_quote",
+                    "elements": [{"type": "text", "text": clipped(text) or "—"}],
+                }
+            )
+        blocks = [
+            {"type": "section", "text": _verbatim(header)},
+            {"type": "rich_text", "elements": elements},
+        ]
         try:
-            self.client.chat_postMessage(channel=self.channel, text=header, blocks=blocks,
-                                         parse="none", link_names=False, unfurl_links=False,
-                                         unfurl_media=False)
+            self.client.chat_postMessage(
+                channel=self.channel,
+                text=header,
+                blocks=blocks,
+                parse="none",
+                link_names=False,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
         except SlackApiError as exc:
             raise HandoffDeliveryError(f"Slack: {exc.response.get('error', 'error')}") from exc
         except Exception as exc:  # connection problems surface as URLError/OSError

@@ -49,8 +49,9 @@ class RunningSlack:
         self.adapter.close()
 
 
-def start_slack(settings: Settings, engine, kb, web_app: FastAPI | None, *,
-                client=None) -> RunningSlack:
+def start_slack(
+    settings: Settings, engine, kb, web_app: FastAPI | None, *, client=None
+) -> RunningSlack:
     from urllib.error import URLError
 
     from slack_bolt.error import BoltError
@@ -58,24 +59,31 @@ def start_slack(settings: Settings, engine, kb, web_app: FastAPI | None, *,
     try:  # Bolt checks the token with auth.test right away
         adapter = SlackAdapter(settings, engine, kb, client=client)
     except BoltError as exc:
-        raise PlatformError(f"Slack refused the bot token ({exc}). Copy the Bot User OAuth "
-                            "Token (xoxb-…) again from the app's Install App page into "
-                            "LINGUADESK_SLACK_BOT_TOKEN.") from None
+        raise PlatformError(
+            f"Slack refused the bot token ({exc}). Copy the Bot User OAuth "
+            "Token (xoxb-…) again from the app's Install App page into "
+            "LINGUADESK_SLACK__BOT_TOKEN."
+        ) from None
     except (URLError, OSError) as exc:
-        raise PlatformError(f"Cannot reach Slack at {settings.slack_api_url} ({exc}). Check "
-                            "the network, proxy or slack_api_url, then start again.") from None
-    if settings.slack_app_token is not None:
-        handler = SocketModeHandler(adapter.app, settings.slack_app_token.get_secret_value())
+        raise PlatformError(
+            f"Cannot reach Slack at {settings.slack.api_url} ({exc}). Check "
+            "the network, proxy or slack_api_url, then start again."
+        ) from None
+    if settings.slack.app_token is not None:
+        handler = SocketModeHandler(adapter.app, settings.slack.app_token.get_secret_value())
         handler.connect()
         log.info("slack: connected in Socket Mode")
         return RunningSlack(adapter, handler)
-    if settings.slack_signing_secret is None:
-        raise PlatformError("Slack needs LINGUADESK_SLACK_APP_TOKEN (xapp-…, Socket Mode) or "
-                         "LINGUADESK_SLACK_SIGNING_SECRET (Events API at /slack/events); "
-                         "see docs/slack.md.")
+    if settings.slack.signing_secret is None:
+        raise PlatformError(
+            "Slack needs LINGUADESK_SLACK__APP_TOKEN (xapp-…, Socket Mode) or "
+            "LINGUADESK_SLACK__SIGNING_SECRET (Events API at /slack/events); "
+            "see docs/slack.md."
+        )
     if web_app is None:
-        raise PlatformError("The Events API mode needs the web server: start it with "
-                            "`linguadesk serve`.")
+        raise PlatformError(
+            "The Events API mode needs the web server: start it with `linguadesk serve`."
+        )
     mount_events_endpoint(web_app, adapter.app)
     log.info("slack: receiving events at %s", EVENTS_PATH)
     return RunningSlack(adapter, None)

@@ -24,47 +24,72 @@ from .deps import WebState
 from .errors import HANDLERS, LocalizedTooLarge
 from .gates import KeyGate, admin_gate, is_admin_path, is_ops_path, ops_gate
 from .headers import SecurityHeaders
-from .protection import (ConversationTokens, RateLimits, TurnSlots, admin_key_of,
-                         check_trusted_proxies, session_secret)
+from .protection import (
+    ConversationTokens,
+    RateLimits,
+    TurnSlots,
+    admin_key_of,
+    check_trusted_proxies,
+    session_secret,
+)
 from .widget import widget_script
 
 if TYPE_CHECKING:  # importing it loads the vector store
     from knowledge.admin import KnowledgeBase
 
 
-def create_app(settings: Settings, engine: Engine, knowledge_base: KnowledgeBase, *,
-               site: Path | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, engine: Engine, knowledge_base: KnowledgeBase, *, site: Path | None = None
+) -> FastAPI:
     """``knowledge_base``: a :class:`knowledge.admin.KnowledgeBase` on the engine's store;
     ``site``: a folder served at ``/`` (the demo shop), behind every router included, even
     those included after this returns (Slack's events endpoint)."""
-    ops_pages = settings.web_public_ops
-    app = WebApp(title="Linguadesk", version="1", max_body_size=settings.web_max_body_bytes,
-                 description="Customer conversations (used by the widget), knowledge-base "
-                 "admin (API key), health and metrics.", docs_url=None, redoc_url=None,
-                 openapi_url=None if ops_pages == "off" else "/openapi.json",
-                 exception_handlers=HANDLERS)
+    ops_pages = settings.web.public_ops
+    app = WebApp(
+        title="Linguadesk",
+        version="1",
+        max_body_size=settings.web.max_body_bytes,
+        description="Customer conversations (used by the widget), knowledge-base "
+        "admin (API key), health and metrics.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None if ops_pages == "off" else "/openapi.json",
+        exception_handlers=HANDLERS,
+    )
     tokens = ConversationTokens(session_secret(settings))
     limits = RateLimits(settings)
-    slots = TurnSlots(settings.web_max_concurrent_turns, settings.web_queue_timeout_s)
-    allowed = [o.rstrip("/") for o in settings.web_allowed_origins]
+    slots = TurnSlots(settings.web.max_concurrent_turns, settings.web.queue_timeout_s)
+    allowed = [o.rstrip("/") for o in settings.web.allowed_origins]
     admin_key = admin_key_of(settings)
     check_trusted_proxies(settings)
     widget_script()  # a script that lost its strings' marker stops the start, not a request
-    app.state.web = WebState(settings=settings, engine=engine, kb=knowledge_base,
-                             tokens=tokens, limits=limits, slots=slots,
-                             allowed_origins=allowed, admin_key=admin_key)
+    app.state.web = WebState(
+        settings=settings,
+        engine=engine,
+        kb=knowledge_base,
+        tokens=tokens,
+        limits=limits,
+        slots=slots,
+        allowed_origins=allowed,
+        admin_key=admin_key,
+    )
 
     app.add_middleware(GZipMiddleware, minimum_size=1024)
-    app.add_middleware(CORSMiddleware, allow_origins=allowed, allow_methods=["GET", "POST"],
-                       allow_headers=["Authorization", "Content-Type", "Accept"],
-                       expose_headers=["Retry-After"], max_age=600)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=allowed,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "Accept"],
+        expose_headers=["Retry-After"],
+        max_age=600,
+    )
     app.add_middleware(KeyGate, applies=is_admin_path, check=admin_gate)
     if ops_pages == "admin":
         app.add_middleware(KeyGate, applies=is_ops_path, check=ops_gate)
 
     app.include_router(customer.router)
     app.include_router(admin.router)
-    app.include_router(admin.uploads, max_body_size=settings.web_max_upload_bytes)
+    app.include_router(admin.uploads, max_body_size=settings.web.max_upload_bytes)
     app.include_router(ops.router)
     if ops_pages != "off":
         app.include_router(ops.pages)

@@ -11,8 +11,14 @@ from fastapi import Depends, Request
 from bot.engine import Engine
 from linguadesk.settings import Settings
 
-from .protection import (ApiError, ConversationTokens, RateLimits, TurnSlots, client_address,
-                         origin_allowed)
+from .protection import (
+    ApiError,
+    ConversationTokens,
+    RateLimits,
+    TurnSlots,
+    client_address,
+    origin_allowed,
+)
 
 if TYPE_CHECKING:  # importing it loads the vector store
     from knowledge.admin import KnowledgeBase
@@ -41,13 +47,18 @@ State = Annotated[WebState, Depends(web_state)]
 
 def client_ip(request: Request) -> str:
     """The address rate limits count this request by."""
-    return client_address(request.client.host if request.client else None,
-                          request.app.state.web.settings.web_ipv6_prefix)
+    return client_address(
+        request.client.host if request.client else None,
+        request.app.state.web.settings.web.ipv6_prefix,
+    )
 
 
 async def from_allowed_page(request: Request, web: State) -> None:
     if not origin_allowed(request, web.allowed_origins):
-        raise ApiError(403, "origin_not_allowed", f"Pages on {request.headers['origin']} "
-                       "may not use this support API. Add the origin to "
-                       "LINGUADESK_WEB_ALLOWED_ORIGINS on the server.")
-
+        raise ApiError(
+            403,
+            "origin_not_allowed",
+            f"Pages on {request.headers['origin']} "
+            "may not use this support API. Add the origin to "
+            "LINGUADESK_WEB__ALLOWED_ORIGINS on the server.",
+        )

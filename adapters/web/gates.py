@@ -46,24 +46,35 @@ def admin_gate(request: Request) -> None:
 def ops_gate(request: Request) -> None:
     """/docs, /openapi.json and /metrics with web_public_ops = "admin": the admin key as a
     bearer token (Prometheus) or as the password of HTTP Basic (a browser opening /docs)."""
+
     def check(web: WebState) -> None:
         if not web.admin_key:
-            raise ApiError(403, "admin_api_disabled", "These pages need the admin key "
-                           "(web_public_ops = \"admin\"), and none is set: set "
-                           "LINGUADESK_ADMIN_API_KEY, or web_public_ops to public or off.")
+            raise ApiError(
+                403,
+                "admin_api_disabled",
+                "These pages need the admin key "
+                '(web_public_ops = "admin"), and none is set: set '
+                "LINGUADESK_WEB__ADMIN_API_KEY, or web_public_ops to public or off.",
+            )
         if not key_matches(given_key(request, basic=True), web.admin_key):
-            raise ApiError(401, "bad_api_key", "These pages need the admin key: send it as "
-                           "'Authorization: Bearer <key>', or as the password when the "
-                           "browser asks.", headers={
-                               "WWW-Authenticate": 'Basic realm="Linguadesk operations"'})
+            raise ApiError(
+                401,
+                "bad_api_key",
+                "These pages need the admin key: send it as "
+                "'Authorization: Bearer <key>', or as the password when the "
+                "browser asks.",
+                headers={"WWW-Authenticate": 'Basic realm="Linguadesk operations"'},
+            )
+
     guessing_limited(request, check)
 
 
 class KeyGate:
     """Runs ``check`` on the requests whose path ``applies``; its ApiError is the answer."""
 
-    def __init__(self, app: ASGIApp, applies: Callable[[str], bool],
-                 check: Callable[[Request], None]) -> None:
+    def __init__(
+        self, app: ASGIApp, applies: Callable[[str], bool], check: Callable[[Request], None]
+    ) -> None:
         self.app, self.applies, self.check = app, applies, check
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -72,7 +83,8 @@ class KeyGate:
             try:
                 await run_in_threadpool(self.check, request)
             except ApiError as exc:
-                response = error_response(exc.status, exc.code, exc.detail, "en",
-                                          exc.message_key, exc.headers)
+                response = error_response(
+                    exc.status, exc.code, exc.detail, "en", exc.message_key, exc.headers
+                )
                 return await response(scope, receive, send)
         await self.app(scope, receive, send)

@@ -13,17 +13,27 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _COMMON = {"X-Content-Type-Options": "nosniff"}
 
-API = {**_COMMON, "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-       "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+API = {
+    **_COMMON,
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 # Loaded by <script src> from the allowed shops' pages, so it must be readable cross-origin.
-WIDGET = {**_COMMON, "Cross-Origin-Resource-Policy": "cross-origin",
-          "Referrer-Policy": "strict-origin-when-cross-origin"}
+WIDGET = {
+    **_COMMON,
+    "Cross-Origin-Resource-Policy": "cross-origin",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
 # The widget styles itself with a <style> in its shadow root, hence 'unsafe-inline' for styles.
-SITE = {**_COMMON, "X-Frame-Options": "SAMEORIGIN",
-        "Referrer-Policy": "strict-origin-when-cross-origin",
-        "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
-        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"}
+SITE = {
+    **_COMMON,
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'",
+}
 
 _API_PATHS = ("/v1/", "/healthz", "/metrics", "/openapi.json", "/slack/")
 
@@ -35,14 +45,23 @@ def docs_page(openapi_url: str, title: str) -> HTMLResponse:
     html = page.body.decode()
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
-        for script in re.findall(r"<script>(.*?)</script>", html, re.DOTALL))
+        for script in re.findall(r"<script>(.*?)</script>", html, re.DOTALL)
+    )
     cdn = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"  # what FastAPI's page loads
-    policy = (f"default-src 'none'; script-src {cdn} {hashes}; style-src {cdn} 'unsafe-inline'; "
-              f"img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
-              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-    return HTMLResponse(html, headers={**_COMMON, "X-Frame-Options": "DENY",
-                                       "Referrer-Policy": "no-referrer",
-                                       "Content-Security-Policy": policy})
+    policy = (
+        f"default-src 'none'; script-src {cdn} {hashes}; style-src {cdn} 'unsafe-inline'; "
+        f"img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return HTMLResponse(
+        html,
+        headers={
+            **_COMMON,
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "no-referrer",
+            "Content-Security-Policy": policy,
+        },
+    )
 
 
 def headers_for(path: str) -> dict[str, str]:
@@ -67,9 +86,17 @@ class SecurityHeaders:
         async def send_with_headers(event: Message) -> None:
             if event["type"] == "http.response.start":
                 present = {name.lower() for name, _ in event.get("headers", [])}
-                event = {**event, "headers": [*event.get("headers", []), *(
-                    (name.lower().encode(), value.encode()) for name, value in extra.items()
-                    if name.lower().encode() not in present)]}
+                event = {
+                    **event,
+                    "headers": [
+                        *event.get("headers", []),
+                        *(
+                            (name.lower().encode(), value.encode())
+                            for name, value in extra.items()
+                            if name.lower().encode() not in present
+                        ),
+                    ],
+                }
             await send(event)
 
         await self.app(scope, receive, send_with_headers)

@@ -24,15 +24,23 @@ async def healthz(web: State) -> dict | JSONResponse:
         entries = await run_in_threadpool(web.kb.store.count)
     except Exception as exc:
         ERRORS.labels("store_unavailable").inc()
-        return JSONResponse({"status": "unavailable", "detail": f"The FAQ store does not "
-                             f"answer ({type(exc).__name__})."}, status_code=503)
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "detail": f"The FAQ store does not answer ({type(exc).__name__}).",
+            },
+            status_code=503,
+        )
     return {"status": "ok", "entries": entries}
 
 
 @router.get("/widget.js", tags=["widget"], include_in_schema=False)
 async def widget() -> Response:
-    return Response(widget_script(), media_type="text/javascript; charset=utf-8",
-                    headers={"Cache-Control": "public, max-age=300"})
+    return Response(
+        widget_script(),
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
 
 
 @pages.get("/metrics", tags=["operations"])

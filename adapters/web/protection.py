@@ -28,8 +28,16 @@ class ApiError(Exception):
     """An error answered as JSON: ``code`` for programs, ``message_key`` (a catalog key,
     localized for the customer) or ``detail`` (English, for developers)."""
 
-    def __init__(self, status: int, code: str, detail: str, *, message_key: str | None = None,
-                 language: str | None = None, headers: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        message_key: str | None = None,
+        language: str | None = None,
+        headers: dict | None = None,
+    ):
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
         self.message_key, self.language, self.headers = message_key, language, headers
@@ -37,11 +45,12 @@ class ApiError(Exception):
 
 # --- conversation tokens ------------------------------------------------------------------
 
+
 def session_secret(settings: Settings) -> bytes:
     """The configured secret, or one generated once into the data dir (0600). Workers starting
     together agree on one file: it is written whole under another name, then linked in."""
-    if settings.web_session_secret:
-        secret = settings.web_session_secret.get_secret_value().encode()
+    if settings.web.session_secret:
+        secret = settings.web.session_secret.get_secret_value().encode()
     else:
         path = Path(settings.data_dir) / "web-session-secret"
         if not path.exists():
@@ -58,9 +67,11 @@ def session_secret(settings: Settings) -> bytes:
                 draft.unlink()
         secret = path.read_text().strip().encode()
     if len(secret) < 32:
-        raise ConfigError("LINGUADESK_WEB_SESSION_SECRET (or data_dir/web-session-secret) must "
-                          "be at least 32 characters; generate one with `openssl rand -base64 "
-                          "32`.")
+        raise ConfigError(
+            "LINGUADESK_WEB__SESSION_SECRET (or data_dir/web-session-secret) must "
+            "be at least 32 characters; generate one with `openssl rand -base64 "
+            "32`."
+        )
     return secret
 
 
@@ -82,10 +93,12 @@ class ConversationTokens:
     def check(self, conversation_id: str, authorization: str | None) -> bool:
         scheme, _, token = (authorization or "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(
-            token.strip().encode(), self.token(conversation_id).encode())
+            token.strip().encode(), self.token(conversation_id).encode()
+        )
 
 
 # --- origins ------------------------------------------------------------------------------
+
 
 def own_origin(request: Request) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', '')}"
@@ -102,8 +115,10 @@ def origin_allowed(request: Request, allowed: list[str]) -> bool:
 def from_browser_page(request: Request) -> bool:
     """Browsers mark script requests with Origin and/or Sec-Fetch-Mode; a page's JavaScript
     cannot remove them."""
-    return "origin" in request.headers or request.headers.get(
-        "sec-fetch-mode", "navigate") != "navigate"
+    return (
+        "origin" in request.headers
+        or request.headers.get("sec-fetch-mode", "navigate") != "navigate"
+    )
 
 
 MIN_ADMIN_KEY_CHARS = 32
@@ -111,11 +126,13 @@ MIN_ADMIN_KEY_CHARS = 32
 
 def admin_key_of(settings: Settings) -> str | None:
     """The configured admin key, refused at start when it is short enough to guess."""
-    key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    key = settings.web.admin_api_key.get_secret_value() if settings.web.admin_api_key else None
     if key is not None and len(key) < MIN_ADMIN_KEY_CHARS:
-        raise ConfigError(f"LINGUADESK_ADMIN_API_KEY has {len(key)} characters; it must have "
-                          f"at least {MIN_ADMIN_KEY_CHARS}. Generate one with `openssl rand "
-                          "-base64 32`, or unset it to turn the admin API off.")
+        raise ConfigError(
+            f"LINGUADESK_WEB__ADMIN_API_KEY has {len(key)} characters; it must have "
+            f"at least {MIN_ADMIN_KEY_CHARS}. Generate one with `openssl rand "
+            "-base64 32`, or unset it to turn the admin API off."
+        )
     return key or None
 
 
@@ -140,41 +157,61 @@ def key_matches(given: str, key: str) -> bool:
 
 def check_admin_key(request: Request, key: str | None) -> None:
     if not key:
-        raise ApiError(403, "admin_api_disabled", "The admin API is off. Set "
-                       "LINGUADESK_ADMIN_API_KEY on the server to turn it on.")
+        raise ApiError(
+            403,
+            "admin_api_disabled",
+            "The admin API is off. Set LINGUADESK_WEB__ADMIN_API_KEY on the server to turn it on.",
+        )
     if from_browser_page(request):
-        raise ApiError(403, "admin_key_from_browser", "The admin API does not accept requests "
-                       "from web pages, so the key can never be used from the widget. Call it "
-                       "from a server, a script or the CLI.")
+        raise ApiError(
+            403,
+            "admin_key_from_browser",
+            "The admin API does not accept requests "
+            "from web pages, so the key can never be used from the widget. Call it "
+            "from a server, a script or the CLI.",
+        )
     if not key_matches(given_key(request), key):
-        raise ApiError(401, "bad_api_key", "Missing or wrong admin API key. Send it as "
-                       "'Authorization: Bearer <key>' (LINGUADESK_ADMIN_API_KEY).")
+        raise ApiError(
+            401,
+            "bad_api_key",
+            "Missing or wrong admin API key. Send it as "
+            "'Authorization: Bearer <key>' (LINGUADESK_WEB__ADMIN_API_KEY).",
+        )
 
 
 def check_trusted_proxies(settings: Settings) -> None:
     """Trusting every sender's X-Forwarded-For lets any client choose its address (a load
     balancer appends to the header, it does not replace it), and with it its rate limits."""
-    for entry in settings.web_trusted_proxies:
+    for entry in settings.web.trusted_proxies:
         if entry.strip() == "*":
-            raise ConfigError("LINGUADESK_WEB_TRUSTED_PROXIES must list the proxies' own "
-                              "addresses or networks (e.g. '[\"10.0.0.5\", \"172.28.0.0/24\"]'), "
-                              "not \"*\": with \"*\" any client can pick the address its rate "
-                              "limits count by.")
+            raise ConfigError(
+                "LINGUADESK_WEB__TRUSTED_PROXIES must list the proxies' own "
+                'addresses or networks (e.g. \'["10.0.0.5", "172.28.0.0/24"]\'), '
+                'not "*": with "*" any client can pick the address its rate '
+                "limits count by."
+            )
         try:
             network = ipaddress.ip_network(entry.strip(), strict=False)
         except ValueError:
             if not entry.startswith("unix:"):
-                raise ConfigError(f"LINGUADESK_WEB_TRUSTED_PROXIES: {entry!r} is not an IP "
-                                  "address or network; list the proxies' addresses.") from None
+                raise ConfigError(
+                    f"LINGUADESK_WEB__TRUSTED_PROXIES: {entry!r} is not an IP "
+                    "address or network; list the proxies' addresses."
+                ) from None
             continue
         # A private network may hold the proxies; a wide public one (or 0.0.0.0/0 in pieces)
         # is the same as "*".
-        widest = (24 if network.version == 4 else 64) if network.is_global else (
-            8 if network.version == 4 else 32)
+        widest = (
+            (24 if network.version == 4 else 64)
+            if network.is_global
+            else (8 if network.version == 4 else 32)
+        )
         if network.prefixlen < widest:
-            raise ConfigError(f"LINGUADESK_WEB_TRUSTED_PROXIES: {entry!r} is too wide to be "
-                              "the proxies' own addresses (at most /24 or /64 of public "
-                              "addresses, /8 or /32 of private ones); list the proxies.")
+            raise ConfigError(
+                f"LINGUADESK_WEB__TRUSTED_PROXIES: {entry!r} is too wide to be "
+                "the proxies' own addresses (at most /24 or /64 of public "
+                "addresses, /8 or /32 of private ones); list the proxies."
+            )
 
 
 def client_address(host: str | None, ipv6_prefix: int) -> str:
@@ -195,6 +232,7 @@ def client_address(host: str | None, ipv6_prefix: int) -> str:
 
 # --- rate limits --------------------------------------------------------------------------
 
+
 @dataclass
 class Limit:
     scope: str  # ip | session | new_conversation
@@ -211,17 +249,22 @@ class RateLimits:
         url = settings.redis_url.get_secret_value() if settings.redis_url else "memory://"
         self._shared = MovingWindowRateLimiter(storage_from_string(url))
         self._local = MovingWindowRateLimiter(MemoryStorage())
-        named = {"ip": settings.web_rate_limit_ip, "session": settings.web_rate_limit_session,
-                 "new_conversation": settings.web_rate_limit_new_conversations,
-                 "admin_failure": "10/minute",  # wrong admin keys per address
-                 "worker_turns": settings.web_rate_limit_worker_turns}
+        named = {
+            "ip": settings.web.rate_limit_ip,
+            "session": settings.web.rate_limit_session,
+            "new_conversation": settings.web.rate_limit_new_conversations,
+            "admin_failure": "10/minute",  # wrong admin keys per address
+            "worker_turns": settings.web.rate_limit_worker_turns,
+        }
         self.limits = {}
         for scope, text in named.items():
             try:
                 self.limits[scope] = parse(text)
             except ValueError as exc:
-                raise ConfigError(f"The rate limit {text!r} for {scope} is not valid ({exc}). "
-                                 "Write limits like '60/minute' or '5/second'.") from exc
+                raise ConfigError(
+                    f"The rate limit {text!r} for {scope} is not valid ({exc}). "
+                    "Write limits like '60/minute' or '5/second'."
+                ) from exc
 
     def _limiter(self, scope: str) -> MovingWindowRateLimiter:
         return self._local if scope in self.PER_WORKER else self._shared
@@ -242,9 +285,14 @@ class RateLimits:
         retry_after = max(1, int(reset - time.time()) + 1)
         RATE_LIMITED.labels(scope).inc()
         key_name = "busy" if scope in self.PER_WORKER else "slow_down"
-        raise ApiError(429, "rate_limited", f"Too many requests ({scope} limit {rule}); retry "
-                       f"after {retry_after} s.", message_key=key_name, language=language,
-                       headers={"Retry-After": str(retry_after)})
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"Too many requests ({scope} limit {rule}); retry after {retry_after} s.",
+            message_key=key_name,
+            language=language,
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 class TurnSlots:
@@ -259,9 +307,14 @@ class TurnSlots:
             await asyncio.wait_for(self._semaphore.acquire(), self.wait_s)
         except TimeoutError:
             RATE_LIMITED.labels("busy").inc()
-            raise ApiError(429, "busy", f"All answer slots stayed busy for {self.wait_s:.0f} s; "
-                           "retry in a minute.", message_key="busy", language=language,
-                           headers={"Retry-After": "60"}) from None
+            raise ApiError(
+                429,
+                "busy",
+                f"All answer slots stayed busy for {self.wait_s:.0f} s; retry in a minute.",
+                message_key="busy",
+                language=language,
+                headers={"Retry-After": "60"},
+            ) from None
 
     def release(self) -> None:
         self._semaphore.release()

@@ -23,12 +23,24 @@ log = logging.getLogger(__name__)
 
 def reply_out(reply: Reply) -> schemas.ReplyOut:
     return schemas.ReplyOut(
-        reply_id=reply.id, text=reply.text, language=reply.language, status=reply.status,
-        confidence=round(reply.confidence, 4), grounded=reply.grounded,
+        reply_id=reply.id,
+        text=reply.text,
+        language=reply.language,
+        status=reply.status,
+        confidence=round(reply.confidence, 4),
+        grounded=reply.grounded,
         offer_handoff=reply.offer_handoff,
-        citations=[schemas.CitationOut(number=c.number, title=c.title, url=c.url,
-                                       source=public_source(c.source), score=round(c.score, 4))
-                   for c in reply.citations])
+        citations=[
+            schemas.CitationOut(
+                number=c.number,
+                title=c.title,
+                url=c.url,
+                source=public_source(c.source),
+                score=round(c.score, 4),
+            )
+            for c in reply.citations
+        ],
+    )
 
 
 def public_source(source: str) -> str:
@@ -84,20 +96,30 @@ async def events(reply: Reply, done: Callable[[], None]) -> AsyncIterator[str]:
                 pass
 
     loop.run_in_executor(None, generate)
-    yield format_sse_event(event="start", data_str=json.dumps(
-        {"reply_id": reply.id, "language": reply.language}))
+    yield format_sse_event(
+        event="start", data_str=json.dumps({"reply_id": reply.id, "language": reply.language})
+    )
     while True:
         kind, token = await queue.get()
         if kind == "token":
             if not token:
                 continue
-            yield format_sse_event(event="token", data_str=json.dumps({"text": token},
-                                                                      ensure_ascii=False))
+            yield format_sse_event(
+                event="token", data_str=json.dumps({"text": token}, ensure_ascii=False)
+            )
         elif kind == "done":
             yield format_sse_event(event="done", data_str=reply_out(reply).model_dump_json())
             return
         else:
-            yield format_sse_event(event="error", data_str=json.dumps({
-                "error": "stream_failed", "message": message("widget_error", reply.language),
-                "detail": "The answer could not be finished; ask again."}, ensure_ascii=False))
+            yield format_sse_event(
+                event="error",
+                data_str=json.dumps(
+                    {
+                        "error": "stream_failed",
+                        "message": message("widget_error", reply.language),
+                        "detail": "The answer could not be finished; ask again.",
+                    },
+                    ensure_ascii=False,
+                ),
+            )
             return

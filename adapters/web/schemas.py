@@ -10,23 +10,29 @@ from bot.reply import Status
 
 
 class NewConversation(BaseModel):
-    locale: str | None = Field(None, description="The customer's locale, e.g. 'pt-PT' (the "
-                               "browser's language); the greeting and fixed texts use it.",
-                               max_length=35)
+    locale: str | None = Field(
+        None,
+        description="The customer's locale, e.g. 'pt-PT' (the "
+        "browser's language); the greeting and fixed texts use it.",
+        max_length=35,
+    )
 
 
 class ConversationCreated(BaseModel):
     id: str = Field(description="Names the conversation; not a secret.")
-    token: str = Field(description="Send as 'Authorization: Bearer <token>' on every request "
-                       "about this conversation.")
+    token: str = Field(
+        description="Send as 'Authorization: Bearer <token>' on every request "
+        "about this conversation."
+    )
     language: str
     greeting: str
 
 
 class MessageIn(BaseModel):
     text: str = Field(description="What the customer wrote.")
-    locale: str | None = Field(None, max_length=35, description="e.g. 'es-MX': prices and "
-                               "dates in the answer use it.")
+    locale: str | None = Field(
+        None, max_length=35, description="e.g. 'es-MX': prices and dates in the answer use it."
+    )
 
 
 class CitationOut(BaseModel):
@@ -41,8 +47,10 @@ class ReplyOut(BaseModel):
     reply_id: str = Field(description="Refer to this reply in feedback.")
     text: str
     language: str
-    status: Status = Field(description="What kind of reply this is: handoff and handed_off "
-                           "mean a person of the support team takes over.")
+    status: Status = Field(
+        description="What kind of reply this is: handoff and handed_off "
+        "mean a person of the support team takes over."
+    )
     confidence: float
     grounded: bool
     citations: list[CitationOut]
@@ -66,8 +74,9 @@ class HandoffIn(BaseModel):
 
 
 class MessageOut(BaseModel):
-    role: str = Field(description="human (the customer) | ai (the bot) | agent (a person of "
-                      "the support team)")
+    role: str = Field(
+        description="human (the customer) | ai (the bot) | agent (a person of the support team)"
+    )
     text: str
     language: str
     at: float
@@ -106,5 +115,8 @@ class UrlIngestIn(BaseModel):
 
 
 class AgentMessageIn(BaseModel):
-    text: str = Field(min_length=1, max_length=8000, description="What the person writes to "
-                      "the customer; the widget shows it within seconds.")
+    text: str = Field(
+        min_length=1,
+        max_length=8000,
+        description="What the person writes to the customer; the widget shows it within seconds.",
+    )

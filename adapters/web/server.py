@@ -22,13 +22,15 @@ def build_web_app(settings: Settings, site: Path | None = None, progress=None):
 
     store = build_store(settings, progress)
     engine = build_engine(settings, store=store)
-    kb = KnowledgeBase(store, IngestLimits.from_settings(settings),
-                       url_proxy=settings.ingest_url_proxy)
+    kb = KnowledgeBase(
+        store, IngestLimits.from_settings(settings), url_proxy=settings.ingest.url_proxy
+    )
     return create_app(settings, engine, kb, site=site), engine, kb
 
 
 def warm_up(engine) -> threading.Thread:
     """Starts the language model in the background, so the first customer doesn't wait."""
+
     def start() -> None:
         try:
             _ = engine.llm
@@ -46,9 +48,16 @@ def serve(app, engine, settings: Settings, *, host: str, port: int, chat=()) -> 
     try:
         # log_config=None: uvicorn's records go through the one configured handler (text or
         # JSON, secrets redacted).
-        uvicorn.run(app, host=host, port=port, proxy_headers=True, log_config=None,
-                    forwarded_allow_ips=settings.web_trusted_proxies,
-                    log_level=settings.log_level.lower(), timeout_graceful_shutdown=10)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            proxy_headers=True,
+            log_config=None,
+            forwarded_allow_ips=settings.web.trusted_proxies,
+            log_level=settings.log.level.lower(),
+            timeout_graceful_shutdown=10,
+        )
     finally:
         for adapter in chat:
             adapter.stop()

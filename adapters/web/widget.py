@@ -13,16 +13,35 @@ from bot.messages import SUPPORTED_LANGUAGES, message
 SOURCE = Path(__file__).parent / "static" / "widget.js"
 PLACEHOLDER = "/*LINGUADESK_STRINGS*/{}"
 # Catalog keys the widget shows (the widget_* ones plus shared texts).
-WIDGET_KEYS = ("widget_title", "widget_open", "widget_close", "widget_placeholder",
-               "widget_send", "widget_thinking", "widget_error", "widget_you",
-               "widget_assistant", "widget_agent", "widget_conversation", "greeting", "sources",
-               "talk_to_human", "new_conversation", "feedback_helpful", "feedback_not_helpful",
-               "feedback_thanks", "conversation_restarted", "message_too_long")
+WIDGET_KEYS = (
+    "widget_title",
+    "widget_open",
+    "widget_close",
+    "widget_placeholder",
+    "widget_send",
+    "widget_thinking",
+    "widget_error",
+    "widget_you",
+    "widget_assistant",
+    "widget_agent",
+    "widget_conversation",
+    "greeting",
+    "sources",
+    "talk_to_human",
+    "new_conversation",
+    "feedback_helpful",
+    "feedback_not_helpful",
+    "feedback_thanks",
+    "conversation_restarted",
+    "message_too_long",
+)
 
 
 def widget_strings() -> dict[str, dict[str, str]]:
-    return {lang: {key.removeprefix("widget_"): message(key, lang) for key in WIDGET_KEYS}
-            for lang in SUPPORTED_LANGUAGES}
+    return {
+        lang: {key.removeprefix("widget_"): message(key, lang) for key in WIDGET_KEYS}
+        for lang in SUPPORTED_LANGUAGES
+    }
 
 
 @cache
