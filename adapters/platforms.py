@@ -3,6 +3,8 @@ token is configured."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from linguadesk.settings import Settings
 
 
@@ -12,7 +14,7 @@ class PlatformError(Exception):
 
 def start_chat_adapters(settings: Settings, engine, kb, web_app) -> list:
     """Each started adapter has ``stop()``. If one cannot start, those already started stop."""
-    started = []
+    started: list[Any] = []  # RunningSlack / RunningDiscord, imported only when configured
     try:
         if _set(settings.slack.bot_token):
             from adapters.slack.runner import start_slack

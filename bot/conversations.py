@@ -58,7 +58,7 @@ class ConversationState:
     offered_handoff: bool = False  # the last reply offered a person; "yes" accepts
 
 
-def conversation_key(channel: str, *parts: str) -> str:
+def conversation_key(channel: str, *parts: object) -> str:
     """``conversation_key("slack", team, channel, thread_ts)``: colons inside parts are escaped."""
     return ":".join([channel, *(str(p).replace("%", "%25").replace(":", "%3A") for p in parts)])
 

@@ -67,7 +67,7 @@ def scratch_settings(
     )
 
 
-def first_gold_rank(ids: list[str], gold: frozenset[str]) -> int:
+def first_gold_rank(ids: list[str | None], gold: frozenset[str]) -> int:
     for i, entry_id in enumerate(ids[:DEPTH]):
         if entry_id in gold:
             return i
@@ -182,7 +182,7 @@ def evaluate(
                 (baseline if name == "baseline" else hybrid)[language].latency_ms.append(elapsed)
             progress("latency", n + 1, len(sampled))
 
-        report = {
+        report: dict[str, Any] = {
             "benchmark": evalset.name,
             "attribution": evalset.attribution,
             "entries": len(evalset.entries),

@@ -335,6 +335,12 @@ class Settings(BaseSettings):
         )
 
 
+def _section_type(section: str) -> type[BaseModel]:
+    annotation = Settings.model_fields[section].annotation
+    assert isinstance(annotation, type) and issubclass(annotation, BaseModel), section
+    return annotation
+
+
 def _legacy_names() -> dict[str, tuple[str, str]]:
     """Old flat name -> (section, field): the section's name (or its old prefix) joined to
     the field's, plus the few that were named otherwise."""
@@ -353,8 +359,8 @@ def _legacy_names() -> dict[str, tuple[str, str]]:
     names = {
         f"{prefix}_{field}": (section, field)
         for section, prefix in prefixes.items()
-        for field in Settings.model_fields[section].annotation.model_fields
-    }  # type: ignore[union-attr]
+        for field in _section_type(section).model_fields
+    }
     names |= {f"retrieval_{f}": ("retrieval", f) for f in ("candidates", "k", "language")}
     names |= {f: ("retrieval", f) for f in ("use_encoder", "lexical_search", "reranker_model")}
     names |= {f: ("answers", f) for f in ("min_confidence", "off_topic_below", "clarify_margin")}

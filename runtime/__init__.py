@@ -5,7 +5,7 @@ load in seconds, and ``linguadesk --help`` imports this module."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,8 +134,12 @@ def build_rewriter(settings: Settings) -> QueryRewriter:
     return QueryRewriter(llm)
 
 
-def build_handoff(settings: Settings, llm_factory: Callable[[], BaseChatModel]) -> HandoffService:
-    from adapters.slack.notifier import SlackNotifier
+def build_handoff(
+    settings: Settings,
+    llm_factory: Callable[[], BaseChatModel],
+    extra_notifiers: Sequence[Notifier] = (),
+) -> HandoffService:
+    """The webhook from the settings, plus the notifiers adapters bring (a Slack channel)."""
     from bot.handoff import HandoffService, WebhookNotifier
     from linguadesk.settings import ConfigError
 
@@ -150,14 +154,7 @@ def build_handoff(settings: Settings, llm_factory: Callable[[], BaseChatModel]) 
                 "every handoff's signature with it (docs/security.md)."
             )
         notifiers.append(WebhookNotifier(settings.handoff.webhook_url, secret.get_secret_value()))
-    if settings.handoff.slack_channel and settings.slack.bot_token:
-        notifiers.append(
-            SlackNotifier(
-                settings.slack.bot_token.get_secret_value(),
-                settings.handoff.slack_channel,
-                base_url=settings.slack.api_url,
-            )
-        )
+    notifiers.extend(extra_notifiers)
     storage = settings.redis or "memory://"
     try:
         return HandoffService(
@@ -181,7 +178,10 @@ def build_engine(
     store: FaqStore | None = None,
     progress: Progress | None = None,
     conversations: ConversationStore | None = None,
+    notifiers: Sequence[Notifier] = (),
 ) -> Engine:
+    """``notifiers``: told about handoffs besides the configured webhook
+    (``adapters.slack.notifier.slack_handoff_notifiers``)."""
     from bot.conversations import open_conversation_store
     from bot.engine import Engine
     from bot.llm import CircuitBreaker, make_chat_model, server_kind
@@ -203,7 +203,7 @@ def build_engine(
             "translate": settings.presets.translate,
         },
         server=server_kind(settings),
-        handoff=build_handoff(settings, llm),
+        handoff=build_handoff(settings, llm, notifiers),
         default_language=settings.default_language,
         history_token_budget=settings.conversations.history_token_budget,
         rewrite_follow_ups=settings.conversations.rewrite_follow_ups,

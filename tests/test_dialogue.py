@@ -40,19 +40,22 @@ def handoff_receivers():
 def handoff_engine(loaded_kb, settings, handoff_receivers):
     from pydantic import SecretStr
 
+    from adapters.slack.notifier import slack_handoff_notifiers
     from runtime import build_engine
 
     webhook, slack = handoff_receivers
     configured = settings.updated(
         {
             "handoff.webhook_url": f"{webhook.url}/hooks/handoff",
-            "handoff_webhook_secret": SecretStr(WEBHOOK_SECRET),
-            "handoff_slack_channel": "C0SUPPORT",
-            "slack_bot_token": SecretStr("xoxb-test-token"),
-            "slack_api_url": f"{slack.url}/api/",
+            "handoff.webhook_secret": SecretStr(WEBHOOK_SECRET),
+            "handoff.slack_channel": "C0SUPPORT",
+            "slack.bot_token": SecretStr("xoxb-test-token"),
+            "slack.api_url": f"{slack.url}/api/",
         }
     )
-    return build_engine(configured, store=loaded_kb.store)
+    return build_engine(
+        configured, store=loaded_kb.store, notifiers=slack_handoff_notifiers(configured)
+    )
 
 
 def _scripted(*answers: str) -> GenericFakeChatModel:

@@ -33,9 +33,8 @@ def test_sections_come_from_nested_env_and_toml_tables(monkeypatch, tmp_path):
 
 
 def test_old_flat_names_still_work_and_warn_with_the_new_name(monkeypatch, tmp_path):
-    with pytest.warns(
-        FutureWarning, match=r"LINGUADESK_WEB_ALLOWED_ORIGINS.*LINGUADESK_WEB__ALLOWED_ORIGINS"
-    ):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FutureWarning)
         s = _settings(
             monkeypatch,
             tmp_path,
@@ -46,6 +45,12 @@ def test_old_flat_names_still_work_and_warn_with_the_new_name(monkeypatch, tmp_p
             },
             'min_confidence = 0.7\nhandoff_rate_limit_ip = "5/hour"\n[preset_rewrite]\nmax_tokens = 32\n',
         )
+    said = [str(w.message) for w in caught if issubclass(w.category, FutureWarning)]
+    assert any(
+        "LINGUADESK_WEB_ALLOWED_ORIGINS is deprecated; use LINGUADESK_WEB__ALLOWED_ORIGINS" in m
+        for m in said
+    ), said
+    assert any("min_confidence is deprecated; use answers.min_confidence" in m for m in said)
     assert s.web.allowed_origins == ["https://shop.example.com"]
     assert s.presets.answer.temperature == 0.2 and s.llm.url == "http://a/v1"
     assert s.answers.min_confidence == 0.7 and s.handoff.rate_limit_ip == "5/hour"

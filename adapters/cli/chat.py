@@ -22,7 +22,11 @@ if TYPE_CHECKING:
 
 def _engine() -> Engine:
     with ModelProgress() as report:
-        return build_engine(get_settings(), progress=report)
+        # slack_sdk and the catalogs (babel): not for --help.
+        from adapters.slack.notifier import slack_handoff_notifiers
+
+        settings = get_settings()
+        return build_engine(settings, progress=report, notifiers=slack_handoff_notifiers(settings))
 
 
 def _print_reply(reply: Reply, conversation: str = "") -> None:

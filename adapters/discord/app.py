@@ -60,7 +60,8 @@ class ReplyButton(discord.ui.DynamicItem[discord.ui.Button], template=CUSTOM_ID)
         return cls(match["action"], match["reply"], match["scope"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await interaction.client.linguadesk.on_button(interaction, self)
+        adapter = interaction.client.linguadesk  # type: ignore[attr-defined]  # LinguadeskBot's
+        await adapter.on_button(interaction, self)
 
 
 class CatalogTranslator(app_commands.Translator):
@@ -83,10 +84,11 @@ class KbTree(app_commands.CommandTree):
         # Before the command is looked up, so that a /kb Discord still shows elsewhere (a global
         # one from an older version, or a server since removed from the settings) is refused
         # too, not just left unanswered.
-        adapter = self.client.linguadesk
+        adapter = self.client.linguadesk  # type: ignore[attr-defined]  # set by LinguadeskBot
         if (
             interaction.type is discord.InteractionType.application_command
-            and (interaction.data or {}).get("name") == "kb"
+            and interaction.data is not None
+            and interaction.data.get("name") == "kb"
             and interaction.guild_id not in adapter.settings.discord.admin_guild_ids
         ):
             await adapter.refuse(interaction)
@@ -252,7 +254,7 @@ class DiscordAdapter:
         extras = {"embed": citations_embed(reply), "view": reply_buttons(reply, scope, ReplyButton)}
         extras = {name: value for name, value in extras.items() if value is not None}
         if len(pieces) == 1:
-            await sent.edit(content=pieces[0], **extras)
+            await sent.edit(content=pieces[0], **extras)  # type: ignore[arg-type]  # embed, view
             return
         await sent.edit(content=pieces[0])
         for piece in pieces[1:-1]:
@@ -339,7 +341,7 @@ class DiscordAdapter:
             data = await file.read() if file is not None else None
 
             def run(language: str) -> str:
-                if data is not None:
+                if data is not None and file is not None:
                     return adapter.commands.ingest_file(file.filename, data, language)
                 return adapter.commands.ingest_url(url or "", language)
 

@@ -8,7 +8,7 @@ import os
 import threading
 
 from adapters.platforms import PlatformError
-from linguadesk.settings import Settings
+from linguadesk.settings import ConfigError, Settings
 
 from .app import LinguadeskBot
 
@@ -75,6 +75,11 @@ def _check_settings(settings: Settings) -> None:
 
 def start_discord(settings: Settings, engine, kb) -> RunningDiscord:
     _check_settings(settings)
+    if settings.discord.bot_token is None:
+        raise ConfigError(
+            "LINGUADESK_DISCORD__BOT_TOKEN is not set: the Discord adapter needs "
+            "your bot's token (docs/discord.md)."
+        )
     running = RunningDiscord(
         LinguadeskBot(settings, engine, kb), settings.discord.bot_token.get_secret_value()
     )

@@ -44,6 +44,8 @@ class ChannelAnswer:
         # Never wait on the loop from here; skip a preview while the last is still going.
         if self._preview is not None and not self._preview.done():
             return
+        if self.sent is None:  # the placeholder never went out: nothing to edit
+            return
         self._preview = asyncio.run_coroutine_threadsafe(
             self.sent.edit(content=streaming_preview(text)), self.loop
         )
@@ -54,6 +56,8 @@ class ChannelAnswer:
     async def _complete(self, reply: Reply, text: str) -> None:
         if self._preview is not None:  # the last preview must not land after the answer
             await asyncio.gather(asyncio.wrap_future(self._preview), return_exceptions=True)
+        if self.sent is None:
+            raise RuntimeError("the answer's placeholder message was never sent")
         await self._finish(self.sent, reply, text)
 
     def _on_loop(self, coro: Coroutine):

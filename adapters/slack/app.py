@@ -25,7 +25,7 @@ from bot.engine import Engine, Reply
 from bot.messages import message
 from common.language import base_language
 from knowledge.admin import KnowledgeBase
-from linguadesk.settings import Settings
+from linguadesk.settings import ConfigError, Settings
 
 from .blocks import FEEDBACK_ACTION, HANDOFF_ACTION, answer_blocks, escape, read_button_value
 
@@ -40,6 +40,11 @@ _CACHE_S = 600.0
 
 
 def slack_client(settings: Settings) -> WebClient:
+    if settings.slack.bot_token is None:
+        raise ConfigError(
+            "LINGUADESK_SLACK__BOT_TOKEN is not set: the Slack adapter needs the "
+            "bot token (xoxb-…) of your Slack app (docs/slack.md)."
+        )
     client = WebClient(
         token=settings.slack.bot_token.get_secret_value(), base_url=settings.slack.api_url
     )
@@ -194,7 +199,10 @@ class SlackAdapter:
     def _on_feedback(self, ack, body: dict, action: dict, client: WebClient):
         ack()
         key, reply_id = read_button_value(action["value"])
-        rating = FEEDBACK_ACTION.match(action["action_id"]).group(1)
+        matched = FEEDBACK_ACTION.match(action["action_id"])
+        if matched is None:  # Bolt routed it here by this same pattern
+            return
+        rating = matched.group(1)
         _tell(client, body, self.chat.rate(key, reply_id, rating))
 
     def _on_handoff(self, ack, body: dict, action: dict, client: WebClient):

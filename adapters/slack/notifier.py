@@ -3,8 +3,11 @@ wired in by the composition root when a handoff channel and a bot token are conf
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.handoff import HandoffDeliveryError, HandoffEvent, clipped
 from common.language import language_name
+from linguadesk.settings import Settings
 
 from .blocks import escape
 
@@ -38,7 +41,7 @@ class SlackNotifier:
             ("Customer" if t["role"] == "human" else "Bot", t["text_en"] or t["text"])
             for t in event.transcript
         ]
-        elements = []
+        elements: list[dict[str, Any]] = []
         for label, text in said:
             elements.append(
                 {
@@ -52,7 +55,7 @@ class SlackNotifier:
                     "elements": [{"type": "text", "text": clipped(text) or "—"}],
                 }
             )
-        blocks = [
+        blocks: list[dict[str, Any]] = [
             {"type": "section", "text": _verbatim(header)},
             {"type": "rich_text", "elements": elements},
         ]
@@ -70,3 +73,16 @@ class SlackNotifier:
             raise HandoffDeliveryError(f"Slack: {exc.response.get('error', 'error')}") from exc
         except Exception as exc:  # connection problems surface as URLError/OSError
             raise HandoffDeliveryError(f"Slack: {type(exc).__name__}") from exc
+
+
+def slack_handoff_notifiers(settings: Settings) -> list[SlackNotifier]:
+    """The handoff channel's notifier, when a channel and a bot token are configured."""
+    if not (settings.handoff.slack_channel and settings.slack.bot_token):
+        return []
+    return [
+        SlackNotifier(
+            settings.slack.bot_token.get_secret_value(),
+            settings.handoff.slack_channel,
+            base_url=settings.slack.api_url,
+        )
+    ]

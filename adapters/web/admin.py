@@ -3,7 +3,7 @@ base, as `linguadesk kb` manages it, and the handed-off widget conversations."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
@@ -18,8 +18,11 @@ from .protection import ApiError
 if TYPE_CHECKING:  # importing it loads the vector store
     from knowledge.admin import IngestReport
 
-ERRORS = {401: {"model": schemas.ErrorOut}, 403: {"model": schemas.ErrorOut}}
-NOT_FOUND = {404: {"model": schemas.ErrorOut}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": schemas.ErrorOut},
+    403: {"model": schemas.ErrorOut},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": schemas.ErrorOut}}
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=ERRORS)
 # Included with the upload size limit of the settings (web_max_upload_bytes).

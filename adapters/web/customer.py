@@ -5,7 +5,7 @@ is the core's."""
 from __future__ import annotations
 
 import functools
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
@@ -21,13 +21,13 @@ from .errors import request_language
 from .protection import ApiError
 from .replies import events, release_after, reply_out
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"model": schemas.ErrorOut},
     401: {"model": schemas.ErrorOut},
     404: {"model": schemas.ErrorOut},
     413: {"model": schemas.ErrorOut},
 }
-STREAMED = {
+STREAMED: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {
             "text/event-stream": {

@@ -3,7 +3,7 @@ what a developer should do, for the API's own errors, invalid requests and HTTP 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
@@ -84,7 +84,7 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> JSONRespo
     return error_response(exc.status_code, "http_error", detail, request_language(request))
 
 
-HANDLERS: dict[int | type[Exception], Callable[[Request, Any], Awaitable[Response]]] = {
+HANDLERS: dict[int | type[Exception], Callable[[Request, Any], Coroutine[Any, Any, Response]]] = {
     ApiError: api_error,
     RequestValidationError: invalid,
     StarletteHTTPException: http_error,

@@ -42,7 +42,7 @@ def docs_page(openapi_url: str, title: str) -> HTMLResponse:
     """Swagger UI (from its CDN, as FastAPI serves it) with a policy that allows its one inline
     script by hash and nothing else inline."""
     page = get_swagger_ui_html(openapi_url=openapi_url, title=title)
-    html = page.body.decode()
+    html = bytes(page.body).decode()
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
         for script in re.findall(r"<script>(.*?)</script>", html, re.DOTALL)

@@ -67,7 +67,7 @@ def release_after(reply: Reply, release: Callable[[], None]) -> None:
     future.add_done_callback(done)
 
 
-async def events(reply: Reply, done: Callable[[], None]) -> AsyncIterator[str]:
+async def events(reply: Reply, done: Callable[[], None]) -> AsyncIterator[bytes]:
     """start → token… → done (or error). The reply is generated in a worker thread that runs
     to the end even if the customer leaves mid-answer, so the turn is still recorded for the
     follow-up; ``done`` (freeing the turn's slot) is called when generation ends."""

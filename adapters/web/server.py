@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def build_web_app(settings: Settings, site: Path | None = None, progress=None):
+    from adapters.slack.notifier import slack_handoff_notifiers
     from knowledge.admin import KnowledgeBase
     from knowledge.limits import IngestLimits
     from runtime import build_engine, build_store
@@ -21,7 +22,7 @@ def build_web_app(settings: Settings, site: Path | None = None, progress=None):
     from .app import create_app
 
     store = build_store(settings, progress)
-    engine = build_engine(settings, store=store)
+    engine = build_engine(settings, store=store, notifiers=slack_handoff_notifiers(settings))
     kb = KnowledgeBase(
         store, IngestLimits.from_settings(settings), url_proxy=settings.ingest.url_proxy
     )
