@@ -6,7 +6,7 @@ from linguadesk.settings import Settings
 def test_toml_file_and_env_vars(tmp_path, monkeypatch):
     config = tmp_path / "linguadesk.toml"
     config.write_text(
-        'llm_url = "http://gpu-box:8000/v1"\nretrieval_k = 7\nchroma_collection = "shop"\n'
+        '[llm]\nurl = "http://gpu-box:8000/v1"\n[retrieval]\nk = 7\n[chroma]\ncollection = "shop"\n'
     )
     monkeypatch.setenv("LINGUADESK_CONFIG", str(config))
     monkeypatch.setenv("LINGUADESK_RETRIEVAL__K", "9")

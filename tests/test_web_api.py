@@ -380,7 +380,7 @@ def test_admin_api_refuses_private_urls_and_unauthenticated_uploads(web):
             "/v1/admin/sources/url", headers=key, json={"url": f"{url}/widget.js"}
         ).json()
         assert not private["ok"] and "private address" in private["errors"][0]
-        assert "WEB_INGEST_PRIVATE_URLS" in private["errors"][0]
+        assert "WEB__INGEST_PRIVATE_URLS" in private["errors"][0]
         # No key: refused before the upload is read, and guessing is rate-limited.
         statuses = [
             client.post(
