@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from linguadesk.settings import Settings
+    from linguadesk.settings import IngestSettings
 
 
 @dataclass(frozen=True)
@@ -20,13 +20,13 @@ class IngestLimits:
     max_concurrent_parses: int = 2  # child processes parsing files from outside at once
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> IngestLimits:
+    def from_settings(cls, ingest: IngestSettings) -> IngestLimits:
         return cls(
-            parse_timeout_s=settings.ingest.parse_timeout_s,
-            parse_memory_mb=settings.ingest.parse_memory_mb,
-            max_text_chars=int(settings.ingest.max_text_mb * 1024 * 1024),
-            max_pdf_pages=settings.ingest.max_pdf_pages,
-            url_timeout_s=settings.ingest.url_timeout_s,
-            max_concurrent_urls=settings.ingest.max_concurrent_urls,
-            max_concurrent_parses=settings.ingest.max_concurrent_parses,
+            parse_timeout_s=ingest.parse_timeout_s,
+            parse_memory_mb=ingest.parse_memory_mb,
+            max_text_chars=int(ingest.max_text_mb * 1024 * 1024),
+            max_pdf_pages=ingest.max_pdf_pages,
+            url_timeout_s=ingest.url_timeout_s,
+            max_concurrent_urls=ingest.max_concurrent_urls,
+            max_concurrent_parses=ingest.max_concurrent_parses,
         )

@@ -105,7 +105,7 @@ def build_knowledge_base(settings: Settings, progress: Progress | None = None) -
 
     return KnowledgeBase(
         build_store(settings, progress),
-        IngestLimits.from_settings(settings),
+        IngestLimits.from_settings(settings.ingest),
         url_proxy=settings.ingest.url_proxy,
     )
 

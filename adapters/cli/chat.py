@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from bot.conversations import conversation_key
 from bot.reply import Reply, Status, Turn
 from linguadesk.settings import get_settings
 from runtime import build_engine
 
 from .console import ModelProgress, err, guarded, out
+
+CHANNEL = "cli"
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -83,7 +86,9 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print the reply as JSON.")] = False,
 ) -> None:
     """Answer one question, streamed, with citations."""
-    reply = _engine().answer(Turn(question, conversation_id=f"cli:{uuid.uuid4()}", channel="cli"))
+    reply = _engine().answer(
+        Turn(question, conversation_id=conversation_key(CHANNEL, uuid.uuid4().hex), channel=CHANNEL)
+    )
     if as_json:
         out.print_json(_reply_json(reply))
     else:
@@ -103,7 +108,7 @@ def chat(
     engine = _engine()
     with err.status("Starting the language model…"):
         _ = engine.llm
-    conversation = conversation or f"cli:{uuid.uuid4()}"
+    conversation = conversation or conversation_key(CHANNEL, uuid.uuid4().hex)
     out.print(
         "[bold]Linguadesk[/] — ask in any language. /new starts a new conversation, "
         "/human asks for a person, /quit leaves."
@@ -119,7 +124,7 @@ def chat(
         if command in ("/quit", "/exit"):
             return
         if command == "/new":
-            conversation = f"cli:{uuid.uuid4()}"
+            conversation = conversation_key(CHANNEL, uuid.uuid4().hex)
             out.print(f"[dim]New conversation {escape(conversation)}.[/]")
             continue
         if not command:
@@ -127,8 +132,8 @@ def chat(
         out.print("[bold green]bot>[/] ", end="")
         if command == "/human":
             reply = engine.start_handoff(
-                Turn("", conversation_id=conversation, channel="cli"), reason="customer_asked"
+                Turn("", conversation_id=conversation, channel=CHANNEL), reason="customer_asked"
             )
         else:
-            reply = engine.answer(Turn(text, conversation_id=conversation, channel="cli"))
+            reply = engine.answer(Turn(text, conversation_id=conversation, channel=CHANNEL))
         _print_reply(reply, conversation)

@@ -24,7 +24,7 @@ def build_web_app(settings: Settings, site: Path | None = None, progress=None):
     store = build_store(settings, progress)
     engine = build_engine(settings, store=store, notifiers=slack_handoff_notifiers(settings))
     kb = KnowledgeBase(
-        store, IngestLimits.from_settings(settings), url_proxy=settings.ingest.url_proxy
+        store, IngestLimits.from_settings(settings.ingest), url_proxy=settings.ingest.url_proxy
     )
     return create_app(settings, engine, kb, site=site), engine, kb
 
