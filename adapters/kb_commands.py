@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from bot.messages import message
 from knowledge.admin import IngestReport, KnowledgeBase
@@ -36,7 +37,13 @@ def parse(text: str) -> KbRequest:
 
 
 class KbCommands:
-    def __init__(self, kb: KnowledgeBase, retriever, *, allow_private_urls: bool = False):
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        retriever: Any,  # the engine's FaqRetriever: Engine types it as a HitSource (no invoke)
+        *,
+        allow_private_urls: bool = False,
+    ):
         """``retriever``: the engine's (what ``search`` shows is what answers would use)."""
         self.kb, self.retriever = kb, retriever
         self.allow_private_urls = allow_private_urls

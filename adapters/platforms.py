@@ -3,16 +3,25 @@ token is configured."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from linguadesk.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from pydantic import SecretStr
+
+    from bot.engine import Engine
+    from knowledge.admin import KnowledgeBase
 
 
 class PlatformError(Exception):
     """A chat platform cannot start; the message says why and what to change."""
 
 
-def start_chat_adapters(settings: Settings, engine, kb, web_app) -> list:
+def start_chat_adapters(
+    settings: Settings, engine: Engine, kb: KnowledgeBase, web_app: FastAPI | None
+) -> list:
     """Each started adapter has ``stop()``. If one cannot start, those already started stop."""
     started: list[Any] = []  # RunningSlack / RunningDiscord, imported only when configured
     try:
@@ -31,6 +40,6 @@ def start_chat_adapters(settings: Settings, engine, kb, web_app) -> list:
     return started
 
 
-def _set(secret) -> bool:
+def _set(secret: SecretStr | None) -> bool:
     """A token counts only when it has a value (an empty variable switches a platform off)."""
     return secret is not None and bool(secret.get_secret_value().strip())

@@ -24,8 +24,9 @@ import shutil
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +38,11 @@ from evaluation.benchmarks import covid_faq_en, default_root
 from evaluation.conversation import EvaluationError, eval_engine, select_questions
 from evaluation.paths import LANGUAGE_SET, SHOP_ANSWER_SET, SHOP_FAQ, repository_path
 from linguadesk.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+    from bot.reply import Citation
+    from retrieval.vector_store import FaqStore
 
 Progress = Callable[[str, int, int], None]
 NOT_ANSWERED = (Status.NO_ANSWER, Status.OFF_TOPIC)
@@ -75,7 +81,7 @@ def load_answer_set(path: Path) -> list[dict]:
     return questions
 
 
-def _entry_texts(store, citations) -> list[tuple[str, str]]:
+def _entry_texts(store: FaqStore, citations: Iterable[Citation]) -> list[tuple[str, str]]:
     """(text, language) of each cited entry, all its chunks, as stored."""
     found = []
     for c in citations:
@@ -164,8 +170,8 @@ def judge(
 
 
 def run(
-    engine,
-    store,
+    engine: Engine,
+    store: FaqStore,
     questions: list[dict],
     *,
     label: str = "",
@@ -191,7 +197,8 @@ def run(
         verdict = judge(q, reply.text, reply.status, cited, _entry_texts(store, reply.citations))
         over_refusal = False
         if q["kind"] == "faq" and reply.status == Status.NO_ANSWER:
-            docs = engine.retriever.invoke(reply.query or q["text"])
+            # A FaqRetriever (a LangChain retriever); Engine types it as a bare HitSource.
+            docs = engine.retriever.invoke(reply.query or q["text"])  # type: ignore[attr-defined]
             over_refusal = any(
                 d.metadata.get("title") in q["expected_entries"]
                 and d.metadata.get("score", 0.0) >= min_confidence
@@ -265,8 +272,8 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def evaluate(
-    engine,
-    store,
+    engine: Engine,
+    store: FaqStore,
     questions: list[dict],
     *,
     compare: bool = False,

@@ -7,6 +7,7 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 BENCHMARKS = ("xquad_r", "banking77", "arbanking77", "covid_faq_en")
 
@@ -235,7 +236,7 @@ def xquad_r(
     )
 
 
-def load(name: str, root: Path, limit: int | None = None, **options) -> EvalSet:
+def load(name: str, root: Path, limit: int | None = None, **options: Any) -> EvalSet:
     readers = {
         "banking77": banking77,
         "arbanking77": arbanking77,

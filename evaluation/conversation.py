@@ -20,6 +20,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,12 @@ from evaluation.benchmarks import default_root
 from evaluation.paths import LANGUAGE_SET, SHOP_FAQ, repository_path
 from linguadesk.settings import Settings
 from runtime import build_engine, build_rewriter, build_store
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+    from bot.rewrite import QueryRewriter
+    from evaluation.benchmarks import EvalSet
+    from retrieval.vector_store import FaqStore
 
 Progress = Callable[[str, int, int], None]
 
@@ -68,7 +75,9 @@ def _has_english_sentence(text: str) -> bool:
     return False
 
 
-def language_match(engine, questions: list[dict], *, progress: Progress | None = None) -> dict:
+def language_match(
+    engine: Engine, questions: list[dict], *, progress: Progress | None = None
+) -> dict:
     from bot.engine import Turn
 
     progress = progress or (lambda phase, done, total: None)
@@ -153,7 +162,7 @@ def _dstc_root(root: Path) -> Path:
     return folder
 
 
-def load_dstc(root: Path, limit: int | None = None):
+def load_dstc(root: Path, limit: int | None = None) -> tuple[EvalSet, list[list[Message]]]:
     """(entries, turns): FAQ snippets of every entity, and the knowledge-seeking validation
     turns whose gold includes an FAQ snippet, spread evenly when limited."""
     from evaluation.benchmarks import EvalEntry, EvalQuery, EvalSet, _spread
@@ -198,7 +207,7 @@ def load_dstc(root: Path, limit: int | None = None):
 def dstc_rewrite(
     settings: Settings,
     root: Path,
-    rewriter,
+    rewriter: QueryRewriter,
     *,
     limit: int | None = 300,
     progress: Progress | None = None,
@@ -293,7 +302,9 @@ def select_questions(questions: list[dict], languages: str | None, limit: int | 
     return questions
 
 
-def eval_engine(settings: Settings, faq: Path, progress: Progress | None = None):
+def eval_engine(
+    settings: Settings, faq: Path, progress: Progress | None = None
+) -> tuple[Engine, FaqStore, Path]:
     """(engine, store, folder): an engine over a throwaway store holding ``faq``, with
     in-memory conversations; delete the folder after."""
     from evaluation.retrieval import scratch_settings

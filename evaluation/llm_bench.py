@@ -100,12 +100,18 @@ def rag_prompts(faq_folder: Path, count: int, start: int = 0) -> list[list[dict]
 
 
 def measure(
-    client, model: str, messages: list[dict], *, max_tokens: int, extra_body: dict | None = None
+    client: OpenAI,
+    model: str,
+    messages: list[dict],
+    *,
+    max_tokens: int,
+    extra_body: dict | None = None,
 ) -> Sample:
     started = time.perf_counter()
     first, chunks, usage = None, 0, None
     try:
-        stream = client.chat.completions.create(
+        # The prompts are plain dicts, not the SDK's message TypedDicts.
+        stream = client.chat.completions.create(  # type: ignore[call-overload]
             model=model,
             messages=messages,
             stream=True,
@@ -130,7 +136,7 @@ def measure(
 
 
 def run(
-    client,
+    client: OpenAI,
     model: str,
     prompts: list[list[dict]],
     *,
@@ -141,7 +147,7 @@ def run(
 ) -> dict:
     """All prompts, ``concurrency`` at a time; the summary of one level."""
 
-    def one(messages):
+    def one(messages: list[dict]) -> Sample:
         sample = measure(client, model, messages, max_tokens=max_tokens, extra_body=extra_body)
         if on_done:
             on_done(sample)

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,8 +24,11 @@ from evaluation.benchmarks import EvalSet
 from knowledge.entries import Chunk
 from linguadesk.settings import Settings
 from retrieval.calibration import Relevance
-from retrieval.hybrid import HybridSearch, QueryVectors
+from retrieval.hybrid import HybridSearch, QueryVectors, Reranker
 from runtime import load_reranker
+
+if TYPE_CHECKING:
+    from retrieval.vector_store import FaqStore
 
 DEPTH = 10  # ranks are looked up to here; MRR is MRR@10
 
@@ -74,7 +77,9 @@ def first_gold_rank(ids: list[str | None], gold: frozenset[str]) -> int:
     return DEPTH
 
 
-def build_index(settings: Settings, evalset: EvalSet, progress: Progress, *, use_encoder: bool):
+def build_index(
+    settings: Settings, evalset: EvalSet, progress: Progress, *, use_encoder: bool
+) -> FaqStore:
     """A throwaway store in its own folder, written with the production store code (one
     chunk per benchmark entry: answers are not split, so both systems see whole entries)."""
     from retrieval.embeddings import load_embeddings
@@ -123,7 +128,7 @@ def evaluate(
     latency_sample: int = 100,
     use_encoder: bool = True,
     lexical: bool = True,
-    reranker=None,
+    reranker: Reranker | None = None,
     seed: int = 0,
 ) -> dict:
     progress = progress or (lambda phase, done, total: None)

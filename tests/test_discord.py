@@ -42,7 +42,12 @@ def discord_bot(loaded_kb, settings, monkeypatch):
     from runtime import build_engine
 
     @contextmanager
-    def start(fake: FakeDiscord | None = None, engine=None, locale: str = "en-US", **overrides):
+    def start(
+        fake: FakeDiscord | None = None,
+        engine=None,
+        locale: str = "en-US",
+        changes: dict | None = None,
+    ):
         """``fake``: an already running FakeDiscord (to restart the bot against it)."""
         with ExitStack() as stack:
             fake = fake or stack.enter_context(FakeDiscord(locale=locale))
@@ -52,7 +57,7 @@ def discord_bot(loaded_kb, settings, monkeypatch):
                     "discord.bot_token": SecretStr("fake-bot-token"),
                     "discord.update_interval_s": 0.3,
                     "discord.admin_guild_ids": [int(fake.guild_id)],
-                    **overrides,
+                    **(changes or {}),
                 }
             )
             engine = engine or build_engine(config, store=loaded_kb.store)
@@ -150,7 +155,7 @@ def test_a_mention_is_answered_streaming_with_an_embed_and_buttons(discord_bot):
 
 @pytest.mark.llm
 def test_each_question_gets_a_thread_where_follow_ups_need_no_mention(discord_bot):
-    with discord_bot(discord_thread_channels=[0]) as (fake, bot, runner, engine):
+    with discord_bot(changes={"discord.thread_channels": [0]}) as (fake, bot, runner, engine):
         bot.linguadesk.settings.discord.thread_channels[:] = [int(fake.text_channel_id)]
         fake.send_message(fake.text_channel_id, "Do you ship to Canada?")
         thread = fake.wait_until(
@@ -172,7 +177,7 @@ def test_each_question_gets_a_thread_where_follow_ups_need_no_mention(discord_bo
 
 @pytest.mark.llm
 def test_new_forum_posts_and_dms_are_answered(discord_bot):
-    with discord_bot(discord_forum_channels=[0]) as (fake, bot, runner, engine):
+    with discord_bot(changes={"discord.forum_channels": [0]}) as (fake, bot, runner, engine):
         bot.linguadesk.settings.discord.forum_channels[:] = [int(fake.forum_channel_id)]
         thread = fake.create_thread(
             fake.forum_channel_id,
@@ -219,7 +224,12 @@ def test_buttons_keep_feedback_and_hand_over_even_after_a_restart(discord_bot):
     with RecordingServer() as webhook:
         fake = FakeDiscord()
         with fake:
-            with discord_bot(fake, handoff_webhook_url=webhook.url) as (_, bot, runner, engine):
+            with discord_bot(fake, changes={"handoff.webhook_url": webhook.url}) as (
+                _,
+                bot,
+                runner,
+                engine,
+            ):
                 fake.send_dm("Can I pay with PayPal?")
                 [answer] = finished(fake, fake.dm_channel_id)
                 up, down, human = custom_ids(answer)
@@ -231,7 +241,7 @@ def test_buttons_keep_feedback_and_hand_over_even_after_a_restart(discord_bot):
                 assert [f.rating for f in engine.conversations.feedback(key)] == ["up"]
 
             # The bot restarts; the buttons on its old message still work.
-            with discord_bot(fake, engine=engine, handoff_webhook_url=webhook.url) as (
+            with discord_bot(fake, engine=engine, changes={"handoff.webhook_url": webhook.url}) as (
                 _,
                 bot,
                 runner,
@@ -391,7 +401,7 @@ def test_admin_roles_count_by_id_not_by_name(discord_bot, loaded_kb):
         lookalike = fake.add_role("KB helpers")
         helper = fake.add_member("hana_helper", roles=[helpers["id"]])
         impostor = fake.add_member("ivan_impostor", roles=[lookalike["id"]])
-        with discord_bot(fake, discord_admin_role_ids=[int(helpers["id"])]) as (
+        with discord_bot(fake, changes={"discord.admin_role_ids": [int(helpers["id"])]}) as (
             _,
             bot,
             runner,

@@ -48,7 +48,7 @@ def slack(loaded_kb, settings):
     from runtime import build_engine
 
     @contextmanager
-    def start(socket: bool = False, **overrides):
+    def start(socket: bool = False, changes: dict | None = None):
         with FakeSlack() as fake:
             if socket:
                 fake.start_socket_mode()
@@ -61,7 +61,7 @@ def slack(loaded_kb, settings):
                     "slack.admin_user_ids": [ADMIN],
                     "slack.admin_usergroup": "S0ADMINS",
                     "slack.update_interval_s": 0.3,
-                    **overrides,
+                    **(changes or {}),
                 }
             )
             fake.usergroups["S0ADMINS"] = [GROUP_ADMIN]
@@ -310,7 +310,7 @@ def test_a_dm_is_answered_in_the_customers_language_through_a_rate_limit(slack):
 def test_feedback_is_kept_and_talk_to_a_person_hands_the_thread_over(slack):
     with (
         RecordingServer() as webhook,
-        slack(handoff_webhook_url=webhook.url) as (fake, url, engine),
+        slack(changes={"handoff.webhook_url": webhook.url}) as (fake, url, engine),
     ):
         post_event(url, event_callback(mention("Can I pay with PayPal?", ts="1699999301.000100")))
         posted = fake.wait_for(lambda calls: posted_in(fake, "C0SUPPORT", "1699999301.000100"))[0]
@@ -406,7 +406,7 @@ def test_admins_run_kb_status_search_ingest_and_delete(slack, loaded_kb, tmp_pat
     (tmp_path / "site" / "gifts.md").write_text(faq)
     with (
         FileServer(tmp_path / "site") as site,
-        slack(web_ingest_private_urls=True) as (fake, url, engine),
+        slack(changes={"web.ingest_private_urls": True}) as (fake, url, engine),
     ):
 
         def run(text: str, user: str = ADMIN) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -56,7 +58,13 @@ class ReplyButton(discord.ui.DynamicItem[discord.ui.Button], template=CUSTOM_ID)
         self.action, self.reply_id, self.scope = action, reply_id, scope
 
     @classmethod
-    async def from_custom_id(cls, interaction, item, match, /):
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> ReplyButton:
         return cls(match["action"], match["reply"], match["scope"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -68,7 +76,12 @@ class CatalogTranslator(app_commands.Translator):
     """/kb's descriptions in the admin's Discord language, from the gettext catalogs (each
     ``locale_str`` carries its catalog key)."""
 
-    async def translate(self, string: locale_str, locale: discord.Locale, context) -> str | None:
+    async def translate(
+        self,
+        string: locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
         key, language = string.extras.get("key"), base_language(locale.value)
         if not key or language == "en" or language not in SUPPORTED_LANGUAGES:
             return None
@@ -227,7 +240,7 @@ class DiscordAdapter:
     async def _turn(
         self,
         msg: discord.Message,
-        channel,
+        channel: discord.abc.Messageable,
         key: str,
         *,
         scope: str = "",
@@ -246,15 +259,23 @@ class DiscordAdapter:
         )
 
     async def _finish(
-        self, channel, sent: discord.Message, reply: Reply, answer: str, scope: str
+        self,
+        channel: discord.abc.Messageable,
+        sent: discord.Message,
+        reply: Reply,
+        answer: str,
+        scope: str,
     ) -> None:
         """The first piece replaces the placeholder; the rest follow, the last one with the
         citations and buttons."""
         pieces = message_pieces(answer)
-        extras = {"embed": citations_embed(reply), "view": reply_buttons(reply, scope, ReplyButton)}
+        extras: dict[str, Any] = {
+            "embed": citations_embed(reply),
+            "view": reply_buttons(reply, scope, ReplyButton),
+        }
         extras = {name: value for name, value in extras.items() if value is not None}
         if len(pieces) == 1:
-            await sent.edit(content=pieces[0], **extras)  # type: ignore[arg-type]  # embed, view
+            await sent.edit(content=pieces[0], **extras)
             return
         await sent.edit(content=pieces[0])
         for piece in pieces[1:-1]:
@@ -316,7 +337,7 @@ class DiscordAdapter:
         )
 
         @group.command(name="status", description=_text("kb_cmd_status"))
-        async def status(interaction: discord.Interaction):
+        async def status(interaction: discord.Interaction) -> None:
             await adapter._kb(interaction, lambda language: adapter.commands.status(language))
 
         @group.command(name="ingest", description=_text("kb_cmd_ingest"))
@@ -325,7 +346,7 @@ class DiscordAdapter:
             interaction: discord.Interaction,
             url: str | None = None,
             file: discord.Attachment | None = None,
-        ):
+        ) -> None:
             language = await adapter._admit(interaction)
             if language is None:
                 return
@@ -349,19 +370,19 @@ class DiscordAdapter:
 
         @group.command(name="delete", description=_text("kb_cmd_delete"))
         @app_commands.describe(source=_text("kb_cmd_delete_source"))
-        async def delete(interaction: discord.Interaction, source: str):
+        async def delete(interaction: discord.Interaction, source: str) -> None:
             await adapter._kb(
                 interaction, lambda language: adapter.commands.delete(source, language)
             )
 
         @group.command(name="search", description=_text("kb_cmd_search"))
         @app_commands.describe(text=_text("kb_cmd_search_text"))
-        async def search(interaction: discord.Interaction, text: str):
+        async def search(interaction: discord.Interaction, text: str) -> None:
             await adapter._kb(interaction, lambda language: adapter.commands.search(text, language))
 
         return group
 
-    async def _kb(self, interaction: discord.Interaction, run) -> None:
+    async def _kb(self, interaction: discord.Interaction, run: Callable[[str], str]) -> None:
         language = await self._admit(interaction)
         if language is not None:
             await self._run(interaction, language, run)
@@ -388,7 +409,9 @@ class DiscordAdapter:
             message("kb_admins_only", self._language(interaction)), ephemeral=True
         )
 
-    async def _run(self, interaction: discord.Interaction, language: str, run) -> None:
+    async def _run(
+        self, interaction: discord.Interaction, language: str, run: Callable[[str], str]
+    ) -> None:
         try:
             loop = asyncio.get_running_loop()
             result = await loop.run_in_executor(self.turns, run, language)

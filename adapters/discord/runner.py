@@ -6,11 +6,16 @@ import asyncio
 import logging
 import os
 import threading
+from typing import TYPE_CHECKING
 
 from adapters.platforms import PlatformError
 from linguadesk.settings import ConfigError, Settings
 
 from .app import LinguadeskBot
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+    from knowledge.admin import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +78,7 @@ def _check_settings(settings: Settings) -> None:
         )
 
 
-def start_discord(settings: Settings, engine, kb) -> RunningDiscord:
+def start_discord(settings: Settings, engine: Engine, kb: KnowledgeBase) -> RunningDiscord:
     _check_settings(settings)
     if settings.discord.bot_token is None:
         raise ConfigError(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future, wait
+from typing import Any, TypeVar
 
 import discord
 
@@ -14,6 +15,7 @@ from bot.reply import Reply
 from .views import streaming_preview
 
 Finish = Callable[[discord.Message, Reply, str], Awaitable[None]]
+_T = TypeVar("_T")
 
 
 class ChannelAnswer:
@@ -22,7 +24,7 @@ class ChannelAnswer:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        channel,
+        channel: discord.abc.Messageable,
         finish: Finish,
         *,
         reply_to: discord.Message | None = None,
@@ -60,7 +62,7 @@ class ChannelAnswer:
             raise RuntimeError("the answer's placeholder message was never sent")
         await self._finish(self.sent, reply, text)
 
-    def _on_loop(self, coro: Coroutine):
+    def _on_loop(self, coro: Coroutine[Any, Any, _T]) -> _T:
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         # A loop stopped before running it would leave this thread (and the process's exit,
         # which joins the worker threads) waiting for ever.

@@ -4,6 +4,9 @@ carry what the callback needs; ``DynamicItem`` matches them on any message)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import discord
 
 from adapters.streaming import split_text
@@ -45,7 +48,9 @@ def custom_id(action: str, reply_id: str, scope: str) -> str:
 CUSTOM_ID = r"ld:(?P<action>up|down|human):(?P<reply>[0-9a-f]{32}):(?P<scope>[0-9]*)"
 
 
-def reply_buttons(reply: Reply, scope: str, item_class) -> discord.ui.View | None:
+def reply_buttons(
+    reply: Reply, scope: str, item_class: Callable[..., discord.ui.Item[Any]]
+) -> discord.ui.View | None:
     if reply.status not in ACTIONABLE:
         return None
     view = discord.ui.View(timeout=None)

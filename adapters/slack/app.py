@@ -8,17 +8,19 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
-from slack_bolt import App, BoltResponse
+from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from adapters.chat_turn import ChatTurns, Notice
 from adapters.dedupe import SeenEvents
-from adapters.kb_commands import KbCommands, parse
+from adapters.kb_commands import KbCommands, KbRequest, parse
 from adapters.streaming import EditBudget
 from bot.conversations import conversation_key
 from bot.engine import Engine, Reply
@@ -106,7 +108,7 @@ class SlackAdapter:
 
     # --- events ---------------------------------------------------------------------------
 
-    def _once(self, body: dict, next):
+    def _once(self, body: dict, next: Callable[[], BoltResponse]) -> BoltResponse:
         """A retried delivery (same event_id) is acknowledged and dropped."""
         event_id = body.get("event_id") if isinstance(body, dict) else None
         if event_id and not self.seen.first_time(event_id):
@@ -114,7 +116,7 @@ class SlackAdapter:
             return BoltResponse(status=200, body="")
         return next()
 
-    def _on_mention(self, event: dict, context, client: WebClient):
+    def _on_mention(self, event: dict, context: BoltContext, client: WebClient) -> None:
         if event.get("bot_id"):
             return  # another bot: answering it could start an endless exchange
         thread = event.get("thread_ts") or event["ts"]
@@ -129,7 +131,7 @@ class SlackAdapter:
             bot_user=context.bot_user_id,
         )
 
-    def _on_message(self, event: dict, context, client: WebClient):
+    def _on_message(self, event: dict, context: BoltContext, client: WebClient) -> None:
         if event.get("bot_id") or event.get("subtype") not in (
             None,
             "file_share",
@@ -168,7 +170,7 @@ class SlackAdapter:
                 bot_user=context.bot_user_id,
             )
 
-    def _answer_later(self, client: WebClient, **turn) -> None:
+    def _answer_later(self, client: WebClient, **turn: Any) -> None:
         def run() -> None:
             try:
                 self._answer(client, **turn)
@@ -196,7 +198,7 @@ class SlackAdapter:
 
     # --- buttons --------------------------------------------------------------------------
 
-    def _on_feedback(self, ack, body: dict, action: dict, client: WebClient):
+    def _on_feedback(self, ack: Ack, body: dict, action: dict, client: WebClient) -> None:
         ack()
         key, reply_id = read_button_value(action["value"])
         matched = FEEDBACK_ACTION.match(action["action_id"])
@@ -205,14 +207,14 @@ class SlackAdapter:
         rating = matched.group(1)
         _tell(client, body, self.chat.rate(key, reply_id, rating))
 
-    def _on_handoff(self, ack, body: dict, action: dict, client: WebClient):
+    def _on_handoff(self, ack: Ack, body: dict, action: dict, client: WebClient) -> None:
         ack()
         key, _ = read_button_value(action["value"])
         _tell(client, body, self.chat.hand_off(key, body["user"]["id"]))
 
     # --- /kb --------------------------------------------------------------------------------
 
-    def _on_kb(self, ack, command: dict, respond, client: WebClient):
+    def _on_kb(self, ack: Ack, command: dict, respond: Respond, client: WebClient) -> None:
         ack()  # at once; everything else (who is asking, in which language) may take a while
         user = command["user_id"]
         language = self._language(client, user)
@@ -228,7 +230,7 @@ class SlackAdapter:
         say(message("kb_working", language))
         say(self._kb_result(client, request, language))
 
-    def _kb_result(self, client: WebClient, request, language: str) -> str:
+    def _kb_result(self, client: WebClient, request: KbRequest | _SharedFile, language: str) -> str:
         try:
             return self._run_kb(client, request, language)
         except FileTooLarge as exc:
@@ -244,7 +246,7 @@ class SlackAdapter:
             log.exception("slack: /kb %s failed", request.action)
             return message("kb_failed", language).format(error=type(exc).__name__)
 
-    def _run_kb(self, client: WebClient, request, language: str) -> str:
+    def _run_kb(self, client: WebClient, request: KbRequest | _SharedFile, language: str) -> str:
         if isinstance(request, _SharedFile):
             return self.commands.ingest_file(*self._download_file(client, request.id), language)
         if request.action == "status":

@@ -4,6 +4,7 @@ set, else the Events API endpoint ``POST /slack/events`` on the web server."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from slack_bolt import App
@@ -15,6 +16,12 @@ from adapters.platforms import PlatformError
 from linguadesk.settings import Settings
 
 from .app import SlackAdapter
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
+    from bot.engine import Engine
+    from knowledge.admin import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +57,12 @@ class RunningSlack:
 
 
 def start_slack(
-    settings: Settings, engine, kb, web_app: FastAPI | None, *, client=None
+    settings: Settings,
+    engine: Engine,
+    kb: KnowledgeBase,
+    web_app: FastAPI | None,
+    *,
+    client: WebClient | None = None,
 ) -> RunningSlack:
     from urllib.error import URLError
 

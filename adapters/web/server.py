@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from linguadesk.settings import Settings
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from adapters.discord.runner import RunningDiscord
+    from adapters.slack.runner import RunningSlack
+    from bot.engine import Engine
+    from knowledge.admin import KnowledgeBase
+    from linguadesk.provision import Progress
+
 log = logging.getLogger(__name__)
 
 
-def build_web_app(settings: Settings, site: Path | None = None, progress=None):
+def build_web_app(
+    settings: Settings, site: Path | None = None, progress: Progress | None = None
+) -> tuple[FastAPI, Engine, KnowledgeBase]:
     from adapters.slack.notifier import slack_handoff_notifiers
     from knowledge.admin import KnowledgeBase
     from knowledge.limits import IngestLimits
@@ -29,7 +42,7 @@ def build_web_app(settings: Settings, site: Path | None = None, progress=None):
     return create_app(settings, engine, kb, site=site), engine, kb
 
 
-def warm_up(engine) -> threading.Thread:
+def warm_up(engine: Engine) -> threading.Thread:
     """Starts the language model in the background, so the first customer doesn't wait."""
 
     def start() -> None:
@@ -43,7 +56,15 @@ def warm_up(engine) -> threading.Thread:
     return thread
 
 
-def serve(app, engine, settings: Settings, *, host: str, port: int, chat=()) -> None:
+def serve(
+    app: FastAPI,
+    engine: Engine,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    chat: Iterable[RunningSlack | RunningDiscord] = (),
+) -> None:
     """``chat``: the started Slack/Discord adapters, stopped when the server stops."""
     warm_up(engine)
     try:
