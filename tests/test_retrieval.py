@@ -186,19 +186,21 @@ def test_store_written_before_views_existed_gets_them(kb, settings, embeddings, 
     for side in (kb.store.views, kb.store.use_views, kb.store._meta):
         side.delete(ids=side.get(include=[])["ids"])
     reopened = FaqStore(settings, embeddings, use_encoder=use_encoder)
-    assert reopened.views.count() > kb.store.count() and reopened.second.count() > kb.store.count()
+    assert (
+        reopened.views.count() > kb.store.count() and reopened.use_views.count() > kb.store.count()
+    )
     best = _top(HybridSearch(reopened), "How long does international shipping take?")
     assert best.document.metadata["question"] == "How long does international shipping take?"
 
 
-def test_turning_the_second_encoder_on_later_builds_its_vectors(settings, embeddings, use_encoder):
+def test_turning_the_use_encoder_on_later_builds_its_vectors(settings, embeddings, use_encoder):
     from knowledge.admin import KnowledgeBase
     from retrieval.vector_store import FaqStore
 
     without = KnowledgeBase(FaqStore(settings, embeddings))
     assert without.ingest([EXAMPLES]).ok and without.store.use_views is None
     with_use = FaqStore(settings, embeddings, use_encoder=use_encoder)
-    docs = with_use.second.get(
+    docs = with_use.use_views.get(
         where={"chunk_id": {"$in": [i for i, _ in without.list_entries()]}}, include=[]
     )["ids"]
     assert {d.split("~")[0] for d in docs} == {i for i, _ in without.list_entries()}
