@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.messages import message
 from knowledge.admin import IngestReport, KnowledgeBase
 from knowledge.remote import is_url
+
+if TYPE_CHECKING:
+    from bot.engine import HitSource
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ class KbCommands:
     def __init__(
         self,
         kb: KnowledgeBase,
-        retriever: Any,  # the engine's FaqRetriever: Engine types it as a HitSource (no invoke)
+        retriever: HitSource,
         *,
         allow_private_urls: bool = False,
     ):
@@ -88,14 +91,14 @@ class KbCommands:
         query = query.strip()
         if not query:
             return self.usage(language)
-        documents = self.retriever.invoke(query)[:SEARCH_RESULTS]
-        if not documents:
+        hits = self.retriever.hits(query)[:SEARCH_RESULTS]
+        if not hits:
             return message("kb_search_none", language).format(query=query)
         lines = [message("kb_search_results", language).format(query=query)]
-        for doc in documents:
-            meta = doc.metadata
-            title = meta.get("title") or doc.page_content[:80]
-            lines.append(f"• {meta.get('score', 0):.2f} {title} (`{meta.get('source', '?')}`)")
+        for hit in hits:
+            meta = hit.document.metadata
+            title = meta.get("title") or hit.document.page_content[:80]
+            lines.append(f"• {hit.relevance:.2f} {title} (`{meta.get('source', '?')}`)")
         return "\n".join(lines)
 
     def report(self, report: IngestReport, source: str, language: str) -> str:

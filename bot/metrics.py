@@ -6,12 +6,9 @@ adapter serves them at ``GET /metrics``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from prometheus_client import Counter, Histogram
 
-if TYPE_CHECKING:
-    from .reply import Reply
+from .reply import Reply, Status
 
 TURNS = Counter(
     "linguadesk_turns_total",
@@ -53,7 +50,7 @@ def observe_reply(
         FIRST_TOKEN_SECONDS.labels(channel).observe(first_token_s)
     if reply.query:  # retrieval ran for this turn
         RETRIEVAL_CONFIDENCE.observe(reply.confidence)
-    if reply.status == "handoff":  # Status.HANDOFF (a StrEnum)
+    if reply.status == Status.HANDOFF:
         HANDOFFS.labels(channel).inc()
     if reply.error:
         ERRORS.labels(reply.error).inc()

@@ -197,12 +197,10 @@ def run(
         verdict = judge(q, reply.text, reply.status, cited, _entry_texts(store, reply.citations))
         over_refusal = False
         if q["kind"] == "faq" and reply.status == Status.NO_ANSWER:
-            # A FaqRetriever (a LangChain retriever); Engine types it as a bare HitSource.
-            docs = engine.retriever.invoke(reply.query or q["text"])  # type: ignore[attr-defined]
             over_refusal = any(
-                d.metadata.get("title") in q["expected_entries"]
-                and d.metadata.get("score", 0.0) >= min_confidence
-                for d in docs
+                h.document.metadata.get("title") in q["expected_entries"]
+                and h.relevance >= min_confidence
+                for h in engine.retriever.hits(reply.query or q["text"])
             )
         rows.append(
             {

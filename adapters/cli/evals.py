@@ -5,17 +5,19 @@ chromadb, torch and the LLM client, so each command imports its own when it runs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from evaluation import benchmarks
-from linguadesk.settings import get_settings
+from linguadesk.settings import Settings, get_settings
 from runtime import ensure_llm, load_encoders
 
 from .console import (
     ModelProgress,
+    Reporter,
     command_line,
     fail,
     guarded,
@@ -32,6 +34,21 @@ from .reports import (
 )
 
 app = typer.Typer(help="Measure the bot on public benchmarks.", no_args_is_help=True)
+
+
+def _run_with_llm(run: Callable[[Settings, Reporter], dict[str, Any]]) -> dict[str, Any]:
+    """An eval that needs the LLM: fetch or start it under the download bar, then run under the
+    phase bar; a bad set or file ends the command with its message."""
+    from evaluation.conversation import EvaluationError  # loads the engine: chromadb, torch
+
+    settings = get_settings()
+    with ModelProgress() as report_models:
+        ensure_llm(settings, report_models)
+    try:
+        with progress_bar() as bar:
+            return run(settings, phase_reporter(bar))
+    except EvaluationError as exc:
+        raise fail(str(exc)) from None
 
 
 def _languages(text: str) -> tuple[str, ...]:
@@ -130,23 +147,18 @@ def eval_conversation(
     """Reply-language match with the real LLM, or DSTC11 recall@5 with vs. without rewriting."""
     from evaluation import conversation  # loads the engine: chromadb, torch, langchain
 
-    settings = get_settings()
-    with ModelProgress() as report_models:
-        ensure_llm(settings, report_models)
-    try:
-        with progress_bar() as bar:
-            report = conversation.run_eval(
-                settings,
-                benchmark,
-                test_set=test_set,
-                faq=faq,
-                data=data,
-                languages=languages,
-                limit=limit,
-                progress=phase_reporter(bar),
-            )
-    except conversation.EvaluationError as exc:
-        raise fail(str(exc)) from None
+    report = _run_with_llm(
+        lambda settings, progress: conversation.run_eval(
+            settings,
+            benchmark,
+            test_set=test_set,
+            faq=faq,
+            data=data,
+            languages=languages,
+            limit=limit,
+            progress=progress,
+        )
+    )
     report["command"] = command_line("eval conversation")
     if report["benchmark"] == "language_set":
         print_language_report(report)
@@ -181,23 +193,18 @@ def eval_answers(
     """Is each reply right: right entry, faithful figures, clean, one language, no false claim?"""
     from evaluation import answers  # loads the engine: chromadb, torch, langchain
 
-    settings = get_settings()
-    with ModelProgress() as report_models:
-        ensure_llm(settings, report_models)
-    try:
-        with progress_bar() as bar:
-            report = answers.run_eval(
-                settings,
-                test_set,
-                faq=faq,
-                data=data,
-                languages=languages,
-                limit=limit,
-                compare=compare,
-                progress=phase_reporter(bar),
-            )
-    except answers.EvaluationError as exc:
-        raise fail(str(exc)) from None
+    report = _run_with_llm(
+        lambda settings, progress: answers.run_eval(
+            settings,
+            test_set,
+            faq=faq,
+            data=data,
+            languages=languages,
+            limit=limit,
+            compare=compare,
+            progress=progress,
+        )
+    )
     report["command"] = command_line("eval answers")
     if as_json:  # first: a long run's rows are kept whatever the printing does
         write_json(as_json, report)
