@@ -60,6 +60,10 @@ class TranslationCache(Protocol):
 
     def put_translation(self, chunk_id: str, key: str, content_hash: str, text: str) -> None: ...
 
+    def get_localized(self, chunk_id: str, language: str, content_hash: str) -> str | None:
+        """The entry localized at ingest or by a reviewer (``kb translate``), if fresh."""
+        ...
+
 
 class MemoryTranslations:
     """A process-local cache, for stores that keep none."""
@@ -76,6 +80,9 @@ class MemoryTranslations:
     def put_translation(self, chunk_id: str, key: str, content_hash: str, text: str) -> None:
         with self._lock:
             self._items[(chunk_id, key)] = (content_hash, text)
+
+    def get_localized(self, chunk_id: str, language: str, content_hash: str) -> str | None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,18 @@ class EntryTranslator:
     def chain(self) -> Runnable:
         return TRANSLATE_PROMPT | self._model() | StrOutputParser()
 
+    def chain_for(self, text: str) -> Runnable:
+        """The chain with an output budget in proportion to the text: at temperature 0 a small
+        model now and then repeats itself until the preset's limit, which on a CPU is a minute
+        lost per line. Two tokens per character of the source is far more than any language
+        needs (Latin-script text is about four characters per token). Only a model bound
+        with a preset's limit (an OpenAI-compatible client) gets one."""
+        model = self._model()
+        limit = getattr(model, "kwargs", {}).get("max_completion_tokens")  # the preset's
+        if isinstance(limit, int):
+            model = model.bind(max_completion_tokens=min(limit, 64 + 2 * len(text)))
+        return TRANSLATE_PROMPT | model | StrOutputParser()
+
     def localized(self, doc: Document, language: str, locale: Locale) -> LocalizedEntry | None:
         """The entry in ``language``; None when no translation passed the checks."""
         meta = doc.metadata
@@ -131,8 +150,19 @@ class EntryTranslator:
         content_hash = str(
             meta.get("content_hash") or hashlib.sha256(doc.page_content.encode()).hexdigest()
         )
+        stored_id = str(doc.id or chunk_id)
         try:
-            cached = self.cache.get_translation(str(doc.id or chunk_id), key, content_hash)
+            # A reviewed (or ingest-time) translation first: its figures are the entry's own,
+            # written as the entry writes them, so they are localized like the original's.
+            reviewed = self.cache.get_localized(stored_id, base_language(language), content_hash)
+            if reviewed:
+                title, answer = _split(
+                    localize_figures(
+                        strip_instructions(reviewed, chunk_id), locale, source_language
+                    )
+                )
+                return LocalizedEntry(title, answer, original, source_language, True, True)
+            cached = self.cache.get_translation(stored_id, key, content_hash)
         except Exception as exc:  # the store is down: translate again rather than fail
             log.warning("translation cache unreadable: %s", type(exc).__name__)
             cached = None
@@ -148,7 +178,7 @@ class EntryTranslator:
             )
         else:  # only a clean translation is kept: the next turn may get a better one
             try:
-                self.cache.put_translation(str(doc.id or chunk_id), key, content_hash, text)
+                self.cache.put_translation(stored_id, key, content_hash, text)
             except Exception as exc:
                 log.warning("could not cache a translation: %s", type(exc).__name__)
         title, answer = _split(text)
@@ -164,8 +194,11 @@ class EntryTranslator:
             title = str(doc.metadata.get("question") or doc.metadata.get("title") or "").strip()
             if not title:
                 return None
-            titles.append(title if own == base_language(language) else None)
-            if own != base_language(language):
+            if own == base_language(language):
+                titles.append(title)
+                continue
+            titles.append(self._localized_title(doc, language))
+            if titles[-1] is None:
                 missing.append((len(titles) - 1, title, own))
         if missing:
             lines = "\n".join(title for _, title, _ in missing)
@@ -179,10 +212,29 @@ class EntryTranslator:
         done = [title for title in titles if title is not None]
         return done if len(done) == len(titles) else None  # each None was filled just above
 
+    def _localized_title(self, doc: Document, language: str) -> str | None:
+        """The question of the entry's reviewed or ingest-time translation, if fresh."""
+        try:
+            text = self.cache.get_localized(
+                str(doc.id), base_language(language), str(doc.metadata.get("content_hash", ""))
+            )
+        except Exception:  # the store is down: the titles are translated in the call
+            return None
+        if not text or not doc.metadata.get("question"):
+            return None
+        return _split(text)[0] or None
+
     def translate(self, text: str, source: str, target: str, *, layout: bool = True) -> str | None:
         """The translation that passed every check, or None."""
         output, problems = self._translate(text, source, target, layout=layout)
         return None if problems else output
+
+    def translate_checked(
+        self, text: str, source: str, target: str, *, layout: bool = True
+    ) -> tuple[str | None, list[answer_checks.Problem]]:
+        """(translation, problems) as :meth:`_translate`: clean, or only brand-like words left
+        untranslated, or None."""
+        return self._translate(text, source, target, layout=layout)
 
     def _translate(
         self, text: str, source: str, target: str, *, layout: bool = True
@@ -192,7 +244,7 @@ class EntryTranslator:
         reminder = ""
         fallback: tuple[str, list[answer_checks.Problem]] | None = None
         for attempt in (1, 2):
-            output = self.chain.invoke(
+            output = self.chain_for(text).invoke(
                 {
                     "layout": LAYOUT if layout else LINES,
                     "entry": as_data(text),
@@ -215,7 +267,7 @@ class EntryTranslator:
             )
         return fallback or (
             None,
-            [answer_checks.Problem("translation", "no translation passed the checks")],
+            problems or [answer_checks.Problem("translation", "no translation passed the checks")],
         )
 
 
@@ -266,3 +318,14 @@ def translation_problems(
             translation, target, [source], source_languages=(source_language,), opening_rule=False
         )
     return problems
+
+
+def review_problems(translation: str, source: str) -> list[str]:
+    """What a person's translation must not do either: markup, or figures other than the
+    entry's (either way). Its wording and language are the reviewer's call."""
+    problems = answer_checks.clean_problems(translation)
+    problems += answer_checks.figure_problems(translation, [source])
+    dropped = answer_checks.figure_problems(source, [translation])
+    return [p.detail for p in problems] + [
+        p.detail.replace("not in the entry", "dropped by the translation") for p in dropped
+    ]

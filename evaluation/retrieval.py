@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -130,7 +131,10 @@ def evaluate(
     lexical: bool = True,
     reranker: Reranker | None = None,
     seed: int = 0,
+    translated: dict[str, dict[str, list[str]]] | None = None,
 ) -> dict:
+    """``translated``: {language: {entry id: lines}}; when given, a third system runs: the
+    hybrid over an index that also holds those translated views (its own store)."""
     progress = progress or (lambda phase, done, total: None)
     with tempfile.TemporaryDirectory(prefix="linguadesk-eval-") as tmp:
         run_settings = scratch_settings(settings, Path(tmp), {"chroma.collection": "eval"})
@@ -141,6 +145,19 @@ def evaluate(
             store, candidates=settings.retrieval.candidates, lexical=lexical, reranker=reranker
         )
         search.lexical_index()
+        systems: dict[str, HybridSearch] = {"hybrid": search}
+        if translated:
+            grown = build_index(
+                scratch_settings(settings, Path(tmp), {"chroma.collection": "eval_tr"}),
+                evalset,
+                progress,
+                use_encoder=use_encoder,
+            )
+            add_translated_views(grown, evalset, translated, progress)
+            systems["translated"] = HybridSearch(
+                grown, candidates=settings.retrieval.candidates, lexical=lexical, reranker=reranker
+            )
+            systems["translated"].lexical_index()
 
         texts = [q.text for q in evalset.queries]
         vectors: list[QueryVectors] = []
@@ -149,16 +166,19 @@ def evaluate(
             vectors.extend(search.encode(texts[start : start + batch]))
             progress("encode", min(start + batch, len(texts)), len(texts))
 
-        baseline: dict[str, SystemScores] = defaultdict(SystemScores)
-        hybrid: dict[str, SystemScores] = defaultdict(SystemScores)
+        scores: dict[str, dict[str, SystemScores]] = {
+            name: defaultdict(SystemScores) for name in ("baseline", *systems)
+        }
+        baseline, hybrid = scores["baseline"], scores["hybrid"]
         detected: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for n, (query, vec) in enumerate(zip(evalset.queries, vectors)):
             docs = store.vectorstore.similarity_search_by_vector(vec.dense, k=DEPTH)
             baseline[query.language].ranks.append(first_gold_rank([d.id for d in docs], query.gold))
-            hits = search.search_encoded(query.text, vec, DEPTH)
-            hybrid[query.language].ranks.append(
-                first_gold_rank([h.document.id for h in hits], query.gold)
-            )
+            for name, system in systems.items():
+                hits = system.search_encoded(query.text, vec, DEPTH)
+                scores[name][query.language].ranks.append(
+                    first_gold_rank([h.document.id for h in hits], query.gold)
+                )
             detected[query.language][vec.language] += 1
             if n % 200 == 0:
                 progress("search", n + 1, len(texts))
@@ -174,17 +194,18 @@ def evaluate(
             for t in rng.sample(qs, min(latency_sample, len(qs)))
         ]
         for n, (language, text) in enumerate(sampled):
-            runs = [
-                ("baseline", lambda t=text: store.vectorstore.similarity_search(t, k=DEPTH)),
-                ("hybrid", lambda t=text: search.search(t, DEPTH)),
+            runs: list[tuple[str, Callable[[], object]]] = [
+                ("baseline", partial(store.vectorstore.similarity_search, text, k=DEPTH))
             ]
-            if n % 2:
-                runs.reverse()
-            for name, run in runs:
+            runs += [
+                (name, partial(system.search, text, DEPTH)) for name, system in systems.items()
+            ]
+            shift = n % len(runs)  # each system goes first in turn
+            for name, run in runs[shift:] + runs[:shift]:
                 t = time.perf_counter()
                 run()
                 elapsed = (time.perf_counter() - t) * 1000
-                (baseline if name == "baseline" else hybrid)[language].latency_ms.append(elapsed)
+                scores[name][language].latency_ms.append(elapsed)
             progress("latency", n + 1, len(sampled))
 
         report: dict[str, Any] = {
@@ -200,12 +221,12 @@ def evaluate(
             "languages": {},
         }
         for language in sorted(hybrid):
-            b, h = baseline[language].summary(), hybrid[language].summary()
-            report["languages"][language] = {
-                "baseline": b,
-                "hybrid": h,
-                "detected_language": dict(detected[language]),
-                "ratio": {
+            b = baseline[language].summary()
+            row: dict[str, Any] = {"baseline": b, "detected_language": dict(detected[language])}
+            for name in systems:
+                h = scores[name][language].summary()
+                row[name] = h
+                row["ratio" if name == "hybrid" else f"ratio_{name}"] = {
                     key: (h[key] / b[key] if b[key] and h[key] is not None else None)
                     for key in (
                         "recall@1",
@@ -214,11 +235,38 @@ def evaluate(
                         "latency_p50_ms",
                         "latency_p95_ms",
                     )
-                },
-            }
+                }
+            report["languages"][language] = row
+        if translated:
+            report["translated_views"] = {lang: len(views) for lang, views in translated.items()}
         if evalset.pairs:
             report["no_match"] = no_match_report(search, evalset, vectors)
+            if "translated" in systems:
+                report["no_match_translated"] = no_match_report(
+                    systems["translated"], evalset, vectors
+                )
+                report["no_match_translated"].pop("_features", None)
         return report
+
+
+def add_translated_views(
+    store: FaqStore,
+    evalset: EvalSet,
+    translated: dict[str, dict[str, list[str]]],
+    progress: Progress,
+) -> None:
+    """The translations as the entries' own localized views (production's write path)."""
+    from common.translation import Translation
+
+    items = [
+        Translation(entry_id, language, lines[0], "", tuple(lines[1:]), source_hash=entry_id)
+        for language, views in translated.items()
+        for entry_id, lines in views.items()
+        if lines
+    ]
+    for start in range(0, len(items), 256):
+        store.put_translations(items[start : start + 256])
+        progress("translated views", min(start + 256, len(items)), len(items))
 
 
 def _pr(predicted: np.ndarray, actual: np.ndarray) -> dict:
@@ -256,10 +304,15 @@ def no_match_report(
     relevance = search.relevance
     vectors = search.encode([q for q, _, _ in evalset.pairs])
     features, labels = [], []
+    pair_languages = []
     for (_, entry_id, match), vec in zip(evalset.pairs, vectors):
-        features.append(search.channels_for(vec, entry_id))
+        channels, view_languages = search.channels_for(vec, entry_id)
+        features.append(channels)
+        pair_languages.append(view_languages)
         labels.append(match)
-    probs = np.array([relevance(ch, "en", "en") for ch in features])
+    probs = np.array(
+        [relevance(ch, "en", "en", 1.0, vl) for ch, vl in zip(features, pair_languages)]
+    )
     pairs = _pr(probs >= threshold, np.array(labels, dtype=bool))
 
     answered_right = answered_wrong = 0
@@ -298,9 +351,17 @@ def run_eval(
     *,
     latency_sample: int = 100,
     progress: Progress | None = None,
+    translate_index: tuple[str, ...] = (),
 ) -> dict:
     """``linguadesk eval retrieval``: the search as configured (encoders, lexical, reranker)
-    against the dense baseline; the no-match pairs' ``features`` kept for calibrating."""
+    against the dense baseline; the no-match pairs' ``features`` kept for calibrating.
+    ``translate_index``: also the hybrid over entries translated into these languages."""
+    translated = None
+    timing = None
+    if translate_index:
+        from .translated_index import translate_entries
+
+        translated, timing = translate_entries(settings, evalset, translate_index, progress)
     report = evaluate(
         settings,
         evalset,
@@ -309,7 +370,10 @@ def run_eval(
         use_encoder=settings.retrieval.use_encoder,
         lexical=settings.retrieval.lexical_search,
         reranker=load_reranker(settings),
+        translated=translated,
     )
+    if timing:
+        report["translation"] = timing
     no_match = report.get("no_match", {})
     if "_features" in no_match:
         no_match["features"] = no_match.pop("_features")

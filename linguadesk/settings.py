@@ -14,11 +14,16 @@ import tomllib
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 BUILTIN_EMBEDDING_MODEL = "builtin:multilingual-e5-small"
 
@@ -207,6 +212,55 @@ class IngestSettings(BaseModel):
     max_pdf_pages: int = 2000
 
 
+def language_codes(values: list[str], where: str) -> list[str]:
+    """Base language codes ("pt-BR" -> "pt"), each once; a value that is none is refused."""
+    out: list[str] = []
+    for value in values:
+        code = value.strip().replace("_", "-").split("-")[0].lower()
+        if not (2 <= len(code) <= 3 and code.isascii() and code.isalpha()):
+            raise ValueError(
+                f"{where}: {value!r} is not a language code; give ISO 639-1 codes such as ja, ar"
+            )
+        if code not in out:
+            out.append(code)
+    return out
+
+
+class KnowledgeSettings(BaseModel):
+    """The FAQ localized for each market (``kb translate``, docs/localization.md)."""
+
+    # Languages every entry is translated into (its own language is skipped).
+    languages: Annotated[list[str], NoDecode] = [
+        "en",
+        "zh",
+        "es",
+        "fr",
+        "de",
+        "ja",
+        "pt",
+        "ar",
+        "ko",
+        "it",
+    ]
+    # Translate at `kb ingest` unless --no-translate; "auto": when an LLM server is configured
+    # (vLLM), not on the embedded CPU model, where it takes minutes per entry and language.
+    translate_at_ingest: Literal["auto", "on", "off"] = "auto"
+    # Translation requests at once; 0: one on the embedded server, 8 against a server.
+    translate_concurrency: int = Field(default=0, ge=0, le=64)
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _split_languages(cls, value: Any) -> Any:
+        return (
+            [x.strip() for x in value.split(",") if x.strip()] if isinstance(value, str) else value
+        )
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: list[str]) -> list[str]:
+        return language_codes(value, "kb.languages")
+
+
 class SlackSettings(BaseModel):
     """slack-bolt, started by `linguadesk serve` when bot_token is set: Socket Mode with an
     app-level token (xapp-…), else the Events API at POST /slack/events (signing_secret
@@ -279,6 +333,7 @@ class Settings(BaseSettings):
     handoff: HandoffSettings = HandoffSettings()
     web: WebSettings = WebSettings()
     ingest: IngestSettings = IngestSettings()
+    kb: KnowledgeSettings = KnowledgeSettings()
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
     chat: ChatSettings = ChatSettings()

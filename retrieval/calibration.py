@@ -62,23 +62,46 @@ class Relevance:
         query_language: str = "",
         entry_language: str = "",
         language_confidence: float = 1.0,
+        views: dict[str, dict[str, float]] | None = None,
     ) -> float:
-        dense, use = self.features(channels)
+        """``views``: per channel, the best similarity of each view language ("" for the
+        entry's own views, else a translation's language). Each is corrected for its own
+        language pair and the best counts, so a question that matched a translated view in
+        its own language is a same-language match, and adding a translation never lowers an
+        entry's relevance."""
         query_language = base_language(query_language) if query_language else ""
-        entry_language = base_language(entry_language) if entry_language else ""
         # Only a confident detection counts: a short English query guessed to be Dutch must
         # not get the cross-lingual bonus.
-        if (
-            query_language
-            and entry_language
-            and query_language != entry_language
-            and language_confidence >= MIN_LANGUAGE_CONFIDENCE
-        ):
+        confident = language_confidence >= MIN_LANGUAGE_CONFIDENCE
+
+        def gap(table: dict[str, float], default: float, side: str) -> float:
+            side = base_language(side) if side else ""
+            if not (confident and query_language and side and query_language != side):
+                return 0.0
             # The table is X->en; en->X uses the same gap, and X->Y that of the entry side.
-            gap_language = query_language if entry_language == "en" else entry_language
-            dense += self.gap_e5.get(gap_language, DEFAULT_GAP_E5)
-            if use is not None:
-                use += self.gap_use.get(gap_language, DEFAULT_GAP_USE)
+            return table.get(query_language if side == "en" else side, default)
+
+        def corrected(channel: str, table: dict[str, float], default: float) -> float | None:
+            found = (views or {}).get(channel)
+            if found:
+                return max(
+                    value + gap(table, default, language or entry_language)
+                    for language, value in found.items()
+                )
+            if channel not in channels:
+                return None
+            return channels[channel] + gap(table, default, entry_language)
+
+        e5 = [
+            value
+            for value in (
+                corrected("entry", self.gap_e5, DEFAULT_GAP_E5),
+                corrected("question", self.gap_e5, DEFAULT_GAP_E5),
+            )
+            if value is not None
+        ]
+        dense = max(e5, default=-1.0)
+        use = corrected("use", self.gap_use, DEFAULT_GAP_USE)
         if use is not None:
             bias, w_dense, w_use = self.with_use
             z = bias + w_dense * dense + w_use * use

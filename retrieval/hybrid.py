@@ -59,6 +59,20 @@ class Reranker(Protocol):
     def predict(self, inputs: list[tuple[str, str]], /) -> Any: ...
 
 
+# Per channel: chunk id -> {view language: best similarity}; "" is the entry's own views.
+ByLanguage = dict[str, dict[str, dict[str, float]]]
+
+
+def _note(
+    found: dict[str, dict[str, float]], chunk_id: str, meta: dict | None, value: float
+) -> None:
+    """Keeps the best similarity of each language's views (translated views carry one)."""
+    language = str((meta or {}).get("language") or "")
+    best = found.setdefault(chunk_id, {})
+    if value > best.get(language, -1.0):
+        best[language] = value
+
+
 def _standardize(values: np.ndarray) -> np.ndarray:
     std = values.std()
     if std < 1e-9:
@@ -144,9 +158,20 @@ class HybridSearch:
     def _build_and_swap(self, revision: str | None = None) -> LexicalIndex:
         ids: list[str] = []
         texts: list[str] = []
+        localized = self.store.translation_views()
         for doc in self.store.documents():
-            ids.append(stored_id(doc))
-            texts.append("\n".join([doc.page_content, *question_views(doc.metadata)[1:]]))
+            chunk_id = stored_id(doc)
+            ids.append(chunk_id)
+            views = question_views(doc.metadata)[1:]
+            if int(doc.metadata.get("chunk_index", 0) or 0) == 0:
+                fresh = str(doc.metadata.get("content_hash", ""))
+                views += [
+                    t
+                    for made_from, ts in localized.get(chunk_id, [])
+                    if made_from == fresh
+                    for t in ts
+                ]
+            texts.append("\n".join([doc.page_content, *views]))
         index = LexicalIndex(ids, texts)
         self._lexical = index
         if revision is not None:
@@ -159,29 +184,45 @@ class HybridSearch:
 
     @staticmethod
     def _dense(
-        collection: ChromaCollection | None, vector: list[float] | None, n: int
+        collection: ChromaCollection | None,
+        vector: list[float] | None,
+        n: int,
+        by_language: dict[str, dict[str, float]] | None = None,
     ) -> dict[str, float]:
-        """Best similarity per entry over the views returned (ids ``<chunk id>~...``)."""
+        """Best similarity per entry over the views returned (ids ``<chunk id>~...``);
+        ``by_language`` gets the best per view language, for the calibration."""
         if collection is None or vector is None:
             return {}
         # Chroma returns fewer results when it holds fewer: no count() round trip needed.
-        got = collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
+        include = ["distances", "metadatas"] if by_language is not None else ["distances"]
+        got = collection.query(query_embeddings=[vector], n_results=n, include=include)
+        metas = got["metadatas"][0] if by_language is not None else None
         best: dict[str, float] = {}
-        for view_id, distance in zip(got["ids"][0], got["distances"][0]):
+        for i, (view_id, distance) in enumerate(zip(got["ids"][0], got["distances"][0])):
             chunk_id = view_id.split("~", 1)[0]
-            best[chunk_id] = max(best.get(chunk_id, -1.0), 1.0 - float(distance))
+            similarity = 1.0 - float(distance)
+            best[chunk_id] = max(best.get(chunk_id, -1.0), similarity)
+            if by_language is not None and metas is not None:
+                _note(by_language, chunk_id, metas[i], similarity)
         return best
 
     def search_encoded(self, query: str, vectors: QueryVectors, k: int) -> list[Hit]:
         n = self.candidates
+        # The best view of each language per entry: the calibration's cross-lingual
+        # correction applies to views in another language than the query only.
+        view_languages: ByLanguage = {"question": {}, "use": {}}
         channels: dict[str, dict[str, float]] = {
             "entry": self._dense(self.store.collection, vectors.dense, n),
-            "question": self._dense(self.store.views, vectors.dense, 3 * n),
+            "question": self._dense(
+                self.store.views, vectors.dense, 3 * n, view_languages["question"]
+            ),
         }
         share = 0.5 if channels["entry"] and channels["question"] else 1.0
         weights = {"entry": share * self.weights.entry, "question": share * self.weights.question}
         if self.store.use_views is not None and vectors.use is not None:
-            channels["use"] = self._dense(self.store.use_views, vectors.use, 3 * n)
+            channels["use"] = self._dense(
+                self.store.use_views, vectors.use, 3 * n, view_languages["use"]
+            )
             weights["use"] = self.weights.use
         if self.use_lexical:
             scores, coverage = self.lexical_index().search(query, n)
@@ -208,7 +249,7 @@ class HybridSearch:
         docs = list(self.store.documents(chosen))
         position = {c: i for i, c in enumerate(candidates)}
         dense = {name: dict(scores) for name, scores in channels.items() if name != "lexical"}
-        self._fill_missing(dense, docs, vectors)
+        self._fill_missing(dense, docs, vectors, view_languages)
         hits = []
         for doc in docs:
             chunk_id = stored_id(doc)
@@ -223,6 +264,11 @@ class HybridSearch:
                 vectors.language,
                 str(doc.metadata.get("language", "")),
                 vectors.language_confidence,
+                {
+                    name: found[chunk_id]
+                    for name, found in view_languages.items()
+                    if chunk_id in found
+                },
             )
             hits.append(Hit(doc, float(fused[i]), relevance, scores))
         if self.reranker is not None and hits:
@@ -230,7 +276,11 @@ class HybridSearch:
         return hits[:k]
 
     def _fill_missing(
-        self, dense: dict[str, dict[str, float]], docs: list[Document], vectors: QueryVectors
+        self,
+        dense: dict[str, dict[str, float]],
+        docs: list[Document],
+        vectors: QueryVectors,
+        view_languages: ByLanguage | None = None,
     ) -> None:
         """Exact dense similarities for the returned entries a channel did not return."""
         sides = [
@@ -241,33 +291,38 @@ class HybridSearch:
         for name, collection, vector in sides:
             if name not in dense or collection is None or vector is None:
                 continue
-            view_ids: dict[str, str] = {}
-            for doc in docs:
-                doc_id = stored_id(doc)
-                if doc_id in dense[name]:
-                    continue
-                if name == "entry":
-                    view_ids[doc_id] = doc_id
-                    continue
-                if name == "use":
-                    view_ids[f"{doc_id}~doc"] = doc_id
-                if int(doc.metadata.get("chunk_index", 0) or 0) == 0:
-                    for n in range(len(question_views(doc.metadata))):
-                        view_ids[f"{doc_id}~q{n}"] = doc_id
-            if not view_ids:
+            missing = [stored_id(d) for d in docs if stored_id(d) not in dense[name]]
+            if not missing:
                 continue
-            got = collection.get(ids=list(view_ids), include=["embeddings"])
             query = np.asarray(vector)
-            for view_id, embedding in zip(got["ids"], got["embeddings"]):
-                chunk_id = view_ids[view_id]
+            if name == "entry":
+                got = collection.get(ids=missing, include=["embeddings"])
+                metas = [None] * len(got["ids"])
+            else:  # every view of those entries: their questions, translations, (USE) text
+                got = collection.get(
+                    where={"chunk_id": {"$in": missing}}, include=["embeddings", "metadatas"]
+                )
+                metas = got["metadatas"]
+            found = view_languages.setdefault(name, {}) if view_languages is not None else {}
+            for view_id, embedding, meta in zip(got["ids"], got["embeddings"], metas):
+                chunk_id = view_id.split("~", 1)[0]
                 similarity = float(np.dot(np.asarray(embedding), query))
                 dense[name][chunk_id] = max(dense[name].get(chunk_id, -1.0), similarity)
+                if name != "entry":
+                    _note(found, chunk_id, meta, similarity)
 
-    def channels_for(self, vectors: QueryVectors, chunk_id: str) -> dict[str, float]:
-        """The dense similarities between a query and one given entry."""
+    def channels_for(
+        self, vectors: QueryVectors, chunk_id: str
+    ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+        """The dense similarities between a query and one given entry, and each channel's
+        best similarity per view language (for the calibration)."""
         dense: dict[str, dict[str, float]] = {"entry": {}, "question": {}, "use": {}}
-        self._fill_missing(dense, list(self.store.documents([chunk_id])), vectors)
-        return {name: values[chunk_id] for name, values in dense.items() if chunk_id in values}
+        languages: ByLanguage = {}
+        self._fill_missing(dense, list(self.store.documents([chunk_id])), vectors, languages)
+        return (
+            {name: values[chunk_id] for name, values in dense.items() if chunk_id in values},
+            {name: found[chunk_id] for name, found in languages.items() if chunk_id in found},
+        )
 
     def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         if self.reranker is None:  # searches call this only with a reranker

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 
+from common.translation import MACHINE, Translation
 from knowledge.entries import Chunk
 from linguadesk.settings import Settings
 
@@ -50,6 +51,14 @@ def stored_id(doc: Document) -> str:
     if doc.id is None:
         raise ValueError(f"an entry without an id: {doc.page_content[:60]!r}")
     return doc.id
+
+
+def _ours(view_id: str, only: set[tuple[str, str]] | None) -> bool:
+    """Whether a translated view (``<chunk>~t.<lang>.<n>``) is one of these pairs' (or any)."""
+    if only is None:
+        return True
+    chunk_id, _, rest = view_id.partition("~t.")
+    return (chunk_id, rest.split(".", 1)[0]) in only
 
 
 def make_chroma_client(settings: Settings) -> ClientAPI:
@@ -164,6 +173,7 @@ class FaqStore:
                     for d in docs[start : start + UPSERT_BATCH]
                 ]
                 self._write_views(batch, views=rebuild_views, use=rebuild_use)
+                self._write_translation_views([c.id for c in batch])
             self.bump_revision()
         if rebuild_views:
             self._mark(VIEWS_COMPLETE)
@@ -215,14 +225,15 @@ class FaqStore:
         for start in range(0, len(chunks), UPSERT_BATCH):
             batch = chunks[start : start + UPSERT_BATCH]
             entry_vectors = self._write_views(batch)
-            # Translations of the entry's previous text are stale.
-            self.translations.delete(where={"chunk_id": {"$in": [c.id for c in batch]}})
+            self._drop_answer_translations([c.id for c in batch])
             self.collection.upsert(
                 ids=[c.id for c in batch],
                 embeddings=entry_vectors,
                 documents=[c.text for c in batch],
                 metadatas=[c.metadata for c in batch],
             )
+            # A translation made from this very text (an edit undone) is searchable again.
+            self._write_translation_views([c.id for c in batch])
             if progress:
                 progress(len(batch))
         self.bump_revision()
@@ -281,6 +292,11 @@ class FaqStore:
             self.vectorstore.delete(ids=batch)
         self.bump_revision()
 
+    # -- translations --------------------------------------------------------------
+    # One side collection holds both kinds: the localized entries (``<chunk>~entry.<lang>``:
+    # made at ingest or reviewed by a person; searchable views of their own) and the answer
+    # path's per-locale cache (``<chunk>~<lang>:<locale>``, figures already localized).
+
     def get_translation(self, chunk_id: str, key: str, content_hash: str) -> str | None:
         """A cached translation of the entry, if made from this version of it."""
         got = self.translations.get(ids=[f"{chunk_id}~{key}"], include=["documents", "metadatas"])
@@ -297,6 +313,149 @@ class FaqStore:
             documents=[text],
             metadatas=[{"chunk_id": chunk_id, "content_hash": content_hash, "key": key}],
         )
+
+    def get_localized(self, chunk_id: str, language: str, content_hash: str) -> str | None:
+        """The localized entry (reviewed or machine) in ``language``, unless it is stale."""
+        return self.get_translation(chunk_id, f"entry.{language}", content_hash)
+
+    def _drop_answer_translations(self, chunk_ids: list[str]) -> None:
+        """The answer path's cache of entries that changed. Localized entries stay: they are
+        stale now (their ``content_hash`` is the old one) until translated or reviewed again."""
+        got = self.translations.get(where={"chunk_id": {"$in": chunk_ids}}, include=["metadatas"])
+        ids = [i for i, m in zip(got["ids"], got["metadatas"]) if (m or {}).get("kind") != "entry"]
+        if ids:
+            self.translations.delete(ids=ids)
+
+    def put_translations(self, items: list[Translation]) -> int:
+        """Stores localized entries and indexes their questions; returns how many were stored
+        (one whose entry was deleted meanwhile is not)."""
+        current = {stored_id(d): d for d in self.documents(list({t.chunk_id for t in items}))}
+        kept = [t for t in items if t.chunk_id in current]
+        if kept and self.use_views is None:
+            # Written without USE vectors: a later run with the encoder must rebuild them.
+            self._meta.delete(ids=[USE_COMPLETE])
+        for start in range(0, len(kept), UPSERT_BATCH):
+            batch = kept[start : start + UPSERT_BATCH]
+            self.translations.upsert(
+                ids=[f"{t.chunk_id}~entry.{t.language}" for t in batch],
+                embeddings=[[1.0]] * len(batch),
+                documents=[t.text for t in batch],
+                metadatas=[
+                    {
+                        "chunk_id": t.chunk_id,
+                        "kind": "entry",
+                        "key": f"entry.{t.language}",
+                        "language": t.language,
+                        "content_hash": t.source_hash,
+                        "status": t.status,
+                        "question": t.question,
+                        "variants": "\n".join(t.variants),
+                        "answer": t.answer,
+                        "source": str(current[t.chunk_id].metadata.get("source", "")),
+                    }
+                    for t in batch
+                ],
+            )
+            self._write_translation_views(
+                list({t.chunk_id for t in batch}), only={(t.chunk_id, t.language) for t in batch}
+            )
+        if kept:
+            self.bump_revision()
+        return len(kept)
+
+    def translations_of(
+        self,
+        chunk_ids: list[str] | None = None,
+        *,
+        language: str | None = None,
+        source: str | None = None,
+    ) -> list[Translation]:
+        """Localized entries, each marked stale when its entry changed since."""
+        clauses: list[dict] = [{"kind": "entry"}]
+        if chunk_ids is not None:
+            if not chunk_ids:
+                return []
+            clauses.append({"chunk_id": {"$in": chunk_ids}})
+        if language:
+            clauses.append({"language": language})
+        if source:
+            clauses.append({"source": source})
+        where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        got = self.translations.get(where=where, include=["metadatas"])
+        metas = [dict(m or {}) for m in got["metadatas"]]
+        ids = list({str(m["chunk_id"]) for m in metas})
+        hashes: dict[str, str] = {}
+        for start in range(0, len(ids), 5000):
+            page = self.collection.get(ids=ids[start : start + 5000], include=["metadatas"])
+            hashes.update(
+                {
+                    i: str((m or {}).get("content_hash", ""))
+                    for i, m in zip(page["ids"], page["metadatas"])
+                }
+            )
+        return [
+            Translation(
+                chunk_id=str(m["chunk_id"]),
+                language=str(m.get("language", "")),
+                question=str(m.get("question", "")),
+                answer=str(m.get("answer", "")),
+                variants=tuple(v for v in str(m.get("variants", "")).split("\n") if v),
+                status=str(m.get("status", MACHINE)),
+                source_hash=str(m.get("content_hash", "")),
+                stale=hashes.get(str(m["chunk_id"])) != m.get("content_hash"),
+            )
+            for m in metas
+        ]
+
+    def _write_translation_views(
+        self, chunk_ids: list[str], only: set[tuple[str, str]] | None = None
+    ) -> None:
+        """The fresh localized questions of these entries as views of their own
+        (``<chunk>~t.<lang>.<n>``, with their language); stale ones' views are removed.
+        ``only``: just these (chunk id, language) pairs, the others' views left as they are."""
+        if not chunk_ids:
+            return
+        first = {
+            stored_id(d)
+            for d in self.documents(chunk_ids)
+            if int(d.metadata.get("chunk_index", 0) or 0) == 0
+        }
+        ids, texts, metas = [], [], []
+        for t in self.translations_of(chunk_ids):
+            if t.stale or t.chunk_id not in first:
+                continue
+            if only is not None and (t.chunk_id, t.language) not in only:
+                continue
+            for n, text in enumerate(t.views):
+                ids.append(f"{t.chunk_id}~t.{t.language}.{n}")
+                texts.append(text)
+                metas.append({"chunk_id": t.chunk_id, "language": t.language})
+        keep = set(ids)
+        sides: list[tuple[ChromaCollection, Callable[[list[str]], Any]]] = [
+            (self.views, self.embeddings.embed_documents)
+        ]
+        if self.use_views is not None:
+            sides.append((self.use_views, lambda xs: self.encode_use(xs).tolist()))
+        for side, encode in sides:
+            if ids:
+                side.upsert(ids=ids, embeddings=encode(texts), metadatas=metas)
+            got = side.get(where={"chunk_id": {"$in": chunk_ids}}, include=[])
+            old = [i for i in got["ids"] if "~t." in i and i not in keep and _ours(i, only)]
+            if old:
+                side.delete(ids=old)
+
+    def translation_views(self) -> dict[str, list[tuple[str, list[str]]]]:
+        """chunk id -> (the content hash it was translated from, its localized questions) per
+        language, for the lexical index."""
+        got = self.translations.get(where={"kind": "entry"}, include=["metadatas"])
+        out: dict[str, list[tuple[str, list[str]]]] = {}
+        for meta in got["metadatas"]:
+            m = dict(meta or {})
+            texts = [str(m.get("question", "")), *str(m.get("variants", "")).split("\n")]
+            out.setdefault(str(m["chunk_id"]), []).append(
+                (str(m.get("content_hash", "")), [t for t in texts if t])
+            )
+        return out
 
     def bump_revision(self) -> None:
         """Tells every process holding a lexical index that the entries changed."""
@@ -317,6 +476,8 @@ class FaqStore:
                 yield Document(page_content=d or "", id=i, metadata=dict(m or {}))
 
         include = ["documents", "metadatas"]
+        if ids is not None and not ids:
+            return
         if ids is None:
             for got in self._pages(include):
                 yield from docs(got)

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
     from bot.conversations import ConversationStore
     from bot.desk import ConversationDesk
     from bot.engine import Engine
+    from bot.entry_translation import EntryTranslator
     from bot.failed_turns import FailedTurnLog
     from bot.handoff import HandoffService, Notifier
+    from bot.localize import Localizer
     from bot.rewrite import QueryRewriter
     from knowledge.admin import KnowledgeBase
     from retrieval.embeddings import SentenceTransformerEmbeddings
@@ -214,3 +216,35 @@ def build_engine(
         translations=store if hasattr(store, "get_translation") else None,
         clarify_margin=settings.answers.clarify_margin,
     )
+
+
+def build_translator(settings: Settings, cache_store: FaqStore | None = None) -> EntryTranslator:
+    """The entry translator on the translate preset (the model made on first use)."""
+    from bot.entry_translation import EntryTranslator
+    from bot.llm import make_chat_model, server_kind, with_preset
+
+    model = cache(
+        lambda: with_preset(
+            make_chat_model(settings), settings.presets.translate, server_kind(settings)
+        )
+    )
+    return EntryTranslator(model, cache_store)
+
+
+def translate_concurrency(settings: Settings) -> int:
+    return settings.kb.translate_concurrency or (8 if settings.llm.url else 1)
+
+
+def build_localizer(settings: Settings, store: FaqStore) -> Localizer:
+    """``kb translate``: the translate preset, one request at a time on the embedded server."""
+    from bot.localize import Localizer
+
+    return Localizer(
+        store, build_translator(settings, store), concurrency=translate_concurrency(settings)
+    )
+
+
+def translate_at_ingest(settings: Settings) -> bool:
+    """Whether `kb ingest` translates unless told: on when an LLM server is configured."""
+    mode = settings.kb.translate_at_ingest
+    return mode == "on" or (mode == "auto" and bool(settings.llm.url))

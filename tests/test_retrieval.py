@@ -231,6 +231,60 @@ def test_relevance_gives_the_cross_lingual_gap_only_to_confident_detections():
     assert relevance(channels, "en", "en") == relevance(channels, "nl", "en", 0.3)
 
 
+def test_a_match_on_a_translated_view_in_the_query_language_gets_no_cross_lingual_bonus():
+    from retrieval.calibration import Relevance
+
+    relevance = Relevance()
+    channels = {"entry": 0.70, "question": 0.87, "use": 0.6}
+    across = relevance(channels, "ar", "en", 0.95)
+    within = relevance(channels, "ar", "en", 0.95, {"question": {"ar": 0.87}, "use": {"ar": 0.6}})
+    # The Arabic view matched an Arabic query: scored as a same-language pair.
+    assert within == relevance(channels, "ar", "ar", 0.95) < across
+
+
+def test_adding_a_translated_view_never_lowers_an_entrys_relevance():
+    from retrieval.calibration import Relevance
+
+    relevance = Relevance()
+    own = {"entry": 0.75, "question": 0.80}
+    before = relevance(own, "ar", "en", 0.95, {"question": {"": 0.80}})
+    # An Arabic view slightly above the English one in raw similarity: the English view's
+    # corrected similarity (0.80 + the ar gap) still counts.
+    after = relevance(
+        {**own, "question": 0.82}, "ar", "en", 0.95, {"question": {"": 0.80, "ar": 0.82}}
+    )
+    assert after >= before == relevance(own, "ar", "en", 0.95)
+
+
+def test_channels_for_reports_the_view_languages(kb, tmp_path):
+    from common.translation import REVIEWED, Translation
+    from retrieval.hybrid import HybridSearch
+
+    faq = tmp_path / "faq.md"
+    faq.write_text(
+        "## How long does delivery take?\nThree to five working days.\n", encoding="utf-8"
+    )
+    assert kb.ingest([faq]).ok
+    [(chunk_id, meta)] = kb.list_entries()
+    kb.store.put_translations(
+        [
+            Translation(
+                chunk_id,
+                "ar",
+                "كم يستغرق التوصيل؟",
+                "من ثلاثة إلى خمسة أيام عمل.",
+                (),
+                REVIEWED,
+                str(meta["content_hash"]),
+            )
+        ]
+    )
+    search = HybridSearch(kb.store)
+    channels, views = search.channels_for(search.encode(["كم يستغرق التوصيل؟"])[0], chunk_id)
+    assert set(views["question"]) == {"", "ar"} and views["question"]["ar"] == channels["question"]
+    assert set(views["use"]) == {"", "ar"}
+
+
 def test_cross_encoder_reranker_reorders_the_fused_top_hits(shop, tmp_path, settings):
     """No cross-encoder ships offline: a tiny random one checks the wiring, not quality."""
     from sentence_transformers import CrossEncoder

@@ -4,6 +4,8 @@ the admin API, health and metrics."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -455,3 +457,49 @@ def test_a_burst_of_50_conversations_gets_answers_or_localized_429s(web):
         key = "busy" if body["error"] == "busy" else "slow_down"
         assert body["message"] == message(key, body["language"])
     assert all(body["status"] == "answered" for body in answered)
+
+
+def test_the_admin_api_exports_imports_and_counts_reviewed_translations(web):
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    with (
+        web({"web.admin_api_key": SecretStr(ADMIN_KEY), "kb.languages": ["ja"]}) as (url, _),
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        assert client.get("/v1/admin/translations", params={"language": "ja"}).status_code == 401
+        got = client.get("/v1/admin/translations", params={"language": "ja"}, headers=admin)
+        assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(got.text)))
+        assert rows and {r["status"] for r in rows} == {"missing"}
+        before = client.get("/v1/admin/stats", headers=admin).json()["translations"]["ja"]
+        assert before["missing"] == before["entries"] == len(rows)
+
+        row = next(
+            r
+            for r in rows
+            if not any(ch.isdigit() for ch in r["source_answer"])
+            and "http" not in r["source_answer"]
+        )
+        row["question"], row["answer"] = "テストの質問", "テストの回答です。"
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, list(row))
+        writer.writeheader()
+        writer.writerow(row)
+        sent = client.post(
+            "/v1/admin/translations",
+            headers=admin,
+            files={"file": ("ja.csv", buffer.getvalue().encode(), "text/csv")},
+        )
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["errors"] == [] and sent.json()["imported"] == 1
+        after = client.get("/v1/admin/stats", headers=admin).json()["translations"]["ja"]
+        assert after["reviewed"] == sent.json()["imported"]
+        xliff = client.get(
+            "/v1/admin/translations", params={"language": "ja", "format": "xliff"}, headers=admin
+        )
+        assert xliff.status_code == 200 and "テストの質問" in xliff.text
+        bad = client.post(
+            "/v1/admin/translations",
+            headers=admin,
+            files={"file": ("ja.xliff", b"<?xml version='1.0'?><nope/>", "application/xml")},
+        )
+        assert bad.status_code == 400 and "ja.xliff" in bad.json()["detail"]

@@ -12,16 +12,22 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from linguadesk.settings import get_settings
-from runtime import build_knowledge_base
+from linguadesk.settings import Settings, get_settings
+from runtime import build_knowledge_base, build_localizer, ensure_llm, translate_at_ingest
 
 from .console import ModelProgress, err, fail, guarded, out, progress_bar
 
 if TYPE_CHECKING:
+    from bot.localize import LocalizeReport
     from knowledge.admin import IngestProgress, IngestReport, KnowledgeBase
     from knowledge.sync import SyncPlan
 
 app = typer.Typer(help="Manage the FAQ knowledge base.", no_args_is_help=True)
+translations_app = typer.Typer(
+    help="Review the localized FAQ: export for a translator, import what they corrected.",
+    no_args_is_help=True,
+)
+app.add_typer(translations_app, name="translations")
 
 
 def _kb() -> KnowledgeBase:
@@ -97,11 +103,24 @@ def kb_ingest(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the changes, write nothing.")
     ] = False,
+    translate: Annotated[
+        bool | None,
+        typer.Option(
+            "--translate/--no-translate",
+            help="Translate new and changed entries into kb.languages (default: when an LLM "
+            "server is configured).",
+        ),
+    ] = None,
 ) -> None:
     """Sync FAQ sources: add new entries, update changed ones, delete vanished ones."""
     kb = _kb()
     with progress_bar("percent") as bar:
         report = _ingest(kb, sources, product, dry_run, bar)
+    settings = get_settings()
+    if not dry_run and (translate_at_ingest(settings) if translate is None else translate):
+        changed = {c.id for plan in report.plans for c in plan.added + plan.updated}
+        if changed:
+            _print_translation(_translate(kb, settings, settings.kb.languages, ids=changed))
     for plan in report.plans:
         _print_plan(plan, dry_run)
     for warning in report.warnings:
@@ -112,6 +131,158 @@ def kb_ingest(
         done = "checked" if dry_run else "ingested"
         rest = f"; the other sources were {done}" if report.plans else ""
         err.print(f"{len(report.errors)} source(s) failed{rest}.")
+        raise typer.Exit(1)
+
+
+def _translate(
+    kb: KnowledgeBase,
+    settings: Settings,
+    languages: list[str],
+    *,
+    source: str | None = None,
+    ids: set[str] | None = None,
+) -> LocalizeReport:
+    with ModelProgress() as report_models:
+        ensure_llm(settings, report_models)
+    from bot.localize import LLMUnreachable
+
+    localizer = build_localizer(settings, kb.store)
+    with progress_bar("eta") as bar:
+        task = bar.add_task(f"Translating into {', '.join(languages)}", total=None)
+        try:
+            return localizer.run(
+                languages,
+                source=source,
+                ids=ids,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except LLMUnreachable as exc:
+            raise fail(f"Translation stopped: {exc}.", 1) from None
+
+
+def _print_translation(report: LocalizeReport) -> None:
+    out.print(
+        f"Translated {report.translated} of {report.pending} (entry, language) pairs in "
+        f"{report.seconds:.0f} s ({report.per_minute:.1f} per minute); "
+        f"{report.up_to_date} were up to date.",
+        highlight=False,
+    )
+    for failure in report.failed:
+        err.print(
+            f"[bold yellow]Not translated:[/] {escape(failure.title)} into {failure.language}: "
+            f"{escape(failure.reason)}",
+            highlight=False,
+        )
+    if report.failed:
+        err.print(
+            f"{len(report.failed)} translation(s) failed the checks and were left out; those "
+            "entries are still found through their own language. Run 'linguadesk kb translate' "
+            "again to retry them, or import reviewed ones ('kb translations import')."
+        )
+
+
+def _language_list(text: str | None, default: list[str]) -> list[str]:
+    if not text:
+        return list(default)
+    from common.language import base_language
+
+    return list(dict.fromkeys(base_language(x.strip()) for x in text.split(",") if x.strip()))
+
+
+@app.command("translate")
+@guarded
+def kb_translate(
+    languages: Annotated[
+        str | None, typer.Option(help="Comma-separated language codes (default: kb.languages).")
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="Only the entries of this source.")] = None,
+) -> None:
+    """Translate entries that have no up-to-date translation; safe to stop and run again."""
+    settings = get_settings()
+    kb = _kb()
+    if source:
+        resolved = kb.resolve_source(source)
+        if resolved is None:
+            raise fail(
+                f"No source matches '{source}'. Run 'linguadesk kb stats' to see the "
+                "stored sources.",
+                1,
+            )
+        source = resolved
+    report = _translate(
+        kb, settings, _language_list(languages, settings.kb.languages), source=source
+    )
+    _print_translation(report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@translations_app.command("export")
+@guarded
+def translations_export(
+    language: Annotated[str, typer.Option(help="The language to review, e.g. ja.")],
+    output_format: Annotated[
+        str, typer.Option("--format", help="csv or xliff (XLIFF 2.0).")
+    ] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="Only the entries of this source.")] = None,
+) -> None:
+    """Every entry with its translation (empty when missing) and status, for a translator."""
+    from knowledge import translations
+
+    if output_format not in ("csv", "xliff"):
+        raise fail(f"--format {output_format}: use csv or xliff.", 2)
+    kb = _kb()
+    if source:
+        source = kb.resolve_source(source) or source
+    rows = translations.rows(kb.store, language, source)
+    text = (
+        translations.export_csv(rows)
+        if output_format == "csv"
+        else translations.export_xliff(rows, language)
+    )
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    out.print(f"Wrote {len(rows)} entries to {output}.", highlight=False)
+
+
+@translations_app.command("import")
+@guarded
+def translations_import(
+    file: Annotated[Path, typer.Argument(help="A .csv or .xliff file from 'export', edited.")],
+) -> None:
+    """Store a translator's corrections; each imported row is marked reviewed."""
+    from bot.entry_translation import review_problems
+    from knowledge import translations
+
+    if not file.is_file():
+        raise fail(f"{file} does not exist. Give the file that 'kb translations export' wrote.", 2)
+    try:
+        report = translations.import_file(
+            _kb().store, file.name, file.read_bytes(), review_problems
+        )
+    except translations.TranslationFileError as exc:
+        raise fail(str(exc), 1) from None
+    out.print(
+        f"Imported {report.imported} reviewed translation(s) from {file.name}"
+        + (f"; {report.unchanged} row(s) not edited, kept as they were" if report.unchanged else "")
+        + (f"; {report.empty} row(s) without a translation skipped" if report.empty else "")
+        + ".",
+        highlight=False,
+    )
+    if report.stale:
+        err.print(
+            f"[bold yellow]Warning:[/] {report.stale} of them were made from an older version "
+            "of their entry: they are marked stale. Export again to review the current text.",
+            highlight=False,
+        )
+    for error in report.errors:
+        err.print(f"[bold red]Error:[/] {escape(error)}", highlight=False)
+    if report.errors:
         raise typer.Exit(1)
 
 
@@ -181,8 +352,12 @@ def kb_delete(
 def kb_stats(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Entries per language, source and product."""
-    stats = _kb().stats()
+    """Entries per language, source and product; translation coverage per language."""
+    from knowledge import translations
+
+    kb = _kb()
+    stats = kb.stats()
+    cover = translations.coverage(kb.store, get_settings().kb.languages)
     if as_json:
         out.print_json(
             json.dumps(
@@ -192,6 +367,9 @@ def kb_stats(
                     "by_language": stats.by_language,
                     "by_source": stats.by_source,
                     "by_product": stats.by_product,
+                    "translations": {
+                        lang: {**c.__dict__, "missing": c.missing} for lang, c in cover.items()
+                    },
                 }
             )
         )
@@ -205,4 +383,18 @@ def kb_stats(
         table = Table(title, "entries")
         for key, count in counter.most_common():
             table.add_row(escape(key), str(count))
+        out.print(table)
+    if stats.chunks:
+        table = Table("translated into", "reviewed", "machine", "stale", "missing", "coverage")
+        for lang, c in cover.items():
+            done = (c.reviewed + c.machine) / c.entries if c.entries else 1.0
+            bar = "█" * round(done * 20) + "·" * (20 - round(done * 20))
+            table.add_row(
+                lang,
+                str(c.reviewed),
+                str(c.machine),
+                str(c.stale),
+                str(c.missing),
+                f"{bar} {done:.0%}",
+            )
         out.print(table)

@@ -9,46 +9,48 @@ from .console import fmt, out
 
 
 def print_retrieval_report(report: dict) -> None:
+    translated = any("translated" in row for row in report["languages"].values())
+    systems = ["baseline", "hybrid", *(["translated"] if translated else [])]
+    short = {"baseline": "base", "hybrid": "hyb", "translated": "tr"}
+    names = "/".join(short[s] for s in systems)
     table = Table(
         title=f"{report['benchmark']}: {report['entries']} entries, "
-        f"{report['queries']} queries (hybrid vs. baseline, same run)"
+        f"{report['queries']} queries ({', '.join(systems)}: same run)"
     )
-    for column in (
-        "query lang",
-        "n",
-        "R@1 base",
-        "R@1 hybrid",
-        "×",
-        "R@5 base",
-        "R@5 hybrid",
-        "MRR base",
-        "MRR hybrid",
-        "p50 ms base/hyb",
-        "p95 ms base/hyb",
-        "p95 ×",
-    ):
+    columns = ["query lang", "n"]
+    for metric in ("R@1", "R@5"):
+        columns += [f"{metric} {short[s]}" for s in systems]
+    columns += [f"R@1 × {short[s]}" for s in systems[1:]]
+    columns += [f"MRR {short[s]}" for s in systems]
+    columns += [f"p50 ms {names}", f"p95 ms {names}"]
+    columns += [f"p95 × {short[s]}" for s in systems[1:]]
+    for column in columns:
         table.add_column(column, justify="left" if column == "query lang" else "right")
     for language, row in report["languages"].items():
-        b, h, r = row["baseline"], row["hybrid"], row["ratio"]
-        table.add_row(
-            language,
-            str(h["queries"]),
-            fmt(b["recall@1"]),
-            fmt(h["recall@1"]),
-            fmt(r["recall@1"], 2),
-            fmt(b["recall@5"]),
-            fmt(h["recall@5"]),
-            fmt(b["mrr@10"]),
-            fmt(h["mrr@10"]),
-            f"{fmt(b['latency_p50_ms'], 1)}/{fmt(h['latency_p50_ms'], 1)}",
-            f"{fmt(b['latency_p95_ms'], 1)}/{fmt(h['latency_p95_ms'], 1)}",
-            fmt(r["latency_p95_ms"], 2),
-        )
+        ratios = {"hybrid": row["ratio"], "translated": row.get("ratio_translated", {})}
+        cells = [language, str(row["hybrid"]["queries"])]
+        for metric in ("recall@1", "recall@5"):
+            cells += [fmt(row[s][metric]) for s in systems]
+        cells += [fmt(ratios[s]["recall@1"], 2) for s in systems[1:]]
+        cells += [fmt(row[s]["mrr@10"]) for s in systems]
+        for stat in ("latency_p50_ms", "latency_p95_ms"):
+            cells.append("/".join(fmt(row[s][stat], 1) for s in systems))
+        cells += [fmt(ratios[s]["latency_p95_ms"], 2) for s in systems[1:]]
+        table.add_row(*cells)
     out.print(table)
-    if "no_match" in report:
-        nm = report["no_match"]
+    for language, info in report.get("translation", {}).get("languages", {}).items():
+        out.print(
+            f"Translated index {language}: {info['entries']} entries ({info['failed']} failed "
+            f"the checks) in {info['seconds']:.0f} s of LLM time, "
+            f"{fmt(info['entries_per_minute'], 1)} entries/min ({report['translation']['model']})",
+            highlight=False,
+        )
+    for key, label in (("no_match", "hybrid"), ("no_match_translated", "with translated views")):
+        if key not in report:
+            continue
+        nm = report[key]
         pairs, e2e = nm["pairs"], nm["end_to_end"]
-        out.print(f"No-match decision at calibrated relevance >= {nm['threshold']}:")
+        out.print(f"No-match decision at calibrated relevance >= {nm['threshold']} ({label}):")
         out.print(
             f"  labelled pairs: precision {pairs['precision']:.3f}, "
             f"recall {pairs['recall']:.3f}, F1 {pairs['f1']:.3f}"

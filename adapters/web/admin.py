@@ -3,16 +3,18 @@ base, as `linguadesk kb` manages it, and the handed-off widget conversations."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+import threading
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from bot.conversations import conversation_key
 from bot.desk import ConversationNotFound
 
 from . import schemas
-from .deps import CHANNEL, State
+from .deps import CHANNEL, State, WebState
 from .protection import ApiError
 
 if TYPE_CHECKING:  # importing it loads the vector store
@@ -31,14 +33,21 @@ uploads = APIRouter(prefix="/v1/admin", tags=["admin"], responses=ERRORS)
 
 @router.get("/stats", response_model=None)
 async def stats(web: State) -> dict:
-    """Entries per language, source and product (as `linguadesk kb stats`)."""
+    """Entries per language, source and product, and translation coverage per language
+    (as `linguadesk kb stats`)."""
+    from knowledge import translations
+
     result = await run_in_threadpool(web.kb.stats)
+    cover = await run_in_threadpool(translations.coverage, web.kb.store, web.settings.kb.languages)
     return {
         "entries": result.entries,
         "chunks": result.chunks,
         "by_language": result.by_language,
         "by_source": result.by_source,
         "by_product": result.by_product,
+        "translations": {
+            language: {**c.__dict__, "missing": c.missing} for language, c in cover.items()
+        },
     }
 
 
@@ -96,6 +105,140 @@ async def delete_source(
         )
     deleted = await run_in_threadpool(web.kb.delete_source, resolved)
     return {"source": resolved, "deleted_chunks": deleted}
+
+
+@router.get(
+    "/translations",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, "application/xliff+xml": {}}}},
+)
+def export_translations(
+    web: State,
+    language: Annotated[str, Query(min_length=2, max_length=12, pattern=r"^[A-Za-z-]+$")],
+    format: Annotated[Literal["csv", "xliff"], Query()] = "csv",
+    source: Annotated[str | None, Query()] = None,
+) -> Response:
+    """Every entry with its translation into ``language`` (empty when missing) and its status,
+    for a translator (as `linguadesk kb translations export`)."""
+    from knowledge import translations
+
+    rows = translations.rows(web.kb.store, language, source)
+    if format == "csv":
+        body, media = translations.export_csv(rows), "text/csv; charset=utf-8"
+    else:
+        body, media = translations.export_xliff(rows, language), "application/xliff+xml"
+    name = f"translations-{language.lower()}.{'csv' if format == 'csv' else 'xliff'}"
+    return Response(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@uploads.post("/translations", response_model=schemas.TranslationImportOut)
+async def import_translations(
+    web: State,
+    file: Annotated[UploadFile, File(description="A .csv or .xliff file from the export, edited.")],
+) -> schemas.TranslationImportOut:
+    """A translator's corrections: each row with a translation is stored as *reviewed*, which
+    search and answers prefer to the machine's (as `linguadesk kb translations import`)."""
+    from bot.entry_translation import review_problems
+    from knowledge import translations
+
+    data = await file.read()
+    try:
+        report = await run_in_threadpool(
+            translations.import_file, web.kb.store, file.filename or "upload", data, review_problems
+        )
+    except translations.TranslationFileError as exc:
+        raise ApiError(400, "bad_translation_file", str(exc)) from None
+    return schemas.TranslationImportOut(**report.__dict__)
+
+
+class TranslationJob:
+    """One `kb translate` at a time per worker, in a thread (it takes minutes to hours)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.status = schemas.TranslateJobOut(state="idle")
+
+    def start(self, web: WebState, languages: list[str], source: str | None) -> bool:
+        with self.lock:
+            if self.status.state == "running":
+                return False
+            self.status = schemas.TranslateJobOut(state="running", languages=languages)
+        threading.Thread(
+            target=self._run, args=(web, languages, source), name="kb-translate", daemon=True
+        ).start()
+        return True
+
+    def _run(self, web: WebState, languages: list[str], source: str | None) -> None:
+        from runtime import build_localizer
+
+        def progress(done: int, total: int) -> None:
+            self.status.done, self.status.pending = done, total
+
+        try:
+            report = build_localizer(web.settings, web.kb.store).run(
+                languages, source=source, progress=progress
+            )
+            self.status = schemas.TranslateJobOut(
+                state="done",
+                languages=languages,
+                pending=report.pending,
+                done=report.translated + len(report.failed),
+                translated=report.translated,
+                failed=len(report.failed),
+            )
+        except Exception as exc:  # the LLM or the store failed: say so, keep what was stored
+            self.status = self.status.model_copy(
+                update={"state": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            )
+
+
+_JOB_LOCK = threading.Lock()
+
+
+def _job(request: Request) -> TranslationJob:
+    state = request.app.state
+    with _JOB_LOCK:
+        if not hasattr(state, "translation_job"):
+            state.translation_job = TranslationJob()
+        return state.translation_job
+
+
+@router.post("/translations/run", response_model=schemas.TranslateJobOut, status_code=202)
+def run_translations(
+    web: State, request: Request, body: schemas.TranslateIn
+) -> schemas.TranslateJobOut:
+    """Translate the entries that have no up-to-date translation, in the background (as
+    `linguadesk kb translate`); poll GET /v1/admin/translations/run."""
+    from linguadesk.settings import language_codes
+
+    job = _job(request)
+    try:
+        languages = language_codes(body.languages, "languages") or list(web.settings.kb.languages)
+    except ValueError as exc:
+        raise ApiError(422, "bad_language", str(exc)) from None
+    source = body.source
+    if source is not None:
+        source = web.kb.resolve_source(source)
+        if source is None:
+            raise ApiError(
+                404,
+                "source_not_found",
+                f"No source matches {body.source!r}; GET /v1/admin/sources lists them.",
+            )
+    if not job.start(web, languages, source):
+        raise ApiError(
+            409,
+            "translation_running",
+            "A translation run is going on; poll GET /v1/admin/translations/run.",
+        )
+    return job.status
+
+
+@router.get("/translations/run", response_model=schemas.TranslateJobOut)
+def translation_status(request: Request) -> schemas.TranslateJobOut:
+    return _job(request).status
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=None, responses=NOT_FOUND)

@@ -114,6 +114,31 @@ class UrlIngestIn(BaseModel):
     dry_run: bool = False
 
 
+class TranslationImportOut(BaseModel):
+    imported: int = Field(description="Rows stored as reviewed translations.")
+    unchanged: int = Field(description="Rows as stored already: their status is kept.")
+    stale: int = Field(description="Of those, made from an older version of their entry.")
+    empty: int = Field(description="Rows without a translation, skipped.")
+    errors: list[str] = Field(description="Rows refused, each named, with what to fix.")
+
+
+class TranslateIn(BaseModel):
+    languages: list[str] = Field(
+        default_factory=list, description="Language codes; empty: the configured kb.languages."
+    )
+    source: str | None = Field(default=None, description="Only the entries of this source.")
+
+
+class TranslateJobOut(BaseModel):
+    state: Literal["idle", "running", "done", "failed"]
+    languages: list[str] = []
+    pending: int = 0
+    done: int = 0
+    translated: int = 0
+    failed: int = 0
+    error: str | None = None
+
+
 class AgentMessageIn(BaseModel):
     text: str = Field(
         min_length=1,
