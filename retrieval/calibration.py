@@ -7,7 +7,10 @@ covid_faq_en --json F`` writes the features; 5-fold CV: precision 0.93, recall 0
 0.5). Those pairs are English; a query in another language than the entry scores lower
 for the same meaning, so its similarities are first raised by the gap measured on
 xquad_r's parallel questions (median gold similarity X->en vs. en->en, per language).
-The engine's ``min_confidence`` applies to this probability.
+Within one other language (a question matching a translated view in its own language) the
+gap is that of X->X against en->en, measured the same way. Each view language of a channel
+is corrected on its own and the best counts, so every language pair is scored as English
+pairs are. The engine's ``min_confidence`` applies to this probability.
 """
 
 from __future__ import annotations
@@ -39,6 +42,32 @@ CROSS_LINGUAL_GAP_USE = {
     "ru": 0.087,
     "tr": 0.104,
 }
+# The same within one language: en->en minus X->X (question and gold sentence both in X;
+# `benchmarks/language_gaps.py --limit 300`, which also reproduces the X->en tables above
+# within 0.002). e5 is as sure of itself in every language as in English; USE is not in
+# Arabic, Russian, Thai and Turkish, which matters once translated views make most matches
+# same-language.
+SAME_LANGUAGE_GAP_E5 = {
+    "ar": 0.018,
+    "de": -0.002,
+    "el": 0.008,
+    "es": -0.008,
+    "hi": 0.008,
+    "ru": 0.003,
+    "th": 0.0,
+    "tr": -0.001,
+    "vi": -0.009,
+    "zh": -0.032,
+}
+SAME_LANGUAGE_GAP_USE = {
+    "ar": 0.078,
+    "de": -0.013,
+    "es": 0.001,
+    "ru": 0.059,
+    "th": 0.057,
+    "tr": 0.081,
+    "zh": -0.015,
+}
 MIN_LANGUAGE_CONFIDENCE = 0.7
 DEFAULT_GAP_E5 = 0.07
 DEFAULT_GAP_USE = 0.08
@@ -50,6 +79,8 @@ class Relevance:
     dense_only: tuple[float, float] = (-62.23, 70.604)  # bias, e5
     gap_e5: dict[str, float] = field(default_factory=lambda: dict(CROSS_LINGUAL_GAP_E5))
     gap_use: dict[str, float] = field(default_factory=lambda: dict(CROSS_LINGUAL_GAP_USE))
+    same_e5: dict[str, float] = field(default_factory=lambda: dict(SAME_LANGUAGE_GAP_E5))
+    same_use: dict[str, float] = field(default_factory=lambda: dict(SAME_LANGUAGE_GAP_USE))
 
     @staticmethod
     def features(channels: dict[str, float]) -> tuple[float, float | None]:
@@ -74,34 +105,36 @@ class Relevance:
         # not get the cross-lingual bonus.
         confident = language_confidence >= MIN_LANGUAGE_CONFIDENCE
 
-        def gap(table: dict[str, float], default: float, side: str) -> float:
+        def gap(
+            cross: dict[str, float], same: dict[str, float], default: float, side: str
+        ) -> float:
             side = base_language(side) if side else ""
-            if not (confident and query_language and side and query_language != side):
+            if not (confident and query_language and side):
                 return 0.0
+            if query_language == side:
+                return same.get(side, 0.0)
             # The table is X->en; en->X uses the same gap, and X->Y that of the entry side.
-            return table.get(query_language if side == "en" else side, default)
+            return cross.get(query_language if side == "en" else side, default)
 
-        def corrected(channel: str, table: dict[str, float], default: float) -> float | None:
+        def corrected(channel: str, use: bool) -> float | None:
+            tables = (
+                (self.gap_use, self.same_use, DEFAULT_GAP_USE)
+                if use
+                else (self.gap_e5, self.same_e5, DEFAULT_GAP_E5)
+            )
             found = (views or {}).get(channel)
             if found:
                 return max(
-                    value + gap(table, default, language or entry_language)
+                    value + gap(*tables, language or entry_language)
                     for language, value in found.items()
                 )
             if channel not in channels:
                 return None
-            return channels[channel] + gap(table, default, entry_language)
+            return channels[channel] + gap(*tables, entry_language)
 
-        e5 = [
-            value
-            for value in (
-                corrected("entry", self.gap_e5, DEFAULT_GAP_E5),
-                corrected("question", self.gap_e5, DEFAULT_GAP_E5),
-            )
-            if value is not None
-        ]
+        e5 = [v for v in (corrected("entry", False), corrected("question", False)) if v is not None]
         dense = max(e5, default=-1.0)
-        use = corrected("use", self.gap_use, DEFAULT_GAP_USE)
+        use = corrected("use", True)
         if use is not None:
             bias, w_dense, w_use = self.with_use
             z = bias + w_dense * dense + w_use * use
