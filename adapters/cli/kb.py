@@ -398,3 +398,8 @@ def kb_stats(
                 f"{bar} {done:.0%}",
             )
         out.print(table)
+        if any(c.missing or c.stale for c in cover.values()):
+            out.print(
+                "[dim]'linguadesk kb translate' translates the missing and stale ones; "
+                "'kb translations export' hands them to a reviewer.[/]"
+            )
