@@ -352,6 +352,7 @@ def run_eval(
     latency_sample: int = 100,
     progress: Progress | None = None,
     translate_index: tuple[str, ...] = (),
+    cached_only: bool = False,
 ) -> dict:
     """``linguadesk eval retrieval``: the search as configured (encoders, lexical, reranker)
     against the dense baseline; the no-match pairs' ``features`` kept for calibrating.
@@ -361,7 +362,9 @@ def run_eval(
     if translate_index:
         from .translated_index import translate_entries
 
-        translated, timing = translate_entries(settings, evalset, translate_index, progress)
+        translated, timing = translate_entries(
+            settings, evalset, translate_index, progress, cached_only=cached_only
+        )
     report = evaluate(
         settings,
         evalset,

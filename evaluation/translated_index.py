@@ -55,9 +55,12 @@ def translate_entries(
     evalset: EvalSet,
     languages: tuple[str, ...],
     progress: Progress | None = None,
+    *,
+    cached_only: bool = False,
 ) -> tuple[dict[str, dict[str, list[str]]], dict[str, Any]]:
     """({language: {entry id: translated lines}}, timing): cached ones are read, the rest
-    made now. An entry whose translation fails the checks is left out of that language."""
+    made now (unless ``cached_only``). An entry whose translation fails the checks is left
+    out of that language."""
     from runtime import build_translator
 
     progress = progress or (lambda phase, done, total: None)
@@ -77,7 +80,7 @@ def translate_entries(
             e
             for e in evalset.entries
             if e.id not in done and e.id not in failed and base_language(e.language) != language
-        ]
+        ][: 0 if cached_only else None]
         started = time.perf_counter()
         phase = f"translate {language}"
         progress(phase, len(evalset.entries) - len(todo), len(evalset.entries))
@@ -95,6 +98,7 @@ def translate_entries(
         out[language] = done
         timing["languages"][language] = {
             "entries": len(done),
+            "of": len(evalset.entries),
             "failed": len(failed),
             "seconds": round(data["seconds"], 1),
             "entries_per_minute": round(60 * (len(done) + len(failed)) / data["seconds"], 1)

@@ -90,6 +90,14 @@ def eval_retrieval(
             "separated), by the LLM; cached under the data dir."
         ),
     ] = None,
+    cached_only: Annotated[
+        bool,
+        typer.Option(
+            "--cached-only",
+            help="With --translate-index: only the translations made by earlier runs; "
+            "entries not translated yet get no views.",
+        ),
+    ] = False,
 ) -> None:
     """Recall@1/5, MRR and latency per query language, hybrid vs. a plain dense baseline
     (and, with --translate-index, the hybrid with translated views, in the same run)."""
@@ -120,6 +128,7 @@ def eval_retrieval(
             latency_sample=latency_sample,
             progress=phase_reporter(bar),
             translate_index=_languages(translate_index or ""),
+            cached_only=cached_only,
         )
     report["command"] = command_line("eval retrieval")
     print_retrieval_report(report)

@@ -40,7 +40,8 @@ def print_retrieval_report(report: dict) -> None:
     out.print(table)
     for language, info in report.get("translation", {}).get("languages", {}).items():
         out.print(
-            f"Translated index {language}: {info['entries']} entries ({info['failed']} failed "
+            f"Translated index {language}: {info['entries']} of {info.get('of', '?')} entries "
+            f"({info['failed']} failed "
             f"the checks) in {info['seconds']:.0f} s of LLM time, "
             f"{fmt(info['entries_per_minute'], 1)} entries/min ({report['translation']['model']})",
             highlight=False,
