@@ -30,6 +30,17 @@ translations_app = typer.Typer(
 app.add_typer(translations_app, name="translations")
 
 
+def _stored_source(kb: KnowledgeBase, source: str) -> str:
+    """The stored name of ``source``, or the command ends saying where to find the names."""
+    resolved = kb.resolve_source(source)
+    if resolved is None:
+        raise fail(
+            f"No source matches '{source}'. Run 'linguadesk kb stats' to see the stored sources.",
+            1,
+        )
+    return resolved
+
+
 def _kb() -> KnowledgeBase:
     with ModelProgress() as report:
         return build_knowledge_base(get_settings(), report)
@@ -201,14 +212,7 @@ def kb_translate(
     settings = get_settings()
     kb = _kb()
     if source:
-        resolved = kb.resolve_source(source)
-        if resolved is None:
-            raise fail(
-                f"No source matches '{source}'. Run 'linguadesk kb stats' to see the "
-                "stored sources.",
-                1,
-            )
-        source = resolved
+        source = _stored_source(kb, source)
     report = _translate(
         kb, settings, _language_list(languages, settings.kb.languages), source=source
     )
@@ -332,13 +336,7 @@ def kb_delete(
         raise fail("Give exactly one of --source or --id.", 2)
     kb = _kb()
     if source:
-        resolved = kb.resolve_source(source)
-        if resolved is None:
-            raise fail(
-                f"No source matches '{source}'. Run 'linguadesk kb stats' to see the "
-                "stored sources.",
-                1,
-            )
+        resolved = _stored_source(kb, source)
         out.print(f"Deleted {kb.delete_source(resolved)} chunk(s) of {resolved}.", highlight=False)
     elif entry_id:
         deleted = kb.delete_id(entry_id)
