@@ -106,7 +106,7 @@ class LocalizedEntry:
         return [self.text, self.original] if self.translated else [self.text]
 
 
-def _split(text: str) -> tuple[str, str]:
+def split_entry(text: str) -> tuple[str, str]:
     title, _, answer = text.strip().partition("\n")
     return (title.strip(), answer.strip()) if answer.strip() else ("", title.strip())
 
@@ -144,7 +144,7 @@ class EntryTranslator:
             strip_instructions(doc.page_content, chunk_id), locale, source_language
         )
         if source_language == base_language(language):
-            title, answer = _split(original)
+            title, answer = split_entry(original)
             return LocalizedEntry(title, answer, original, source_language)
         key = f"{base_language(language)}:{locale}"
         content_hash = str(
@@ -156,7 +156,7 @@ class EntryTranslator:
             # written as the entry writes them, so they are localized like the original's.
             reviewed = self.cache.get_localized(stored_id, base_language(language), content_hash)
             if reviewed:
-                title, answer = _split(
+                title, answer = split_entry(
                     localize_figures(
                         strip_instructions(reviewed, chunk_id), locale, source_language
                     )
@@ -167,7 +167,7 @@ class EntryTranslator:
             log.warning("translation cache unreadable: %s", type(exc).__name__)
             cached = None
         if cached:
-            title, answer = _split(cached)
+            title, answer = split_entry(cached)
             return LocalizedEntry(title, answer, original, source_language, True, True)
         text, problems = self._translate(original, source_language, language)
         if text is None:
@@ -181,7 +181,7 @@ class EntryTranslator:
                 self.cache.put_translation(stored_id, key, content_hash, text)
             except Exception as exc:
                 log.warning("could not cache a translation: %s", type(exc).__name__)
-        title, answer = _split(text)
+        title, answer = split_entry(text)
         return LocalizedEntry(title, answer, original, source_language, True)
 
     def titles(self, docs: list[Document], language: str) -> list[str] | None:
@@ -222,7 +222,7 @@ class EntryTranslator:
             return None
         if not text or not doc.metadata.get("question"):
             return None
-        return _split(text)[0] or None
+        return split_entry(text)[0] or None
 
     def translate(self, text: str, source: str, target: str, *, layout: bool = True) -> str | None:
         """The translation that passed every check, or None."""

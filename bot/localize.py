@@ -24,7 +24,7 @@ from common.language import base_language
 from common.translation import MACHINE, Translation
 from linguadesk.settings import language_codes
 
-from .entry_translation import EntryTranslator
+from .entry_translation import EntryTranslator, split_entry
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class Localizer:
         )
         if translated is None:
             return problems[0].detail if problems else "no translation passed the checks"
-        question, answer = _split(translated, has_question=has_question)
+        question, answer = split_entry(translated) if has_question else ("", translated.strip())
         if not answer or (has_question and not question):
             return "the translation lost the question or the answer"
         variants: tuple[str, ...] = ()
@@ -211,10 +211,3 @@ class Localizer:
             MACHINE,
             str(doc.metadata.get("content_hash", "")),
         )
-
-
-def _split(text: str, *, has_question: bool) -> tuple[str, str]:
-    if not has_question:
-        return "", text.strip()
-    title, _, answer = text.strip().partition("\n")
-    return title.strip(), answer.strip()
