@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
@@ -336,6 +337,16 @@ class FaqStore:
             self._meta.delete(ids=[USE_COMPLETE])
         for start in range(0, len(kept), UPSERT_BATCH):
             batch = kept[start : start + UPSERT_BATCH]
+            # Views before the record: a run killed in between leaves a translation still
+            # pending (redone, its views overwritten), never a stored one without its views.
+            hashes = {
+                t.chunk_id: str(current[t.chunk_id].metadata.get("content_hash", "")) for t in batch
+            }
+            self._write_translation_views(
+                list({t.chunk_id for t in batch}),
+                only={(t.chunk_id, t.language) for t in batch},
+                given=[replace(t, stale=t.source_hash != hashes[t.chunk_id]) for t in batch],
+            )
             self.translations.upsert(
                 ids=[f"{t.chunk_id}~entry.{t.language}" for t in batch],
                 embeddings=[[1.0]] * len(batch),
@@ -355,9 +366,6 @@ class FaqStore:
                     }
                     for t in batch
                 ],
-            )
-            self._write_translation_views(
-                list({t.chunk_id for t in batch}), only={(t.chunk_id, t.language) for t in batch}
             )
         if kept:
             self.bump_revision()
@@ -408,11 +416,15 @@ class FaqStore:
         ]
 
     def _write_translation_views(
-        self, chunk_ids: list[str], only: set[tuple[str, str]] | None = None
+        self,
+        chunk_ids: list[str],
+        only: set[tuple[str, str]] | None = None,
+        given: list[Translation] | None = None,
     ) -> None:
         """The fresh localized questions of these entries as views of their own
         (``<chunk>~t.<lang>.<n>``, with their language); stale ones' views are removed.
-        ``only``: just these (chunk id, language) pairs, the others' views left as they are."""
+        ``only``: just these (chunk id, language) pairs, the others' views left as they are.
+        ``given``: these translations instead of the stored ones."""
         if not chunk_ids:
             return
         first = {
@@ -421,7 +433,7 @@ class FaqStore:
             if int(d.metadata.get("chunk_index", 0) or 0) == 0
         }
         ids, texts, metas = [], [], []
-        for t in self.translations_of(chunk_ids):
+        for t in self.translations_of(chunk_ids) if given is None else given:
             if t.stale or t.chunk_id not in first:
                 continue
             if only is not None and (t.chunk_id, t.language) not in only:

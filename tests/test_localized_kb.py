@@ -125,6 +125,33 @@ def test_editing_an_entry_marks_its_translations_stale_and_removes_their_views(k
     assert (cover.reviewed, cover.machine, cover.stale) == (0, 1, 1)
 
 
+def test_a_store_that_dies_between_views_and_record_leaves_the_translation_pending(
+    kb, tmp_path, monkeypatch
+):
+    """The crash window of `kb translate`: views are written before the record, so a run killed
+    in between leaves nothing marked done without its views, and the rerun completes it."""
+    ids = _ingest(kb, tmp_path)
+    store = kb.store
+    delivery = ids["How long does delivery take?"]
+    item = _with_id(ARABIC_DELIVERY, delivery, _hash(store, delivery))
+
+    def killed(**_: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(store.use_views, "upsert", killed)  # the last write of its views
+        with pytest.raises(KeyboardInterrupt):
+            store.put_translations([item])
+    assert store.translations_of() == []  # still pending: the next run redoes it
+    assert store.put_translations([item]) == 1
+    for side in (store.views, store.use_views):
+        view_ids = side.get(where={"chunk_id": delivery}, include=[])["ids"]
+        assert sorted(v for v in view_ids if "~t.ar." in v) == [
+            f"{delivery}~t.ar.0",
+            f"{delivery}~t.ar.1",
+        ]
+
+
 def test_a_deleted_source_leaves_no_translation_behind(kb, tmp_path):
     ids = _ingest(kb, tmp_path)
     store = kb.store
