@@ -38,6 +38,34 @@ class Message:
     language: str = ""
     at: float = field(default_factory=time.time)
     id: str = ""  # the bot's replies carry the Reply.id that feedback refers to
+    # A message relayed between the team and the customer (see bot/team_chat.py):
+    author: str = ""  # the agent's name
+    original: str = ""  # what was written, when ``text`` is its translation
+    untranslated: bool = False  # the translation failed: ``text`` is the original
+    notice: bool = False  # the bot's word outside a turn ("you're back with the assistant")
+
+    @property
+    def relayed(self) -> bool:
+        """Written outside a turn, for the customer's channel to deliver."""
+        return self.role == Role.AGENT or self.notice
+
+
+_EXTRA = ("author", "original", "untranslated", "notice")
+
+
+def _message_row(row: tuple) -> Message:
+    role, text, language, at, mid, extra = row
+    fields = json.loads(extra or "{}")
+    return Message(role, text, language, at, mid, **{k: fields[k] for k in _EXTRA if k in fields})
+
+
+def _extra(m: Message) -> str:
+    return json.dumps({k: getattr(m, k) for k in _EXTRA if getattr(m, k)}, ensure_ascii=False)
+
+
+def _message_json(data: dict) -> Message:
+    known = Message.__dataclass_fields__
+    return Message(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True)
@@ -56,11 +84,22 @@ class ConversationState:
     handed_off: bool = False  # a person has the conversation: the bot stays quiet
     handed_off_at: float = 0.0
     offered_handoff: bool = False  # the last reply offered a person; "yes" accepts
+    agent: str = ""  # the person who took the conversation
+    handoff_threads: dict[str, str] = field(default_factory=dict)  # notifier -> its thread
+    # The team's messages reach Slack and Discord customers through their adapter's delivery
+    # loop: ``to_deliver`` while some are newer than ``delivered_at``.
+    to_deliver: bool = False
+    delivered_at: float = 0.0
 
 
 def conversation_key(channel: str, *parts: object) -> str:
     """``conversation_key("slack", team, channel, thread_ts)``: colons inside parts are escaped."""
     return ":".join([channel, *(str(p).replace("%", "%25").replace(":", "%3A") for p in parts)])
+
+
+def conversation_parts(key: str) -> list[str]:
+    """The inverse of :func:`conversation_key`: ``[channel, *parts]``."""
+    return [p.replace("%3A", ":").replace("%25", "%") for p in key.split(":")]
 
 
 def estimate_tokens(text: str) -> int:
@@ -94,6 +133,7 @@ class ConversationStore(Protocol):
     def save_state(self, key: str, state: ConversationState) -> None: ...
     def forget(self, key: str) -> None: ...
     def handed_off(self) -> list[str]: ...
+    def to_deliver(self) -> list[str]: ...
     def add_feedback(self, key: str, feedback: Feedback) -> None: ...
     def feedback(self, key: str) -> list[Feedback]: ...
 
@@ -131,9 +171,14 @@ class SqliteConversationStore:
                 """
             )
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
-            if "mid" not in columns:  # stores written before replies had ids
+            for column in ("mid", "extra"):  # stores written before replies had ids, ...
+                if column in columns:
+                    continue
+                default = "''" if column == "mid" else "'{}'"
                 try:
-                    self._db.execute("ALTER TABLE messages ADD COLUMN mid TEXT NOT NULL DEFAULT ''")
+                    self._db.execute(
+                        f"ALTER TABLE messages ADD COLUMN {column} TEXT NOT NULL DEFAULT {default}"
+                    )
                 except sqlite3.OperationalError as exc:  # another process added it just now
                     if "duplicate column" not in str(exc):
                         raise
@@ -153,11 +198,11 @@ class SqliteConversationStore:
             if not self._alive(key):
                 return []
             rows = self._db.execute(
-                "SELECT role, text, language, at, mid FROM messages WHERE key=? "
+                "SELECT role, text, language, at, mid, extra FROM messages WHERE key=? "
                 "ORDER BY id DESC LIMIT ?",
                 (key, self.max_messages),
             ).fetchall()
-        return [Message(*row) for row in reversed(rows)]
+        return [_message_row(row) for row in reversed(rows)]
 
     def append(self, key: str, *messages: Message) -> None:
         with self._lock, self._db:
@@ -165,8 +210,9 @@ class SqliteConversationStore:
                 self._forget(key)
             self._touch(key)
             self._db.executemany(
-                "INSERT INTO messages (key, role, text, language, at, mid) VALUES (?, ?, ?, ?, ?, ?)",
-                [(key, m.role, m.text, m.language, m.at, m.id) for m in messages],
+                "INSERT INTO messages (key, role, text, language, at, mid, extra) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(key, m.role, m.text, m.language, m.at, m.id, _extra(m)) for m in messages],
             )
             self._db.execute(
                 "DELETE FROM messages WHERE key=? AND id NOT IN "
@@ -216,12 +262,19 @@ class SqliteConversationStore:
         self._db.execute("DELETE FROM conversations WHERE key=?", (key,))
 
     def handed_off(self) -> list[str]:
+        return self._flagged("handed_off")
+
+    def to_deliver(self) -> list[str]:
+        return self._flagged("to_deliver")
+
+    def _flagged(self, flag: str) -> list[str]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT key, state FROM conversations WHERE updated >= ? ORDER BY updated",
-                (time.time() - self.ttl_s,),
+                "SELECT key FROM conversations WHERE updated >= ? "
+                "AND json_extract(state, ?) ORDER BY updated",
+                (time.time() - self.ttl_s, f"$.{flag}"),
             ).fetchall()
-        return [key for key, state in rows if json.loads(state).get("handed_off")]
+        return [key for (key,) in rows]
 
     def purge_expired(self) -> int:
         cutoff = time.time() - self.ttl_s
@@ -297,7 +350,7 @@ class RedisConversationStore:
 
     def messages(self, key: str) -> list[Message]:
         items = self._redis.lrange(self._keys(key)[0], -self.max_messages, -1)
-        return [Message(**json.loads(item)) for item in items]
+        return [_message_json(json.loads(item)) for item in items]
 
     def append(self, key: str, *messages: Message) -> None:
         messages_key, state_key = self._keys(key)
@@ -322,18 +375,29 @@ class RedisConversationStore:
             pipe.zadd(f"{self.prefix}s:handed-off", {key: state.handed_off_at or time.time()})
         else:
             pipe.zrem(f"{self.prefix}s:handed-off", key)
+        if state.to_deliver:
+            pipe.zadd(f"{self.prefix}s:to-deliver", {key: time.time()})
+        else:
+            pipe.zrem(f"{self.prefix}s:to-deliver", key)
         pipe.execute()
 
     def forget(self, key: str) -> None:
         self._redis.delete(*self._keys(key), f"{self.prefix}:{key}:feedback")
         self._redis.zrem(f"{self.prefix}s:handed-off", key)
+        self._redis.zrem(f"{self.prefix}s:to-deliver", key)
 
     def handed_off(self) -> list[str]:
-        index = f"{self.prefix}s:handed-off"
+        return self._flagged("handed-off", "handed_off")
+
+    def to_deliver(self) -> list[str]:
+        return self._flagged("to-deliver", "to_deliver")
+
+    def _flagged(self, index_name: str, flag: str) -> list[str]:
+        index = f"{self.prefix}s:{index_name}"
         # decode_responses=True and no scores: the members are str, which redis's overloads
         # cannot tell from the bytes/tuple results of its other modes
         keys: list[str] = self._redis.zrange(index, 0, -1)  # type: ignore[assignment]
-        gone = [k for k in keys if not self.state(k).handed_off]  # released or expired
+        gone = [k for k in keys if not getattr(self.state(k), flag)]  # done, or expired
         if gone:
             self._redis.zrem(index, *gone)
         return [k for k in keys if k not in gone]

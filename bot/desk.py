@@ -1,19 +1,16 @@
-"""What adapters may do with a conversation besides taking a turn: start one, read it, post a
-person's message, release it, rate a reply. Adapters go through this, never the store."""
+"""What adapters may do with a conversation besides taking a turn: start one, read it, release
+it, rate a reply (a person's messages go through ``Engine.team``). Adapters go through this,
+never the store."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from common.language import base_language
 
-from .conversations import ConversationState, ConversationStore, Feedback, Message, Role, release
+from .conversations import ConversationState, ConversationStore, Feedback, Message, Role
 from .metrics import FEEDBACK
-
-
-class ConversationNotFound(LookupError):
-    pass
+from .team_chat import release_to_bot
 
 
 @dataclass(frozen=True)
@@ -52,18 +49,10 @@ class ConversationDesk:
     def history(self, key: str, after: float = 0.0) -> list[Message]:
         return [m for m in self._store.messages(key) if m.at > after]
 
-    def post_agent_message(self, key: str, text: str) -> tuple[Message, ConversationView]:
-        """A person of the support team writes to the customer; their channel shows it."""
-        if not self._store.exists(key):
-            raise ConversationNotFound(key)
-        view = self.view(key)
-        sent = Message(Role.AGENT, text.strip(), view.language, id=uuid.uuid4().hex)
-        self._store.append(key, sent)
-        return sent, view
-
     def release(self, key: str) -> bool:
-        """A person is done: the bot answers this conversation again."""
-        return release(self._store, key)
+        """A person is done: the bot answers this conversation again, and the customer is
+        told so."""
+        return release_to_bot(self._store, key, self.default_language)
 
     def handed_off(self) -> list[str]:
         return self._store.handed_off()

@@ -53,6 +53,7 @@ from .metrics import observe_reply
 from .prompts import NOT_COVERED_PATTERN, SMALL_TALK_PROMPT, as_data, register_for
 from .reply import Citation, Reply, Status, Turn, citation
 from .rewrite import QueryRewriter, needs_rewrite
+from .team_chat import MessageTranslator, TeamChat
 
 __all__ = [
     "Citation",
@@ -147,6 +148,8 @@ class Engine:
         answer_path: str = "verified",
         translations: TranslationCache | None = None,
         clarify_margin: float = 0.05,
+        team_language: str = "en",
+        agent_rate: str = "30/minute",
     ) -> None:
         """``breaker``: stops calling an LLM that keeps failing; ``failed_turns``: told about
         each turn the customer got an apology for, so that it can be answered later."""
@@ -169,6 +172,13 @@ class Engine:
         self._base_llm: BaseChatModel | None = None
         self._models: dict[str, Runnable] = {}
         self.answer_path = answer_path
+        self.team = TeamChat(
+            self.conversations,
+            MessageTranslator(lambda: self.model("translate")),
+            relays=lambda: self.handoff_service.notifiers if self.handoff_service else (),
+            team_language=team_language,
+            agent_rate=agent_rate,
+        )
         self.answerers: dict[str, Answerer] = {
             "verified": VerifiedAnswerer(
                 self.model,
@@ -249,7 +259,9 @@ class Engine:
 
         if state.handed_off:
             if text:
-                self.conversations.append(key, Message(Role.HUMAN, text, language))
+                said = Message(Role.HUMAN, text, language)
+                self.conversations.append(key, said)
+                self.team.from_customer(key, said, turn.channel)
             return Reply(language, 0.0, [], False, status=Status.HANDED_OFF)
         if not text:
             return self._fixed(turn, language, "empty_question", status=Status.EMPTY, record=False)
@@ -472,6 +484,10 @@ class Engine:
         def undo(_event: HandoffEvent) -> None:  # nobody was told: let the bot answer again
             self._update_state(key, {"handed_off": False})
 
+        def delivered(event: HandoffEvent) -> None:  # where the customer's next words go
+            for notifier, thread in event.threads.items():
+                self.team.link_thread(key, notifier, thread)
+
         reply = self._fixed(turn, language, "handoff_started", status=Status.HANDOFF)
         reply.handoff_summarised = Future()
         reply.handoff = service.submit(
@@ -483,6 +499,7 @@ class Engine:
             channel=turn.channel,
             on_failure=undo,
             summarised=reply.handoff_summarised,
+            on_delivered=delivered,
         )
         return reply
 
@@ -491,8 +508,9 @@ class Engine:
         return self.handoff_service is not None and self.handoff_service.configured
 
     def release(self, conversation_id: str) -> bool:
-        """A person is done: the bot answers this conversation again."""
-        return self.desk.release(conversation_id)
+        """A person is done: the bot answers this conversation again, and the customer is
+        told so."""
+        return self.team.release(conversation_id)
 
     def record_feedback(
         self, conversation_id: str, reply_id: str, rating: str, comment: str = ""

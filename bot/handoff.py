@@ -32,6 +32,7 @@ from common.language import language_name
 
 from .conversations import Message
 from .prompts import SUMMARY_PROMPT, TRANSLATE_TRANSCRIPT_PROMPT, as_data
+from .team_chat import CustomerMessageEvent
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +111,12 @@ class HandoffEvent:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: float = field(default_factory=time.time)
     delivered: bool = False  # set once at least one channel took it
+    threads: dict[str, str] = field(default_factory=dict)  # notifier -> where it posted it
 
     def as_json(self) -> dict:
         data = asdict(self)
         data.pop("delivered")
+        data.pop("threads")
         return {"type": "linguadesk.handoff", **data, "language_name": language_name(self.language)}
 
 
@@ -156,7 +159,11 @@ def verify_webhook(
 
 class WebhookNotifier:
     """POSTs the event as JSON, signed (``X-Linguadesk-Timestamp`` and
-    ``X-Linguadesk-Signature: sha256=<hex HMAC of "timestamp.body">``), retried with backoff."""
+    ``X-Linguadesk-Signature: sha256=<hex HMAC of "timestamp.body">``), retried with backoff.
+    The customer's later messages follow as ``linguadesk.customer_message`` events."""
+
+    name = "webhook"
+    threaded = False
 
     def __init__(
         self,
@@ -173,7 +180,13 @@ class WebhookNotifier:
         self.timeout_s, self.attempts, self.backoff_s = timeout_s, attempts, backoff_s
 
     def send(self, event: HandoffEvent) -> None:
-        body = json.dumps(event.as_json(), ensure_ascii=False).encode()
+        self._post(event.as_json())
+
+    def relay(self, event: CustomerMessageEvent, thread: str | None = None) -> None:
+        self._post(event.as_json())
+
+    def _post(self, payload: dict) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode()
         problem = ""
         for attempt in range(self.attempts):
             timestamp = str(int(time.time()))  # each try signed anew: retries stay in the window
@@ -200,9 +213,12 @@ class WebhookNotifier:
 
 class Notifier(Protocol):
     """Tells the team about a handoff (:class:`WebhookNotifier`, the Slack adapter's);
-    raises when it could not."""
+    raises when it could not. ``send`` may return where it posted it (a Slack thread), for the
+    conversation's later messages; ``relay`` (optional) posts those (bot/team_chat.py)."""
 
-    def send(self, event: HandoffEvent) -> None: ...
+    name: str
+
+    def send(self, event: HandoffEvent) -> str | None: ...
 
 
 class HandoffService:
@@ -268,9 +284,11 @@ class HandoffService:
         channel: str = "",
         on_failure: Callable[[HandoffEvent], None] | None = None,
         summarised: Future | None = None,
+        on_delivered: Callable[[HandoffEvent], None] | None = None,
     ) -> Future[HandoffEvent]:
         """``summarised`` is set once the LLM work is done (before delivery, which may wait on
-        a slow receiver)."""
+        a slow receiver); ``on_delivered`` is called with the event (and its threads) once
+        some channel took it."""
         with self._lock:
             self._pending += 1
         future = self._pool.submit(
@@ -283,6 +301,7 @@ class HandoffService:
             channel,
             on_failure,
             summarised,
+            on_delivered,
         )
         future.add_done_callback(self._finished)
         return future
@@ -301,6 +320,7 @@ class HandoffService:
         channel: str,
         on_failure: Callable[[HandoffEvent], None] | None,
         summarised: Future | None = None,
+        on_delivered: Callable[[HandoffEvent], None] | None = None,
     ) -> HandoffEvent:
         try:
             event = self.build_event(conversation, language, history, reason, user, channel)
@@ -313,8 +333,10 @@ class HandoffService:
         failures: list[str] = []
         for notifier in self.notifiers:
             try:
-                notifier.send(event)
+                thread = notifier.send(event)
                 event.delivered = True
+                if thread:
+                    event.threads[getattr(notifier, "name", type(notifier).__name__)] = thread
             except Exception as exc:  # HandoffDeliveryError, or a bad URL/config
                 failures.append(
                     str(exc) if isinstance(exc, HandoffDeliveryError) else type(exc).__name__
@@ -335,12 +357,15 @@ class HandoffService:
             )
             if on_failure:
                 on_failure(event)
-        elif failures:
-            log.warning(
-                "handoff %s delivered, but not everywhere: %s", event.id, "; ".join(failures)
-            )
         else:
-            log.info("handoff %s for %s delivered", event.id, conversation)
+            if failures:
+                log.warning(
+                    "handoff %s delivered, but not everywhere: %s", event.id, "; ".join(failures)
+                )
+            else:
+                log.info("handoff %s for %s delivered", event.id, conversation)
+            if on_delivered:
+                on_delivered(event)
         return event
 
     def _plain_event(

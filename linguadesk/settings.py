@@ -156,6 +156,16 @@ class HandoffSettings(BaseModel):
     rate_limit_conversation: str = "3/hour"
     rate_limit_ip: str = "10/hour"
     slack_channel: str | None = None
+    # The team's language: customers' messages are translated into it for the agents, and the
+    # agents' messages from it into the customer's language.
+    team_language: str = "en"
+    # Messages one conversation may get from the team in a window (Slack thread, API, console).
+    agent_rate_limit: str = "30/minute"
+
+    @field_validator("team_language")
+    @classmethod
+    def _team_language(cls, value: str) -> str:
+        return language_codes([value], "handoff.team_language")[0]
 
 
 class WebSettings(BaseModel):

@@ -215,6 +215,8 @@ def build_engine(
         answer_path=settings.answers.path,
         translations=store if hasattr(store, "get_translation") else None,
         clarify_margin=settings.answers.clarify_margin,
+        team_language=settings.handoff.team_language,
+        agent_rate=settings.handoff.agent_rate_limit,
     )
 
 

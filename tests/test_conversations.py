@@ -3,6 +3,7 @@ message catalogs and locale formats: everything of the conversation layer that n
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -204,7 +205,9 @@ def test_every_catalog_has_every_message_and_no_english_in_the_others():
             assert text and text != key, (language, key)
             if language != "en" and len(message(key, "en")) > 20:
                 assert text != message(key, "en"), (language, key)
-                assert reply_language_share(text, language) == 1.0, (language, key, text)
+                # placeholders ({language}, {name}) are no words of any language
+                words = re.sub(r"\{\w+\}", "", text)
+                assert reply_language_share(words, language) == 1.0, (language, key, text)
     assert message("no_answer", "pt-BR") == message("no_answer", "pt")
     assert message("no_answer", "sw") == message("no_answer", "en")  # no catalog: English
 

@@ -37,8 +37,9 @@ WIDGET = "#linguadesk-widget"
 pytestmark = pytest.mark.llm
 
 
-@pytest.fixture(scope="module")
-def browser():
+@contextmanager
+def browser_session():
+    """Chromium, launched by Playwright (skips the test where it is not installed)."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
         pytest.skip(
@@ -47,8 +48,16 @@ def browser():
         )
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with browser_session() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from discord.app_commands import locale_str
 from adapters.chat_turn import ChatTurns
 from adapters.dedupe import SeenEvents
 from adapters.kb_commands import KbCommands
-from bot.conversations import conversation_key
+from bot.conversations import Message, conversation_key, conversation_parts
 from bot.engine import Engine, Reply
 from bot.messages import SUPPORTED_LANGUAGES, message
 from common.language import base_language
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "discord"
 THREAD_NAME_LIMIT = 100
+DELIVERY_EVERY_S = 1.0
 _MENTION = re.compile(r"<@!?\d+>")
 
 
@@ -123,6 +124,7 @@ class LinguadeskBot(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(ReplyButton)
+        self._delivery = asyncio.create_task(self.linguadesk.deliver_loop())
         await self.tree.set_translator(CatalogTranslator())
         # The global commands are none: syncing them removes a global /kb of an older version.
         for guild in [None, *self.admin_guilds]:
@@ -143,6 +145,9 @@ class LinguadeskBot(discord.Client):
         await self.linguadesk.on_message(msg)
 
     async def close(self) -> None:
+        delivery = getattr(self, "_delivery", None)
+        if delivery is not None:
+            delivery.cancel()
         await super().close()
         self.linguadesk.turns.shutdown(wait=False, cancel_futures=True)
 
@@ -281,6 +286,44 @@ class DiscordAdapter:
         for piece in pieces[1:-1]:
             await channel.send(piece)
         await channel.send(pieces[-1], **extras)
+
+    # --- the team's messages, after a handoff ---------------------------------------------
+
+    async def deliver_loop(self) -> None:
+        """Posts what the support team wrote (in Slack, the admin API or the console) to
+        Discord customers; a message that cannot be posted now is tried again next round."""
+        await self.client.wait_until_ready()
+        while not self.client.is_closed():
+            try:
+                await self.deliver()
+            except Exception:
+                log.exception("discord: delivering the team's messages failed; trying again")
+            await asyncio.sleep(DELIVERY_EVERY_S)
+
+    async def deliver(self) -> int:
+        posted = 0
+        for key, waiting in await asyncio.to_thread(self.engine.team.undelivered, CHANNEL):
+            parts = conversation_parts(key)
+            try:
+                channel_id = int(parts[2])
+                channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(
+                    channel_id
+                )
+            except (IndexError, ValueError, discord.HTTPException) as exc:
+                log.warning("discord: no channel for %s (%s)", key, type(exc).__name__)
+                continue
+            if not isinstance(channel, discord.abc.Messageable):
+                continue
+            for sent in waiting:
+                try:
+                    for piece in message_pieces(_for_customer(sent)):
+                        await channel.send(piece)
+                except discord.HTTPException as exc:
+                    log.warning("discord: delivering to %s failed (%s)", key, exc.status)
+                    break
+                await asyncio.to_thread(self.engine.team.delivered, key, sent.at)
+                posted += 1
+        return posted
 
     # --- buttons ---------------------------------------------------------------------------
 
@@ -423,3 +466,19 @@ class DiscordAdapter:
     async def _send(self, interaction: discord.Interaction, text: str) -> None:
         for piece in message_pieces(text):
             await interaction.followup.send(piece, ephemeral=True)
+
+
+def _for_customer(sent: Message) -> str:
+    """A team message as the customer reads it: who wrote it, and a note when the translation
+    failed. Mentions in it ping nobody (the client allows none)."""
+    if sent.notice:
+        return sent.text
+    who = (
+        message("agent_says", sent.language).format(name=sent.author)
+        if sent.author
+        else message("widget_agent", sent.language)
+    )
+    text = f"**{discord.utils.escape_markdown(who)}**\n{sent.text}"
+    if sent.untranslated:
+        text += "\n*" + message("agent_untranslated", sent.language) + "*"
+    return text

@@ -22,14 +22,16 @@ from adapters.chat_turn import ChatTurns, Notice
 from adapters.dedupe import SeenEvents
 from adapters.kb_commands import KbCommands, KbRequest, parse
 from adapters.streaming import EditBudget
-from bot.conversations import conversation_key
+from bot.conversations import Message, conversation_key, conversation_parts
 from bot.engine import Engine, Reply
 from bot.messages import message
-from common.language import base_language
+from bot.team_chat import AgentMessageRefused, AgentSent, NotHandedOff
+from common.language import base_language, language_name
 from knowledge.admin import KnowledgeBase
 from linguadesk.settings import ConfigError, Settings
 
 from .blocks import FEEDBACK_ACTION, HANDOFF_ACTION, answer_blocks, escape, read_button_value
+from .notifier import RELEASE_ACTION, TAKE_ACTION, quoted, thread_ref
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,10 @@ _MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
 # A Slack file: its id in a permalink (…/files/U…/F…/name) or a files.slack.com URL.
 _FILE_ID = re.compile(r"/(F[A-Z0-9]{6,})(?:/|$)")
 _DM_INGEST = re.compile(r"^\s*/?kb\s+ingest\b", re.I)
+_RELEASE = re.compile(r"^\s*/?kb\s+release\s*$", re.I)
+_NOTE = "//"  # a thread reply starting so is the team's own note, never sent to the customer
 _CACHE_S = 600.0
+_DELIVERY_EVERY_S = 1.0
 
 
 def slack_client(settings: Settings) -> WebClient:
@@ -101,9 +106,18 @@ class SlackAdapter:
         self.app.event("message")(self._on_message)
         self.app.action(FEEDBACK_ACTION)(self._on_feedback)
         self.app.action(HANDOFF_ACTION)(self._on_handoff)
+        self.app.action(TAKE_ACTION)(self._on_take)
+        self.app.action(RELEASE_ACTION)(self._on_release)
         self.app.command(settings.slack.command)(self._on_kb)
+        self._names: dict[str, tuple[float, str]] = {}
+        self._stopped = threading.Event()
+        self._delivery = threading.Thread(
+            target=self._deliver_loop, name="slack-delivery", daemon=True
+        )
+        self._delivery.start()
 
     def close(self) -> None:
+        self._stopped.set()
         self._turns.shutdown(wait=False, cancel_futures=True)
 
     # --- events ---------------------------------------------------------------------------
@@ -156,6 +170,15 @@ class SlackAdapter:
             )
             return
         thread = event.get("thread_ts")
+        handed = (
+            self.engine.team.conversation_for_thread("slack", thread_ref(channel, thread))
+            if thread
+            else None
+        )
+        if handed and thread:  # an agent in a handoff thread
+            if not text.lstrip().startswith(_NOTE):
+                self._turns.submit(self._from_agent, client, handed, channel, thread, user, text)
+            return
         if not thread or (context.bot_user_id and f"<@{context.bot_user_id}>" in text):
             return  # top-level chatter, or a mention (answered as app_mention)
         if self.engine.desk.exists(conversation_key(CHANNEL, team, channel, thread)):
@@ -195,6 +218,113 @@ class SlackAdapter:
         text = _MENTION.sub(" ", text).strip() if bot_user else text
         answer = _AnswerMessage(client, channel, thread if in_thread else None, key)
         self.chat.answer(key, user, text, answer, locale=self._locale(client, user))
+
+    # --- the team, in a handoff thread -----------------------------------------------------
+
+    def _from_agent(
+        self, client: WebClient, key: str, channel: str, thread: str, user: str, text: str
+    ) -> None:
+        """An agent's reply in the handoff thread goes to the customer, translated; the
+        thread shows what was sent. ``kb release`` gives the conversation back."""
+        team = self.engine.team.team_language
+        try:
+            if _RELEASE.match(text):
+                return self._release(client, key, channel, thread, user)
+            sent = self.engine.team.from_agent(key, text, agent=self._name(client, user))
+        except (AgentMessageRefused, NotHandedOff) as exc:
+            said = (
+                message("team_not_handed_off", team) if isinstance(exc, NotHandedOff) else str(exc)
+            )
+            client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread, text=said)
+            return
+        except Exception:
+            log.exception("slack: relaying an agent's reply for %s failed", key)
+            return
+        _show_sent(client, channel, thread, sent, team)
+
+    def _release(self, client: WebClient, key: str, channel: str, thread: str, user: str) -> None:
+        team = self.engine.team.team_language
+        if self.engine.release(key):
+            said = message("team_released", team).format(name=self._name(client, user))
+        else:
+            said = message("team_not_handed_off", team)
+        client.chat_postMessage(channel=channel, thread_ts=thread, text=escape(said))
+
+    def _on_take(self, ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+        ack()
+        key, user = action["value"], body["user"]["id"]
+        channel, thread = body["channel"]["id"], _thread_of(body) or body["message"]["ts"]
+        team = self.engine.team.team_language
+        name = self._name(client, user)
+        if self.engine.team.take(key, name):
+            said = message("team_took", team).format(name=name)
+            client.chat_postMessage(channel=channel, thread_ts=thread, text=escape(said))
+        else:
+            client.chat_postEphemeral(
+                channel=channel,
+                user=user,
+                thread_ts=thread,
+                text=message("team_not_handed_off", team),
+            )
+
+    def _on_release(self, ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+        ack()
+        channel, thread = body["channel"]["id"], _thread_of(body) or body["message"]["ts"]
+        self._release(client, action["value"], channel, thread, body["user"]["id"])
+
+    def _name(self, client: WebClient, user: str) -> str:
+        """The agent's display name, as the customer will see it."""
+        with self._lock:
+            cached = self._names.get(user)
+        if cached and time.monotonic() - cached[0] < _CACHE_S:
+            return cached[1]
+        try:
+            info = client.users_info(user=user)["user"]
+            profile = info.get("profile") or {}
+            name = (
+                profile.get("display_name")
+                or info.get("real_name")
+                or profile.get("real_name")
+                or info.get("name")
+                or ""
+            )
+        except Exception:  # users:read missing: the customer sees "support team" alone
+            name = ""
+        with self._lock:
+            self._names[user] = (time.monotonic(), name)
+        return name
+
+    # --- delivering the team's messages to Slack customers ----------------------------------
+
+    def _deliver_loop(self) -> None:
+        while not self._stopped.wait(_DELIVERY_EVERY_S):
+            try:
+                self.deliver()
+            except Exception:
+                log.exception("slack: delivering the team's messages failed; trying again")
+
+    def deliver(self) -> int:
+        """Posts the team's messages waiting for Slack customers; returns how many."""
+        posted = 0
+        for key, waiting in self.engine.team.undelivered(CHANNEL):
+            _, _team, channel, thread = (conversation_parts(key) + ["", "", "", ""])[:4]
+            for sent in waiting:
+                try:
+                    self.client.chat_postMessage(
+                        channel=channel,
+                        thread_ts=None if thread == "dm" else thread,
+                        text=_for_customer(sent),
+                        unfurl_links=False,
+                        unfurl_media=False,
+                    )
+                except SlackApiError as exc:  # kept: the next round tries again
+                    log.warning(
+                        "slack: delivering to %s failed: %s", key, exc.response.get("error")
+                    )
+                    break
+                self.engine.team.delivered(key, sent.at)
+                posted += 1
+        return posted
 
     # --- buttons --------------------------------------------------------------------------
 
@@ -378,6 +508,39 @@ class _SharedFile:
 
     def __init__(self, file_id: str):
         self.id = file_id
+
+
+def _for_customer(sent: Message) -> str:
+    """A team message as the customer reads it: who wrote it, the text, and a note when the
+    translation failed. Escaped: an agent's "<!channel>" pings nobody."""
+    if sent.notice:
+        return escape(sent.text)
+    who = (
+        message("agent_says", sent.language).format(name=sent.author)
+        if sent.author
+        else message("widget_agent", sent.language)
+    )
+    text = f"*{escape(who)}*\n{escape(sent.text)}"
+    if sent.untranslated:
+        text += "\n_" + escape(message("agent_untranslated", sent.language)) + "_"
+    return text
+
+
+def _show_sent(client: WebClient, channel: str, thread: str, sent: AgentSent, team: str) -> None:
+    """The agent sees what the customer got, in the customer's language and their own."""
+    relayed = sent.relayed
+    heading = message("team_sent", team).format(language=language_name(relayed.language, team))
+    elements = quoted(heading, relayed.text)
+    if relayed.untranslated:
+        elements += quoted(message("team_untranslated", team), "")[:1]
+    client.chat_postMessage(
+        channel=channel,
+        thread_ts=thread,
+        text=escape(heading + " " + relayed.text),
+        blocks=[{"type": "rich_text", "elements": elements}],
+        unfurl_links=False,
+        unfurl_media=False,
+    )
 
 
 def _tell(client: WebClient, body: dict, notice: Notice) -> None:

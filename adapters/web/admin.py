@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from bot.conversations import conversation_key
-from bot.desk import ConversationNotFound
+from bot.team_chat import AgentMessageRefused, NotHandedOff
 
 from . import schemas
 from .deps import CHANNEL, State, WebState
@@ -241,27 +241,64 @@ def translation_status(request: Request) -> schemas.TranslateJobOut:
     return _job(request).status
 
 
-@router.post("/conversations/{conversation_id}/messages", response_model=None, responses=NOT_FOUND)
-def agent_message(web: State, conversation_id: str, body: schemas.AgentMessageIn) -> dict:
-    """A person of the support team answers a handed-off widget conversation; the customer
-    sees it in the widget."""
-    key = conversation_key(CHANNEL, conversation_id)
-    try:
-        sent, view = web.engine.desk.post_agent_message(key, body.text)
-    except ConversationNotFound:
+def _conversation(conversation_id: str) -> str:
+    """A widget conversation's id, or any conversation's whole key (``slack:T…:C…:ts``, as
+    the handoff event names it)."""
+    channel = conversation_id.split(":", 1)[0]
+    if ":" in conversation_id and channel in ("slack", "discord", "web", "cli"):
+        return conversation_id
+    return conversation_key(CHANNEL, conversation_id)
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    response_model=schemas.AgentMessageOut,
+    responses=NOT_FOUND,
+)
+def agent_message(
+    web: State, conversation_id: str, body: schemas.AgentMessageIn
+) -> schemas.AgentMessageOut:
+    """A person of the support team answers a handed-off conversation, translated into the
+    customer's language with ``translate``; the customer's channel shows it (the widget,
+    their Slack thread or DM, their Discord thread or DM)."""
+    key = _conversation(conversation_id)
+    if not web.engine.desk.exists(key):
         raise ApiError(
             404,
             "conversation_not_found",
             f"No conversation {conversation_id} "
             "(it may have expired); the handoff event names the conversation.",
+        )
+    try:
+        sent = web.engine.team.from_agent(
+            key, body.text, agent=body.agent, translate=body.translate
+        )
+    except NotHandedOff:
+        raise ApiError(
+            409,
+            "not_handed_off",
+            f"Conversation {conversation_id} is with the bot, not a person: nothing was sent. "
+            "It is handed off when the customer asks for a person.",
         ) from None
-    return {"id": sent.id, "at": sent.at, "handed_off": view.handed_off}
+    except AgentMessageRefused as exc:
+        raise ApiError(429 if exc.reason == "rate_limited" else 422, exc.reason, str(exc)) from None
+    return schemas.AgentMessageOut(
+        id=sent.message.id,
+        at=sent.message.at,
+        handed_off=True,
+        text=sent.relayed.text,
+        language=sent.relayed.language,
+        original=sent.relayed.original,
+        source_language=sent.relayed.source_language,
+        untranslated=sent.relayed.untranslated,
+    )
 
 
 @router.post("/conversations/{conversation_id}/release", response_model=None)
 def release(web: State, conversation_id: str) -> dict:
-    """A person is done with a handed-off widget conversation: the bot answers again."""
-    return {"released": web.engine.desk.release(conversation_key(CHANNEL, conversation_id))}
+    """A person is done with a handed-off conversation: the bot answers again, and the
+    customer is told so in their language."""
+    return {"released": web.engine.release(_conversation(conversation_id))}
 
 
 def ingest_out(report: IngestReport) -> schemas.IngestOut:

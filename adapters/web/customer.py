@@ -115,7 +115,16 @@ def show_conversation(
         language=view.language,
         handed_off=view.handed_off,
         messages=[
-            schemas.MessageOut(role=m.role, text=m.text, language=m.language, at=m.at, id=m.id)
+            schemas.MessageOut(
+                role=m.role,
+                text=m.text,
+                language=m.language,
+                at=m.at,
+                id=m.id,
+                author=m.author,
+                untranslated=m.untranslated,
+                notice=m.notice,
+            )
             for m in web.engine.desk.history(key, after)
         ],
     )

@@ -81,6 +81,14 @@ class MessageOut(BaseModel):
     language: str
     at: float
     id: str
+    author: str = Field(default="", description="The agent's name (role ``agent``).")
+    untranslated: bool = Field(
+        default=False, description="An agent's message whose translation failed: the original."
+    )
+    notice: bool = Field(
+        default=False,
+        description="The bot's word outside a turn (the conversation is back with the bot).",
+    )
 
 
 class ConversationOut(BaseModel):
@@ -142,6 +150,26 @@ class TranslateJobOut(BaseModel):
 class AgentMessageIn(BaseModel):
     text: str = Field(
         min_length=1,
-        max_length=8000,
-        description="What the person writes to the customer; the widget shows it within seconds.",
+        max_length=4000,
+        description="What the person writes to the customer; their channel shows it within "
+        "seconds.",
     )
+    translate: bool = Field(
+        default=False,
+        description="Machine-translate it into the customer's language first. When the "
+        "translation fails the original is sent, marked untranslated.",
+    )
+    agent: str = Field(
+        default="", max_length=80, description="The person's name, shown to the customer."
+    )
+
+
+class AgentMessageOut(BaseModel):
+    id: str
+    at: float
+    handed_off: bool
+    text: str = Field(description="What the customer got.")
+    language: str = Field(description="The language of ``text``.")
+    original: str = Field(description="What was written.")
+    source_language: str
+    untranslated: bool = Field(description="The translation failed: the original was sent.")

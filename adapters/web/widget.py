@@ -34,6 +34,7 @@ WIDGET_KEYS = (
     "feedback_thanks",
     "conversation_restarted",
     "message_too_long",
+    "agent_untranslated",
 )
 
 

@@ -191,7 +191,8 @@
 
   // --- messages ------------------------------------------------------------------------------
   function bubble(message) {
-    const who = { user: t("you"), agent: t("agent") }[message.role] || t("assistant");
+    const who = message.role === "agent" && message.author ? `${message.author} · ${t("agent")}`
+      : { user: t("you"), agent: t("agent") }[message.role] || t("assistant");
     const node = el("div", { class: `msg ${message.role}`, lang: message.language || null },
       message.role === "agent" ? el("span", { class: "who", text: who })
         : el("span", { class: "sr-only", text: who + ": " }));
@@ -386,9 +387,12 @@
       if (!response.ok) return;
       const data = await response.json();
       for (const m of data.messages || []) {
-        if (m.role !== "agent" || state.agentSeen.includes(m.id)) continue;
+        const fromTeam = m.role === "agent" || (m.role === "ai" && m.notice === true);
+        if (!fromTeam || state.agentSeen.includes(m.id)) continue;
         state.agentSeen.push(m.id);
-        show({ role: "agent", text: String(m.text), language: m.language });
+        const text = String(m.text) + (m.untranslated === true ? "\n\n_" + t("agent_untranslated") + "_" : "");
+        show({ role: m.role === "agent" ? "agent" : "bot", text, language: m.language,
+               author: typeof m.author === "string" ? m.author.slice(0, 80) : "" });
       }
       if (!data.handed_off) stopWaiting(); else save();
     } catch (e) { /* offline for a moment: the next tick tries again */ }

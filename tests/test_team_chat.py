@@ -1,0 +1,353 @@
+"""The two-way handoff: an agent in the Slack handoff thread (the real slack-bolt app against
+tests/fake_slack.py) and a customer in the real Chromium widget or a Discord DM (the real
+discord.py client against tests/fake_discord.py), each in their own language, through the
+real llama.cpp server. Plus what must hold without the model: nothing lost when the
+translation fails, the relayed fields kept by both stores, and the agent's limits."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import ExitStack, contextmanager
+
+import httpx
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from pydantic import SecretStr
+
+from adapters.slack.notifier import RELEASE_ACTION, TAKE_ACTION
+from bot.conversations import (
+    ConversationState,
+    Message,
+    RedisConversationStore,
+    Role,
+    SqliteConversationStore,
+    conversation_key,
+    conversation_parts,
+)
+from bot.messages import message
+from bot.team_chat import AgentMessageRefused, MessageTranslator, NotHandedOff, TeamChat
+from common.language import detect_language
+from tests.conftest import EXAMPLES, ROOT
+from tests.fake_slack import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    FakeSlack,
+    block_action,
+    channel_message,
+    event_callback,
+)
+from tests.test_slack import post_event, post_form
+from tests.web_server import LiveApp
+
+HANDOFF_CHANNEL = "C0HANDOFF"
+AGENT = "U0AGENT"
+ADMIN_KEY = "team-chat-test-admin-key-0123456789"
+
+
+class _Down(GenericFakeChatModel):
+    """An LLM server that is down (the failure mode under test)."""
+
+    def _generate(self, *args, **kwargs):
+        raise httpx.ConnectError("connection refused")
+
+
+def _handed_off(store, key: str, language: str) -> None:
+    store.append(key, Message(Role.HUMAN, "hi", language))
+    store.save_state(key, ConversationState(language=language, handed_off=True))
+
+
+# --- without the model ------------------------------------------------------------------------
+
+
+def test_an_agent_message_is_sent_as_written_and_marked_when_the_translation_fails():
+    store = SqliteConversationStore(":memory:")
+    team = TeamChat(store, MessageTranslator(lambda: _Down(messages=iter([]))))
+    key = conversation_key("discord", "dm", 42)
+    _handed_off(store, key, "ja")
+    sent = team.from_agent(key, "Your refund of $12.50 was sent today.", agent="Anna")
+    assert (
+        sent.relayed.untranslated and sent.message.text == "Your refund of $12.50 was sent today."
+    )
+    kept = store.messages(key)[-1]
+    assert (kept.role, kept.author, kept.untranslated) == (Role.AGENT, "Anna", True)
+    # The Discord adapter gets it once, and only it.
+    assert team.undelivered("slack") == []
+    [(got_key, [waiting])] = team.undelivered("discord")
+    assert got_key == key and waiting.text == kept.text
+    team.delivered(key, waiting.at)
+    assert team.undelivered("discord") == []
+    assert store.to_deliver() == []
+
+
+def test_agents_cannot_write_to_a_conversation_the_bot_has_or_flood_one():
+    store = SqliteConversationStore(":memory:")
+    team = TeamChat(store, None, agent_rate="2/minute")
+    key = conversation_key("web", "c1")
+    store.append(key, Message(Role.HUMAN, "hello", "en"))
+    with pytest.raises(NotHandedOff):
+        team.from_agent(key, "hello")
+    _handed_off(store, key, "en")
+    with pytest.raises(AgentMessageRefused) as refused:
+        team.from_agent(key, "x" * 4001)
+    assert refused.value.reason == "too_long" and "4000" in str(refused.value)
+    team.from_agent(key, "one")
+    team.from_agent(key, "two")
+    with pytest.raises(AgentMessageRefused) as refused:
+        team.from_agent(key, "three")
+    assert refused.value.reason == "rate_limited"
+    assert [m.text for m in store.messages(key) if m.role == Role.AGENT] == ["one", "two"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_the_relayed_fields_and_the_release_notice_survive_the_store(backend, request, tmp_path):
+    if backend == "redis":
+        store = RedisConversationStore(
+            request.getfixturevalue("redis_url"), prefix=f"t{time.time()}"
+        )
+    else:
+        store = SqliteConversationStore(tmp_path / "c.sqlite3")
+    key = conversation_key("slack", "T1", "C:odd", "1700.1")
+    assert conversation_parts(key) == ["slack", "T1", "C:odd", "1700.1"]
+    _handed_off(store, key, "de")
+    store.append(
+        key,
+        Message(Role.AGENT, "Hallo", "de", id="m1", author="Anna", original="Hello"),
+    )
+    team = TeamChat(store, None)
+    assert team.release(key) and not team.release(key)
+    agent, notice = store.messages(key)[-2:]
+    assert (agent.author, agent.original, agent.untranslated) == ("Anna", "Hello", False)
+    assert notice.notice and notice.text == message("handoff_released", "de")
+    assert not store.state(key).handed_off
+    [(_, waiting)] = team.undelivered("slack")
+    assert [m.text for m in waiting] == ["Hallo", notice.text]
+
+
+# --- the round trip, with the model -----------------------------------------------------------
+
+
+@contextmanager
+def support_desk(settings, embeddings, use_encoder, *, web: bool = True):
+    """The web app with the Slack adapter (Events API) and the handoff channel, over the
+    sample FAQ: ``(fake_slack, url, engine, kb)``."""
+    from adapters.slack.notifier import slack_handoff_notifiers
+    from adapters.slack.runner import start_slack
+    from adapters.web.app import create_app
+    from knowledge.admin import KnowledgeBase
+    from retrieval.vector_store import FaqStore
+    from runtime import build_engine
+
+    with ExitStack() as stack:
+        fake = stack.enter_context(FakeSlack())
+        config = settings.updated(
+            {
+                "slack.bot_token": SecretStr(BOT_TOKEN),
+                "slack.api_url": fake.api_url,
+                "slack.signing_secret": SecretStr(SIGNING_SECRET),
+                "slack.update_interval_s": 0.3,
+                "handoff.slack_channel": HANDOFF_CHANNEL,
+                "web.admin_api_key": SecretStr(ADMIN_KEY),
+            }
+        )
+        store = FaqStore(config, embeddings, use_encoder=use_encoder)
+        kb = KnowledgeBase(store)
+        assert kb.ingest([EXAMPLES]).ok
+        engine = build_engine(config, store=store, notifiers=slack_handoff_notifiers(config))
+        app = create_app(config, engine, kb, site=ROOT / "examples" / "demo-shop")
+        running = start_slack(config, engine, kb, app)
+        stack.callback(running.stop)
+        url = stack.enter_context(LiveApp(app))
+        yield fake, url, engine, kb, config
+
+
+def handoff_post(fake: FakeSlack):
+    """The handoff message in the team's channel, once posted."""
+    return fake.wait_for(
+        lambda calls: next(
+            (
+                c
+                for c in fake.calls_to("chat.postMessage")
+                if c.args["channel"] == HANDOFF_CHANNEL and not c.args.get("thread_ts")
+            ),
+            None,
+        ),
+        timeout=240,
+    )
+
+
+def in_thread(fake: FakeSlack, ts: str) -> list:
+    return [
+        c
+        for c in fake.calls_to("chat.postMessage")
+        if c.args["channel"] == HANDOFF_CHANNEL and c.args.get("thread_ts") == ts
+    ]
+
+
+def thread_texts(call) -> str:
+    """Every text element of a post's rich-text blocks."""
+    blocks = call.args.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    out = []
+    for b in blocks:
+        for element in b.get("elements", []):
+            out += [e.get("text", "") for e in element.get("elements", [])]
+    return "\n".join(out)
+
+
+def agent_says(url: str, text: str, thread: str, ts: str) -> None:
+    event = channel_message(text, channel=HANDOFF_CHANNEL, user=AGENT, ts=ts, thread_ts=thread)
+    assert post_event(url, event_callback(event)).status_code == 200
+
+
+def press(url: str, fake: FakeSlack, action_id: str, key: str, thread: str) -> None:
+    action = block_action(
+        action_id,
+        key,
+        user=AGENT,
+        channel=HANDOFF_CHANNEL,
+        message_ts=thread,
+        thread_ts=None,
+        response_url=fake.response_url(),
+    )
+    assert post_form(url, {"payload": json.dumps(action)}).status_code == 200
+
+
+@pytest.mark.llm
+def test_a_japanese_widget_customer_and_an_english_agent_talk_through_the_slack_thread(
+    settings, embeddings, use_encoder
+):
+    from tests.test_widget_browser import WIDGET, ask, browser_session, open_widget
+
+    with (
+        support_desk(settings, embeddings, use_encoder) as (fake, url, engine, _, _config),
+        browser_session() as browser,
+        open_widget(browser, url, "ja-JP") as page,
+    ):
+        page.locator(f"{WIDGET} .msg.bot").first.wait_for()
+        page.get_by_role("button", name=message("talk_to_human", "ja")).last.click()
+        page.locator(f"{WIDGET} .msg.bot").nth(1).wait_for()
+        conversation = page.evaluate(f"JSON.parse(localStorage.getItem('linguadesk:{url}')).id")
+        key = conversation_key("web", conversation)
+
+        posted = handoff_post(fake)
+        thread = posted.response["ts"]
+        buttons = next(b for b in posted.args["blocks"] if b["type"] == "actions")["elements"]
+        assert [b["action_id"] for b in buttons] == [TAKE_ACTION, RELEASE_ACTION]
+        fake.wait_for(lambda _: engine.conversations.state(key).handoff_threads, timeout=30)
+
+        press(url, fake, TAKE_ACTION, key, thread)
+        fake.wait_for(lambda _: engine.conversations.state(key).agent == AGENT.lower())
+
+        # The agent writes English in the thread; the customer reads Japanese, signed.
+        agent_says(
+            url,
+            "Your refund was sent today. It arrives within 5 business days.",
+            thread,
+            "1700000900.000100",
+        )
+        shown = page.locator(f"{WIDGET} .msg.agent")
+        shown.wait_for(timeout=240_000)
+        text = shown.locator(".body").inner_text()
+        assert detect_language(text).language == "ja", text
+        assert "5" in text
+        assert shown.locator(".who").inner_text().startswith(AGENT.lower())
+        # The agent sees what was sent, in Japanese.
+        sent = fake.wait_for(
+            lambda _: next(
+                (c for c in in_thread(fake, thread) if c.args["text"].startswith("Sent")), None
+            )
+        )
+        assert text.replace("\n", "") in thread_texts(sent).replace("\n", "")
+        # A note to the team (//) never reaches the customer.
+        agent_says(
+            url, "// internal: check the refund in the payment admin", thread, "1700000901.000100"
+        )
+
+        # The customer's Japanese reply appears in the thread, with an English translation.
+        with page.expect_response(lambda r: r.url.endswith("/messages")):
+            page.locator(f"{WIDGET} textarea").fill("ありがとうございます。5営業日以内ですね。")
+            page.keyboard.press("Enter")
+        relayed = fake.wait_for(
+            lambda _: next(
+                (c for c in in_thread(fake, thread) if "ありがとうございます" in thread_texts(c)),
+                None,
+            ),
+            timeout=240,
+        )
+        english = relayed.args["text"]
+        assert detect_language(english).language == "en", english
+        assert message("team_original", "en") in thread_texts(relayed)
+
+        # Give back to the bot: the customer is told in Japanese, and the bot answers again.
+        press(url, fake, RELEASE_ACTION, key, thread)
+        notice = page.locator(f"{WIDGET} .msg.bot", has_text=message("handoff_released", "ja"))
+        notice.wait_for(timeout=30_000)
+        assert page.locator(f"{WIDGET} .msg.agent").count() == 1  # the note was not sent
+        answer = ask(page, "PayPalで支払えますか？")
+        assert "PayPal" in answer and detect_language(answer).language == "ja", answer
+        assert not engine.conversations.state(key).handed_off
+
+
+@pytest.mark.llm
+def test_a_discord_dm_customer_gets_the_agents_reply_translated_and_back_to_the_bot(
+    settings, embeddings, use_encoder, monkeypatch
+):
+    from adapters.discord.app import LinguadeskBot
+    from tests.fake_discord import FakeDiscord, run_client
+
+    with (
+        support_desk(settings, embeddings, use_encoder) as (fake, url, engine, kb, config),
+        FakeDiscord(locale="de-DE") as discord_fake,
+    ):
+        discord_fake.patch(monkeypatch)
+        bot = LinguadeskBot(
+            config.updated(
+                {
+                    "discord.bot_token": SecretStr("fake-bot-token"),
+                    "discord.admin_guild_ids": [int(discord_fake.guild_id)],
+                }
+            ),
+            engine,
+            kb,
+        )
+        with run_client(bot):
+            discord_fake.send_dm("Ich möchte mit einem Mitarbeiter sprechen.")
+            key = conversation_key("discord", "dm", int(discord_fake.dm_channel_id))
+            thread = handoff_post(fake).response["ts"]
+            fake.wait_for(lambda _: engine.conversations.state(key).handoff_threads, timeout=30)
+
+            agent_says(
+                url,
+                "Hello, I can help you with your order. Which order number is it?",
+                thread,
+                "1700000950.000100",
+            )
+
+            def agent_dm():
+                return next(
+                    (
+                        m
+                        for m in discord_fake.messages_in(discord_fake.dm_channel_id)
+                        if m["author"]["id"] == discord_fake.bot_id
+                        and m["content"].startswith("**")
+                    ),
+                    None,
+                )
+
+            dm = discord_fake.wait_until(agent_dm, timeout=240)
+            body = dm["content"].split("\n", 1)[1]
+            assert detect_language(body).language == "de", body
+
+            press(url, fake, RELEASE_ACTION, key, thread)
+            released = message("handoff_released", "de")
+            discord_fake.wait_until(
+                lambda: any(
+                    m["content"] == released
+                    for m in discord_fake.messages_in(discord_fake.dm_channel_id)
+                ),
+                timeout=30,
+            )
+            assert not engine.conversations.state(key).handed_off
+            assert discord_fake.unknown_requests() == []
