@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from common.language import base_language
 
 from .conversations import ConversationState, ConversationStore, Feedback, Message, Role
+from .gaps import GapLog, GapTurn
 from .metrics import FEEDBACK
 from .team_chat import release_to_bot
 
@@ -21,9 +22,12 @@ class ConversationView:
 
 
 class ConversationDesk:
-    def __init__(self, store: ConversationStore, default_language: str = "en") -> None:
+    def __init__(
+        self, store: ConversationStore, default_language: str = "en", gaps: GapLog | None = None
+    ) -> None:
         self._store = store
         self.default_language = default_language
+        self._gaps = gaps
 
     def exists(self, key: str) -> bool:
         return self._store.exists(key)
@@ -74,5 +78,23 @@ class ConversationDesk:
         self._store.add_feedback(
             key, Feedback(reply_id, rating, comment.strip()[:2000], rated.text)
         )
+        if rating == "down" and self._gaps is not None:
+            self._note_thumbs_down(key, rated, channel)
         FEEDBACK.labels(channel or key.split(":", 1)[0], rating).inc()
         return True
+
+    def _note_thumbs_down(self, key: str, rated: Message, channel: str) -> None:
+        """The question of a 👎 reply is a gap too."""
+        messages = self._store.messages(key)
+        asked = [m for m in messages if m.role == Role.HUMAN and m.at <= rated.at]
+        if asked and self._gaps is not None:
+            question = asked[-1]
+            self._gaps.record(
+                GapTurn(
+                    question.text,
+                    "thumbs_down",
+                    rated.language or question.language,
+                    key,
+                    channel or key.split(":", 1)[0],
+                )
+            )

@@ -44,6 +44,7 @@ from .conversations import (
 )
 from .desk import ConversationDesk
 from .entry_translation import EntryTranslator, TranslationCache
+from .gaps import GapLog, GapTurn, gap_reason
 from .handoff import HandoffEvent, HandoffService, asks_for_human, is_yes
 from .legacy_answer import LegacyAnswerer
 from .llm import CircuitBreaker, LLMUnavailable, with_preset
@@ -150,6 +151,7 @@ class Engine:
         clarify_margin: float = 0.05,
         team_language: str = "en",
         agent_rate: str = "30/minute",
+        gaps: GapLog | None = None,
     ) -> None:
         """``breaker``: stops calling an LLM that keeps failing; ``failed_turns``: told about
         each turn the customer got an apology for, so that it can be answered later."""
@@ -160,7 +162,8 @@ class Engine:
         self.min_confidence = min_confidence
         self.off_topic_below = off_topic_below
         self.conversations = conversations or SqliteConversationStore(":memory:")
-        self.desk = ConversationDesk(self.conversations, default_language)
+        self.gaps = gaps
+        self.desk = ConversationDesk(self.conversations, default_language, gaps=gaps)
         self.presets = presets or Presets().as_dict()
         self.server = server
         self.handoff_service = handoff
@@ -244,7 +247,34 @@ class Engine:
                 r, turn.channel or "api", time.perf_counter() - started, r.first_token_s
             )
         )
+        if self.gaps is not None:
+            reply.add_done_callback(lambda r: self._note_gap(turn, r))
         return reply
+
+    def _note_gap(self, turn: Turn, reply: Reply) -> None:
+        """A turn the FAQ did not answer, kept for `linguadesk gaps` (bot/gaps.py)."""
+        reason = gap_reason(reply)
+        if reason is None or self.gaps is None:
+            return
+        question = turn.text.strip()
+        if not question or reason == "handoff":  # the question that led to it, not the request
+            earlier = [
+                m.text
+                for m in self.conversations.messages(turn.conversation_id)
+                if m.role == Role.HUMAN and not asks_for_human(m.text) and not is_yes(m.text)
+            ]
+            question = earlier[-1] if earlier else ""
+        if question:
+            self.gaps.record(
+                GapTurn(
+                    question,
+                    reason,
+                    reply.language,
+                    turn.conversation_id,
+                    turn.channel,
+                    round(float(reply.confidence), 3),
+                )
+            )
 
     def _answer(self, turn: Turn) -> Reply:
         key = turn.conversation_id

@@ -217,7 +217,7 @@ class TeamChat:
     ) -> None:
         """``relays``: the handoff notifiers (those with a ``relay`` method are used)."""
         self._store = store
-        self._translator = translator
+        self.translator = translator
         self._relays = relays
         self.team_language = base_language(team_language) or "en"
         self._limiter = MovingWindowRateLimiter(storage_from_string(limits_storage))
@@ -257,8 +257,8 @@ class TeamChat:
             if detected.confidence >= _SURE_OF_AGENT_LANGUAGE
             else self.team_language
         )
-        if translate and self._translator is not None:
-            relayed = self._translator.translate(text, source, customer)
+        if translate and self.translator is not None:
+            relayed = self.translator.translate(text, source, customer)
         else:
             relayed = Relayed(text, source, text, source)
         sent = Message(
@@ -345,8 +345,8 @@ class TeamChat:
         return self._pool.submit(self._relay, key, said, channel, relays)
 
     def _relay(self, key: str, said: Message, channel: str, relays: list) -> CustomerMessageEvent:
-        if self._translator is not None:
-            relayed = self._translator.translate(said.text, said.language, self.team_language)
+        if self.translator is not None:
+            relayed = self.translator.translate(said.text, said.language, self.team_language)
         else:
             relayed = Relayed(said.text, said.language, said.text, said.language, True)
         event = CustomerMessageEvent(

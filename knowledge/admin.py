@@ -137,6 +137,20 @@ class KnowledgeBase:
             )
         return report
 
+    def add_entry(self, source: str, markdown: str) -> IngestReport:
+        """Adds one entry (Markdown, ``## Question`` and its answer) to a source the knowledge
+        base keeps itself, such as ``gaps:approved``, and syncs that source as any other."""
+        kept = self.store.kept_text(source)
+        text = (kept.rstrip() + "\n\n" if kept.strip() else "") + markdown.strip() + "\n"
+        report = IngestReport()
+        with tempfile.TemporaryDirectory(prefix="linguadesk-entry-") as folder:
+            path = Path(folder) / "entries.md"
+            path.write_text(text, encoding="utf-8")
+            self._ingest_file(path, source, "", report, IngestProgress())
+        if report.ok:
+            self.store.keep_text(source, text)
+        return report
+
     def ingest_url(
         self,
         url: str,
@@ -304,6 +318,8 @@ class KnowledgeBase:
     def delete_source(self, source: str) -> int:
         ids = [cid for cid, _ in self.store.metadata_where({"source": source})]
         self.store.delete(ids)
+        if self.store.kept_text(source):
+            self.store.keep_text(source, "")  # a source kept here (add_entry) starts over
         return len(ids)
 
     def delete_id(self, entry_or_chunk_id: str) -> int:

@@ -181,6 +181,13 @@ class FaqStore:
         if rebuild_use:
             self._mark(USE_COMPLETE)
 
+    def encode_across_languages(self, texts: list[str]) -> np.ndarray:
+        """Vectors that put one question in different languages close together: the USE
+        encoder's where the store has it (e5-small keeps languages apart), else e5's."""
+        if self.use_encoder is not None:
+            return self.use_encoder.encode(texts)
+        return np.asarray(self.embeddings.embed_queries(texts))
+
     def encode_use(self, texts: list[str]) -> np.ndarray:
         """The USE encoder's vectors of ``texts``, for a store opened with one."""
         if self.use_encoder is None:
@@ -468,6 +475,16 @@ class FaqStore:
                 (str(m.get("content_hash", "")), [t for t in texts if t])
             )
         return out
+
+    def kept_text(self, name: str) -> str:
+        """A text the knowledge base keeps in the store itself (shared by every worker): the
+        Markdown of a source it writes, such as ``gaps:approved``."""
+        got = self._meta.get(ids=[f"text:{name}"], include=["documents"])
+        documents = got["documents"] or []
+        return str(documents[0]) if documents else ""
+
+    def keep_text(self, name: str, text: str) -> None:
+        self._meta.upsert(ids=[f"text:{name}"], embeddings=[[1.0]], documents=[text])
 
     def bump_revision(self) -> None:
         """Tells every process holding a lexical index that the entries changed."""

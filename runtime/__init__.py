@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bot.engine import Engine
     from bot.entry_translation import EntryTranslator
     from bot.failed_turns import FailedTurnLog
+    from bot.gaps import GapLog, GapMiner
     from bot.handoff import HandoffService, Notifier
     from bot.localize import Localizer
     from bot.rewrite import QueryRewriter
@@ -217,6 +218,27 @@ def build_engine(
         clarify_margin=settings.answers.clarify_margin,
         team_language=settings.handoff.team_language,
         agent_rate=settings.handoff.agent_rate_limit,
+        gaps=open_gap_log(settings),
+    )
+
+
+def open_gap_log(settings: Settings) -> GapLog:
+    from bot.gaps import GapLog
+
+    return GapLog(settings.data_dir / "gaps.jsonl", settings.redis)
+
+
+def build_gap_miner(engine: Engine, store: FaqStore, settings: Settings) -> GapMiner:
+    """`linguadesk gaps`, the admin API's and /kb's: the engine's retriever, translator and
+    model over the gap log."""
+    from bot.gaps import GapMiner
+
+    return GapMiner(
+        engine.gaps or open_gap_log(settings),
+        store.encode_across_languages,
+        engine.retriever,
+        engine.team.translator,
+        lambda: engine.model("answer"),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from contextlib import ExitStack, contextmanager
 
 import httpx
@@ -351,3 +352,133 @@ def test_a_discord_dm_customer_gets_the_agents_reply_translated_and_back_to_the_
             )
             assert not engine.conversations.state(key).handed_off
             assert discord_fake.unknown_requests() == []
+
+
+# --- gaps ----------------------------------------------------------------------------------
+
+
+GAP_QUESTIONS = json.loads((ROOT / "tests" / "data" / "gap_questions.json").read_text("utf-8"))
+CHANNELS = ("web", "slack", "discord")
+REASONS = ("no_answer", "off_topic", "handoff", "thumbs_down", "fallback")
+
+
+def seeded_gaps(log) -> list:
+    """Every question of tests/data/gap_questions.json (8 questions the sample FAQ lacks, 2
+    wordings each in 6 languages) asked by 2 or 3 customers: 240 failed turns."""
+    from bot.gaps import GapTurn
+
+    turns = []
+    n = 0
+    for topic, by_language in GAP_QUESTIONS.items():
+        for language, questions in by_language.items():
+            for wording, question in enumerate(questions):
+                for _ in range(3 if wording == 0 else 2):
+                    n += 1
+                    turns.append(
+                        GapTurn(
+                            question,
+                            REASONS[n % len(REASONS)],
+                            language,
+                            f"{CHANNELS[n % 3]}:c{n}",
+                            CHANNELS[n % 3],
+                            at=time.time() - n * 60,
+                            id=f"{topic}-{n}",
+                        )
+                    )
+    for turn in turns:
+        log.record(turn)
+    return turns
+
+
+def test_gaps_merge_one_question_across_languages_and_an_approved_draft_is_found(
+    settings, loaded_kb, cli_env
+):
+    from bot.gaps import GapLog, mine
+    from runtime import build_engine
+
+    log = GapLog(settings.data_dir / "gaps.jsonl")
+    turns = seeded_gaps(log)
+    assert len(turns) >= 200
+    store = loaded_kb.store
+    engine = build_engine(settings, store=store)
+    clusters = mine(log.read(), store.encode_across_languages, hits=engine.retriever)
+    topic_of = {t.id: t.id.rsplit("-", 1)[0] for t in turns}
+
+    # Each topic has one cluster that holds most of its turns, in most of its languages, and
+    # little of the others: the same question merged across languages.
+    merged = 0
+    for topic in GAP_QUESTIONS:
+        best = max(clusters, key=lambda c: sum(topic_of[t.id] == topic for t in c.turns))
+        ours = [t for t in best.turns if topic_of[t.id] == topic]
+        purity = len(ours) / best.size
+        if len({t.language for t in ours}) >= 4 and purity >= 0.8:
+            merged += 1
+    assert merged >= 6, [
+        (c.size, dict(c.languages), dict(Counter(topic_of[t.id] for t in c.turns)))
+        for c in clusters
+    ]
+    # Nothing from a single question; every cluster says what the FAQ has nearest.
+    assert all(c.size >= 2 and c.closest is not None for c in clusters)
+    assert all(0.0 <= c.closest["relevance"] <= 1.0 for c in clusters if c.closest)
+
+    # The CLI shows them, filtered by language and period.
+    from typer.testing import CliRunner
+
+    from adapters.cli.main import app
+
+    shown = CliRunner().invoke(app, ["gaps", "--language", "ja", "--no-translate", "--json"])
+    assert shown.exit_code == 0, shown.output
+    listed = json.loads(shown.output)
+    assert listed and all(set(c["languages"]) == {"ja"} for c in listed)
+    assert (
+        CliRunner().invoke(app, ["gaps", "--since", "1h", "--json", "--no-translate"]).exit_code
+        == 0
+    )
+    bad = CliRunner().invoke(app, ["gaps", "--since", "soon"])
+    assert bad.exit_code == 2 and "30m, 24h, 7d" in bad.output
+
+    # A draft with its facts left open is refused; filled in, it becomes a searchable entry.
+    refused = CliRunner().invoke(
+        app,
+        ["gaps", "approve", "--question", "Do you offer gift wrapping?", "--answer", "[yes/no]"],
+    )
+    assert refused.exit_code == 2 and "placeholders" in refused.output
+    approved = CliRunner().invoke(
+        app,
+        [
+            "gaps",
+            "approve",
+            "--question",
+            "Do you offer gift wrapping?",
+            "--variant",
+            "Can you wrap my order as a present?",
+            "--answer",
+            "Yes: choose 'Gift wrap' at checkout. It costs €3.50 per order.",
+        ],
+    )
+    assert approved.exit_code == 0, approved.output
+    fresh = build_engine(settings)
+    hits = fresh.retriever.hits("ギフト包装はできますか？", 3)
+    assert hits and hits[0].document.metadata["source"] == "gaps:approved"
+    assert hits[0].relevance >= settings.answers.min_confidence
+
+
+@pytest.mark.llm
+def test_turns_the_faq_did_not_answer_and_thumbs_down_are_kept_as_gaps(settings, loaded_kb):
+    from bot.reply import Status, Turn
+    from runtime import build_engine
+
+    engine = build_engine(settings, store=loaded_kb.store)
+    declined = engine.answer(Turn("Wie wird das Wetter morgen in Berlin?", "web:g1", channel="web"))
+    declined.final()
+    answered = engine.answer(Turn("Can I pay with PayPal?", "web:g2", channel="web"))
+    answered.final()
+    assert answered.status == Status.ANSWERED
+    assert engine.desk.rate("web:g2", answered.id, "down", channel="web")
+    kept = {(t.conversation, t.reason, t.question) for t in engine.gaps.read()}
+    assert ("web:g2", "thumbs_down", "Can I pay with PayPal?") in kept
+    if declined.status in (Status.OFF_TOPIC, Status.NO_ANSWER):
+        assert ("web:g1", declined.status.value, "Wie wird das Wetter morgen in Berlin?") in kept
+    # An answer is a gap only when its drafts failed the checks (the entry's text was shown).
+    fell_back = ("web:g2", "fallback", "Can I pay with PayPal?") in kept
+    assert fell_back == (answered.path == "fallback")

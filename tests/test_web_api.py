@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -14,8 +15,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from bot.handoff import verify_webhook
 from bot.messages import message
 from common.language import detect_language
+from tests.conftest import WEBHOOK_SECRET
 from tests.recording_server import RecordingServer
 from tests.web_server import FileServer, LiveApp
 
@@ -244,6 +247,20 @@ def test_the_handoff_button_reaches_the_team_and_the_bot_goes_quiet(web):
         assert quiet.json()["status"] == "handed_off" and quiet.json()["text"] == ""
         assert webhook.arrived.wait(120), "the handoff event never reached the webhook"
         assert webhook.received[0].json()["conversation"] == f"web:{conversation_id}"
+        # The customer's later message follows as its own signed event, translated for the team.
+        deadline = time.time() + 180
+        while len(webhook.received) < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        later = webhook.received[1]
+        assert verify_webhook(WEBHOOK_SECRET, later.headers, later.body)
+        event = later.json()
+        assert event["type"] == "linguadesk.customer_message"
+        assert (event["text"], event["language"], event["team_language"]) == (
+            "Hallo, ist da jemand?",
+            "de",
+            "en",
+        )
+        assert event["untranslated"] or detect_language(event["text_team"]).language == "en"
         # A person answers through the admin API; the customer's side sees it as "agent".
         admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
         sent = client.post(
@@ -251,6 +268,7 @@ def test_the_handoff_button_reaches_the_team_and_the_bot_goes_quiet(web):
             headers=admin,
             json={"text": "Guten Tag, hier ist Anna."},
         ).json()
+        assert sent["text"] == sent["original"] == "Guten Tag, hier ist Anna."
         shown = client.get(
             f"/v1/conversations/{conversation_id}",
             headers=auth,
@@ -263,6 +281,24 @@ def test_the_handoff_button_reaches_the_team_and_the_bot_goes_quiet(web):
             "/v1/admin/conversations/nope/messages", headers=admin, json={"text": "hello"}
         )
         assert missing.status_code == 404
+        # Given back to the bot: the customer is told in German, and the team cannot write any
+        # more until the next handoff.
+        assert client.post(
+            f"/v1/admin/conversations/{conversation_id}/release", headers=admin
+        ).json()["released"]
+        shown = client.get(
+            f"/v1/conversations/{conversation_id}", headers=auth, params={"after": sent["at"]}
+        ).json()
+        assert not shown["handed_off"]
+        assert [(m["role"], m["notice"], m["text"]) for m in shown["messages"]] == [
+            ("ai", True, message("handoff_released", "de"))
+        ]
+        late = client.post(
+            f"/v1/admin/conversations/{conversation_id}/messages",
+            headers=admin,
+            json={"text": "Noch etwas?"},
+        )
+        assert late.status_code == 409 and late.json()["error"] == "not_handed_off"
 
 
 def test_handoff_without_a_team_channel_says_so(web):

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from linguadesk.logs import configure_logging
 from linguadesk.settings import BUILTIN_EMBEDDING_MODEL, get_settings
 
-from . import bench, chat, conversations, evals, kb, models, serve
+from . import bench, chat, conversations, evals, gaps, kb, models, serve
 from .console import fail
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.add_typer(kb.app, name="kb")
 app.add_typer(evals.app, name="eval")
 app.add_typer(bench.app, name="bench")
 app.add_typer(conversations.app, name="conversations")
+app.add_typer(gaps.app, name="gaps")
 
 
 def _quiet_libraries() -> None:

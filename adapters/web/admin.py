@@ -11,6 +11,14 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from bot.conversations import conversation_key
+from bot.gaps import (
+    APPROVED_SOURCE,
+    GapLog,
+    GapMiner,
+    approval_problems,
+    as_markdown,
+    since_time,
+)
 from bot.team_chat import AgentMessageRefused, NotHandedOff
 
 from . import schemas
@@ -299,6 +307,74 @@ def release(web: State, conversation_id: str) -> dict:
     """A person is done with a handed-off conversation: the bot answers again, and the
     customer is told so in their language."""
     return {"released": web.engine.release(_conversation(conversation_id))}
+
+
+def _miner(web: WebState) -> GapMiner:
+    engine = web.engine
+    return GapMiner(
+        engine.gaps or GapLog(web.settings.data_dir / "gaps.jsonl", web.settings.redis),
+        web.kb.store.encode_across_languages,
+        engine.retriever,
+        engine.team.translator,
+        lambda: engine.model("answer"),
+    )
+
+
+def _since(period: str) -> float:
+    try:
+        return since_time(period)
+    except ValueError as exc:
+        raise ApiError(422, "bad_period", f"since: {exc}.") from None
+
+
+@router.get("/gaps", response_model=None)
+def gaps(
+    web: State,
+    since: Annotated[str, Query(description="30m, 24h, 7d, 2w; empty: all kept.")] = "",
+    language: Annotated[str, Query(description="Only questions in this language.")] = "",
+    admin_language: Annotated[str, Query(description="Translate the questions into it.")] = "en",
+    translate: Annotated[bool, Query(description="Translate the questions (the LLM).")] = True,
+) -> list[dict]:
+    """What customers asked that the FAQ did not answer, grouped by meaning across languages:
+    size, languages, channels, why, representative questions, the closest entry."""
+    found = _miner(web).clusters(
+        since=_since(since), language=language, admin_language=admin_language, translate=translate
+    )
+    return [c.as_json() for c in found]
+
+
+@router.post("/gaps/{cluster_id}/draft", response_model=None, responses=NOT_FOUND)
+def draft_gap(
+    web: State,
+    cluster_id: str,
+    since: Annotated[str, Query()] = "",
+    language: Annotated[str, Query()] = "",
+    admin_language: Annotated[str, Query()] = "en",
+) -> dict:
+    """An FAQ entry drafted for one gap, its facts left as [placeholders] to check."""
+    try:
+        made = _miner(web).draft(
+            cluster_id, since=_since(since), language=language, admin_language=admin_language
+        )
+    except LookupError:
+        raise ApiError(
+            404,
+            "gap_not_found",
+            f"No gap {cluster_id} in this period; GET /v1/admin/gaps for the current ids.",
+        ) from None
+    return made.as_json()
+
+
+@router.post("/gaps/approve", response_model=schemas.IngestOut)
+def approve_gap(web: State, body: schemas.GapApprovalIn) -> schemas.IngestOut:
+    """The edited draft becomes an entry of source gaps:approved, through the usual sync."""
+    problems = approval_problems(body.question, body.answer)
+    if problems:
+        raise ApiError(422, "draft_not_ready", "Not approved: " + "; ".join(problems) + ".")
+    report = web.kb.add_entry(
+        APPROVED_SOURCE, as_markdown(body.question, body.variants, body.answer)
+    )
+    return ingest_out(report)
 
 
 def ingest_out(report: IngestReport) -> schemas.IngestOut:

@@ -164,6 +164,12 @@ class AgentMessageIn(BaseModel):
     )
 
 
+class GapApprovalIn(BaseModel):
+    question: str = Field(min_length=1, max_length=500)
+    variants: list[str] = Field(default=[], max_length=20)
+    answer: str = Field(min_length=1, max_length=8000)
+
+
 class AgentMessageOut(BaseModel):
     id: str
     at: float
