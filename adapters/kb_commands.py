@@ -1,4 +1,4 @@
-"""``/kb status|ingest|delete|search`` from a chat (Slack or Discord): the same
+"""``/kb status|ingest|delete|search|gaps|release`` from a chat (Slack or Discord): the same
 :class:`knowledge.admin.KnowledgeBase` calls as the CLI and the admin API, answered in the
 admin's language. Platform adapters check who may use it and fetch attached files."""
 
@@ -8,18 +8,33 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.gaps import GapLog, GapMiner, since_time
 from bot.messages import message
 from knowledge.admin import IngestReport, KnowledgeBase
 from knowledge.remote import is_url
 
 if TYPE_CHECKING:
-    from bot.engine import HitSource
+    from bot.engine import Engine, HitSource
+    from linguadesk.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("status", "ingest", "delete", "search")
+ACTIONS = ("status", "ingest", "delete", "search", "gaps", "release")
+GAPS_LISTED = 5
 MAX_SOURCES_LISTED = 15
 SEARCH_RESULTS = 5
+
+
+def gap_miner(engine: Engine, kb: KnowledgeBase, settings: Settings) -> GapMiner:
+    """The gaps of the engine's conversations, searched and drafted with its retriever and
+    model, grouped by the store's cross-lingual encoder."""
+    return GapMiner(
+        engine.gaps or GapLog(settings.data_dir / "gaps.jsonl", settings.redis),
+        kb.store.encode_across_languages,
+        engine.retriever,
+        engine.team.translator,
+        lambda: engine.model("answer"),
+    )
 
 
 @dataclass(frozen=True)
@@ -46,10 +61,12 @@ class KbCommands:
         retriever: HitSource,
         *,
         allow_private_urls: bool = False,
+        gaps: GapMiner | None = None,
     ):
         """``retriever``: the engine's (what ``search`` shows is what answers would use)."""
         self.kb, self.retriever = kb, retriever
         self.allow_private_urls = allow_private_urls
+        self.miner = gaps
 
     def usage(self, language: str) -> str:
         return message("kb_usage", language)
@@ -99,6 +116,36 @@ class KbCommands:
             meta = hit.document.metadata
             title = meta.get("title") or hit.document.page_content[:80]
             lines.append(f"• {hit.relevance:.2f} {title} (`{meta.get('source', '?')}`)")
+        return "\n".join(lines)
+
+    def gaps(self, period: str, language: str) -> str:
+        """The biggest gaps of the period (``7d``; empty: all kept), untranslated: the full
+        list with translations and drafts is `linguadesk gaps` and the admin API."""
+        if self.miner is None:
+            return message("kb_gaps_none", language)
+        period = period.strip()
+        try:
+            since = since_time(period)
+        except ValueError as exc:
+            return str(exc)
+        found = self.miner.clusters(since=since, translate=False)
+        if not found:
+            return message("kb_gaps_none", language)
+        lines = [
+            message("kb_gaps_header", language).format(
+                period=period or message("kb_gaps_all", language), count=len(found)
+            )
+        ]
+        for cluster in found[:GAPS_LISTED]:
+            languages = ", ".join(f"{k} {v}" for k, v in cluster.languages.most_common())
+            closest = (
+                f" → {cluster.closest['title']} ({cluster.closest['relevance']:.2f})"
+                if cluster.closest
+                else ""
+            )
+            lines.append(
+                f"• {cluster.size}× [{languages}] {cluster.questions[0]}{closest} (`{cluster.id}`)"
+            )
         return "\n".join(lines)
 
     def report(self, report: IngestReport, source: str, language: str) -> str:

@@ -321,6 +321,7 @@ def test_kb_is_registered_only_in_the_admin_servers(discord_bot):
                 "status",
                 "ingest",
                 "delete",
+                "gaps",
                 "search",
             ]
             assert (
@@ -462,6 +463,24 @@ def test_admins_run_kb_status_ingest_search_and_delete(discord_bot, loaded_kb):
         )
         assert deleted == message("kb_deleted", "en").format(source="`upload:gifts.md`", count=1)
         assert loaded_kb.stats().entries == stats.entries
+
+        # The questions the FAQ did not answer, grouped across languages.
+        from bot.gaps import GapTurn
+
+        for question, language in [
+            ("Do you offer gift wrapping?", "en"),
+            ("Do you offer gift wrapping?", "en"),
+            ("Bieten Sie Geschenkverpackung an?", "de"),
+            ("¿Ofrecen envoltorio para regalo?", "es"),
+            ("Do you have a student discount?", "en"),
+            ("Gibt es einen Studentenrabatt?", "de"),
+        ]:
+            engine.gaps.record(GapTurn(question, "no_answer", language, "web:x", "web"))
+        gaps = kb(
+            fake, runner, "gaps", [{"type": 3, "name": "since", "value": "7d"}], user=fake.admin
+        )
+        assert gaps.startswith(message("kb_gaps_header", "en").format(period="7d", count=2)), gaps
+        assert "• 4× [en 2, de 1, es 1]" in gaps, gaps
 
 
 # --- serve ---------------------------------------------------------------------------------------

@@ -482,3 +482,30 @@ def test_turns_the_faq_did_not_answer_and_thumbs_down_are_kept_as_gaps(settings,
     # An answer is a gap only when its drafts failed the checks (the entry's text was shown).
     fell_back = ("web:g2", "fallback", "Can I pay with PayPal?") in kept
     assert fell_back == (answered.path == "fallback")
+
+
+def test_a_slack_customer_gets_the_teams_messages_in_their_thread_once(
+    settings, embeddings, use_encoder
+):
+    with support_desk(settings, embeddings, use_encoder) as (fake, _url, engine, _kb, _config):
+        key = conversation_key("slack", "T0TEAM", "C0SUPPORT", "1700000500.000100")
+        _handed_off(engine.conversations, key, "fr")
+        engine.team.from_agent(key, "Bonjour, ici <!channel> Anna.", agent="Anna", translate=False)
+
+        def delivered():
+            return [
+                c
+                for c in fake.calls_to("chat.postMessage")
+                if c.args["channel"] == "C0SUPPORT"
+                and c.args.get("thread_ts") == "1700000500.000100"
+            ]
+
+        [posted] = fake.wait_for(lambda _: delivered(), timeout=30)
+        text = posted.args["text"]
+        assert text.startswith("*" + message("agent_says", "fr").format(name="Anna") + "*")
+        assert "&lt;!channel&gt;" in text  # pings nobody
+        engine.team.release(key)
+        fake.wait_for(lambda _: len(delivered()) == 2, timeout=30)
+        assert delivered()[1].args["text"] == message("handoff_released", "fr")
+        time.sleep(2.5)  # two more rounds of the delivery loop: nothing sent twice
+        assert len(delivered()) == 2

@@ -539,3 +539,57 @@ def test_the_admin_api_exports_imports_and_counts_reviewed_translations(web):
             files={"file": ("ja.xliff", b"<?xml version='1.0'?><nope/>", "application/xml")},
         )
         assert bad.status_code == 400 and "ja.xliff" in bad.json()["detail"]
+
+
+def test_the_admin_api_lists_gaps_across_languages_and_approves_a_filled_in_draft(web):
+    from bot.gaps import GapTurn
+
+    with (
+        web({"web.admin_api_key": SecretStr(ADMIN_KEY)}) as (url, engine),
+        httpx.Client(
+            base_url=url, timeout=120, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+        ) as admin,
+    ):
+        for question, language in [
+            ("Do you offer gift wrapping?", "en"),
+            ("Bieten Sie Geschenkverpackung an?", "de"),
+            ("ギフト包装はできますか？", "ja"),
+            ("Do you have a student discount?", "en"),
+            ("Gibt es einen Studentenrabatt?", "de"),
+            ("学割はありますか？", "ja"),
+        ]:
+            engine.gaps.record(GapTurn(question, "no_answer", language, "web:x", "web"))
+        listed = admin.get("/v1/admin/gaps", params={"since": "1h", "translate": "false"})
+        assert listed.status_code == 200, listed.text
+        groups = listed.json()
+        assert sorted(g["size"] for g in groups) == [3, 3]
+        assert all(set(g["languages"]) == {"en", "de", "ja"} for g in groups)
+        assert all(g["closest_entry"]["relevance"] < 1 for g in groups)
+        assert admin.get("/v1/admin/gaps", params={"since": "soon"}).status_code == 422
+        assert admin.post("/v1/admin/gaps/nope/draft").status_code == 404
+        assert httpx.get(f"{url}/v1/admin/gaps").status_code == 401  # the admin key is needed
+
+        unfilled = admin.post(
+            "/v1/admin/gaps/approve",
+            json={"question": "Do you offer gift wrapping?", "answer": "[yes/no], for [price]."},
+        )
+        assert unfilled.status_code == 422 and "[yes/no]" in unfilled.json()["detail"]
+        approved = admin.post(
+            "/v1/admin/gaps/approve",
+            json={
+                "question": "Do you offer gift wrapping?",
+                "variants": ["Can you wrap my order as a present?"],
+                "answer": "Yes: choose 'Gift wrap' at checkout. It costs €3.50 per order.",
+            },
+        )
+        assert approved.status_code == 200 and approved.json()["ok"], approved.text
+        assert approved.json()["sources"] == [
+            {"source": "gaps:approved", "added": 1, "updated": 0, "deleted": 0, "unchanged": 0}
+        ]
+        second = admin.post(
+            "/v1/admin/gaps/approve",
+            json={"question": "Do you have a student discount?", "answer": "No, sorry."},
+        ).json()
+        assert second["sources"][0]["added"] == 1 and second["sources"][0]["unchanged"] == 1
+        hits = engine.retriever.hits("ギフト包装はできますか？", 1)
+        assert hits[0].document.metadata["source"] == "gaps:approved"

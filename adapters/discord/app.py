@@ -20,7 +20,7 @@ from discord.app_commands import locale_str
 
 from adapters.chat_turn import ChatTurns
 from adapters.dedupe import SeenEvents
-from adapters.kb_commands import KbCommands
+from adapters.kb_commands import KbCommands, gap_miner
 from bot.conversations import Message, conversation_key, conversation_parts
 from bot.engine import Engine, Reply
 from bot.messages import SUPPORTED_LANGUAGES, message
@@ -161,7 +161,10 @@ class DiscordAdapter:
     ):
         self.client, self.settings, self.engine = client, settings, engine
         self.commands = KbCommands(
-            kb, engine.retriever, allow_private_urls=settings.web.ingest_private_urls
+            kb,
+            engine.retriever,
+            allow_private_urls=settings.web.ingest_private_urls,
+            gaps=gap_miner(engine, kb, settings),
         )
         # A resumed gateway session can replay messages: each is answered once.
         self.seen = SeenEvents(settings.redis, prefix="linguadesk:discord-message:")
@@ -417,6 +420,11 @@ class DiscordAdapter:
             await adapter._kb(
                 interaction, lambda language: adapter.commands.delete(source, language)
             )
+
+        @group.command(name="gaps", description=_text("kb_cmd_gaps"))
+        @app_commands.describe(since=_text("kb_cmd_gaps_since"))
+        async def gaps(interaction: discord.Interaction, since: str = "") -> None:
+            await adapter._kb(interaction, lambda language: adapter.commands.gaps(since, language))
 
         @group.command(name="search", description=_text("kb_cmd_search"))
         @app_commands.describe(text=_text("kb_cmd_search_text"))

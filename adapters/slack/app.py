@@ -20,7 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from adapters.chat_turn import ChatTurns, Notice
 from adapters.dedupe import SeenEvents
-from adapters.kb_commands import KbCommands, KbRequest, parse
+from adapters.kb_commands import KbCommands, KbRequest, gap_miner, parse
 from adapters.streaming import EditBudget
 from bot.conversations import Message, conversation_key, conversation_parts
 from bot.engine import Engine, Reply
@@ -84,7 +84,10 @@ class SlackAdapter:
         )
         self.seen = SeenEvents(settings.redis, prefix="linguadesk:slack-event:")
         self.commands = KbCommands(
-            kb, engine.retriever, allow_private_urls=settings.web.ingest_private_urls
+            kb,
+            engine.retriever,
+            allow_private_urls=settings.web.ingest_private_urls,
+            gaps=gap_miner(engine, kb, settings),
         )
         self._locales: dict[str, tuple[float, str | None]] = {}
         self._group: tuple[float, set[str]] = (float("-inf"), set())
@@ -385,6 +388,14 @@ class SlackAdapter:
             return self.commands.delete(request.argument, language)
         if request.action == "search":
             return self.commands.search(request.argument, language)
+        if request.action == "gaps":
+            return self.commands.gaps(request.argument, language)
+        if request.action == "release":  # /kb release <conversation>, from the handoff message
+            key = request.argument.strip().strip("`")
+            team = self.engine.team.team_language
+            if key and self.engine.release(key):
+                return message("team_released", team).format(name="/kb release")
+            return message("team_not_handed_off", team)
         file_id = _FILE_ID.search(request.argument)
         if file_id and "slack.com" in request.argument:
             name, data = self._download_file(client, file_id.group(1))

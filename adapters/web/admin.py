@@ -10,10 +10,10 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from adapters.kb_commands import gap_miner
 from bot.conversations import conversation_key
 from bot.gaps import (
     APPROVED_SOURCE,
-    GapLog,
     GapMiner,
     approval_problems,
     as_markdown,
@@ -310,14 +310,7 @@ def release(web: State, conversation_id: str) -> dict:
 
 
 def _miner(web: WebState) -> GapMiner:
-    engine = web.engine
-    return GapMiner(
-        engine.gaps or GapLog(web.settings.data_dir / "gaps.jsonl", web.settings.redis),
-        web.kb.store.encode_across_languages,
-        engine.retriever,
-        engine.team.translator,
-        lambda: engine.model("answer"),
-    )
+    return gap_miner(web.engine, web.kb, web.settings)
 
 
 def _since(period: str) -> float:
