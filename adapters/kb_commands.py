@@ -5,6 +5,7 @@ admin's language. Platform adapters check who may use it and fetch attached file
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -62,11 +63,14 @@ class KbCommands:
         *,
         allow_private_urls: bool = False,
         gaps: GapMiner | None = None,
+        escape: Callable[[str], str] = lambda text: text,
     ):
-        """``retriever``: the engine's (what ``search`` shows is what answers would use)."""
+        """``retriever``: the engine's (what ``search`` shows is what answers would use);
+        ``escape``: the platform's, for customers' words shown to admins."""
         self.kb, self.retriever = kb, retriever
         self.allow_private_urls = allow_private_urls
         self.miner = gaps
+        self.escape = escape
 
     def usage(self, language: str) -> str:
         return message("kb_usage", language)
@@ -143,8 +147,9 @@ class KbCommands:
                 if cluster.closest
                 else ""
             )
+            question = self.escape(" ".join(cluster.questions[0].split())[:200])
             lines.append(
-                f"• {cluster.size}× [{languages}] {cluster.questions[0]}{closest} (`{cluster.id}`)"
+                f"• {cluster.size}× [{languages}] {question}{self.escape(closest)} (`{cluster.id}`)"
             )
         return "\n".join(lines)
 

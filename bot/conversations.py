@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from common.language import CJK
 
@@ -132,6 +132,7 @@ class ConversationStore(Protocol):
     def state(self, key: str) -> ConversationState: ...
     def save_state(self, key: str, state: ConversationState) -> None: ...
     def forget(self, key: str) -> None: ...
+    def update_state(self, key: str, changes: dict) -> ConversationState: ...
     def handed_off(self) -> list[str]: ...
     def to_deliver(self) -> list[str]: ...
     def add_feedback(self, key: str, feedback: Feedback) -> None: ...
@@ -252,6 +253,28 @@ class SqliteConversationStore:
                 self._forget(key)
             self._touch(key, state)
 
+    def update_state(self, key: str, changes: dict) -> ConversationState:
+        """Changes these fields only, atomically across processes (``BEGIN IMMEDIATE``): a
+        release saved by another worker meanwhile is not undone."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT state, updated FROM conversations WHERE key=?", (key,)
+                ).fetchone()
+                alive = row is not None and row[1] >= time.time() - self.ttl_s
+                state = _state(json.loads(row[0])) if alive and row else ConversationState()
+                for name, value in changes.items():
+                    setattr(state, name, value)
+                if not alive:
+                    self._forget(key)
+                self._touch(key, state)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return state
+
     def forget(self, key: str) -> None:
         with self._lock, self._db:
             self._forget(key)
@@ -367,8 +390,12 @@ class RedisConversationStore:
         return _state(json.loads(raw)) if raw else ConversationState()
 
     def save_state(self, key: str, state: ConversationState) -> None:
-        messages_key, state_key = self._keys(key)
         pipe = self._redis.pipeline(transaction=True)
+        self._queue_state(pipe, key, state)
+        pipe.execute()
+
+    def _queue_state(self, pipe: Any, key: str, state: ConversationState) -> None:
+        messages_key, state_key = self._keys(key)
         pipe.set(state_key, json.dumps(asdict(state)), ex=self.ttl_s)
         pipe.expire(messages_key, self.ttl_s)
         if state.handed_off:
@@ -379,7 +406,27 @@ class RedisConversationStore:
             pipe.zadd(f"{self.prefix}s:to-deliver", {key: time.time()})
         else:
             pipe.zrem(f"{self.prefix}s:to-deliver", key)
-        pipe.execute()
+
+    def update_state(self, key: str, changes: dict) -> ConversationState:
+        """Changes these fields only, with WATCH/MULTI: retried when another worker changed the
+        state meanwhile."""
+        import redis
+
+        _, state_key = self._keys(key)
+        while True:
+            with self._redis.pipeline() as pipe:
+                try:
+                    pipe.watch(state_key)
+                    raw = pipe.get(state_key)
+                    state = _state(json.loads(raw)) if raw else ConversationState()
+                    for name, value in changes.items():
+                        setattr(state, name, value)
+                    pipe.multi()
+                    self._queue_state(pipe, key, state)
+                    pipe.execute()
+                    return state
+                except redis.WatchError:
+                    continue
 
     def forget(self, key: str) -> None:
         self._redis.delete(*self._keys(key), f"{self.prefix}:{key}:feedback")

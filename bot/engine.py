@@ -248,8 +248,14 @@ class Engine:
             )
         )
         if self.gaps is not None:
-            reply.add_done_callback(lambda r: self._note_gap(turn, r))
+            reply.add_done_callback(lambda r: self._safely_note_gap(turn, r))
         return reply
+
+    def _safely_note_gap(self, turn: Turn, reply: Reply) -> None:
+        try:
+            self._note_gap(turn, reply)
+        except Exception as exc:  # bookkeeping: the customer's answer is already out
+            log.warning("a gap turn could not be noted: %s", type(exc).__name__)
 
     def _note_gap(self, turn: Turn, reply: Reply) -> None:
         """A turn the FAQ did not answer, kept for `linguadesk gaps` (bot/gaps.py)."""
@@ -615,12 +621,9 @@ class Engine:
         )
 
     def _update_state(self, key: str, changes: dict) -> None:
-        """Re-reads the state and changes only these fields: a handoff or release saved while
-        this turn was streaming is kept."""
-        state = self.conversations.state(key)
-        for name, value in changes.items():
-            setattr(state, name, value)
-        self.conversations.save_state(key, state)
+        """Changes only these fields, atomically: a handoff or release saved while this turn
+        was streaming is kept."""
+        self.conversations.update_state(key, changes)
 
 
 def _only_a_request(text: str) -> bool:

@@ -240,6 +240,12 @@ def mine(
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
         # Distinct questions only: repeats would make dense clumps of one wording each.
         labels = HDBSCAN(min_cluster_size=2, min_samples=1, copy=True).fit_predict(vectors)
+        if (labels == -1).all():
+            # HDBSCAN never returns the whole set as one group unless allowed: a short log
+            # that is all one question would show no gap at all.
+            labels = HDBSCAN(
+                min_cluster_size=2, min_samples=1, allow_single_cluster=True, copy=True
+            ).fit_predict(vectors)
         members: dict[int, list[int]] = {}
         for index, label in enumerate(labels):
             members.setdefault(int(label), []).append(index)

@@ -276,11 +276,9 @@ class TeamChat:
 
     def take(self, key: str, agent: str) -> bool:
         """An agent says the conversation is theirs; False when no person has it."""
-        state = self._store.state(key)
-        if not state.handed_off:
+        if not self._store.state(key).handed_off:
             return False
-        state.agent = agent.strip()[:80]
-        self._store.save_state(key, state)
+        self._store.update_state(key, {"agent": agent.strip()[:80]})
         return True
 
     def release(self, key: str) -> bool:
@@ -295,9 +293,8 @@ class TeamChat:
         return None
 
     def link_thread(self, key: str, notifier: str, thread: str) -> None:
-        state = self._store.state(key)
-        state.handoff_threads = {**state.handoff_threads, notifier: thread}
-        self._store.save_state(key, state)
+        threads = self._store.state(key).handoff_threads
+        self._store.update_state(key, {"handoff_threads": {**threads, notifier: thread}})
 
     # --- the customer's channel delivers ------------------------------------------------
 
@@ -319,20 +316,14 @@ class TeamChat:
     def delivered(self, key: str, upto: float) -> None:
         """The channel showed this conversation's relayed messages up to time ``upto``."""
         with self._lock:
-            state = self._store.state(key)
-            state.delivered_at = max(state.delivered_at, upto)
-            state.to_deliver = any(
-                m.relayed and m.at > state.delivered_at for m in self._store.messages(key)
-            )
-            self._store.save_state(key, state)
+            upto = max(self._store.state(key).delivered_at, upto)
+            waiting = any(m.relayed and m.at > upto for m in self._store.messages(key))
+            self._store.update_state(key, {"delivered_at": upto, "to_deliver": waiting})
 
     def _to_deliver(self, key: str) -> None:
         if not _pushed(key):
             return  # the widget polls for its messages
-        with self._lock:
-            state = self._store.state(key)
-            state.to_deliver = True
-            self._store.save_state(key, state)
+        self._store.update_state(key, {"to_deliver": True})
 
     # --- the customer writes ------------------------------------------------------------
 
@@ -378,7 +369,9 @@ class TeamChat:
         while True:
             state = self._store.state(key)
             thread = state.handoff_threads.get(notifier)
-            if thread or not state.handed_off or time.monotonic() >= deadline:
+            # Only a handoff posted moments ago may still be on its way.
+            recent = time.time() - state.handed_off_at < self._thread_wait_s
+            if thread or not state.handed_off or not recent or time.monotonic() >= deadline:
                 return thread
             time.sleep(0.5)
 
@@ -403,10 +396,10 @@ def release_to_bot(store: ConversationStore, key: str, default_language: str = "
             notice=True,
         ),
     )
-    state = store.state(key)
-    state.handed_off, state.agent = False, ""
-    state.to_deliver = state.to_deliver or _pushed(key)
-    store.save_state(key, state)
+    changes: dict = {"handed_off": False, "agent": "", "handoff_threads": {}}
+    if _pushed(key):
+        changes["to_deliver"] = True
+    store.update_state(key, changes)
     return True
 
 

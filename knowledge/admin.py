@@ -91,6 +91,7 @@ class KnowledgeBase:
         self._url_slots = threading.BoundedSemaphore(self.limits.max_concurrent_urls)
         # Each parse of a file from outside is a child process of up to parse_memory_mb.
         self._parse_slots = threading.BoundedSemaphore(self.limits.max_concurrent_parses)
+        self._kept_lock = threading.Lock()  # one add_entry at a time (in this process)
 
     def _detect(self, text: str) -> str:
         return detect_language(text).language
@@ -140,6 +141,10 @@ class KnowledgeBase:
     def add_entry(self, source: str, markdown: str) -> IngestReport:
         """Adds one entry (Markdown, ``## Question`` and its answer) to a source the knowledge
         base keeps itself, such as ``gaps:approved``, and syncs that source as any other."""
+        with self._kept_lock:
+            return self._add_entry(source, markdown)
+
+    def _add_entry(self, source: str, markdown: str) -> IngestReport:
         kept = self.store.kept_text(source)
         text = (kept.rstrip() + "\n\n" if kept.strip() else "") + markdown.strip() + "\n"
         report = IngestReport()

@@ -509,3 +509,14 @@ def test_a_slack_customer_gets_the_teams_messages_in_their_thread_once(
         assert delivered()[1].args["text"] == message("handoff_released", "fr")
         time.sleep(2.5)  # two more rounds of the delivery loop: nothing sent twice
         assert len(delivered()) == 2
+
+
+def test_delivery_retries_back_off_and_give_up():
+    from adapters.retries import Retries
+
+    retries = Retries(give_up_after=3)
+    assert retries.due("k")
+    assert not retries.failed("k") and not retries.due("k")  # waits 1 s before the next try
+    assert not retries.failed("k")
+    assert retries.failed("k")  # the third failure in a row: given up
+    assert retries.due("k")

@@ -21,6 +21,7 @@ from discord.app_commands import locale_str
 from adapters.chat_turn import ChatTurns
 from adapters.dedupe import SeenEvents
 from adapters.kb_commands import KbCommands, gap_miner
+from adapters.retries import Retries
 from bot.conversations import Message, conversation_key, conversation_parts
 from bot.engine import Engine, Reply
 from bot.messages import SUPPORTED_LANGUAGES, message
@@ -165,7 +166,9 @@ class DiscordAdapter:
             engine.retriever,
             allow_private_urls=settings.web.ingest_private_urls,
             gaps=gap_miner(engine, kb, settings),
+            escape=lambda text: discord.utils.escape_mentions(discord.utils.escape_markdown(text)),
         )
+        self._retries = Retries()
         # A resumed gateway session can replay messages: each is answered once.
         self.seen = SeenEvents(settings.redis, prefix="linguadesk:discord-message:")
         # Turns run here, not in the loop's default executor, which aiohttp needs for DNS.
@@ -306,6 +309,8 @@ class DiscordAdapter:
     async def deliver(self) -> int:
         posted = 0
         for key, waiting in await asyncio.to_thread(self.engine.team.undelivered, CHANNEL):
+            if not self._retries.due(key):
+                continue
             parts = conversation_parts(key)
             try:
                 channel_id = int(parts[2])
@@ -313,7 +318,7 @@ class DiscordAdapter:
                     channel_id
                 )
             except (IndexError, ValueError, discord.HTTPException) as exc:
-                log.warning("discord: no channel for %s (%s)", key, type(exc).__name__)
+                await self._undeliverable(key, waiting, type(exc).__name__)
                 continue
             if not isinstance(channel, discord.abc.Messageable):
                 continue
@@ -322,11 +327,21 @@ class DiscordAdapter:
                     for piece in message_pieces(_for_customer(sent)):
                         await channel.send(piece)
                 except discord.HTTPException as exc:
-                    log.warning("discord: delivering to %s failed (%s)", key, exc.status)
+                    await self._undeliverable(key, waiting, f"HTTP {exc.status}")
                     break
+                self._retries.succeeded(key)
                 await asyncio.to_thread(self.engine.team.delivered, key, sent.at)
                 posted += 1
         return posted
+
+    async def _undeliverable(self, key: str, waiting: list[Message], why: str) -> None:
+        """Tried again later, less and less often; after too many tries given up (DMs closed,
+        the channel deleted), so Discord is not asked in vain forever."""
+        if self._retries.failed(key):
+            log.error("discord: gave up delivering the team's messages to %s (%s)", key, why)
+            await asyncio.to_thread(self.engine.team.delivered, key, waiting[-1].at)
+        else:
+            log.warning("discord: delivering to %s failed (%s)", key, why)
 
     # --- buttons ---------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from adapters.chat_turn import ChatTurns, Notice
 from adapters.dedupe import SeenEvents
 from adapters.kb_commands import KbCommands, KbRequest, gap_miner, parse
+from adapters.retries import Retries
 from adapters.streaming import EditBudget
 from bot.conversations import Message, conversation_key, conversation_parts
 from bot.engine import Engine, Reply
@@ -88,6 +89,7 @@ class SlackAdapter:
             engine.retriever,
             allow_private_urls=settings.web.ingest_private_urls,
             gaps=gap_miner(engine, kb, settings),
+            escape=escape,
         )
         self._locales: dict[str, tuple[float, str | None]] = {}
         self._group: tuple[float, set[str]] = (float("-inf"), set())
@@ -113,7 +115,9 @@ class SlackAdapter:
         self.app.action(RELEASE_ACTION)(self._on_release)
         self.app.command(settings.slack.command)(self._on_kb)
         self._names: dict[str, tuple[float, str]] = {}
+        self._team = ""  # this workspace's id, from the first event
         self._stopped = threading.Event()
+        self._retries = Retries()
         self._delivery = threading.Thread(
             target=self._deliver_loop, name="slack-delivery", daemon=True
         )
@@ -137,6 +141,10 @@ class SlackAdapter:
         if event.get("bot_id"):
             return  # another bot: answering it could start an endless exchange
         thread = event.get("thread_ts") or event["ts"]
+        if event.get("thread_ts") and self.engine.team.conversation_for_thread(
+            "slack", thread_ref(event["channel"], thread)
+        ):
+            return  # the team talking about the bot in a handoff thread: not a question to it
         self._answer_later(
             client,
             team=context.team_id or "",
@@ -157,6 +165,7 @@ class SlackAdapter:
             return  # other bots, edits, deletions, joins
         text, user = event.get("text") or "", event.get("user", "")
         team, channel = context.team_id or "", event["channel"]
+        self._team = self._team or team
         if event.get("channel_type") == "im":
             if event.get("files") and _DM_INGEST.match(text):
                 return self._ingest_shared_files(client, event)
@@ -179,7 +188,8 @@ class SlackAdapter:
             else None
         )
         if handed and thread:  # an agent in a handoff thread
-            if not text.lstrip().startswith(_NOTE):
+            mentions_bot = bool(context.bot_user_id and f"<@{context.bot_user_id}>" in text)
+            if not text.lstrip().startswith(_NOTE) and not mentions_bot:  # notes stay here
                 self._turns.submit(self._from_agent, client, handed, channel, thread, user, text)
             return
         if not thread or (context.bot_user_id and f"<@{context.bot_user_id}>" in text):
@@ -230,6 +240,11 @@ class SlackAdapter:
         """An agent's reply in the handoff thread goes to the customer, translated; the
         thread shows what was sent. ``kb release`` gives the conversation back."""
         team = self.engine.team.team_language
+        if not self._may_answer(client, user):
+            client.chat_postEphemeral(
+                channel=channel, user=user, thread_ts=thread, text=message("team_not_agent", team)
+            )
+            return
         try:
             if _RELEASE.match(text):
                 return self._release(client, key, channel, thread, user)
@@ -258,6 +273,11 @@ class SlackAdapter:
         key, user = action["value"], body["user"]["id"]
         channel, thread = body["channel"]["id"], _thread_of(body) or body["message"]["ts"]
         team = self.engine.team.team_language
+        if not self._may_answer(client, user):
+            client.chat_postEphemeral(
+                channel=channel, user=user, thread_ts=thread, text=message("team_not_agent", team)
+            )
+            return
         name = self._name(client, user)
         if self.engine.team.take(key, name):
             said = message("team_took", team).format(name=name)
@@ -273,7 +293,33 @@ class SlackAdapter:
     def _on_release(self, ack: Ack, body: dict, action: dict, client: WebClient) -> None:
         ack()
         channel, thread = body["channel"]["id"], _thread_of(body) or body["message"]["ts"]
-        self._release(client, action["value"], channel, thread, body["user"]["id"])
+        user = body["user"]["id"]
+        if not self._may_answer(client, user):
+            team = self.engine.team.team_language
+            client.chat_postEphemeral(
+                channel=channel, user=user, thread_ts=thread, text=message("team_not_agent", team)
+            )
+            return
+        self._release(client, action["value"], channel, thread, user)
+
+    def _may_answer(self, client: WebClient, user: str) -> bool:
+        """Who may write to customers from a handoff thread: the admins, and full members of
+        this workspace. Guests and people from other organisations (Slack Connect) may not."""
+        if not user:
+            return False
+        if self._is_admin(client, user):
+            return True
+        try:
+            info = client.users_info(user=user)["user"]
+        except Exception:  # cannot tell who it is: nobody writes to a customer unchecked
+            return False
+        return not (
+            info.get("is_bot")
+            or info.get("is_restricted")
+            or info.get("is_ultra_restricted")
+            or info.get("is_stranger")
+            or (self._team and info.get("team_id") not in (None, self._team))
+        )
 
     def _name(self, client: WebClient, user: str) -> str:
         """The agent's display name, as the customer will see it."""
@@ -310,6 +356,8 @@ class SlackAdapter:
         """Posts the team's messages waiting for Slack customers; returns how many."""
         posted = 0
         for key, waiting in self.engine.team.undelivered(CHANNEL):
+            if not self._retries.due(key):
+                continue
             _, _team, channel, thread = (conversation_parts(key) + ["", "", "", ""])[:4]
             for sent in waiting:
                 try:

@@ -390,7 +390,7 @@
         const fromTeam = m.role === "agent" || (m.role === "ai" && m.notice === true);
         if (!fromTeam || state.agentSeen.includes(m.id)) continue;
         state.agentSeen.push(m.id);
-        const text = String(m.text) + (m.untranslated === true ? "\n\n_" + t("agent_untranslated") + "_" : "");
+        const text = String(m.text) + (m.untranslated === true ? "\n\n" + t("agent_untranslated") : "");
         show({ role: m.role === "agent" ? "agent" : "bot", text, language: m.language,
                author: typeof m.author === "string" ? m.author.slice(0, 80) : "" });
       }
