@@ -34,6 +34,9 @@ def test_kb_messages_format_in_every_language():
         query="returns",
         name="faq.pdf",
         limit=20,
+        conversation="web:abc",
+        language="Japanese",
+        period="7d",
     )
     for language in SUPPORTED_LANGUAGES:
         assert "1" in message("kb_status", language).format(entries=1, sources=2, languages="en")
