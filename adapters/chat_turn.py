@@ -8,9 +8,18 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from adapters.streaming import EditBudget, stream_by_editing
+from bot.conversations import Message
 from bot.engine import Engine, Reply, Turn
 from bot.messages import message
 from bot.reply import Status
+
+
+def team_signature(sent: Message) -> str:
+    """Who wrote a team message, as the customer reads it: "Anna, support team", or the
+    team's name when the agent gave none."""
+    if sent.author:
+        return message("agent_says", sent.language).format(name=sent.author)
+    return message("widget_agent", sent.language)
 
 
 class Surface(Protocol):

@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from collections import Counter
@@ -32,6 +31,7 @@ from langchain_core.runnables import Runnable
 from common.hits import Hit
 from common.language import base_language, language_name
 
+from .json_lines import JsonLines
 from .prompts import as_data
 from .reply import Reply, Status
 
@@ -113,41 +113,18 @@ class GapLog:
 
     def __init__(self, path: Path, redis_url: str | None = None) -> None:
         self.path = path
-        self._redis = None
-        if redis_url:
-            import redis
-
-            self._redis = redis.Redis.from_url(redis_url)
-        self._lock = threading.Lock()
+        self._log = JsonLines(path, redis_url, REDIS_KEY, KEEP)
 
     def record(self, turn: GapTurn) -> None:
         if not turn.question.strip():
             return
-        line = json.dumps(asdict(turn), ensure_ascii=False)
         try:
-            if self._redis is not None:
-                pipe = self._redis.pipeline()
-                pipe.rpush(REDIS_KEY, line)
-                pipe.ltrim(REDIS_KEY, -KEEP, -1)
-                pipe.execute()
-                return
-            with self._lock:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a", encoding="utf-8") as out:
-                    out.write(line + "\n")
+            self._log.append(json.dumps(asdict(turn), ensure_ascii=False))
         except Exception as exc:  # the customer's turn must not fail over its bookkeeping
             log.warning("a gap turn could not be kept: %s", type(exc).__name__)
 
     def read(self, *, since: float = 0.0, language: str = "") -> list[GapTurn]:
-        if self._redis is not None:
-            lines = [
-                item.decode() if isinstance(item, bytes) else str(item)
-                for item in self._redis.lrange(REDIS_KEY, 0, -1)
-            ]
-        elif self.path.exists():
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        else:
-            lines = []
+        lines = self._log.lines()
         known = GapTurn.__dataclass_fields__
         turns = []
         for line in lines:

@@ -18,7 +18,7 @@ import discord
 from discord import app_commands
 from discord.app_commands import locale_str
 
-from adapters.chat_turn import ChatTurns
+from adapters.chat_turn import ChatTurns, team_signature
 from adapters.dedupe import SeenEvents
 from adapters.kb_commands import KbCommands, gap_miner
 from adapters.retries import Retries
@@ -496,12 +496,7 @@ def _for_customer(sent: Message) -> str:
     failed. Mentions in it ping nobody (the client allows none)."""
     if sent.notice:
         return sent.text
-    who = (
-        message("agent_says", sent.language).format(name=sent.author)
-        if sent.author
-        else message("widget_agent", sent.language)
-    )
-    text = f"**{discord.utils.escape_markdown(who)}**\n{sent.text}"
+    text = f"**{discord.utils.escape_markdown(team_signature(sent))}**\n{sent.text}"
     if sent.untranslated:
         text += "\n*" + message("agent_untranslated", sent.language) + "*"
     return text

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from adapters.chat_turn import ChatTurns, Notice
+from adapters.chat_turn import ChatTurns, Notice, team_signature
 from adapters.dedupe import SeenEvents
 from adapters.kb_commands import KbCommands, KbRequest, gap_miner, parse
 from adapters.retries import Retries
@@ -574,12 +574,7 @@ def _for_customer(sent: Message) -> str:
     translation failed. Escaped: an agent's "<!channel>" pings nobody."""
     if sent.notice:
         return escape(sent.text)
-    who = (
-        message("agent_says", sent.language).format(name=sent.author)
-        if sent.author
-        else message("widget_agent", sent.language)
-    )
-    text = f"*{escape(who)}*\n{escape(sent.text)}"
+    text = f"*{escape(team_signature(sent))}*\n{escape(sent.text)}"
     if sent.untranslated:
         text += "\n_" + escape(message("agent_untranslated", sent.language)) + "_"
     return text
