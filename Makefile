@@ -22,11 +22,16 @@ models: install
 	$(BIN)/linguadesk models fetch
 
 # The demo shop page with the widget on it, over the sample FAQ (terminal chat: linguadesk chat).
+# The support console's admin key: generated once into .data/demo-admin-key (mode 0600), unless
+# LINGUADESK_WEB__ADMIN_API_KEY is set already.
+DEMO_KEY := .data/demo-admin-key
 demo: models
 	$(BIN)/linguadesk kb ingest examples/shop-faq
+	@test -s $(DEMO_KEY) || (umask 077; mkdir -p .data; $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(32))" > $(DEMO_KEY))
 	@echo "Demo shop: http://127.0.0.1:8000/ (the chat button is in the corner; API docs at /docs). Ctrl+C stops it."
+	@echo "Support console: http://127.0.0.1:8000/admin (the admin key is in $(DEMO_KEY))."
 	@(sleep 10; $(BIN)/python -m webbrowser -t http://127.0.0.1:8000/ >/dev/null 2>&1 || true) &
-	$(BIN)/linguadesk serve --site examples/demo-shop
+	LINGUADESK_WEB__ADMIN_API_KEY="$${LINGUADESK_WEB__ADMIN_API_KEY:-$$(cat $(DEMO_KEY))}" $(BIN)/linguadesk serve --site examples/demo-shop
 
 # Test-only programs from Debian: redis-server (the tests start their own on a free port) and
 # Chromium for the widget tests (driven by Playwright; never a downloaded browser).

@@ -135,6 +135,7 @@ class ConversationStore(Protocol):
     def update_state(self, key: str, changes: dict) -> ConversationState: ...
     def handed_off(self) -> list[str]: ...
     def to_deliver(self) -> list[str]: ...
+    def recent(self, limit: int) -> list[str]: ...
     def add_feedback(self, key: str, feedback: Feedback) -> None: ...
     def feedback(self, key: str) -> list[Feedback]: ...
 
@@ -290,6 +291,15 @@ class SqliteConversationStore:
     def to_deliver(self) -> list[str]:
         return self._flagged("to_deliver")
 
+    def recent(self, limit: int) -> list[str]:
+        """The keys of the conversations last written to, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key FROM conversations WHERE updated >= ? ORDER BY updated DESC LIMIT ?",
+                (time.time() - self.ttl_s, limit),
+            ).fetchall()
+        return [key for (key,) in rows]
+
     def _flagged(self, flag: str) -> list[str]:
         with self._lock:
             rows = self._db.execute(
@@ -383,7 +393,20 @@ class RedisConversationStore:
         pipe.expire(messages_key, self.ttl_s)
         pipe.expire(state_key, self.ttl_s)
         pipe.expire(f"{self.prefix}:{key}:feedback", self.ttl_s)
+        self._queue_recent(pipe, key)
         pipe.execute()
+
+    def _queue_recent(self, pipe: Any, key: str) -> None:
+        now = time.time()
+        pipe.zadd(f"{self.prefix}s:recent", {key: now})
+        pipe.zremrangebyscore(f"{self.prefix}s:recent", 0, now - self.ttl_s)
+
+    def recent(self, limit: int) -> list[str]:
+        """The keys of the conversations last written to, newest first."""
+        keys: list[str] = self._redis.zrevrangebyscore(  # type: ignore[assignment]
+            f"{self.prefix}s:recent", "+inf", time.time() - self.ttl_s, start=0, num=limit
+        )
+        return keys
 
     def state(self, key: str) -> ConversationState:
         raw = self._redis.get(self._keys(key)[1])
@@ -398,6 +421,7 @@ class RedisConversationStore:
         messages_key, state_key = self._keys(key)
         pipe.set(state_key, json.dumps(asdict(state)), ex=self.ttl_s)
         pipe.expire(messages_key, self.ttl_s)
+        self._queue_recent(pipe, key)
         if state.handed_off:
             pipe.zadd(f"{self.prefix}s:handed-off", {key: state.handed_off_at or time.time()})
         else:
@@ -432,6 +456,7 @@ class RedisConversationStore:
         self._redis.delete(*self._keys(key), f"{self.prefix}:{key}:feedback")
         self._redis.zrem(f"{self.prefix}s:handed-off", key)
         self._redis.zrem(f"{self.prefix}s:to-deliver", key)
+        self._redis.zrem(f"{self.prefix}s:recent", key)
 
     def handed_off(self) -> list[str]:
         return self._flagged("handed-off", "handed_off")

@@ -12,7 +12,6 @@ for a group. That entry is a draft whose facts the team checks before approving 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import time
@@ -119,23 +118,16 @@ class GapLog:
         if not turn.question.strip():
             return
         try:
-            self._log.append(json.dumps(asdict(turn), ensure_ascii=False))
+            self._log.add(turn)
         except Exception as exc:  # the customer's turn must not fail over its bookkeeping
             log.warning("a gap turn could not be kept: %s", type(exc).__name__)
 
     def read(self, *, since: float = 0.0, language: str = "") -> list[GapTurn]:
-        lines = self._log.lines()
-        known = GapTurn.__dataclass_fields__
-        turns = []
-        for line in lines:
-            try:
-                data = json.loads(line)
-                turn = GapTurn(**{k: v for k, v in data.items() if k in known})
-            except (ValueError, TypeError):
-                continue  # a torn last line after a crash
-            if turn.at >= since and (not language or turn.language == base_language(language)):
-                turns.append(turn)
-        return turns
+        return [
+            turn
+            for turn in self._log.records(GapTurn)
+            if turn.at >= since and (not language or turn.language == base_language(language))
+        ]
 
 
 class HitSource(Protocol):

@@ -4,8 +4,13 @@ log are both one."""
 
 from __future__ import annotations
 
+import json
 import threading
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class JsonLines:
@@ -29,6 +34,23 @@ class JsonLines:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as out:
                 out.write(line + "\n")
+
+    def add(self, record: Any) -> None:
+        """A dataclass, as one line."""
+        self.append(json.dumps(asdict(record), ensure_ascii=False))
+
+    def records(self, kind: type[T]) -> list[T]:
+        """Every line as a ``kind`` dataclass, fields it does not know left out, and torn lines
+        (a crash in the middle of a write) skipped."""
+        known = kind.__dataclass_fields__  # type: ignore[attr-defined]
+        out = []
+        for line in self.lines():
+            try:
+                data = json.loads(line)
+                out.append(kind(**{k: v for k, v in data.items() if k in known}))
+            except (ValueError, TypeError):
+                continue
+        return out
 
     def lines(self) -> list[str]:
         if self._redis is not None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from bot.handoff import HandoffService, Notifier
     from bot.localize import Localizer
     from bot.rewrite import QueryRewriter
+    from bot.turn_log import TurnLog
     from knowledge.admin import KnowledgeBase
     from retrieval.embeddings import SentenceTransformerEmbeddings
     from retrieval.hybrid import HybridSearch
@@ -219,7 +220,16 @@ def build_engine(
         team_language=settings.handoff.team_language,
         agent_rate=settings.handoff.agent_rate_limit,
         gaps=open_gap_log(settings),
+        turns=open_turn_log(settings),
+        # USE only: e5-small keeps one sentence's languages apart, so it cannot compare them
+        encode_across_languages=store.encode_use if store.use_encoder is not None else None,
     )
+
+
+def open_turn_log(settings: Settings) -> TurnLog:
+    from bot.turn_log import TurnLog
+
+    return TurnLog(settings.data_dir / "turns.jsonl", settings.redis)
 
 
 def open_gap_log(settings: Settings) -> GapLog:

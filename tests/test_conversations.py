@@ -278,3 +278,15 @@ def test_handoff_transcript_translation_is_matched_by_line_number():
     )
     assert [t["text_en"] for t in transcript] == ["Hello?", "", "I want a person"]
     assert escape("<!channel> A & B") == "&lt;!channel&gt; A &amp; B"
+
+
+def test_recent_conversations_come_newest_first_and_forgotten_ones_go(make_store):
+    store = make_store()
+    for name in ("a", "b", "c"):
+        store.append(f"web:{name}", Message("human", f"hello {name}", "en"))
+        time.sleep(0.01)
+    store.save_state("web:a", ConversationState(language="en"))  # written again: newest
+    assert store.recent(10)[:3] == ["web:a", "web:c", "web:b"]
+    assert store.recent(1) == ["web:a"]
+    store.forget("web:c")
+    assert "web:c" not in store.recent(10)

@@ -43,6 +43,12 @@ def serve(
         + (f" · page: {where}/" if site else ""),
         highlight=False,
     )
+    err.print(
+        f"Support console: {where}/admin (sign in with the admin key)"
+        if settings.web.admin_api_key
+        else "Support console: off until LINGUADESK_WEB__ADMIN_API_KEY is set",
+        highlight=False,
+    )
     with ModelProgress() as report:
         web_app, engine, kb = build_web_app(settings, site, report)
     chat = start_chat_adapters(settings, engine, kb, web_app)

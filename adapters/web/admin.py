@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.kb_commands import gap_miner
 from bot.conversations import conversation_key
+from bot.desk import ConversationSummary
 from bot.gaps import (
     APPROVED_SOURCE,
     GapMiner,
@@ -269,14 +270,7 @@ def agent_message(
     """A person of the support team answers a handed-off conversation, translated into the
     customer's language with ``translate``; the customer's channel shows it (the widget,
     their Slack thread or DM, their Discord thread or DM)."""
-    key = _conversation(conversation_id)
-    if not web.engine.desk.exists(key):
-        raise ApiError(
-            404,
-            "conversation_not_found",
-            f"No conversation {conversation_id} "
-            "(it may have expired); the handoff event names the conversation.",
-        )
+    key = _existing(web, conversation_id)
     try:
         sent = web.engine.team.from_agent(
             key, body.text, agent=body.agent, translate=body.translate
@@ -307,6 +301,218 @@ def release(web: State, conversation_id: str) -> dict:
     """A person is done with a handed-off conversation: the bot answers again, and the
     customer is told so in their language."""
     return {"released": web.engine.release(_conversation(conversation_id))}
+
+
+@router.get("/conversations", response_model=None)
+def conversations(
+    web: State,
+    channel: Annotated[str, Query(max_length=20, description="web, slack, discord, cli")] = "",
+    language: Annotated[str, Query(max_length=12)] = "",
+    status: Annotated[Literal["", "handed_off", "bot"], Query()] = "",
+    q: Annotated[str, Query(max_length=200, description="Words in any message.")] = "",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[dict]:
+    """Recent conversations, newest first; ``status=handed_off`` is the inbox: those a person
+    has, the latest handoff first."""
+    found = web.engine.desk.search(
+        channel=channel, language=language, status=status, words=q, limit=limit
+    )
+    return [_summary_json(s) for s in found]
+
+
+def _summary_json(summary: ConversationSummary) -> dict:
+    return {
+        "id": summary.key,
+        **{k: v for k, v in summary.__dict__.items() if k != "key"},
+        "revision": summary.revision,
+    }
+
+
+@router.get("/conversations/{conversation_id}", response_model=None, responses=NOT_FOUND)
+def transcript(
+    web: State,
+    conversation_id: str,
+    translate: Annotated[
+        str, Query(max_length=12, description="Also translate each message into this language.")
+    ] = "",
+) -> dict:
+    """One conversation: each message with its original and, with ``translate``, its
+    translation; each rated reply with its feedback."""
+    key = _existing(web, conversation_id)
+    summary = web.engine.desk.summary(key)
+    rated = {f.reply_id: f for f in web.engine.desk.feedback(key)}
+    messages = []
+    for m in web.engine.desk.history(key):
+        shown = {
+            "role": m.role,
+            "text": m.text,
+            "language": m.language,
+            "at": m.at,
+            "id": m.id,
+            "author": m.author,
+            "original": m.original,
+            "untranslated": m.untranslated,
+            "notice": m.notice,
+            "feedback": None,
+            "translation": None,
+        }
+        if m.id in rated:
+            shown["feedback"] = {"rating": rated[m.id].rating, "comment": rated[m.id].comment}
+        if translate and m.language and m.language != translate and not m.notice:
+            shown["translation"] = _translation(web, m.text, m.language, translate)
+        messages.append(shown)
+    return {**_summary_json(summary), "transcript": messages}
+
+
+_TRANSLATIONS: dict[tuple[str, str, str], str] = {}
+_TRANSLATIONS_KEPT = 5000
+_TRANSLATIONS_LOCK = threading.Lock()
+
+
+def _translation(web: WebState, text: str, source: str, target: str) -> str | None:
+    """A message's translation for the console; kept, since the inbox reloads a transcript
+    every few seconds. None: it failed (the original is shown alone)."""
+    key = (text, source, target)
+    translator = web.engine.team.translator
+    with _TRANSLATIONS_LOCK:
+        if key in _TRANSLATIONS:
+            return _TRANSLATIONS[key]
+    if translator is None:
+        return None
+    relayed = translator.translate(text, source, target)
+    if relayed.untranslated or not relayed.translated:
+        return None  # asked again on the next reload
+    with _TRANSLATIONS_LOCK:
+        while len(_TRANSLATIONS) >= _TRANSLATIONS_KEPT:
+            _TRANSLATIONS.pop(next(iter(_TRANSLATIONS)))
+        _TRANSLATIONS[key] = relayed.text
+    return relayed.text
+
+
+@router.post("/conversations/{conversation_id}/take", response_model=None, responses=NOT_FOUND)
+def take(web: State, conversation_id: str, body: schemas.TakeIn) -> dict:
+    """A person says the conversation is theirs (shown in the inbox and the Slack thread)."""
+    key = _existing(web, conversation_id)
+    if not web.engine.team.take(key, body.agent or "console"):
+        raise ApiError(
+            409,
+            "not_handed_off",
+            f"Conversation {conversation_id} is with the bot: there is nothing to take.",
+        )
+    return {"taken": True, "agent": web.engine.desk.summary(key).agent}
+
+
+@router.post("/search", response_model=None)
+def test_question(web: State, body: schemas.SearchIn) -> list[dict]:
+    """What retrieval finds for a question, as answers would use it, with the scores."""
+    hits = web.engine.retriever.hits(body.query)[:8]
+    return [
+        {
+            "title": h.document.metadata.get("title") or h.document.page_content[:80],
+            "source": h.document.metadata.get("source", ""),
+            "entry_id": h.document.metadata.get("entry_id", ""),
+            "language": h.document.metadata.get("language", ""),
+            "relevance": round(float(h.relevance), 4),
+            "excerpt": h.document.page_content[:300],
+        }
+        for h in hits
+    ]
+
+
+@router.get("/entries", response_model=None)
+def entries(
+    web: State,
+    language: Annotated[str, Query(max_length=12)] = "",
+    source: Annotated[str, Query(max_length=2000)] = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict:
+    """The entries (not chunks) of a source and/or language, with their titles."""
+    rows = web.kb.list_entries(source or None, language or None)
+    seen: dict[str, dict] = {}
+    for chunk_id, meta in rows:
+        entry = meta.get("entry_id") or chunk_id
+        if entry not in seen:
+            seen[entry] = {
+                "entry_id": entry,
+                "title": meta.get("title", ""),
+                "source": meta.get("source", ""),
+                "language": meta.get("language", ""),
+                "chunks": 0,
+            }
+        seen[entry]["chunks"] += 1
+    listed = list(seen.values())
+    return {"total": len(listed), "entries": listed[:limit]}
+
+
+def _overview(web: WebState, since: str) -> dict:
+    from bot.turn_log import overview
+
+    turns = web.engine.turns
+    records = turns.read(since=_since(since)) if turns is not None else []
+    return overview(records).as_json()
+
+
+@router.get("/overview", response_model=None)
+def overview_numbers(
+    web: State, since: Annotated[str, Query(description="24h, 7d, 30d; empty: all kept.")] = "7d"
+) -> dict:
+    """Turns per language and channel, how they ended, 👍/👎 and reply times."""
+    return _overview(web, since)
+
+
+CHARTS = ("languages", "channels", "outcomes", "feedback")
+
+
+@router.get(
+    "/overview/{chart}.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+def overview_chart(
+    web: State,
+    chart: Literal["languages", "channels", "outcomes", "feedback"],
+    since: Annotated[str, Query()] = "7d",
+    lang: Annotated[str, Query(max_length=12)] = "en",
+) -> Response:
+    """One of the overview's charts, drawn on the server, its labels in ``lang``."""
+    from bot.messages import message
+    from common.language import language_name
+
+    from .charts import bar_chart
+
+    data = _overview(web, since)
+    if chart == "languages":
+        rows = [(language_name(code, lang), n) for code, n in data["by_language"].items()]
+        svg = bar_chart(message("console_turns_per_language", lang), rows)
+    elif chart == "channels":
+        svg = bar_chart(message("console_per_channel", lang), list(data["by_channel"].items()))
+    elif chart == "outcomes":
+        names = {
+            "answered": "console_answered",
+            "no_answer": "console_dont_know",
+            "handoff": "console_handoffs",
+        }
+        rows = [(message(names[o], lang), r) for o, r in data["rates"].items()]
+        svg = bar_chart(message("console_outcomes", lang), rows, percent=True)
+    else:
+        rows = [
+            ("👍 " + message("feedback_helpful", lang), data["feedback"]["up"]),
+            ("👎 " + message("feedback_not_helpful", lang), data["feedback"]["down"]),
+        ]
+        svg = bar_chart(message("console_feedback", lang), rows, colors=("#1f9d74", "#c2410c"))
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+def _existing(web: WebState, conversation_id: str) -> str:
+    key = _conversation(conversation_id)
+    if not web.engine.desk.exists(key):
+        raise ApiError(
+            404,
+            "conversation_not_found",
+            f"No conversation {conversation_id} (it may have expired); the handoff event "
+            "names it, and GET /v1/admin/conversations lists them.",
+        )
+    return key
 
 
 def _miner(web: WebState) -> GapMiner:

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 from bot.engine import Engine
 from linguadesk.settings import Settings
 
-from . import admin, customer, ops
+from . import admin, console, customer, ops
 from .deps import WebState
 from .errors import HANDLERS, LocalizedTooLarge
 from .gates import KeyGate, admin_gate, is_admin_path, is_ops_path, ops_gate
@@ -32,6 +32,7 @@ from .protection import (
     check_trusted_proxies,
     session_secret,
 )
+from .sessions import ConsoleSessions
 from .widget import widget_script
 
 if TYPE_CHECKING:  # importing it loads the vector store
@@ -56,7 +57,8 @@ def create_app(
         openapi_url=None if ops_pages == "off" else "/openapi.json",
         exception_handlers=HANDLERS,
     )
-    tokens = ConversationTokens(session_secret(settings))
+    secret = session_secret(settings)
+    tokens = ConversationTokens(secret)
     limits = RateLimits(settings)
     slots = TurnSlots(settings.web.max_concurrent_turns, settings.web.queue_timeout_s)
     allowed = [o.rstrip("/") for o in settings.web.allowed_origins]
@@ -72,6 +74,7 @@ def create_app(
         slots=slots,
         allowed_origins=allowed,
         admin_key=admin_key,
+        sessions=ConsoleSessions(secret, admin_key),
     )
 
     app.add_middleware(GZipMiddleware, minimum_size=1024)
@@ -91,6 +94,8 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(admin.uploads, max_body_size=settings.web.max_upload_bytes)
     app.include_router(ops.router)
+    app.include_router(console.router)
+    app.include_router(console.pages)
     if ops_pages != "off":
         app.include_router(ops.pages)
     if site is not None:

@@ -19,6 +19,7 @@ from .protection import (
     client_address,
     origin_allowed,
 )
+from .sessions import ConsoleSessions
 
 if TYPE_CHECKING:  # importing it loads the vector store
     from knowledge.admin import KnowledgeBase
@@ -36,6 +37,7 @@ class WebState:
     slots: TurnSlots
     allowed_origins: list[str]
     admin_key: str | None
+    sessions: ConsoleSessions
 
 
 async def web_state(request: Request) -> WebState:

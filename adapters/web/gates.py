@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .deps import WebState, client_ip
 from .errors import error_response
 from .protection import ApiError, check_admin_key, given_key, key_matches
+from .sessions import COOKIE, SESSION_PATH
 
 OPS_PATHS = frozenset({"/docs", "/openapi.json", "/metrics"})
 
@@ -40,6 +41,15 @@ def guessing_limited(request: Request, check: Callable[[WebState], None]) -> Non
 
 
 def admin_gate(request: Request) -> None:
+    """The admin key from a server or script, or the console's session from its page. Signing
+    in (POST /v1/admin/session) checks the key itself."""
+    if request.url.path == SESSION_PATH and request.method == "POST":
+        return
+    if COOKIE in request.cookies and not given_key(request):
+        # An HMAC cannot be guessed, so a stale cookie counts as no key guess: a shift of
+        # agents behind one address, each with yesterday's cookie, must not lock each other out.
+        request.app.state.web.sessions.check(request)
+        return
     guessing_limited(request, lambda web: check_admin_key(request, web.admin_key))
 
 

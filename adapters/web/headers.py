@@ -35,6 +35,16 @@ SITE = {
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'",
 }
 
+# The console: its own script and style, charts as images, the admin API; nothing inline.
+CONSOLE = {
+    **_COMMON,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'",
+}
+
 _API_PATHS = ("/v1/", "/healthz", "/metrics", "/openapi.json", "/slack/")
 
 
@@ -69,6 +79,8 @@ def headers_for(path: str) -> dict[str, str]:
         return WIDGET
     if path.startswith(_API_PATHS):
         return API
+    if path == "/admin" or path.startswith("/admin/"):
+        return CONSOLE
     return SITE
 
 

@@ -155,13 +155,19 @@ def key_matches(given: str, key: str) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), key.encode())
 
 
-def check_admin_key(request: Request, key: str | None) -> None:
+def require_admin_key(key: str | None) -> str:
+    """The admin key, or the 403 that says the admin API is off."""
     if not key:
         raise ApiError(
             403,
             "admin_api_disabled",
             "The admin API is off. Set LINGUADESK_WEB__ADMIN_API_KEY on the server to turn it on.",
         )
+    return key
+
+
+def check_admin_key(request: Request, configured: str | None) -> None:
+    key = require_admin_key(configured)
     if from_browser_page(request):
         raise ApiError(
             403,

@@ -179,3 +179,11 @@ class AgentMessageOut(BaseModel):
     original: str = Field(description="What was written.")
     source_language: str
     untranslated: bool = Field(description="The translation failed: the original was sent.")
+
+
+class TakeIn(BaseModel):
+    agent: str = Field("", max_length=80, description="The person taking the conversation.")
+
+
+class SearchIn(BaseModel):
+    query: str = Field(min_length=1, max_length=2000, description="A customer's question.")
