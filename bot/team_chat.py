@@ -20,7 +20,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
+import numpy as np
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
@@ -32,7 +34,7 @@ from common.language import base_language, detect_language, language_name
 
 from . import answer_checks
 from .conversations import ConversationStore, Message, Role
-from .entry_translation import strip_wrapping_tags, translation_problems
+from .entry_translation import strip_wrapping_tags, translation_problems, unwrap_tags
 from .messages import message
 from .prompts import as_data, register_for
 
@@ -54,12 +56,13 @@ MESSAGE_PROMPT = ChatPromptTemplate.from_messages(
     ]
 )
 
-_WRAPPING = re.compile(
-    r"^\s*<\s*(?:message|response|translation|answer|output)\s*>\s*|"
-    r"\s*<\s*/\s*(?:message|response|translation|answer|output)\s*>\s*$",
-    re.IGNORECASE,
-)
+_NAMES = r"(?:message|response|translation|answer|output)"
+_OPENING = re.compile(rf"^<\s*{_NAMES}\s*>", re.IGNORECASE)
+_CLOSING = re.compile(rf"<\s*/\s*{_NAMES}\s*>$", re.IGNORECASE)
 _FENCED = re.compile(r"```[\w-]*\n(.*?)\n?```", re.DOTALL)
+# A tag around the translation, whatever the model named it ("<reply>…</reply>"). Anchored
+# at both ends and matched once: no backtracking over a long message.
+_TAGGED = re.compile(r"<([A-Za-z][\w-]{0,24})>(.*)</\1>", re.DOTALL)
 
 MAX_AGENT_MESSAGE_CHARS = 4000
 # A short message ("OK", "Danke!") is no evidence of a language: below this the agent is
@@ -82,12 +85,46 @@ class Relayed:
         return self.text != self.original
 
 
+# Below this, a "translation" says something else: a small model's refusal or reply ("Sorry,
+# I can't help with that") instead of the message. Measured with the multilingual USE
+# encoder: translations 0.55-0.93, refusals and replies 0.04-0.33 (docs/conversations.md).
+MEANING_FLOOR = 0.4
+# Shorter messages ("OK", "了解") embed too noisily to judge.
+_MEANING_MIN_CHARS = 12
+
+
 class MessageTranslator:
     """A chat message into another language with the ``translate`` preset, checked like an
-    entry's translation (the same figures both ways, clean, in the target language)."""
+    entry's translation (the same figures both ways, clean, in the target language) and,
+    given ``encode`` (cross-lingual sentence vectors), for saying what the message says."""
 
-    def __init__(self, model: Callable[[], Runnable]) -> None:
+    def __init__(
+        self,
+        model: Callable[[], Runnable],
+        encode: Callable[[list[str]], Any] | None = None,
+    ) -> None:
         self._model = model
+        self._encode = encode
+
+    def _meaning_problems(self, translation: str, text: str) -> list[answer_checks.Problem]:
+        if self._encode is None or min(len(text), len(translation)) < _MEANING_MIN_CHARS:
+            return []
+        try:
+            vectors = np.asarray(self._encode([text, translation]), dtype=float)
+        except Exception as exc:  # the encoder failed: judge by the other checks
+            log.warning("message translation meaning check failed: %s", type(exc).__name__)
+            return []
+        norms = np.linalg.norm(vectors, axis=1)
+        similarity = float(vectors[0] @ vectors[1] / max(float(norms[0] * norms[1]), 1e-9))
+        if similarity >= MEANING_FLOOR:
+            return []
+        return [
+            answer_checks.Problem(
+                "meaning",
+                "it does not say what the message says (a reply or a refusal instead of "
+                "a translation)",
+            )
+        ]
 
     def translate(self, text: str, source: str, target: str) -> Relayed:
         source, target = base_language(source), base_language(target)
@@ -115,6 +152,8 @@ class MessageTranslator:
                 problems = translation_problems(output, text, target)
                 problems += _layout_problems(output, text)
                 if output and not problems:
+                    problems = self._meaning_problems(output, text)
+                if output and not problems:
                     return Relayed(output, target, text, source)
                 detail = problems[0].detail if problems else "empty output"
                 log.info(
@@ -134,8 +173,21 @@ def unwrapped(output: str) -> str:
         output = fenced.group(1)
     previous = None
     while previous != output:
-        previous, output = output, _WRAPPING.sub("", strip_wrapping_tags(output))
+        previous = output
+        output = _untagged(output)
+        output = unwrap_tags(strip_wrapping_tags(output), _OPENING, _CLOSING)
     return output.strip()
+
+
+def _untagged(output: str) -> str:
+    """The inside of a tag that is all of the output, or all of it after a preamble line that
+    ends with a colon ("Here is the translation:\n<message>…</message>")."""
+    stripped = output.strip()
+    tagged = _TAGGED.fullmatch(stripped)
+    if tagged is None:
+        first, _, rest = stripped.partition("\n")
+        tagged = _TAGGED.fullmatch(rest.strip()) if first.rstrip().endswith(":") else None
+    return tagged.group(2).strip() if tagged else output
 
 
 def _layout_problems(translation: str, source: str) -> list[answer_checks.Problem]:
@@ -317,8 +369,11 @@ class TeamChat:
         """The channel showed this conversation's relayed messages up to time ``upto``."""
         with self._lock:
             upto = max(self._store.state(key).delivered_at, upto)
-            waiting = any(m.relayed and m.at > upto for m in self._store.messages(key))
-            self._store.update_state(key, {"delivered_at": upto, "to_deliver": waiting})
+            self._store.update_state(key, {"delivered_at": upto, "to_deliver": False})
+            # Read after clearing: a message kept meanwhile (by another thread or process,
+            # which sets the flag after appending) would else lose its flag and never be sent.
+            if any(m.relayed and m.at > upto for m in self._store.messages(key)):
+                self._store.update_state(key, {"to_deliver": True})
 
     def _to_deliver(self, key: str) -> None:
         if not _pushed(key):

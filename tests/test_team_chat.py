@@ -27,7 +27,14 @@ from bot.conversations import (
     conversation_parts,
 )
 from bot.messages import message
-from bot.team_chat import AgentMessageRefused, MessageTranslator, NotHandedOff, TeamChat
+from bot.team_chat import (
+    AgentMessageRefused,
+    MessageTranslator,
+    NotHandedOff,
+    TeamChat,
+    release_to_bot,
+    unwrapped,
+)
 from common.language import detect_language
 from tests.conftest import EXAMPLES, ROOT
 from tests.fake_slack import (
@@ -81,6 +88,45 @@ def test_an_agent_message_is_sent_as_written_and_marked_when_the_translation_fai
     assert store.to_deliver() == []
 
 
+def test_a_refusal_in_place_of_the_translation_is_not_passed_on(use_encoder):
+    """The embedded model once "translated" a Spanish customer for an Arabic agent as "I'm
+    sorry, I can't help you with this". The real USE encoder tells it from a translation."""
+    from langchain_core.messages import AIMessage
+
+    def translator(*outputs: str) -> MessageTranslator:
+        replies = iter([AIMessage(content=o) for o in outputs])
+        return MessageTranslator(lambda: GenericFakeChatModel(messages=replies), use_encoder.encode)
+
+    asked = "Hola, mi pedido llegó roto. ¿Qué hago?"
+    refused = translator(*["أعتذر، ولكنني لا أستطيع مساعدتك في هذا."] * 2).translate(
+        asked, "es", "ar"
+    )
+    assert refused.untranslated and refused.text == asked  # the original goes, marked
+    second = translator(
+        "أعتذر، ولكنني لا أستطيع مساعدتك في هذا.", "مرحبًا، وصل طلبي مكسورًا. ماذا أفعل؟"
+    )
+    done = second.translate(asked, "es", "ar")
+    assert not done.untranslated and done.text == "مرحبًا، وصل طلبي مكسورًا. ماذا أفعل؟"
+
+
+def test_a_translation_the_model_wrapped_in_a_tag_of_its_own_naming_is_unwrapped():
+    # What the embedded 1.5B model answered for a Japanese customer, translated into German.
+    assert unwrapped("<reply>\nIhre Schuhe sind noch nicht da.\n</reply>") == (
+        "Ihre Schuhe sind noch nicht da."
+    )
+    assert unwrapped("<return>Bis zu 30 Tage [1].</return>") == "Bis zu 30 Tage [1]."
+    preamble = (
+        "Hier ist die Übersetzung in German:\n\n<message>\nKann ich es zurückgeben?\n</message>"
+    )
+    assert unwrapped(preamble) == "Kann ich es zurückgeben?"
+    # Markup inside a message, or tags that do not match, are the message's own.
+    assert unwrapped("Tippen Sie <b>Senden</b>") == "Tippen Sie <b>Senden</b>"
+    assert unwrapped("<a>x</b>") == "<a>x</b>"
+    assert unwrapped("Drücken Sie <b>Senden</b>") == "Drücken Sie <b>Senden</b>"
+    assert unwrapped("Utilisez ce code : <b>SAVE10</b>") == "Utilisez ce code : <b>SAVE10</b>"
+    assert unwrapped("<a>" + " " * 50_000) == "<a>"  # at once: no backtracking
+
+
 def test_agents_cannot_write_to_a_conversation_the_bot_has_or_flood_one():
     store = SqliteConversationStore(":memory:")
     team = TeamChat(store, None, agent_rate="2/minute")
@@ -123,6 +169,36 @@ def test_the_relayed_fields_and_the_release_notice_survive_the_store(backend, re
     assert not store.state(key).handed_off
     [(_, waiting)] = team.undelivered("slack")
     assert [m.text for m in waiting] == ["Hallo", notice.text]
+
+
+def test_a_release_while_a_delivery_is_being_marked_is_still_delivered():
+    """The Slack loop posts the agent's message, then marks it delivered. A release kept in
+    between (another thread, or another process) keeps its notice to send."""
+    store = SqliteConversationStore(":memory:")
+    team = TeamChat(store, None)
+    key = conversation_key("slack", "T1", "C1", "1700.2")
+    _handed_off(store, key, "fr")
+    team.from_agent(key, "Bonjour", agent="Anna", translate=False)
+    [(_, [sent])] = team.undelivered("slack")
+
+    class ReleasedMeanwhile:
+        """The store as the marking thread sees it: the release lands right after its read."""
+
+        def __getattr__(self, name):
+            return getattr(store, name)
+
+        def messages(self, key):
+            seen = store.messages(key)
+            if not released:
+                released.append(release_to_bot(store, key))
+            return seen
+
+    released: list[bool] = []
+    marking = TeamChat(ReleasedMeanwhile(), None)
+    marking.delivered(key, sent.at)
+    assert released == [True]
+    [(_, waiting)] = team.undelivered("slack")
+    assert [m.text for m in waiting] == [message("handoff_released", "fr")]
 
 
 # --- the round trip, with the model -----------------------------------------------------------
