@@ -668,9 +668,16 @@ _NOT_NAMES = {
 }
 
 
+# Abbreviations written as names ("all EU countries", "la UE"); Babel only has the long names.
+_ABBREVIATIONS = re.compile(r"(?<![^\W\d_])(EU|UE|UK|USA|EUA|UAE|EAU)(?![^\W\d_])")
+_ABBREVIATED = {"EU": "EU", "UE": "EU", "UK": "GB", "USA": "US", "EUA": "US", "UAE": "AE"}
+_ABBREVIATED["EAU"] = "AE"
+
+
 def _mentioned(text: str, languages: set[str]) -> set[str]:
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    found = set()
+    normalized = unicodedata.normalize("NFKC", text)
+    folded = normalized.casefold()
+    found = {f"country:{_ABBREVIATED[m]}" for m in _ABBREVIATIONS.findall(normalized)}
     for language in languages:
         cjk = base_language(language) in ("zh", "ja", "ko")
         for name, key in _names(language).items():
@@ -690,7 +697,7 @@ NEGATIONS = {
     "it": r"\b(?:non|solo|soltanto|mai)\b",
     "pt": r"\b(?:não|só|somente|apenas|nunca)\b",
     "zh": r"不|没|无|只|仅",
-    "ja": r"ない|ません|できず|のみ|だけ",
+    "ja": r"ない|ません|できず|のみ|(?<!いた)だけ",  # not the "だけ" of "いただけます"
     "ko": r"않|없|안 |못|만 |뿐",
     "ar": r"(?<!\w)(?:لا|لن|ليس|ليست|غير|فقط|إلا)(?!\w)",
     "vi": r"\b(?:không|chỉ|chưa)\b",
@@ -716,6 +723,33 @@ def opening_polarity(reply: str, language: str) -> str | None:
                 if best is None or len(word) > best[1]:
                     best = (polarity, len(word))
     return best[0] if best else None
+
+
+def _asked_names(question: str) -> set[str]:
+    """The names a question asks about ("PayPal", "Visa"): Latin-script words written with a
+    capital, or any Latin word inside a question in another script; never the opening word."""
+    words = _LATIN_WORD.findall(question)
+    foreign = bool(re.search(r"[^\W\d_A-Za-z\u00c0-\u024f\u1e00-\u1eff]", question))
+    return {
+        w.casefold()
+        for i, w in enumerate(words)
+        if len(w) >= 3 and (foreign or (i > 0 and any(c.isupper() for c in w)))
+    }
+
+
+def _states_what_was_asked(question: str, entry_answer: str, negation: str | None) -> bool:
+    """A "yes" the entry gives without saying it: "Can I pay with PayPal?" over "We accept
+    Visa, PayPal…". Some name asked about stands in a sentence of the entry that neither
+    denies nor restricts."""
+    names = _asked_names(question)
+    for sentence in split_sentences(entry_answer):
+        lowered = sentence.casefold()
+        if negation and re.search(negation, lowered):
+            continue
+        found = {w.casefold() for w in _LATIN_WORD.findall(sentence)}
+        if names & found:
+            return True
+    return False
 
 
 def claim_problems(
@@ -754,7 +788,12 @@ def claim_problems(
         negation = NEGATIONS.get(entry_language)
         denies = bool(negation and re.search(negation, entry_answer.casefold()))
         if entry_polarity != polarity and not (
-            polarity == "no" and entry_polarity is None and denies
+            (polarity == "no" and entry_polarity is None and denies)
+            or (
+                polarity == "yes"
+                and entry_polarity is None
+                and _states_what_was_asked(question, entry_answer, negation)
+            )
         ):
             problems.append(Problem("claim", f"opens with a '{polarity}' the entry does not give"))
     return problems

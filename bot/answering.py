@@ -9,6 +9,9 @@
    dumps, echo, language, claims). A draft that fails before anything was shown is written
    again with the failure named; if that fails too, the customer gets the entry's own
    (translated) answer under a fixed localized phrase. A failed draft is never shown.
+4. **Decline only off topic.** The draft may answer "the entry does not say" only when the
+   entry is not sure to be relevant and its question is not the customer's: "Do you ship to
+   Peru?" is answered by the list of countries, not by "I don't know".
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from .prompts import (
     DRAFT_PROMPT,
     DRAFT_UNCOVERED_RULE,
     NOT_COVERED_PATTERN,
+    SAME_TOPIC_PROMPT,
+    SAME_TOPIC_YES,
     as_data,
     register_for,
 )
@@ -46,6 +51,8 @@ SURE_RELEVANCE = 0.9
 # A piece is judged (and shown) once it holds this many letters: "Sí." alone says too little.
 JUDGE_LETTERS = 12
 MAX_SENTENCES = 4
+# The best entry and the next ones tried for "is its question the customer's?".
+NEXT_TOPICS = 3
 _MARKS = re.compile(r"\s?\[\d{1,2}\]")
 _LEADING_TAG = re.compile(r"^\s*<\s*(?:entry|answer)\s*>\s*", re.IGNORECASE)
 _TRAILING_TAG = re.compile(r"\s*<\s*/\s*(?:entry|answer)\s*>\s*$", re.IGNORECASE)
@@ -62,6 +69,7 @@ class Question:
     confidence: float  # the best entry's calibrated relevance
     history: list = field(default_factory=list)  # LangChain messages, oldest first
     entries: list = field(default_factory=list)  # for the legacy path: localized documents
+    query: str = ""  # what was searched: a follow-up rewritten to stand alone
 
 
 class VerifiedAnswerer:
@@ -98,7 +106,7 @@ class VerifiedAnswerer:
         if len(chosen) > 1:
             yield from self._clarify(question, chosen, reply)
             return
-        hit = chosen[0]
+        hit, may_decline = self._on_topic(question, hits, chosen[0])
         reply.citations = [citation(1, hit)]
         entry = self.translator.localized(hit.document, question.language, question.locale)
         translated = entry is not None
@@ -114,7 +122,7 @@ class VerifiedAnswerer:
             reply.path = attempt
             shown = False
             problems: list[answer_checks.Problem] = []
-            for kind, value in self._draft(question, entry, reminder):
+            for kind, value in self._draft(question, entry, reminder, may_decline):
                 if kind == "declined":
                     if shown:
                         yield "\n\n"
@@ -141,12 +149,47 @@ class VerifiedAnswerer:
             return
         yield message("fallback_intro", question.language) + "\n\n" + entry.answer
 
+    def _on_topic(self, question: Question, hits: list[Hit], best: Hit) -> tuple[Hit, bool]:
+        """The entry to answer from, and whether the draft may still say it does not answer.
+        A sure entry answers. Else one whose question is the customer's does: the best one, or
+        the next one when fusion ranked another topic first ("Vocês enviam para o Peru?" to
+        "¿Hacen envíos a Canarias?" before "Which countries do you ship to?")."""
+        if best.relevance >= self.sure_relevance:
+            return best, False
+        for hit in [best] + [h for h in hits[1:NEXT_TOPICS] if h.entry_id != best.entry_id]:
+            same = self._same_topic(question, _question_of(hit))
+            if same is None:  # the model failed: not again for each hit; the draft decides
+                break
+            if same:
+                return hit, False
+        return best, True
+
+    def _same_topic(self, question: Question, title: str) -> bool | None:
+        """Whether the entry's question is the customer's, so that the entry answers it even
+        with a "no" or a list; False without a title, None when the call failed."""
+        if not title.strip():
+            return False
+        try:
+            verdict = (SAME_TOPIC_PROMPT | self.model("rewrite") | StrOutputParser()).invoke(
+                {
+                    # "Can I return it?" is no question an entry's can be; its rewrite is
+                    "question": as_data(" ".join((question.query or question.text).split())[:500]),
+                    "title": as_data(" ".join(title.split())[:300]),
+                }
+            )
+        except Exception as exc:  # the draft still runs; it may say the entry does not answer
+            log.warning("the same-topic check failed: %s", type(exc).__name__)
+            return None
+        same = SAME_TOPIC_YES.match(verdict) is not None
+        log.info("the entry's question %s the customer's", "is" if same else "is not")
+        return same
+
     def _draft(
-        self, question: Question, entry: LocalizedEntry, reminder: str
+        self, question: Question, entry: LocalizedEntry, reminder: str, may_decline: bool
     ) -> Iterator[tuple[str, Any]]:
         """("ok", piece) for each piece that passed, then ("bad", problems) or
-        ("declined", None): the second item is a ``str``, a ``list[Problem]`` or None."""
-        may_decline = question.confidence < self.sure_relevance
+        ("declined", None): the second item is a ``str``, a ``list[Problem]`` or None.
+        ``may_decline``: the model may say that the entry does not answer the question."""
         stream = (DRAFT_PROMPT | self.model("answer") | StrOutputParser()).stream(
             {
                 "entry": as_data(entry.text),
@@ -198,7 +241,7 @@ class VerifiedAnswerer:
                     continue
                 pending, buffer = _TRAILING_TAG.sub("", pending + buffer[:cut]), buffer[cut:]
                 sentences += 1
-                if sum(ch.isalpha() for ch in pending) < JUDGE_LETTERS:
+                if sum(ch.isalpha() for ch in pending) < JUDGE_LETTERS or _leads_in(pending):
                     continue
                 kind, value = judge(pending)
                 if kind != "ok":
@@ -209,7 +252,9 @@ class VerifiedAnswerer:
                 if sentences >= MAX_SENTENCES:
                     return
             rest = _TRAILING_TAG.sub("", pending + buffer).rstrip()
-            if rest.strip():
+            if shown and _leads_in(rest):  # "…as follows:" with nothing after it
+                return
+            if rest.strip() and not _leads_in(rest):
                 kind, value = judge(rest)
                 if kind == "ok":
                     value = _unmarked(rest) if not shown else _unmarked_inside(rest)
@@ -241,6 +286,11 @@ class VerifiedAnswerer:
         yield message("clarify", question.language) + "\n" + "\n".join(f"- {t}" for t in titles)
 
 
+def _question_of(hit: Hit) -> str:
+    meta = hit.document.metadata
+    return str(meta.get("question") or meta.get("title") or "")
+
+
 def _unmarked(text: str) -> str:
     return _MARKS.sub("", text).strip()
 
@@ -249,6 +299,11 @@ def _unmarked_inside(text: str) -> str:
     """A later piece keeps what separates it from the previous one (a space, a line break)."""
     stripped = _MARKS.sub("", text).rstrip()
     return stripped if stripped[:1].isspace() else " " + stripped
+
+
+def _leads_in(text: str) -> bool:
+    """A piece that ends in a colon announces what follows; alone it says nothing."""
+    return text.rstrip().endswith((":", "：", "﹕"))
 
 
 def _last_sentence_end(text: str) -> int:

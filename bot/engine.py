@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from typing import Protocol
+from typing import Any, Protocol
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
@@ -55,6 +55,7 @@ from .prompts import NOT_COVERED_PATTERN, SMALL_TALK_PROMPT, as_data, register_f
 from .reply import Citation, Reply, Status, Turn, citation
 from .rewrite import QueryRewriter, needs_rewrite
 from .team_chat import MessageTranslator, TeamChat
+from .turn_log import TurnLog, TurnRecord, outcome_of
 
 __all__ = [
     "Citation",
@@ -152,6 +153,8 @@ class Engine:
         team_language: str = "en",
         agent_rate: str = "30/minute",
         gaps: GapLog | None = None,
+        turns: TurnLog | None = None,
+        encode_across_languages: Callable[[list[str]], Any] | None = None,
     ) -> None:
         """``breaker``: stops calling an LLM that keeps failing; ``failed_turns``: told about
         each turn the customer got an apology for, so that it can be answered later."""
@@ -163,7 +166,8 @@ class Engine:
         self.off_topic_below = off_topic_below
         self.conversations = conversations or SqliteConversationStore(":memory:")
         self.gaps = gaps
-        self.desk = ConversationDesk(self.conversations, default_language, gaps=gaps)
+        self.turns = turns
+        self.desk = ConversationDesk(self.conversations, default_language, gaps=gaps, turns=turns)
         self.presets = presets or Presets().as_dict()
         self.server = server
         self.handoff_service = handoff
@@ -177,7 +181,7 @@ class Engine:
         self.answer_path = answer_path
         self.team = TeamChat(
             self.conversations,
-            MessageTranslator(lambda: self.model("translate")),
+            MessageTranslator(lambda: self.model("translate"), encode_across_languages),
             relays=lambda: self.handoff_service.notifiers if self.handoff_service else (),
             team_language=team_language,
             agent_rate=agent_rate,
@@ -249,7 +253,23 @@ class Engine:
         )
         if self.gaps is not None:
             reply.add_done_callback(lambda r: self._safely_note_gap(turn, r))
+        if self.turns is not None:
+            reply.add_done_callback(lambda r: self._count_turn(turn, r, started))
         return reply
+
+    def _count_turn(self, turn: Turn, reply: Reply, started: float) -> None:
+        outcome = outcome_of(reply.status)
+        if outcome is None or self.turns is None:
+            return
+        self.turns.record(
+            TurnRecord(
+                "turn",
+                turn.channel or "api",
+                reply.language,
+                outcome,
+                round(time.perf_counter() - started, 3),
+            )
+        )
 
     def _safely_note_gap(self, turn: Turn, reply: Reply) -> None:
         try:
@@ -332,7 +352,8 @@ class Engine:
             reply.error = type(exc).__name__
             self._failed(turn, language, "retrieval", exc)
             return reply
-        confidence = hits[0].relevance if hits else 0.0
+        # Hits come in rank order; a lower-ranked one can be the more surely relevant.
+        confidence = max((h.relevance for h in hits), default=0.0)
         relevant = [h for h in hits if h.relevance >= self.min_confidence]
         relevant = relevant[: self.max_context_entries]
         if not relevant:
@@ -368,13 +389,14 @@ class Engine:
             text,
             language,
             locale,
-            confidence,
+            relevant[0].relevance,  # the answering entry's, which the draft may doubt
             history=[
                 HumanMessage(f"<customer_message>\n{as_data(m.text)}\n</customer_message>")
                 if m.role == "human"
                 else AIMessage(m.text)
                 for m in within_budget(history, self.history_token_budget)
             ],
+            query=query,
         )
         if self.answer_path == "legacy":
             question = Question(

@@ -277,24 +277,45 @@ def _untranslated(problem: answer_checks.Problem, source: str) -> bool:
     if problem.check != "language" or not problem.detail.startswith(prefix):
         return False
     words = problem.detail.split(": ", 1)[-1].split()
-    folded = source.casefold()
-    return len(words) <= 3 and all(w.casefold() in folded for w in words)
+    if len(words) > 3 or not all(w.casefold() in source.casefold() for w in words):
+        return False
+    # Names and labels, and at most one other word ("import"): not a clause ("We accept").
+    return sum(not _name_in(word, source) for word in words) <= 1
 
 
-_WRAPPING = re.compile(
-    r"^\s*<\s*(?:entry|answer|translation)\s*>\s*|\s*<\s*/\s*(?:entry|answer|"
-    r"translation)\s*>\s*$",
-    re.IGNORECASE,
-)
+_QUOTED = re.compile(r"[\"“„«‘]([^\"“”„«»‘’\n]{1,60})[\"“”»’]")
+
+
+def _name_in(word: str, source: str) -> bool:
+    """Whether the entry writes ``word`` as a name or a label: capitalised inside a sentence
+    ("pay with PayPal"), or in quotes ("My orders"). "We accept" left in English is not."""
+    if any(word.casefold() in quoted.casefold().split() for quoted in _QUOTED.findall(source)):
+        return True
+    inside = rf"[^\W\d_][,;]? {re.escape(word)}(?![^\W\d_])"
+    return word[:1].isupper() and re.search(inside, source) is not None
+
+
+# Each anchored, and with no \s* in front: a pattern that starts with \s* is tried at every
+# position of a long run of spaces, which a model's output may hold (quadratic time).
+_OPENING = re.compile(r"^<\s*(?:entry|answer|translation)\s*>", re.IGNORECASE)
+_CLOSING = re.compile(r"<\s*/\s*(?:entry|answer|translation)\s*>$", re.IGNORECASE)
+
+
+def unwrap_tags(text: str, opening: re.Pattern, closing: re.Pattern) -> str:
+    """``text`` without the tags ``opening`` and ``closing`` match at its very start and end,
+    as often as they are there."""
+    previous = None
+    text = text.strip()
+    while previous != text:
+        previous = text
+        text = closing.sub("", opening.sub("", text, count=1), count=1).strip()
+    return text
 
 
 def strip_wrapping_tags(text: str) -> str:
     """Small models echo the data tags around their output ("<entry> … </entry>"): only those
     at the very start and end are taken off; a tag inside still fails the checks."""
-    previous = None
-    while previous != text:
-        previous, text = text, _WRAPPING.sub("", text)
-    return text.strip()
+    return unwrap_tags(text, _OPENING, _CLOSING)
 
 
 def translation_problems(

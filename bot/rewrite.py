@@ -16,7 +16,7 @@ from langchain_core.runnables import Runnable
 from common.language import language_name, text_size
 
 from .conversations import Message, within_budget
-from .prompts import REWRITE_PROMPT, as_data
+from .prompts import REWRITE_EXAMPLE_NAMES, REWRITE_PLAIN_PROMPT, REWRITE_PROMPT, as_data
 
 log = logging.getLogger(__name__)
 
@@ -91,19 +91,31 @@ def clean_rewrite(output: str, original: str) -> str:
 class QueryRewriter:
     def __init__(self, llm: Runnable, *, history_tokens: int = 600) -> None:
         self.chain = REWRITE_PROMPT | llm | StrOutputParser()
+        self.plain_chain = REWRITE_PLAIN_PROMPT | llm | StrOutputParser()
         self.history_tokens = history_tokens
 
     def rewrite(self, text: str, history: list[Message], language: str) -> str:
         """The standalone question, or ``text`` unchanged if the model fails."""
+        conversation = format_conversation(history, self.history_tokens)
+        values = {
+            "conversation": conversation,
+            "question": as_data(text),
+            "language_name": language_name(language),
+        }
         try:
-            output = self.chain.invoke(
-                {
-                    "conversation": format_conversation(history, self.history_tokens),
-                    "question": as_data(text),
-                    "language_name": language_name(language),
-                }
-            )
+            question = clean_rewrite(self.chain.invoke(values), text)
+            if copied_example(question, conversation + "\n" + text):
+                log.info("the rewrite copied a worked example; asked again without them")
+                question = clean_rewrite(self.plain_chain.invoke(values), text)
         except Exception as exc:  # the turn still works with the raw message
             log.warning("rewriting the follow-up failed: %s: %s", type(exc).__name__, exc)
             return text
-        return clean_rewrite(output, text)
+        return question
+
+
+def copied_example(question: str, conversation: str) -> bool:
+    """Whether the rewrite names a thing of the prompt's worked examples that the conversation
+    never named ("それは返品できますか" after a leather case became "Can you return the blue
+    hiking backpack…")."""
+    asked, said = question.lower(), conversation.lower()
+    return any(name in asked and name not in said for name in REWRITE_EXAMPLE_NAMES)

@@ -81,6 +81,8 @@ def detect_language(text: str, default: str = "en") -> Detection:
 
     best = detect(text, model="lite", k=1)[0]
     found = Detection(base_language(str(best["lang"])), float(best["score"]))
+    if not _script_fits(found.language, text):  # "Do you ship to Peru?" → zh, at 0.26
+        found = Detection(found.language, 0.0)
     told = _tells(text)
     if found.language in _TOLD_ONLY:
         told.add(found.language)
@@ -98,11 +100,26 @@ def detect_language(text: str, default: str = "en") -> Detection:
     if found.confidence >= FALLBACK_BELOW and not short_and_unsure:
         return found
     values = _lingua().compute_language_confidence_values(text)
-    if values and values[0].value > max(
-        FALLBACK_BELOW, 0.0 if short_and_unsure else found.confidence
+    if values and (
+        values[0].value > max(FALLBACK_BELOW, 0.0 if short_and_unsure else found.confidence)
+        or found.confidence < min(FALLBACK_BELOW, values[0].value)  # both unsure: the surer
     ):
         return Detection(values[0].language.iso_code_639_1.name.lower(), float(values[0].value))
     return found
+
+
+# Languages whose text has letters of its own script: without any, the guess cannot be right.
+_SCRIPTS = {
+    "zh": _HAN,
+    "ja": re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\u4e00-\u9fff]"),
+    "ko": _HANGUL,
+    "ar": re.compile(r"[\u0600-\u06ff\u0750-\u077f]"),
+}
+
+
+def _script_fits(language: str, text: str) -> bool:
+    pattern = _SCRIPTS.get(language)
+    return pattern is None or pattern.search(text) is not None
 
 
 # Vietnamese and Turkish are lingua candidates only where the text shows them: offered them

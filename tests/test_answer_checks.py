@@ -165,6 +165,22 @@ def test_a_claim_the_entry_does_not_make_fails(reply, question, source):
     )
 
 
+@pytest.mark.parametrize(
+    "reply, language",
+    [
+        ("Spediamo in tutti i paesi dell'Unione europea e nel Regno Unito.", "it"),
+        ("Enviamos a todos los países de la UE y al Reino Unido.", "es"),
+        ("我们发货到所有欧盟国家和英国。", "zh"),
+        ("نشحن إلى جميع دول الاتحاد الأوروبي والمملكة المتحدة.", "ar"),
+    ],
+)
+def test_the_eu_and_the_uk_written_short_in_the_entry_are_the_entrys_names(reply, language):
+    entry = "Which countries do you ship to?\n\nWe ship to all EU countries and the UK."
+    assert checks.claim_problems(reply, language, [entry], source_languages=("en",)) == []
+    added = reply.replace("。", "、日本。") if language == "zh" else reply + " Japón, Japan."
+    assert checks.claim_problems(added, language, [entry], source_languages=("en",))
+
+
 def test_an_opening_yes_the_entry_does_not_give_fails_but_a_restated_fact_passes():
     methods = (
         "Which payment methods do you accept?\n\nWe accept Visa and PayPal. We do not "
@@ -177,6 +193,35 @@ def test_an_opening_yes_the_entry_does_not_give_fails_but_a_restated_fact_passes
         == []
     )
     assert checks.claim_problems("Sí, puede envolverlo por 3,50 €.", "es", [GIFT_WRAP]) == []
+
+
+@pytest.mark.parametrize(
+    "reply, language, question, entry",
+    [
+        (
+            "Yes, you can pay with PayPal.",
+            "en",
+            "Can I pay with PayPal?",
+            "We accept Visa, PayPal and Klarna. We do not accept cash on delivery or cheques.",
+        ),
+        (
+            "はい、PayPalでお支払いいただけます。",
+            "ja",
+            "PayPalで支払えますか？",
+            "Visa、PayPal、Klarnaをご利用いただけます。代金引換と小切手はご利用いただけません。",
+        ),
+    ],
+)
+def test_a_yes_about_a_name_the_entry_lists_is_given_but_not_one_it_denies_or_lacks(
+    reply, language, question, entry
+):
+    source = "Which payment methods do you accept?\n\n" + entry
+    kwargs = {"source_languages": (language,)}
+    assert checks.claim_problems(reply, language, [source], question, **kwargs) == []
+    for other in ("Bitcoin", "cheques" if language == "en" else "小切手"):
+        asked = question.replace("PayPal", other)
+        said = reply.replace("PayPal", other)
+        assert checks.claim_problems(said, language, [source], asked, **kwargs), other
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,9 @@ failure modes); the last test goes through the real llama.cpp server."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
+import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -117,6 +119,21 @@ def test_a_sentence_that_fails_after_good_ones_is_cut_not_shown(loaded_kb, setti
     assert _streamed(reply) == "Standard shipping within the EU is free for orders over €50."
 
 
+def test_a_lead_in_is_never_shown_without_what_it_announces(loaded_kb, settings):
+    intro = message("fallback_intro", "en")
+    model = ScriptedModel(
+        script=[
+            f"{intro}\nExpress shipping costs €99.",  # the lead-in passes, the rest fails
+            f"{intro}\nStandard shipping within the EU is free for orders over €50.",
+        ],
+        prompts=[],
+    )
+    reply = _engine(loaded_kb, settings, model).answer(Turn("How much does shipping cost?", "f4"))
+    shown = _streamed(reply)
+    assert reply.path == "redraft" and "€99" not in shown
+    assert shown.rstrip().endswith("free for orders over €50.") and shown != intro
+
+
 def test_translations_are_cached_in_the_store_and_go_with_the_entry(loaded_kb, settings, tmp_path):
     store = loaded_kb.store
     model = ScriptedModel(
@@ -178,6 +195,82 @@ def test_a_sure_entry_is_answered_even_when_the_model_says_not_covered(loaded_kb
     assert "Visa" in text and "NOT_COVERED" not in text
 
 
+def test_the_model_may_say_not_covered_only_when_the_entrys_question_is_another(
+    loaded_kb, settings
+):
+    # Same question: "does not answer" is not taken; the entry's list is the answer.
+    model = ScriptedModel(script=["YES", "NOT_COVERED", "NOT_COVERED"], prompts=[])
+    engine = _engine(loaded_kb, settings, model)
+    engine.answerers["verified"].sure_relevance = 1.01  # never sure: the check decides
+    reply = engine.answer(Turn("Do you ship to Peru?", "t1"))
+    text = reply.final()
+    assert reply.status == "answered" and "Canada" in text and "Peru" not in text
+    first = model.prompts[0][-1].content
+    assert "Do you ship to Peru?" in first and "Which countries do you ship to?" in first
+    # Another question: the model's "not covered" stands.
+    model = ScriptedModel(script=["NO", "NO", "NO", "NOT_COVERED"], prompts=[])
+    engine = _engine(loaded_kb, settings, model)
+    engine.answerers["verified"].sure_relevance = 1.01
+    reply = engine.answer(Turn("Do you ship to Peru?", "t2"))
+    assert reply.final() == message("no_answer", "en") and reply.status == "no_answer"
+
+
+def test_a_model_that_is_down_is_asked_once_about_the_topic_not_for_every_entry(
+    loaded_kb, settings
+):
+    class Down(ScriptedModel):
+        def _next(self, messages) -> str:
+            self.prompts.append(messages)
+            raise ConnectionError("the LLM is down")
+
+    model = Down(script=[], prompts=[])
+    engine = _engine(loaded_kb, settings, model)
+    engine.answerers["verified"].sure_relevance = 1.01
+    reply = engine.answer(Turn("Do you ship to Peru?", "t3"))
+    assert reply.final() == message("llm_unavailable", "en")
+    assert len(model.prompts) == 2  # the topic once, then the draft: each a timeout in life
+
+
+@pytest.mark.llm
+def test_a_country_the_list_leaves_out_is_answered_with_the_list_through_the_real_server(
+    loaded_kb, settings
+):
+    from runtime import build_engine
+
+    engine = build_engine(settings, store=loaded_kb.store)
+    for n, question in enumerate(["Do you ship to Peru?", "Vocês enviam para o Peru?"]):
+        reply = engine.answer(Turn(question, f"peru-{n}"))
+        text = reply.final()
+        # Not "I don't know", no "yes", and Peru is not named as if the entry did: what a
+        # shipping entry says (which one is retrieval's call).
+        assert reply.status == "answered" and reply.citations, text
+        assert answer_checks.opening_polarity(text, reply.language) != "yes", text
+        assert "Peru" not in text and "ship" in reply.citations[0].title.lower() + text.lower()
+
+
+def test_the_surer_entry_decides_even_when_fusion_ranks_a_weaker_one_first(loaded_kb, settings):
+    model = ScriptedModel(script=["NOT_COVERED", "NOT_COVERED"], prompts=[])
+    engine = _engine(loaded_kb, settings, model)
+    engine.answerers["verified"].sure_relevance = 0.8
+
+    class WeakFirst(FaqRetriever):
+        def hits(self, query: str, k: int | None = None) -> list:
+            found = super().hits(query, k)
+            paid = [replace(h, relevance=0.95) for h in found if "Visa" in h.document.page_content]
+            weak = [
+                replace(h, relevance=0.05) for h in found if "Visa" not in h.document.page_content
+            ]
+            return weak[:1] + paid[:1]
+
+    engine.retriever = WeakFirst(search=HybridSearch(loaded_kb.store), k=4)
+    reply = engine.answer(Turn("Which payment methods do you accept?", "s2"))
+    text = reply.final()
+    # The sure entry answers (its relevance, not the first hit's, is the reply's), and the
+    # model may not call it uncovered.
+    assert reply.confidence == 0.95 and reply.status == "answered", text
+    assert "Visa" in text
+
+
 def test_cross_lingual_answers_through_the_real_server_keep_the_entrys_figures(loaded_kb, settings):
     from runtime import build_engine
 
@@ -231,6 +324,18 @@ def test_a_translation_with_only_untranslated_entry_words_is_used_but_not_cached
     entry = EntryTranslator(lambda: model, cache).localized(vat, "ko", Locale.parse("ko_KR"))
     assert entry is not None and entry.translated and "import" in entry.answer
     assert cache.get_translation("vat", "ko:ko_KR", "h1") is None  # a better one may come
+    # An English clause left in is no name: "We accept Visa…" is no Japanese entry.
+    methods = Document(
+        "Which payment methods do you accept?\n\nWe accept Visa, PayPal and Apple Pay.",
+        id="pay",
+        metadata={"language": "en", "content_hash": "h2", "entry_id": "pay"},
+    )
+    half = "どの支払い方法が使えますか？\n\nWe accept Visa、PayPal、Apple Pay。"
+    model.script[:] = [half, half, half]
+    assert (
+        EntryTranslator(lambda: model, cache).localized(methods, "ja", Locale.parse("ja_JP"))
+        is None
+    )
     # A wrong figure is never used, however the rest reads.
     wrong = korean.replace("EU 고객", "10 % EU 고객")
     model.script[:] = [wrong, wrong]

@@ -107,6 +107,35 @@ def test_a_standalone_question_is_not_sent_to_the_rewriter(engine):
     assert reply.query == question
 
 
+def test_a_rewrite_that_copies_a_worked_example_is_asked_again_without_them():
+    """The 1.5B model once rewrote "それは返品できますか" after a leather case question into
+    the prompt's example, "Can you return the blue hiking backpack if you used it?"."""
+    from bot.conversations import Message, Role
+    from bot.rewrite import QueryRewriter
+
+    history = [
+        Message(Role.HUMAN, "革のケースはどうやってお手入れすればいいですか？", "ja"),
+        Message(Role.AI, "革のケースは柔らかい布で拭いてください。", "ja"),
+    ]
+    llm = _scripted(
+        "Can you return the blue hiking backpack if you used it?",
+        "Can I return the leather case?",
+    )
+    asked = []
+    llm = llm.with_listeners(on_start=lambda run: asked.append(run))
+    rewriter = QueryRewriter(llm)
+    assert rewriter.rewrite("それは返品できますか", history, "en") == (
+        "Can I return the leather case?"
+    )
+    assert len(asked) == 2
+    # A customer who did name the example's thing keeps the rewrite.
+    history[0] = Message(Role.HUMAN, "I bought the blue hiking backpack.", "en")
+    again = QueryRewriter(_scripted("Can I return the blue hiking backpack?"))
+    assert again.rewrite("Can I return it?", history, "en") == (
+        "Can I return the blue hiking backpack?"
+    )
+
+
 # --- 3. reply language ----------------------------------------------------------------------
 
 
