@@ -733,7 +733,8 @@ def _asked_names(question: str) -> set[str]:
     return {
         w.casefold()
         for i, w in enumerate(words)
-        if len(w) >= 3 and (foreign or (i > 0 and any(c.isupper() for c in w)))
+        if (len(w) >= 3 or (len(w) == 2 and w.isupper()))  # "UK", not "I"
+        and (foreign or (i > 0 and any(c.isupper() for c in w)))
     }
 
 
