@@ -133,6 +133,7 @@ class ConversationStore(Protocol):
     def save_state(self, key: str, state: ConversationState) -> None: ...
     def forget(self, key: str) -> None: ...
     def update_state(self, key: str, changes: dict) -> ConversationState: ...
+    def claim_state(self, key: str, expected: dict, changes: dict) -> bool: ...
     def handed_off(self) -> list[str]: ...
     def to_deliver(self) -> list[str]: ...
     def recent(self, limit: int) -> list[str]: ...
@@ -257,6 +258,16 @@ class SqliteConversationStore:
     def update_state(self, key: str, changes: dict) -> ConversationState:
         """Changes these fields only, atomically across processes (``BEGIN IMMEDIATE``): a
         release saved by another worker meanwhile is not undone."""
+        state = self._change_state(key, {}, changes)
+        assert state is not None  # nothing was expected
+        return state
+
+    def claim_state(self, key: str, expected: dict, changes: dict) -> bool:
+        """Makes ``changes`` only if the fields in ``expected`` hold these values, in one
+        step: of two workers releasing one conversation, one does."""
+        return self._change_state(key, expected, changes) is not None
+
+    def _change_state(self, key: str, expected: dict, changes: dict) -> ConversationState | None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -265,6 +276,9 @@ class SqliteConversationStore:
                 ).fetchone()
                 alive = row is not None and row[1] >= time.time() - self.ttl_s
                 state = _state(json.loads(row[0])) if alive and row else ConversationState()
+                if not _holds(state, expected):
+                    self._db.execute("ROLLBACK")
+                    return None
                 for name, value in changes.items():
                     setattr(state, name, value)
                 if not alive:
@@ -434,6 +448,16 @@ class RedisConversationStore:
     def update_state(self, key: str, changes: dict) -> ConversationState:
         """Changes these fields only, with WATCH/MULTI: retried when another worker changed the
         state meanwhile."""
+        state = self._change_state(key, {}, changes)
+        assert state is not None  # nothing was expected
+        return state
+
+    def claim_state(self, key: str, expected: dict, changes: dict) -> bool:
+        """Makes ``changes`` only if the fields in ``expected`` hold these values, in one
+        step (WATCH/MULTI): of two workers releasing one conversation, one does."""
+        return self._change_state(key, expected, changes) is not None
+
+    def _change_state(self, key: str, expected: dict, changes: dict) -> ConversationState | None:
         import redis
 
         _, state_key = self._keys(key)
@@ -443,6 +467,8 @@ class RedisConversationStore:
                     pipe.watch(state_key)
                     raw = pipe.get(state_key)
                     state = _state(json.loads(raw)) if raw else ConversationState()
+                    if not _holds(state, expected):
+                        return None
                     for name, value in changes.items():
                         setattr(state, name, value)
                     pipe.multi()
@@ -495,6 +521,10 @@ def release(store: ConversationStore, key: str) -> bool:
     state.handed_off = False
     store.save_state(key, state)
     return True
+
+
+def _holds(state: ConversationState, expected: dict) -> bool:
+    return all(getattr(state, name) == value for name, value in expected.items())
 
 
 def _state(data: dict) -> ConversationState:

@@ -437,9 +437,11 @@ class TeamChat:
 def release_to_bot(store: ConversationStore, key: str, default_language: str = "en") -> bool:
     """A person is done with a handed-off conversation: the bot answers it again, and the
     customer is told so in their language (a notice their channel delivers)."""
-    state = store.state(key)
-    if not state.handed_off:
+    released = {"handed_off": False, "agent": "", "handoff_threads": {}}
+    # One step, so that of two releases at once (a button and the console) one tells.
+    if not store.claim_state(key, {"handed_off": True}, released):
         return False
+    state = store.state(key)
     language = state.locked_language or state.language or default_language
     store.append(
         key,
@@ -451,10 +453,8 @@ def release_to_bot(store: ConversationStore, key: str, default_language: str = "
             notice=True,
         ),
     )
-    changes: dict = {"handed_off": False, "agent": "", "handoff_threads": {}}
-    if _pushed(key):
-        changes["to_deliver"] = True
-    store.update_state(key, changes)
+    if _pushed(key):  # after the notice is kept, so that a delivery sees it
+        store.update_state(key, {"to_deliver": True})
     return True
 
 

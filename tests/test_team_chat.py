@@ -7,8 +7,10 @@ translation fails, the relayed fields kept by both stores, and the agent's limit
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
 import httpx
@@ -169,6 +171,35 @@ def test_the_relayed_fields_and_the_release_notice_survive_the_store(backend, re
     assert not store.state(key).handed_off
     [(_, waiting)] = team.undelivered("slack")
     assert [m.text for m in waiting] == ["Hallo", notice.text]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_releases_at_once_tell_the_customer_once(backend, request, tmp_path):
+    """The thread's button, `kb release` and the console at the same moment, from several
+    workers (each its own store connection): one of them releases, one notice is sent."""
+    if backend == "redis":
+        prefix = f"t{time.time()}"
+        stores = [
+            RedisConversationStore(request.getfixturevalue("redis_url"), prefix=prefix)
+            for _ in range(6)
+        ]
+    else:
+        stores = [SqliteConversationStore(tmp_path / "c.sqlite3") for _ in range(6)]
+    key = conversation_key("discord", "g1", "c1", "u1")
+    _handed_off(stores[0], key, "ja")
+    start = threading.Barrier(len(stores))
+
+    def release(store):
+        start.wait()
+        return release_to_bot(store, key)
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        released = list(pool.map(release, stores))
+    assert released.count(True) == 1
+    notices = [m for m in stores[0].messages(key) if m.notice]
+    assert [m.text for m in notices] == [message("handoff_released", "ja")]
+    state = stores[0].state(key)
+    assert not state.handed_off and state.to_deliver
 
 
 def test_a_release_while_a_delivery_is_being_marked_is_still_delivered():
