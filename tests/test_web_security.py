@@ -228,6 +228,24 @@ def test_a_customers_mentions_stay_text_in_the_team_channel():
     assert posted["unfurl_links"] in (False, "false", 0, "0")
 
 
+def test_the_handoff_message_is_labelled_in_the_team_language():
+    from adapters.slack.notifier import SlackNotifier
+
+    event = _event("Wo ist meine Bestellung?")
+    event.transcript.append({"role": "ai", "text": "Einen Moment.", "text_en": "One moment."})
+    with RecordingServer(slack_web_api) as slack:
+        SlackNotifier(
+            "xoxb-test-token", "C0SUPPORT", base_url=f"{slack.url}/api/", team_language="de"
+        ).send(event)
+    [rich] = [b for b in slack.received[0].json()["blocks"] if b["type"] == "rich_text"]
+    pieces = [piece for element in rich["elements"] for piece in element["elements"]]
+    labels = [p["text"] for p in pieces if p.get("style", {}).get("bold")]
+    assert labels == [
+        message(k, "de") for k in ("team_summary", "team_said_customer", "team_said_bot")
+    ]
+    assert labels[0] != message("team_summary", "en")
+
+
 def test_handoffs_are_limited_per_conversation_and_the_queue_is_bounded(loaded_kb, settings):
     from bot.engine import Engine, Turn
     from bot.handoff import HandoffService

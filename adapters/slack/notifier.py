@@ -110,13 +110,16 @@ class SlackNotifier:
         )
         # The customer's words (and the summary made of them) go in rich text, which Slack
         # shows literally: no mrkdwn, so a message cannot fake a bold "Bot:" line either.
-        said = [("Summary", event.summary)] + [
-            ("Customer" if t["role"] == "human" else "Bot", t["text_en"] or t["text"])
+        said = [(message("team_summary", team), event.summary)] + [
+            (
+                message("team_said_customer" if t["role"] == "human" else "team_said_bot", team),
+                t["text_en"] or t["text"],
+            )
             for t in event.transcript
         ]
         elements: list[dict[str, Any]] = []
         for label, text in said:
-            elements += quoted(f"{label}:", text)
+            elements += quoted(label, text)
         blocks: list[dict[str, Any]] = [
             {"type": "section", "text": _verbatim(header)},
             {"type": "rich_text", "elements": elements},
