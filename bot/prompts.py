@@ -164,31 +164,35 @@ _REWRITE_HUMAN = (
     "Last message: <customer_message>{question}</customer_message>\n"
     "Standalone question:"
 )
-# Worked examples: small models follow a pattern far better than a description of one.
+# Worked examples: small models follow a pattern far better than a description of one. The
+# fourth item is the example's own things, which a rewrite copying the example would name.
 _REWRITE_EXAMPLES = [
     (
         "Customer: I'm looking for a guesthouse called Alpha Lodge in the north.\n"
         "Assistant: Alpha Lodge is a moderately priced guesthouse in the north.",
         "Do they have free parking?",
         "Does Alpha Lodge have free parking?",
+        ("alpha lodge", "guesthouse"),
     ),
     (
         "Customer: How long does shipping to Germany take?\n"
         "Assistant: Standard shipping to Germany takes 2–4 working days [1].",
         "and to Canada?",
         "How long does shipping to Canada take?",
+        (),
     ),
     (
         "Customer: I bought the blue hiking backpack last week.\nAssistant: Thank you for your order!",
         "Can I return it if I used it?",
         "Can I return the blue hiking backpack if I used it?",
+        ("hiking backpack",),
     ),
 ]
 
 
 def _rewrite_messages() -> list:
     messages = [("system", _REWRITE_SYSTEM)]
-    for conversation, last, standalone in _REWRITE_EXAMPLES:
+    for conversation, last, standalone, _ in _REWRITE_EXAMPLES:
         messages.append(
             (
                 "human",
@@ -204,8 +208,8 @@ def _rewrite_messages() -> list:
 
 
 REWRITE_PROMPT = ChatPromptTemplate.from_messages(_rewrite_messages())
-# The examples' own things: a rewrite naming one the conversation never did copied an example.
-REWRITE_EXAMPLE_NAMES = ("alpha lodge", "guesthouse", "hiking backpack")
+# A rewrite naming one of these that the conversation never did copied an example.
+REWRITE_EXAMPLE_NAMES = tuple(name for *_, names in _REWRITE_EXAMPLES for name in names)
 # Asked again, without the examples, when the first rewrite copied one.
 REWRITE_PLAIN_PROMPT = ChatPromptTemplate.from_messages(
     [("system", _REWRITE_SYSTEM), ("human", _REWRITE_HUMAN)]
