@@ -133,7 +133,7 @@ class ConversationStore(Protocol):
     def save_state(self, key: str, state: ConversationState) -> None: ...
     def forget(self, key: str) -> None: ...
     def update_state(self, key: str, changes: dict) -> ConversationState: ...
-    def claim_state(self, key: str, expected: dict, changes: dict) -> bool: ...
+    def claim_state(self, key: str, expected: dict, changes: dict) -> ConversationState | None: ...
     def handed_off(self) -> list[str]: ...
     def to_deliver(self) -> list[str]: ...
     def recent(self, limit: int) -> list[str]: ...
@@ -262,10 +262,10 @@ class SqliteConversationStore:
         assert state is not None  # nothing was expected
         return state
 
-    def claim_state(self, key: str, expected: dict, changes: dict) -> bool:
+    def claim_state(self, key: str, expected: dict, changes: dict) -> ConversationState | None:
         """Makes ``changes`` only if the fields in ``expected`` hold these values, in one
-        step: of two workers releasing one conversation, one does."""
-        return self._change_state(key, expected, changes) is not None
+        step: of two workers releasing one conversation, one does. The new state, or None."""
+        return self._change_state(key, expected, changes)
 
     def _change_state(self, key: str, expected: dict, changes: dict) -> ConversationState | None:
         with self._lock:
@@ -452,10 +452,11 @@ class RedisConversationStore:
         assert state is not None  # nothing was expected
         return state
 
-    def claim_state(self, key: str, expected: dict, changes: dict) -> bool:
+    def claim_state(self, key: str, expected: dict, changes: dict) -> ConversationState | None:
         """Makes ``changes`` only if the fields in ``expected`` hold these values, in one
-        step (WATCH/MULTI): of two workers releasing one conversation, one does."""
-        return self._change_state(key, expected, changes) is not None
+        step (WATCH/MULTI): of two workers releasing one conversation, one does. The new
+        state, or None."""
+        return self._change_state(key, expected, changes)
 
     def _change_state(self, key: str, expected: dict, changes: dict) -> ConversationState | None:
         import redis

@@ -439,9 +439,9 @@ def release_to_bot(store: ConversationStore, key: str, default_language: str = "
     customer is told so in their language (a notice their channel delivers)."""
     released = {"handed_off": False, "agent": "", "handoff_threads": {}}
     # One step, so that of two releases at once (a button and the console) one tells.
-    if not store.claim_state(key, {"handed_off": True}, released):
+    state = store.claim_state(key, {"handed_off": True}, released)
+    if state is None:
         return False
-    state = store.state(key)
     language = state.locked_language or state.language or default_language
     store.append(
         key,
