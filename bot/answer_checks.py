@@ -781,6 +781,18 @@ def claim_problems(
                 if word[0].isupper() and len(word) >= 3 and stem in asked and stem not in known:
                     problems.append(Problem("claim", f"names {word!r}, which the entry does not"))
     polarity = opening_polarity(reply, language)
+    if opening_rule and polarity == "yes" and sources and base_language(language) != "de":
+        # "Livrez-vous au Canada ?" answered "Oui" from the Canary Islands entry: a "yes" about
+        # a name the entry never writes is the entry's answer to another question.
+        written = {w.casefold() for s in sources for w in _LATIN_WORD.findall(s)}
+        unnamed = _asked_names(question) - written
+        if unnamed and unnamed == _asked_names(question):
+            problems.append(
+                Problem(
+                    "claim",
+                    "says 'yes' about what the entry does not name: " + ", ".join(sorted(unnamed)),
+                )
+            )
     if opening_rule and polarity and sources:
         entry_answer = sources[0].split("\n", 1)[-1].strip()
         # The first source is read in its own language (the translation: the reply's).

@@ -195,6 +195,19 @@ def test_an_opening_yes_the_entry_does_not_give_fails_but_a_restated_fact_passes
     assert checks.claim_problems("Sí, puede envolverlo por 3,50 €.", "es", [GIFT_WRAP]) == []
 
 
+def test_a_yes_about_a_name_the_entry_never_writes_fails_even_when_the_entry_says_yes():
+    # The Spanish entry as the reply is written from it: translated into French.
+    canaries = "Livrez-vous aux Canaries ?\n\nOui, nous livrons aux Canaries, à Ceuta et à Melilla."
+    said = "Oui, nous livrons aux Canaries, à Ceuta et à Melilla."
+
+    def problems(question):
+        return checks.claim_problems(said, "fr", [canaries], question, ("fr",))
+
+    assert problems("Livrez-vous au Canada ?")
+    assert problems("Livrez-vous à Ceuta ?") == []
+    assert problems("Livrez-vous aux îles ?") == []
+
+
 @pytest.mark.parametrize(
     "reply, language, question, entry",
     [
