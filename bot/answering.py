@@ -9,9 +9,11 @@
    dumps, echo, language, claims). A draft that fails before anything was shown is written
    again with the failure named; if that fails too, the customer gets the entry's own
    (translated) answer under a fixed localized phrase. A failed draft is never shown.
-4. **Decline only off topic.** The draft may answer "the entry does not say" only when the
-   entry is not sure to be relevant and its question is not the customer's: "Do you ship to
-   Peru?" is answered by the list of countries, not by "I don't know".
+4. **The entry the model picks.** Of the best few entries, the model names the one that
+   answers the customer's question (fusion may rank another topic first).
+5. **Decline only off topic.** The draft may answer "the entry does not say" only when no
+   entry was picked and the best is not sure to be relevant: "Do you ship to Peru?" is
+   answered by the list of countries, not by "I don't know".
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ from .prompts import (
     DRAFT_PROMPT,
     DRAFT_UNCOVERED_RULE,
     NOT_COVERED_PATTERN,
+    PICK_ENTRY_NUMBER,
+    PICK_ENTRY_PROMPT,
     SAME_TOPIC_PROMPT,
     SAME_TOPIC_YES,
     as_data,
+    pick_entry_articles,
     register_for,
 )
 from .reply import Reply, Status, citation
@@ -51,11 +56,12 @@ SURE_RELEVANCE = 0.9
 # A piece is judged (and shown) once it holds this many letters: "Sí." alone says too little.
 JUDGE_LETTERS = 12
 MAX_SENTENCES = 4
-# The best entry and the next ones tried for "is its question the customer's?".
+# The best entries the model chooses from: "which of these answers the customer's question?".
 NEXT_TOPICS = 3
 _MARKS = re.compile(r"\s?\[\d{1,2}\]")
 _LEADING_TAG = re.compile(r"^\s*<\s*(?:entry|answer)\s*>\s*", re.IGNORECASE)
 _TRAILING_TAG = re.compile(r"\s*<\s*/\s*(?:entry|answer)\s*>\s*$", re.IGNORECASE)
+_FULL_WIDTH_ENDS = ("。", "！", "？", "、", "，")
 _SENTENCE_END = re.compile(r"[.!?。！？؟](?=\s)|[。！？]|\n")
 
 
@@ -151,18 +157,49 @@ class VerifiedAnswerer:
 
     def _on_topic(self, question: Question, hits: list[Hit], best: Hit) -> tuple[Hit, bool]:
         """The entry to answer from, and whether the draft may still say it does not answer.
-        A sure entry answers. Else one whose question is the customer's does: the best one, or
-        the next one when fusion ranked another topic first ("Vocês enviam para o Peru?" to
-        "¿Hacen envíos a Canarias?" before "Which countries do you ship to?")."""
-        if best.relevance >= self.sure_relevance:
-            return best, False
-        for hit in [best] + [h for h in hits[1:NEXT_TOPICS] if h.entry_id != best.entry_id]:
-            same = self._same_topic(question, _question_of(hit))
-            if same is None:  # the model failed: not again for each hit; the draft decides
+        Of the best few entries, the one the model picks as answering the customer's question
+        answers, even when fusion ranked another topic first ("Kann ich per Nachnahme
+        bezahlen?" to "Can I pay in instalments?" before "Which payment methods do you
+        accept?"); it may not be called uncovered. When the model picks none, or cannot be
+        asked, the best entry answers, and may be called uncovered unless it is sure."""
+        candidates = [best]
+        for hit in hits[1:]:
+            if len(candidates) == NEXT_TOPICS:
                 break
-            if same:
-                return hit, False
-        return best, True
+            if all(hit.entry_id != c.entry_id for c in candidates):
+                candidates.append(hit)
+        sure = best.relevance >= self.sure_relevance
+        if len(candidates) == 1:
+            if sure:
+                return best, False
+            return best, not self._same_topic(question, _question_of(best))
+        picked = self._pick(question, candidates)
+        if picked is not None:
+            return picked, False
+        return best, not sure
+
+    def _pick(self, question: Question, candidates: list[Hit]) -> Hit | None:
+        """The candidate the model says answers the question; None for none, or a failure."""
+        titles = [" ".join(_question_of(hit).split())[:300] for hit in candidates]
+        if not all(titles):
+            return None
+        try:
+            verdict = (PICK_ENTRY_PROMPT | self.model("rewrite") | StrOutputParser()).invoke(
+                {
+                    "question": as_data(" ".join((question.query or question.text).split())[:500]),
+                    "articles": as_data(pick_entry_articles(titles)),
+                }
+            )
+        except Exception as exc:  # the draft still runs, from the best entry
+            log.warning("choosing the entry failed: %s", type(exc).__name__)
+            return None
+        found = PICK_ENTRY_NUMBER.match(verdict.strip())
+        number = int(found.group(1)) if found else -1
+        if not 0 <= number <= len(candidates):
+            log.info("the entry choice was not a number of the list: %r", verdict[:40])
+            return None
+        log.info("the model chose entry %d of %d", number, len(candidates))
+        return candidates[number - 1] if number else None
 
     def _same_topic(self, question: Question, title: str) -> bool | None:
         """Whether the entry's question is the customer's, so that the entry answers it even
@@ -247,7 +284,7 @@ class VerifiedAnswerer:
                 if kind != "ok":
                     yield kind, value
                     return
-                yield "ok", _unmarked(pending) if not shown else _unmarked_inside(pending)
+                yield "ok", _unmarked(pending) if not shown else _unmarked_inside(pending, shown)
                 shown, pending = shown + pending, ""
                 if sentences >= MAX_SENTENCES:
                     return
@@ -257,7 +294,7 @@ class VerifiedAnswerer:
             if rest.strip() and not _leads_in(rest):
                 kind, value = judge(rest)
                 if kind == "ok":
-                    value = _unmarked(rest) if not shown else _unmarked_inside(rest)
+                    value = _unmarked(rest) if not shown else _unmarked_inside(rest, shown)
                 yield kind, value
             elif not shown:
                 yield "bad", [answer_checks.Problem("clean", "the answer was empty")]
@@ -295,10 +332,13 @@ def _unmarked(text: str) -> str:
     return _MARKS.sub("", text).strip()
 
 
-def _unmarked_inside(text: str) -> str:
-    """A later piece keeps what separates it from the previous one (a space, a line break)."""
+def _unmarked_inside(text: str, shown: str) -> str:
+    """A later piece keeps what separates it from the previous one (a space, a line break);
+    none after a full-width stop ("…です。次に"), where Chinese and Japanese put no space."""
     stripped = _MARKS.sub("", text).rstrip()
-    return stripped if stripped[:1].isspace() else " " + stripped
+    if stripped[:1].isspace() or shown.rstrip().endswith(_FULL_WIDTH_ENDS):
+        return stripped
+    return " " + stripped
 
 
 def _leads_in(text: str) -> bool:

@@ -70,6 +70,7 @@ def _streamed(reply) -> str:
 def test_a_model_that_keeps_failing_gets_the_entrys_translated_answer(loaded_kb, settings):
     model = ScriptedModel(
         script=[
+            "1",  # of the best entries, the first answers
             SPANISH_COST,  # the translation: same figures, Spanish
             "El envío cuesta 50 won y 4,95 won.",  # a currency the entry does not have
             "Shipping is free over €50.",  # the second try: English
@@ -83,7 +84,7 @@ def test_a_model_that_keeps_failing_gets_the_entrys_translated_answer(loaded_kb,
     assert shown == message("fallback_intro", "es") + "\n\n" + answer
     assert "won" not in shown and "Shipping" not in shown  # no failed draft reached the customer
     assert [c.title for c in reply.citations] == [COST]
-    redraft = model.prompts[2][-1].content
+    redraft = model.prompts[3][-1].content
     assert "rejected" in redraft and "KRW" in redraft  # the failure was named
 
 
@@ -92,6 +93,7 @@ def test_a_draft_that_fails_once_is_written_again_and_only_the_good_one_is_shown
 ):
     model = ScriptedModel(
         script=[
+            "1",
             SPANISH_COST,
             "Sí, offrons la livraison gratuite.",  # French in a Spanish answer
             "El envío estándar en la UE es gratuito a partir de 50 €. Por debajo cuesta 4,95 €.",
@@ -111,6 +113,7 @@ def test_a_draft_that_fails_once_is_written_again_and_only_the_good_one_is_shown
 def test_a_sentence_that_fails_after_good_ones_is_cut_not_shown(loaded_kb, settings):
     model = ScriptedModel(
         script=[
+            "1",
             "Standard shipping within the EU is free for orders over €50. Express costs €99.",
         ],
         prompts=[],
@@ -123,6 +126,7 @@ def test_a_lead_in_is_never_shown_without_what_it_announces(loaded_kb, settings)
     intro = message("fallback_intro", "en")
     model = ScriptedModel(
         script=[
+            "1",
             f"{intro}\nExpress shipping costs €99.",  # the lead-in passes, the rest fails
             f"{intro}\nStandard shipping within the EU is free for orders over €50.",
         ],
@@ -137,7 +141,8 @@ def test_a_lead_in_is_never_shown_without_what_it_announces(loaded_kb, settings)
 def test_translations_are_cached_in_the_store_and_go_with_the_entry(loaded_kb, settings, tmp_path):
     store = loaded_kb.store
     model = ScriptedModel(
-        script=[SPANISH_COST, "El envío estándar cuesta 4,95 € por debajo de 50 €."], prompts=[]
+        script=["1", SPANISH_COST, "El envío estándar cuesta 4,95 € por debajo de 50 €."],
+        prompts=[],
     )
     engine = _engine(loaded_kb, settings, model)
     engine.answer(Turn("¿Cuánto cuesta el envío?", "c1")).final()
@@ -145,10 +150,10 @@ def test_translations_are_cached_in_the_store_and_go_with_the_entry(loaded_kb, s
     key = "es:es_ES"
     assert store.get_translation(entry.id, key, entry.metadata["content_hash"]) == SPANISH_COST
     calls = len(model.prompts)
-    model.script[:] = ["El envío estándar cuesta 4,95 € por debajo de 50 €."]
+    model.script[:] = ["1", "El envío estándar cuesta 4,95 € por debajo de 50 €."]
     again = engine.answer(Turn("¿Cuánto cuesta el envío?", "c2"))
     again.final()
-    assert len(model.prompts) == calls + 1, "the cached translation was used: one call, the draft"
+    assert len(model.prompts) == calls + 2, "the cached translation was used: the choice, the draft"
     assert not any("Translate" in str(m[0].content) for m in model.prompts[calls:])
     # A changed entry drops its translations; a deleted one takes them along.
     assert store.get_translation(entry.id, key, "another hash") is None
@@ -199,7 +204,7 @@ def test_the_model_may_say_not_covered_only_when_the_entrys_question_is_another(
     loaded_kb, settings
 ):
     # Same question: "does not answer" is not taken; the entry's list is the answer.
-    model = ScriptedModel(script=["YES", "NOT_COVERED", "NOT_COVERED"], prompts=[])
+    model = ScriptedModel(script=["1", "NOT_COVERED", "NOT_COVERED"], prompts=[])
     engine = _engine(loaded_kb, settings, model)
     engine.answerers["verified"].sure_relevance = 1.01  # never sure: the check decides
     reply = engine.answer(Turn("Do you ship to Peru?", "t1"))
@@ -208,11 +213,40 @@ def test_the_model_may_say_not_covered_only_when_the_entrys_question_is_another(
     first = model.prompts[0][-1].content
     assert "Do you ship to Peru?" in first and "Which countries do you ship to?" in first
     # Another question: the model's "not covered" stands.
-    model = ScriptedModel(script=["NO", "NO", "NO", "NOT_COVERED"], prompts=[])
+    model = ScriptedModel(script=["0", "NOT_COVERED"], prompts=[])
     engine = _engine(loaded_kb, settings, model)
     engine.answerers["verified"].sure_relevance = 1.01
     reply = engine.answer(Turn("Do you ship to Peru?", "t2"))
     assert reply.final() == message("no_answer", "en") and reply.status == "no_answer"
+
+
+def test_the_entry_the_model_picks_answers_even_when_fusion_ranked_another_first(
+    loaded_kb, settings
+):
+    class InstalmentsFirst(FaqRetriever):
+        def hits(self, query: str, k: int | None = None) -> list:
+            found = super().hits(query, k)
+            methods = [h for h in found if "payment methods" in h.document.page_content]
+            others = [h for h in found if h not in methods]
+            ranked = others[:1] + methods[:1] + others[1:]
+            return [replace(h, score=10.0 - n) for n, h in enumerate(ranked)]  # far apart
+
+    for verdict, picked in (("2", True), ("Article 2.", True), ("0", False), ("the second", False)):
+        model = ScriptedModel(
+            script=[verdict, "We accept Visa, Mastercard and PayPal."], prompts=[]
+        )
+        engine = _engine(loaded_kb, settings, model)
+        engine.answerers["verified"].sure_relevance = 0.0  # sure: the draft may not decline
+        engine.retriever = InstalmentsFirst(search=HybridSearch(loaded_kb.store), k=4)
+        reply = engine.answer(Turn("Can I pay with Visa?", f"pick-{verdict}"))
+        text = reply.final()
+        assert model.prompts, (reply.status, text)
+        listed = model.prompts[0][-1].content
+        assert "1. " in listed and "2. " in listed and "Can I pay with Visa?" in listed
+        cited = reply.citations[0].title if reply.citations else ""
+        methods = "payment methods" in cited.lower()
+        # "0" (none of them) and an answer that is no number of the list keep the first entry.
+        assert methods is picked, (verdict, cited)
 
 
 def test_a_model_that_is_down_is_asked_once_about_the_topic_not_for_every_entry(
@@ -340,3 +374,14 @@ def test_a_translation_with_only_untranslated_entry_words_is_used_but_not_cached
     wrong = korean.replace("EU 고객", "10 % EU 고객")
     model.script[:] = [wrong, wrong]
     assert EntryTranslator(lambda: model, cache).localized(vat, "ko", Locale.parse("ko_KR")) is None
+
+
+def test_sentences_after_a_full_width_stop_are_joined_without_a_space():
+    from bot.answering import _unmarked_inside
+
+    assert _unmarked_inside("30日以内に返品できます。", "ご注文ありがとうございます。") == (
+        "30日以内に返品できます。"
+    )
+    assert _unmarked_inside("退货是免费的。[1]", "您好，") == "退货是免费的。"
+    assert _unmarked_inside("Returns are free.", "Thanks.") == " Returns are free."
+    assert _unmarked_inside("\nReturns are free.", "Thanks.") == "\nReturns are free."
