@@ -150,7 +150,7 @@ class VerifiedAnswerer:
                 f"Write it again from the entry."
             )
         reply.path = "fallback"
-        if not translated:
+        if not translated or not entry.showable:
             yield from self._declined(reply)
             return
         yield message("fallback_intro", question.language) + "\n\n" + entry.answer

@@ -95,6 +95,9 @@ class LocalizedEntry:
     language: str  # the entry's own language
     translated: bool = False
     cached: bool = False
+    # False: a translation with a few words left in the entry's language, good to draft from
+    # (every draft is checked) but not to show as it is.
+    showable: bool = True
 
     @property
     def text(self) -> str:
@@ -169,9 +172,15 @@ class EntryTranslator:
         if cached:
             title, answer = split_entry(cached)
             return LocalizedEntry(title, answer, original, source_language, True, True)
-        text, problems = self._translate(original, source_language, language)
+        text, problems = self._translate(
+            original, source_language, language, keep_language_faults=True
+        )
         if text is None:
             return None
+        if not all(_untranslated(p, original) for p in problems):
+            log.info("drafting from a translation into %s with: %s", language, problems[0])
+            title, answer = split_entry(text)
+            return LocalizedEntry(title, answer, original, source_language, True, showable=False)
         if problems:  # right figures and facts, a few words left in the entry's language
             log.info(
                 "using a translation into %s with untranslated words: %s", language, problems[0]
@@ -237,38 +246,55 @@ class EntryTranslator:
         return self._translate(text, source, target, layout=layout)
 
     def _translate(
-        self, text: str, source: str, target: str, *, layout: bool = True
+        self,
+        text: str,
+        source: str,
+        target: str,
+        *,
+        layout: bool = True,
+        keep_language_faults: bool = False,
     ) -> tuple[str | None, list[answer_checks.Problem]]:
         """(translation, problems): a clean one, else one whose only fault is words copied
-        from the entry untranslated ("Import" in Korean), else (None, problems)."""
+        from the entry untranslated ("Import" in Korean), else (None, problems).
+        ``keep_language_faults``: else one whose figures, markup and facts pass and only some
+        words are in another language ("We accept" in Japanese), rather than None."""
         reminder = ""
         fallback: tuple[str, list[answer_checks.Problem]] | None = None
+        language_only: tuple[str, list[answer_checks.Problem]] | None = None
+        problems: list[answer_checks.Problem] = []
         for attempt in (1, 2):
-            output = self.chain_for(text).invoke(
-                {
-                    "layout": LAYOUT if layout else LINES,
-                    "entry": as_data(text),
-                    "source_name": language_name(source),
-                    "target_name": language_name(target),
-                    "register": register_for(target),
-                    "reminder": reminder,
-                }
-            )
-            output = strip_wrapping_tags(output)
+            output = self._invoke(text, source, target, LAYOUT if layout else LINES, reminder)
             problems = translation_problems(output, text, target, source)
             if not problems:
                 return output, []
             log.info("translation into %s rejected (try %d): %s", target, attempt, problems[0])
             if fallback is None and all(_untranslated(p, text) for p in problems):
                 fallback = (output, problems)
+            if language_only is None and all(p.check == "language" for p in problems):
+                language_only = (output, problems)
             reminder = (
                 f" Your previous translation was rejected: {problems[0].detail}. "
                 f"Translate the whole entry again."
             )
+        if fallback is None and keep_language_faults:
+            fallback = language_only
         return fallback or (
             None,
             problems or [answer_checks.Problem("translation", "no translation passed the checks")],
         )
+
+    def _invoke(self, text: str, source: str, target: str, layout: str, reminder: str) -> str:
+        output = self.chain_for(text).invoke(
+            {
+                "layout": layout,
+                "entry": as_data(text),
+                "source_name": language_name(source),
+                "target_name": language_name(target),
+                "register": register_for(target),
+                "reminder": reminder,
+            }
+        )
+        return strip_wrapping_tags(output)
 
 
 def _untranslated(problem: answer_checks.Problem, source: str) -> bool:

@@ -385,3 +385,31 @@ def test_sentences_after_a_full_width_stop_are_joined_without_a_space():
     assert _unmarked_inside("退货是免费的。[1]", "您好，") == "退货是免费的。"
     assert _unmarked_inside("Returns are free.", "Thanks.") == " Returns are free."
     assert _unmarked_inside("\nReturns are free.", "Thanks.") == "\nReturns are free."
+
+
+def test_a_translation_with_a_clause_left_in_english_is_drafted_from_but_never_shown(
+    loaded_kb, settings
+):
+    half = SPANISH_COST.replace(
+        "El envío internacional estándar", "Standard international shipping"
+    )
+    model = ScriptedModel(
+        script=[
+            "1",
+            half,  # figures right, one clause left in English
+            half,
+            "Shipping costs €4.95.",  # each draft in English: rejected
+            "Shipping costs €4.95.",
+        ],
+        prompts=[],
+    )
+    reply = _engine(loaded_kb, settings, model).answer(Turn("¿Cuánto cuesta el envío?", "h1"))
+    shown = _streamed(reply)
+    draft = "\n".join(str(m.content) for m in model.prompts[3])
+    assert "Standard international shipping" in draft and "gratuito" in draft, "drafted from it"
+    assert reply.status == "no_answer" and shown == message("no_answer", "es")
+    assert "Standard" not in shown
+    store = loaded_kb.store
+    entry = next(d for d in store.documents() if d.metadata["title"] == COST)
+    key = "es:es_ES"
+    assert store.get_translation(entry.id, key, entry.metadata["content_hash"]) is None
