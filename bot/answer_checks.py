@@ -793,6 +793,17 @@ def claim_problems(
                     "says 'yes' about what the entry does not name: " + ", ".join(sorted(unnamed)),
                 )
             )
+    if opening_rule and polarity == "yes" and sources and question:
+        # "Do you ship to Brazil?" answered "Yes" from an entry that lists other countries:
+        # the entry may include it ("all EU countries"), but the yes is not the entry's.
+        places = _mentioned(question, languages) - _mentioned(" ".join(sources), languages)
+        if places:
+            problems.append(
+                Problem(
+                    "claim",
+                    "says 'yes' about what the entry does not name: " + ", ".join(sorted(places)),
+                )
+            )
     if opening_rule and polarity and sources:
         entry_answer = sources[0].split("\n", 1)[-1].strip()
         # The first source is read in its own language (the translation: the reply's).

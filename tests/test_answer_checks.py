@@ -208,6 +208,40 @@ def test_a_yes_about_a_name_the_entry_never_writes_fails_even_when_the_entry_say
     assert problems("Livrez-vous aux îles ?") == []
 
 
+def test_a_yes_about_a_country_the_entry_does_not_name_fails_even_when_the_entry_says_yes():
+    countries = (
+        "Do you ship abroad?\n\nYes, we ship to all EU countries, the UK, the USA, "
+        "Canada, Japan and Korea."
+    )
+
+    spanish = (
+        "¿Envían al extranjero?\n\nSí, enviamos a todos los países de la UE, el Reino Unido, "
+        "EE. UU., Canadá, Japón y Corea."
+    )
+
+    translated = {
+        "es": spanish,
+        "ja": "海外に発送していますか？\n\nはい、EU全加盟国、イギリス、アメリカ、カナダ、日本、韓国に"
+        "発送しています。",
+        "de": "Liefert ihr ins Ausland?\n\nJa, wir liefern in alle EU-Länder, nach "
+        "Großbritannien, in die USA, nach Kanada, Japan und Korea.",
+    }
+
+    def problems(reply, language, question):
+        # As the bot checks a draft: the entry in the reply's language first, then its own.
+        sources = [translated[language], countries]
+        return checks.claim_problems(reply, language, sources, question, (language, "en"))
+
+    # The yes names no country: the question's is what it is about.
+    assert problems("Sí, enviamos a todos los países de la UE.", "es", "¿Envían a Brasil?")
+    assert problems("はい、発送いたします。", "ja", "シンガポールに送れますか？")
+    assert problems("Sí, enviamos a Japón.", "es", "¿Envían a Japón?") == []
+    # Named by the entry only as "all EU countries": the yes is the model's, not the entry's;
+    # the entry's own list is what the customer gets instead.
+    assert problems("Ja, wir liefern in alle EU-Länder.", "de", "Liefert ihr nach Österreich?")
+    assert problems("Enviamos a todos los países de la UE.", "es", "¿Envían a Brasil?") == []
+
+
 @pytest.mark.parametrize(
     "reply, language, question, entry",
     [
