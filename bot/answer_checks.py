@@ -766,7 +766,8 @@ def claim_problems(
     engine's rule; ``eval answers`` checks the expected polarity instead)."""
     problems = []
     languages = {base_language(language), *map(base_language, source_languages)}
-    said = _mentioned(reply, languages) - _mentioned(" ".join(sources), languages)
+    in_sources = _mentioned(" ".join(sources), languages)
+    said = _mentioned(reply, languages) - in_sources
     if said:
         problems.append(
             Problem("claim", "names what the entry does not have: " + ", ".join(sorted(said)))
@@ -796,7 +797,7 @@ def claim_problems(
     if opening_rule and polarity == "yes" and sources and question:
         # "Do you ship to Brazil?" answered "Yes" from an entry that lists other countries:
         # the entry may include it ("all EU countries"), but the yes is not the entry's.
-        places = _mentioned(question, languages) - _mentioned(" ".join(sources), languages)
+        places = _mentioned(question, languages) - in_sources
         if places:
             problems.append(
                 Problem(
