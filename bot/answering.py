@@ -160,8 +160,8 @@ class VerifiedAnswerer:
         Of the best few entries, the one the model picks as answering the customer's question
         answers, even when fusion ranked another topic first ("Kann ich per Nachnahme
         bezahlen?" to "Can I pay in instalments?" before "Which payment methods do you
-        accept?"); it may not be called uncovered. When the model picks none, or cannot be
-        asked, the best entry answers, and may be called uncovered unless it is sure."""
+        accept?"); it may not be called uncovered. When the model picks none, the best entry
+        answers, and may be called uncovered unless it is sure."""
         candidates = [best]
         for hit in hits[1:]:
             if len(candidates) == NEXT_TOPICS:
@@ -179,20 +179,18 @@ class VerifiedAnswerer:
         return best, not sure
 
     def _pick(self, question: Question, candidates: list[Hit]) -> Hit | None:
-        """The candidate the model says answers the question; None for none, or a failure."""
+        """The candidate the model says answers the question; None for none, or a reply
+        that is no number of the list."""
         titles = [" ".join(_question_of(hit).split())[:300] for hit in candidates]
         if not all(titles):
             return None
-        try:
-            verdict = (PICK_ENTRY_PROMPT | self.model("rewrite") | StrOutputParser()).invoke(
-                {
-                    "question": as_data(" ".join((question.query or question.text).split())[:500]),
-                    "articles": as_data(pick_entry_articles(titles)),
-                }
-            )
-        except Exception as exc:  # the draft still runs, from the best entry
-            log.warning("choosing the entry failed: %s", type(exc).__name__)
-            return None
+        # A failing LLM fails the turn here: the draft would wait on it a second time.
+        verdict = (PICK_ENTRY_PROMPT | self.model("rewrite") | StrOutputParser()).invoke(
+            {
+                "question": as_data(" ".join((question.query or question.text).split())[:500]),
+                "articles": as_data(pick_entry_articles(titles)),
+            }
+        )
         found = PICK_ENTRY_NUMBER.match(verdict.strip())
         number = int(found.group(1)) if found else -1
         if not 0 <= number <= len(candidates):
@@ -201,22 +199,18 @@ class VerifiedAnswerer:
         log.info("the model chose entry %d of %d", number, len(candidates))
         return candidates[number - 1] if number else None
 
-    def _same_topic(self, question: Question, title: str) -> bool | None:
+    def _same_topic(self, question: Question, title: str) -> bool:
         """Whether the entry's question is the customer's, so that the entry answers it even
-        with a "no" or a list; False without a title, None when the call failed."""
+        with a "no" or a list; False without a title."""
         if not title.strip():
             return False
-        try:
-            verdict = (SAME_TOPIC_PROMPT | self.model("rewrite") | StrOutputParser()).invoke(
-                {
-                    # "Can I return it?" is no question an entry's can be; its rewrite is
-                    "question": as_data(" ".join((question.query or question.text).split())[:500]),
-                    "title": as_data(" ".join(title.split())[:300]),
-                }
-            )
-        except Exception as exc:  # the draft still runs; it may say the entry does not answer
-            log.warning("the same-topic check failed: %s", type(exc).__name__)
-            return None
+        verdict = (SAME_TOPIC_PROMPT | self.model("rewrite") | StrOutputParser()).invoke(
+            {
+                # "Can I return it?" is no question an entry's can be; its rewrite is
+                "question": as_data(" ".join((question.query or question.text).split())[:500]),
+                "title": as_data(" ".join(title.split())[:300]),
+            }
+        )
         same = SAME_TOPIC_YES.match(verdict) is not None
         log.info("the entry's question %s the customer's", "is" if same else "is not")
         return same

@@ -249,7 +249,7 @@ def test_the_entry_the_model_picks_answers_even_when_fusion_ranked_another_first
         assert methods is picked, (verdict, cited)
 
 
-def test_a_model_that_is_down_is_asked_once_about_the_topic_not_for_every_entry(
+def test_a_model_that_is_down_is_asked_once_per_turn_not_again_for_the_draft(
     loaded_kb, settings
 ):
     class Down(ScriptedModel):
@@ -262,7 +262,7 @@ def test_a_model_that_is_down_is_asked_once_about_the_topic_not_for_every_entry(
     engine.answerers["verified"].sure_relevance = 1.01
     reply = engine.answer(Turn("Do you ship to Peru?", "t3"))
     assert reply.final() == message("llm_unavailable", "en")
-    assert len(model.prompts) == 2  # the topic once, then the draft: each a timeout in life
+    assert len(model.prompts) == 1  # the choice of entry only: each call is a timeout in life
 
 
 @pytest.mark.llm
