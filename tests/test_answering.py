@@ -249,9 +249,7 @@ def test_the_entry_the_model_picks_answers_even_when_fusion_ranked_another_first
         assert methods is picked, (verdict, cited)
 
 
-def test_a_model_that_is_down_is_asked_once_per_turn_not_again_for_the_draft(
-    loaded_kb, settings
-):
+def test_a_model_that_is_down_is_asked_once_per_turn_not_again_for_the_draft(loaded_kb, settings):
     class Down(ScriptedModel):
         def _next(self, messages) -> str:
             self.prompts.append(messages)
