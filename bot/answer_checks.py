@@ -832,10 +832,14 @@ def check(
     question: str = "",
     source_languages: tuple[str, ...] = (),
     opening_rule: bool = True,
+    language_sources: list[str] | None = None,
 ) -> Verdict:
     """Every check on a reply to ``question`` built from ``sources`` (entry texts, the one the
-    reply is written from first)."""
-    verdict = language_problems(reply, language, sources)
+    reply is written from first). ``language_sources``: the texts whose names and labels the
+    reply may keep in another language, when not all of ``sources`` may vouch for them."""
+    verdict = language_problems(
+        reply, language, sources if language_sources is None else language_sources
+    )
     verdict.problems[:0] = (
         clean_problems(reply, question, sources)
         + figure_problems(reply, sources, question)

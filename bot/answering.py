@@ -39,12 +39,12 @@ from .prompts import (
     DRAFT_PROMPT,
     DRAFT_UNCOVERED_RULE,
     NOT_COVERED_PATTERN,
-    PICK_ENTRY_NUMBER,
     PICK_ENTRY_PROMPT,
     SAME_TOPIC_PROMPT,
     SAME_TOPIC_YES,
     as_data,
     pick_entry_articles,
+    picked_article,
     register_for,
 )
 from .reply import Reply, Status, citation
@@ -166,7 +166,8 @@ class VerifiedAnswerer:
         for hit in hits[1:]:
             if len(candidates) == NEXT_TOPICS:
                 break
-            if all(hit.entry_id != c.entry_id for c in candidates):
+            # An entry without a question cannot be listed; the others still can.
+            if all(hit.entry_id != c.entry_id for c in candidates) and _question_of(hit).strip():
                 candidates.append(hit)
         sure = best.relevance >= self.sure_relevance
         if len(candidates) == 1:
@@ -191,9 +192,8 @@ class VerifiedAnswerer:
                 "articles": as_data(pick_entry_articles(titles)),
             }
         )
-        found = PICK_ENTRY_NUMBER.match(verdict.strip())
-        number = int(found.group(1)) if found else -1
-        if not 0 <= number <= len(candidates):
+        number = picked_article(verdict, len(candidates))
+        if number is None:
             log.info("the entry choice was not a number of the list: %r", verdict[:40])
             return None
         log.info("the model chose entry %d of %d", number, len(candidates))
@@ -253,6 +253,8 @@ class VerifiedAnswerer:
                 _unmarked(shown + piece),
                 language=question.language,
                 sources=entry.sources,
+                # A half-translated entry's leftover words ("We accept") are no names.
+                language_sources=None if entry.showable else [entry.original],
                 question=question.text,
                 source_languages=(
                     (question.language if entry.translated else entry.language),

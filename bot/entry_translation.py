@@ -270,7 +270,7 @@ class EntryTranslator:
             log.info("translation into %s rejected (try %d): %s", target, attempt, problems[0])
             if fallback is None and all(_untranslated(p, text) for p in problems):
                 fallback = (output, problems)
-            if language_only is None and all(p.check == "language" for p in problems):
+            if language_only is None and _partly_translated(output, text, problems):
                 language_only = (output, problems)
             reminder = (
                 f" Your previous translation was rejected: {problems[0].detail}. "
@@ -295,6 +295,15 @@ class EntryTranslator:
             }
         )
         return strip_wrapping_tags(output)
+
+
+def _partly_translated(output: str, source: str, problems: list[answer_checks.Problem]) -> bool:
+    """Only language faults, in at most half of the sentences: a translation with some words
+    left in the entry's language, not the entry copied back ("We accept…" for Japanese)."""
+    if " ".join(output.split()).casefold() == " ".join(source.split()).casefold():
+        return False
+    sentences = len(answer_checks.split_sentences(output))
+    return all(p.check == "language" for p in problems) and len(problems) <= max(1, sentences // 2)
 
 
 def _untranslated(problem: answer_checks.Problem, source: str) -> bool:

@@ -7,6 +7,7 @@ model is told to treat as data; :func:`as_data` keeps that data from closing tho
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
@@ -195,7 +196,22 @@ PICK_ENTRY_PROMPT = ChatPromptTemplate.from_messages(
     ]
     + [("human", "Question: {question}\nArticles:\n{articles}")]
 )
-PICK_ENTRY_NUMBER = re.compile(r"^\D{0,20}?(\d{1,2})\b")
+# The reply is the number, perhaps after one word ("Article 2.") or before the echoed title
+# ("2. Which payment methods…"); a number inside prose ("I cannot pick 1 of them") is none.
+_PICK_ENTRY_NUMBER = re.compile(
+    r"[*#\s]*(?:[^\W\d]+\s*[:#]?\s*)?(\d{1,2})(?:[.):]\s.*|[\W_]*)", re.DOTALL
+)
+
+
+def picked_article(verdict: str, count: int) -> int | None:
+    """The article number (1…count) the pick reply names, 0 for none, None for a reply that
+    is no number of the list ("-1", prose, out of range)."""
+    found = _PICK_ENTRY_NUMBER.fullmatch(unicodedata.normalize("NFKC", verdict).strip())
+    if found is None:
+        return None
+    number = int(found.group(1))
+    return number if number <= count else None
+
 
 SMALL_TALK_PROMPT = ChatPromptTemplate.from_messages(
     [

@@ -370,6 +370,10 @@ def test_a_translation_with_only_untranslated_entry_words_is_used_but_not_cached
     )
     assert half_entry is not None and not half_entry.showable
     assert cache.get_translation("pay", "ja:ja_JP", "h2") is None
+    # The entry copied back is no translation at all: the draft works from the original.
+    model.script[:] = [methods.page_content, methods.page_content]
+    echoed = EntryTranslator(lambda: model, cache).localized(methods, "ja", Locale.parse("ja_JP"))
+    assert echoed is None
     # A wrong figure is never used, however the rest reads.
     wrong = korean.replace("EU 고객", "10 % EU 고객")
     model.script[:] = [wrong, wrong]
@@ -413,3 +417,47 @@ def test_a_translation_with_a_clause_left_in_english_is_drafted_from_but_never_s
     entry = next(d for d in store.documents() if d.metadata["title"] == COST)
     key = "es:es_ES"
     assert store.get_translation(entry.id, key, entry.metadata["content_hash"]) is None
+
+
+def test_words_left_in_english_by_a_translation_are_not_names_a_draft_may_copy(loaded_kb, settings):
+    half = (
+        "どのお支払い方法が使えますか？\n\n当店では We accept ビザ、マスターカード、"
+        "アメリカン・エキスプレス、PayPal、Apple Pay、Google Pay、iDEAL、Klarna をご利用いただける"
+        "お支払い方法として、お客様にご用意しております。代金引換と小切手はご利用いただけません。"
+    )
+    copied = "当店では We accept PayPal をご利用いただけるお支払い方法として、お客様にご用意しております。"
+    model = ScriptedModel(script=["1", half, half, copied, copied], prompts=[])
+    engine = _engine(loaded_kb, settings, model)
+    engine.answerers["verified"].sure_relevance = 0.0
+    reply = engine.answer(Turn("PayPalで支払えますか？", "leak1"))
+    shown = _streamed(reply)
+    translated = "\n".join(str(m.content) for m in model.prompts[1])
+    assert "Which payment methods do you accept?" in translated, "the payment methods entry"
+    assert any("We accept ビザ" in str(m.content) for m in model.prompts[3]), "drafted from it"
+    # "We accept" is in a mostly Japanese sentence of the translation, but the entry does not
+    # write it as a name: a draft that copies it is rejected, twice, and nothing is shown.
+    assert "We accept" not in shown
+    assert reply.status == "no_answer" and shown == message("no_answer", "ja")
+
+
+def test_the_pick_reply_is_read_as_a_number_of_the_list_or_as_none():
+    from bot.prompts import picked_article
+
+    readings = {
+        "2": 2,
+        "Article 2.": 2,
+        "**3**": 3,
+        "2. Which payment methods do you accept?": 2,
+        "Answer: 1": 1,
+        "２": 2,
+        "0": 0,
+        # None of these names an article: the best entry answers, and may be called uncovered.
+        "-1": None,
+        "I cannot pick 1 of those": None,
+        "How do I track 1 order?": None,
+        "4": None,
+        "12": None,
+        "the second": None,
+        "": None,
+    }
+    assert {reply: picked_article(reply, 3) for reply in readings} == readings
