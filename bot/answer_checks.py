@@ -632,7 +632,10 @@ def _names(language: str) -> dict[str, str]:
         return {}
     names = {}
     cjk = base_language(language) in ("zh", "ja", "ko")
-    for code, name in locale.territories.items():
+    territories = list(locale.territories.items())
+    if base_language(language) == "zh":  # customers in Taiwan and Hong Kong write 美國
+        territories += Locale.parse("zh_Hant").territories.items()
+    for code, name in territories:
         if (
             code.isalpha()
             and len(code) == 2
@@ -674,17 +677,119 @@ _ABBREVIATED = {"EU": "EU", "UE": "EU", "UK": "GB", "USA": "US", "EUA": "US", "U
 _ABBREVIATED["EAU"] = "AE"
 
 
+# The names customers write where Babel has only the formal one ("한국" for 대한민국,
+# "アメリカ" for アメリカ合衆国, "Holland"): case-sensitive where the word is also an
+# ordinary one in lower case (Vietnamese "mỹ phẩm" is cosmetics, not the USA).
+_COMMON_COUNTRY_NAMES: dict[str, dict[str, str]] = {
+    "en": {
+        "US": "(?<!Latin )(?<!South )(?<!Central )America",
+        "KR": "Korea",
+        "NL": "Holland",
+        "GB": "England|Britain|Great Britain",
+        "HK": "Hong Kong",
+        "CZ": "Czech Republic",
+        "AE": "Emirates",
+        "SA": "Saudi",
+    },
+    "de": {
+        "US": "Amerika",
+        "KR": "Korea",
+        "NL": "Holland",
+        "GB": "England|Großbritannien|Grossbritannien|Britannien",
+        "HK": "Hongkong|Hong Kong",
+        "CZ": "Tschechische Republik",
+        "AE": "Emirate",
+    },
+    "es": {
+        "US": r"EE\. ?UU\.?|EEUU",
+        "KR": "Corea",
+        "NL": "Holanda",
+        "GB": "Inglaterra|Gran Bretaña",
+        "HK": "Hong Kong",
+        "CZ": "República Checa",
+        "AE": "Emiratos",
+    },
+    "fr": {
+        "KR": "Corée",
+        "NL": "Hollande",
+        "GB": "Angleterre|Grande-Bretagne",
+        "HK": "Hong Kong",
+        "CZ": "République tchèque",
+        "AE": "Émirats",
+    },
+    "it": {
+        "KR": "Corea",
+        "NL": "Olanda",
+        "GB": "Inghilterra|Gran Bretagna",
+        "HK": "Hong Kong",
+        "CZ": "Repubblica Ceca",
+        "AE": "Emirati",
+    },
+    "pt": {
+        "KR": "Coreia|Coréia",
+        "NL": "Holanda",
+        "GB": "Inglaterra|Grã-Bretanha",
+        "HK": "Hong Kong",
+        "CZ": "República Tcheca|República Checa",
+        "AE": "Emirados",
+    },
+    "ja": {"US": "アメリカ|米国", "GB": "英国", "HK": "香港", "AE": "ドバイ|UAE"},
+    "ko": {"KR": "한국(?!어)|남한", "HK": "홍콩", "TR": "터키", "AE": "두바이"},
+    "zh": {"HK": "香港", "AE": "阿联酋|阿聯酋|迪拜", "KR": "南韩|南韓"},
+    "ar": {
+        "AE": "الإمارات|الامارات|دبي",
+        "KR": "كوريا",
+        "US": "أمريكا|أميركا|امريكا",
+        "GB": "بريطانيا|إنجلترا|انجلترا",
+        "HK": "هونغ كونغ|هونج كونج",
+        "SA": "السعودية",
+    },
+    "vi": {
+        "US": "Mỹ(?! phẩm| thuật| vị)",
+        "GB": "Anh Quốc|nước Anh",
+        "HK": "Hồng Kông",
+        "AE": "Dubai",
+    },
+    "tr": {
+        "US": "(?<!Güney )(?<!Latin )Amerika|ABD",
+        "KR": "Kore",
+        "GB": "İngiltere",
+        "HK": "Hong Kong",
+        "CZ": "Çek Cumhuriyeti",
+        "AE": "Emirlikler|Dubai",
+    },
+}
+_LETTER_BEFORE, _LETTER_AFTER = r"(?<![^\W\d_])", r"(?![^\W\d_])"
+# Arabic writes "and", "to", "in" onto the word: "وبالإمارات".
+_ARABIC_CLITICS = r"(?<![^\W\d_])[وفبكل]{0,2}"
+
+
+@lru_cache(maxsize=32)
+def _common_names(language: str) -> list[tuple[re.Pattern[str], str]]:
+    language = base_language(language)
+    cjk = language in ("zh", "ja", "ko")
+    before = "" if cjk else _ARABIC_CLITICS if language == "ar" else _LETTER_BEFORE
+    after = "" if cjk else _LETTER_AFTER
+    return [
+        (re.compile(f"{before}(?:{names}){after}"), f"country:{code}")
+        for code, names in _COMMON_COUNTRY_NAMES.get(language, {}).items()
+    ]
+
+
 def _mentioned(text: str, languages: set[str]) -> set[str]:
     normalized = unicodedata.normalize("NFKC", text)
     folded = normalized.casefold()
     found = {f"country:{_ABBREVIATED[m]}" for m in _ABBREVIATIONS.findall(normalized)}
     for language in languages:
-        cjk = base_language(language) in ("zh", "ja", "ko")
+        language = base_language(language)
+        cjk = language in ("zh", "ja", "ko")
+        before = _ARABIC_CLITICS if language == "ar" else _LETTER_BEFORE
         for name, key in _names(language).items():
             if name in folded and (
-                cjk or re.search(rf"(?<![^\W\d_]){re.escape(name)}(?![^\W\d_])", folded)
+                cjk or re.search(rf"{before}{re.escape(name)}{_LETTER_AFTER}", folded)
             ):
                 found.add(key)
+        found.update(key for pattern, key in _common_names(language) if pattern.search(normalized))
     return found
 
 

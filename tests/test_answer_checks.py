@@ -390,3 +390,27 @@ def test_a_price_is_not_read_as_a_time_and_a_currency_next_to_its_number_counts(
     assert checks.figure_problems("Gift wrap costs €50 per item.", [GIFT_WRAP])
     assert checks.figure_problems("满50元免运费。", [SHIPPING_COST])  # yuan, not euro
     assert checks.figure_problems("Ürünlerde %15 indirim var.", ["x\n\nStudents get 10 % off."])
+
+
+def test_countries_are_found_by_the_names_customers_write_not_only_the_formal_ones():
+    found = {
+        ("한국으로 배송되나요?", "ko"): {"country:KR"},
+        ("アメリカに送れますか？", "ja"): {"country:US"},
+        ("美國可以寄嗎？", "zh"): {"country:US"},
+        ("هل توصلون إلى الإمارات؟", "ar"): {"country:AE"},
+        ("وبالإمارات أيضاً؟", "ar"): {"country:AE"},
+        ("Shop có ship sang Mỹ không?", "vi"): {"country:US"},
+        ("Liefert ihr nach Holland?", "de"): {"country:NL"},
+        ("¿Envían a EE. UU.?", "es"): {"country:US"},
+        ("Do you ship to Korea?", "en"): {"country:KR"},
+        # Words that only contain a name are none: the Korean language, cosmetics, a continent.
+        ("한국어로 답변해 주세요", "ko"): set(),
+        ("Mỹ phẩm có được đổi trả không?", "vi"): set(),
+        ("Do you ship to South America?", "en"): set(),
+    }
+    assert {key: checks._mentioned(*key[:1], {key[1]}) for key in found} == found
+    # A yes to "한국으로…" from an entry that lists other countries is not the entry's.
+    entry = "Which countries do you ship to?\n\nWe ship to all EU countries, the UK and the USA."
+    assert checks.claim_problems(
+        "예, 배송합니다.", "ko", [entry], "한국으로 배송되나요?", ("ko", "en")
+    )
