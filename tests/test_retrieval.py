@@ -256,6 +256,27 @@ def test_adding_a_translated_view_never_lowers_an_entrys_relevance():
     assert after >= before == relevance(own, "ar", "en", 0.95)
 
 
+def test_views_in_other_languages_than_the_querys_do_not_lift_its_relevance():
+    from retrieval.calibration import Relevance
+
+    relevance = Relevance()
+    own = {"entry": 0.80, "question": 0.84, "use": 0.45}
+    alone = relevance(own, "en", "en", 0.95, {"question": {"": 0.84}, "use": {"": 0.45}})
+    # Five translations of the entry's question: one of them scores a little higher by
+    # chance (the Japanese on USE). An English non-match must not become a match by it.
+    views = {
+        "question": {"": 0.84, "de": 0.82, "es": 0.83, "zh": 0.84, "ja": 0.85},
+        "use": {"": 0.45, "de": 0.23, "es": 0.47, "zh": 0.42, "ja": 0.55},
+    }
+    assert relevance(own, "en", "en", 0.95, views) == alone
+    assert relevance(own, "en", "en", 0.3, views) == relevance(own, "en", "en", 0.3)
+    # A German query gets the German view, and only it, beside the entry's own.
+    german = relevance(own, "de", "en", 0.95, views)
+    assert german == relevance(
+        own, "de", "en", 0.95, {"question": {"": 0.84, "de": 0.82}, "use": {"": 0.45, "de": 0.23}}
+    )
+
+
 def test_channels_for_reports_the_view_languages(kb, tmp_path):
     from common.translation import REVIEWED, Translation
     from retrieval.hybrid import HybridSearch
