@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -140,6 +141,7 @@ def main() -> None:
 
         report: dict = {
             "benchmark": "covid_faq_en labelled pairs",
+            "command": " ".join([".venv/bin/python", *sys.argv]),
             "threshold": THRESHOLD,
             "translation": timing,
             "languages": {"en": {"index": decide(plain, pairs), "views": decide(grown, pairs)}},
