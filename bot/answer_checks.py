@@ -733,7 +733,7 @@ _COMMON_COUNTRY_NAMES: dict[str, dict[str, str]] = {
         "CZ": "República Tcheca|República Checa",
         "AE": "Emirados",
     },
-    "ja": {"US": "アメリカ|米国", "GB": "英国", "HK": "香港", "AE": "ドバイ|UAE"},
+    "ja": {"US": "アメリカ(?!ン)|米国", "GB": "英国", "HK": "香港", "AE": "ドバイ|UAE"},
     "ko": {"KR": "한국(?!어)|남한", "HK": "홍콩", "TR": "터키", "AE": "두바이"},
     "zh": {"HK": "香港", "AE": "阿联酋|阿聯酋|迪拜", "KR": "南韩|南韓"},
     "ar": {

@@ -403,10 +403,13 @@ def test_countries_are_found_by_the_names_customers_write_not_only_the_formal_on
         ("Liefert ihr nach Holland?", "de"): {"country:NL"},
         ("¿Envían a EE. UU.?", "es"): {"country:US"},
         ("Do you ship to Korea?", "en"): {"country:KR"},
-        # Words that only contain a name are none: the Korean language, cosmetics, a continent.
+        # Words that only contain a name are none: the Korean language, cosmetics, a continent,
+        # a card brand.
         ("한국어로 답변해 주세요", "ko"): set(),
         ("Mỹ phẩm có được đổi trả không?", "vi"): set(),
         ("Do you ship to South America?", "en"): set(),
+        ("アメリカン・エキスプレスは使えますか？", "ja"): set(),
+        ("Can I pay with American Express?", "en"): set(),
     }
     assert {key: checks._mentioned(*key[:1], {key[1]}) for key in found} == found
     # A yes to "한국으로…" from an entry that lists other countries is not the entry's.
