@@ -668,7 +668,12 @@ _NOT_NAMES = {
     "niger",
     "oman",
     "peru",
+    "수단",  # Korean "means": 결제 수단 (payment method), not Sudan
+    "오만",  # Korean "fifty thousand" (오만 원), "arrogance"
+    "피지",  # Korean "sebum" (a skincare shop's word), before Fiji
 }
+# Brand names that hold a country's name: 美国运通 is American Express, not the USA.
+_NOT_COUNTRY_PHRASES = re.compile("美国运通|美國運通")
 
 
 # Abbreviations written as names ("all EU countries", "la UE"); Babel only has the long names.
@@ -776,8 +781,28 @@ def _common_names(language: str) -> list[tuple[re.Pattern[str], str]]:
     ]
 
 
+_HANGUL_RANGE = "\uac00-\ud7a3"
+_KATAKANA_RANGE = "\u30a0-\u30ff"
+# What Korean writes right after a place name: its particles ("인도로", "일본에서도").
+_KO_PARTICLES = "(?:으로|로|에서|에|은|는|이|가|의|도|까지|행|산|과|와|만|을|를)*"
+
+
+def _cjk_name_in(name: str, text: str, language: str) -> bool:
+    """A country name as a word, not part of another: Korean "가나요" (does it go?) and
+    "인도하다" (to hand over) are not Ghana and India, nor Japanese "タイプ" Thailand, nor
+    "日本語" (the Japanese language) Japan. Chinese writes no spaces and few such words."""
+    escaped = re.escape(name)
+    if language == "ko" and re.fullmatch(f"[{_HANGUL_RANGE}]+", name):
+        pattern = f"(?<![{_HANGUL_RANGE}]){escaped}{_KO_PARTICLES}(?![{_HANGUL_RANGE}])"
+    elif language == "ja" and re.fullmatch(f"[{_KATAKANA_RANGE}]+", name):
+        pattern = f"(?<![{_KATAKANA_RANGE}]){escaped}(?![{_KATAKANA_RANGE}])"
+    else:
+        pattern = f"{escaped}(?![語语])"
+    return re.search(pattern, text) is not None
+
+
 def _mentioned(text: str, languages: set[str]) -> set[str]:
-    normalized = unicodedata.normalize("NFKC", text)
+    normalized = _NOT_COUNTRY_PHRASES.sub(" ", unicodedata.normalize("NFKC", text))
     folded = normalized.casefold()
     found = {f"country:{_ABBREVIATED[m]}" for m in _ABBREVIATIONS.findall(normalized)}
     for language in languages:
@@ -785,9 +810,12 @@ def _mentioned(text: str, languages: set[str]) -> set[str]:
         cjk = language in ("zh", "ja", "ko")
         before = _ARABIC_CLITICS if language == "ar" else _LETTER_BEFORE
         for name, key in _names(language).items():
-            if name in folded and (
-                cjk or re.search(rf"{before}{re.escape(name)}{_LETTER_AFTER}", folded)
-            ):
+            if name not in folded:
+                continue
+            if cjk:
+                if _cjk_name_in(name, folded, language):
+                    found.add(key)
+            elif re.search(rf"{before}{re.escape(name)}{_LETTER_AFTER}", folded):
                 found.add(key)
         found.update(key for pattern, key in _common_names(language) if pattern.search(normalized))
     return found

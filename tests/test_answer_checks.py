@@ -404,12 +404,22 @@ def test_countries_are_found_by_the_names_customers_write_not_only_the_formal_on
         ("¿Envían a EE. UU.?", "es"): {"country:US"},
         ("Do you ship to Korea?", "en"): {"country:KR"},
         # Words that only contain a name are none: the Korean language, cosmetics, a continent,
-        # a card brand.
+        # a card brand, Korean "means" (수단, Babel's Sudan).
         ("한국어로 답변해 주세요", "ko"): set(),
         ("Mỹ phẩm có được đổi trả không?", "vi"): set(),
         ("Do you ship to South America?", "en"): set(),
         ("アメリカン・エキスプレスは使えますか？", "ja"): set(),
         ("Can I pay with American Express?", "en"): set(),
+        ("可以用美国运通卡支付吗？", "zh"): set(),
+        ("어떤 결제 수단을 받나요?", "ko"): set(),
+        ("배송이 가나요?", "ko"): set(),  # "does it go?", not Ghana
+        ("반품이란 무엇인가요?", "ko"): set(),  # a particle, not Iran
+        ("오만 원 이상이면 무료인가요?", "ko"): set(),  # 50,000 won, not Oman
+        ("タイプを選べますか？", "ja"): set(),  # "type", not Thailand
+        ("日本語で話せますか？", "ja"): set(),  # the language, not Japan
+        ("인도로 배송되나요?", "ko"): {"country:IN"},
+        ("일본에서도 주문할 수 있나요?", "ko"): {"country:JP"},
+        ("タイに送れますか？", "ja"): {"country:TH"},
     }
     assert {key: checks._mentioned(*key[:1], {key[1]}) for key in found} == found
     # A yes to "한국으로…" from an entry that lists other countries is not the entry's.
