@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from evaluation import benchmarks
-from evaluation.benchmarks import EvalEntry, EvalSet
-from evaluation.retrieval import add_translated_views, build_index, scratch_settings
+from evaluation.benchmarks import EvalEntry, EvalSet, _spread
+from evaluation.retrieval import _pr, add_translated_views, build_index, scratch_settings
 from evaluation.translated_index import translate_entries
 from linguadesk.settings import get_settings
 from retrieval.hybrid import HybridSearch
@@ -41,17 +41,10 @@ from runtime import ensure_llm, load_encoders
 THRESHOLD = 0.5
 
 
-def spread(items: list, n: int) -> list:
-    if n >= len(items):
-        return items
-    step = len(items) / n
-    return [items[int(i * step)] for i in range(n)]
-
-
 def selected_pairs(evalset: EvalSet, n: int) -> list[tuple[str, str, bool]]:
     matches = [p for p in evalset.pairs if p[2]]
     others = [p for p in evalset.pairs if not p[2]]
-    return spread(matches, n // 2) + spread(others, n - n // 2)
+    return _spread(matches, n // 2) + _spread(others, n - n // 2)
 
 
 def decide(
@@ -71,12 +64,11 @@ def decide(
         predicted.append(relevance >= THRESHOLD)
         actual.append(match)
         languages[vec.language] = languages.get(vec.language, 0) + 1
-    p, a = np.array(predicted, dtype=bool), np.array(actual, dtype=bool)
-    tp = int(np.sum(p & a))
+    scores = _pr(np.array(predicted, dtype=bool), np.array(actual, dtype=bool))
     return {
         "pairs": len(pairs),
-        "precision": round(tp / max(1, int(np.sum(p))), 3),
-        "recall": round(tp / max(1, int(np.sum(a))), 3),
+        "precision": scores["precision"],
+        "recall": scores["recall"],
         "detected": languages,
     }
 
