@@ -338,7 +338,7 @@ def clean_problems(
             if re.search(r"[\u3040-\u9fff\uac00-\ud7af]", reply)
             else len(words) <= 3
         )
-        and not re.search(r"[.!?。！？]\s*$", _MARK.sub("", reply))
+        and not re.search(r"[.!?。！？؟۔]\s*$", _MARK.sub("", reply))
         and not _EMAIL.search(reply)
         and not _URL.search(reply)
     )
@@ -641,6 +641,7 @@ def _names(language: str) -> dict[str, str]:
             and len(code) == 2
             and len(name) >= (2 if cjk else 3)
             and name.casefold() not in _NOT_NAMES
+            and name.casefold() not in _CASED_NAMES
         ):
             names[name.casefold()] = f"country:{code}"
     for width in ("wide", "abbreviated") if cjk or base_language(language) == "ar" else ("wide",):
@@ -653,21 +654,15 @@ def _names(language: str) -> dict[str, str]:
     return names
 
 
-# Country names that are ordinary words too (Turkish "sudan": "from water"; "jersey").
+# Country names that are ordinary words in lower case ("china" cups, Turkish "sudan": "from
+# water"): the country only when written with its capital, "Do you ship to China?".
+_CASED_NAMES = {"sudan", "guinea", "china", "panama", "mali", "niger", "oman", "peru"}
+# Names that are people's, brands' or states' names as often as countries ("Air Jordan").
 _NOT_NAMES = {
-    "sudan",
     "jersey",
     "chad",
     "jordan",
-    "guinea",
-    "turkey",
-    "china",
-    "panama",
-    "mali",
     "georgia",
-    "niger",
-    "oman",
-    "peru",
     "수단",  # Korean "means": 결제 수단 (payment method), not Sudan
     "오만",  # Korean "fifty thousand" (오만 원), "arrogance"
     "피지",  # Korean "sebum" (a skincare shop's word), before Fiji
@@ -677,9 +672,12 @@ _NOT_COUNTRY_PHRASES = re.compile("美国运通|美國運通")
 
 
 # Abbreviations written as names ("all EU countries", "la UE"); Babel only has the long names.
-_ABBREVIATIONS = re.compile(r"(?<![^\W\d_])(EU|UE|UK|USA|EUA|UAE|EAU)(?![^\W\d_])")
+_ABBREVIATIONS = re.compile(
+    r"(?<![^\W\d_])(EU|UE|UK|USA|(?<![A-Z] )US(?! [A-Z])|U\.S\.(?:A\.)?|EUA|UAE|EAU)"
+    r"(?![^\W\d_]|\.[A-Z])"  # "US", not "CONTACT US"
+)
 _ABBREVIATED = {"EU": "EU", "UE": "EU", "UK": "GB", "USA": "US", "EUA": "US", "UAE": "AE"}
-_ABBREVIATED["EAU"] = "AE"
+_ABBREVIATED |= {"EAU": "AE", "US": "US", "U.S.": "US", "U.S.A.": "US"}
 
 
 # The names customers write where Babel has only the formal one ("한국" for 대한민국,
@@ -688,6 +686,7 @@ _ABBREVIATED["EAU"] = "AE"
 _COMMON_COUNTRY_NAMES: dict[str, dict[str, str]] = {
     "en": {
         "US": "(?<!Latin )(?<!South )(?<!Central )America",
+        "TR": "Turkey",
         "KR": "Korea",
         "NL": "Holland",
         "GB": "England|Britain|Great Britain",
@@ -818,7 +817,26 @@ def _mentioned(text: str, languages: set[str]) -> set[str]:
             elif re.search(rf"{before}{re.escape(name)}{_LETTER_AFTER}", folded):
                 found.add(key)
         found.update(key for pattern, key in _common_names(language) if pattern.search(normalized))
+        if not cjk:
+            found.update(
+                key for pattern, key in _cased_names(language) if pattern.search(normalized)
+            )
     return found
+
+
+@lru_cache(maxsize=32)
+def _cased_names(language: str) -> list[tuple[re.Pattern[str], str]]:
+    """Babel's names among ``_CASED_NAMES``, matched with their capital only."""
+    try:
+        territories = Locale.parse(base_language(language)).territories.items()
+    except (UnknownLocaleError, ValueError):
+        return []
+    before = _ARABIC_CLITICS if base_language(language) == "ar" else _LETTER_BEFORE
+    return [
+        (re.compile(f"{before}{re.escape(name)}{_LETTER_AFTER}"), f"country:{code}")
+        for code, name in territories
+        if name.casefold() in _CASED_NAMES and name[:1].isupper()
+    ]
 
 
 # Words that restrict or deny ("only", "not"): an entry holding one may be summed up by "no".

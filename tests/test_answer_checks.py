@@ -420,10 +420,57 @@ def test_countries_are_found_by_the_names_customers_write_not_only_the_formal_on
         ("인도로 배송되나요?", "ko"): {"country:IN"},
         ("일본에서도 주문할 수 있나요?", "ko"): {"country:JP"},
         ("タイに送れますか？", "ja"): {"country:TH"},
+        # Abbreviations and names that are ordinary words in lower case ("china" cups).
+        ("Are there infected people in the US?", "en"): {"country:US"},
+        ("made in the U.S.A.", "en"): {"country:US"},
+        ("CONTACT US", "en"): set(),
+        ("Do you ship to Turkey?", "en"): {"country:TR"},
+        ("Liefern Sie nach China?", "de"): {"country:CN"},
+        ("¿Envían a Perú?", "es"): {"country:PE"},
+        ("Is the fine china dishwasher safe?", "en"): set(),
+        ("Do you sell Air Jordan sneakers?", "en"): set(),
     }
     assert {key: checks._mentioned(*key[:1], {key[1]}) for key in found} == found
     # A yes to "한국으로…" from an entry that lists other countries is not the entry's.
     entry = "Which countries do you ship to?\n\nWe ship to all EU countries, the UK and the USA."
     assert checks.claim_problems(
         "예, 배송합니다.", "ko", [entry], "한국으로 배송되나요?", ("ko", "en")
+    )
+
+
+def test_a_translation_is_not_refused_for_what_a_faithful_one_does():
+    from bot.entry_translation import translation_problems
+
+    # A short question in Arabic ends with its own question mark: no fragment.
+    assert translation_problems("هل الأطفال معرضون للخطر؟", "Are kids at risk?", "ar", "en") == []
+    # The country of the source, named in the target language, is no new claim.
+    assert (
+        translation_problems(
+            "هل توجد إصابات في الولايات المتحدة؟",
+            "Are there infected people in the US?",
+            "ar",
+            "en",
+        )
+        == []
+    )
+    assert (
+        translation_problems(
+            "هل يمكن أن ينتقل عبر الطرود من الصين؟",
+            "Can it spread through parcels from China?",
+            "ar",
+            "en",
+        )
+        == []
+    )
+    # A code name may be rendered by its local name ("COVID-19": كورونا) ...
+    assert (
+        translation_problems(
+            "هل ينتقل فيروس كورونا عبر الماء؟", "Can water carry COVID-19?", "ar", "en"
+        )
+        == []
+    )
+    # ... but a model number is a figure, and a translation that drops it is refused.
+    assert translation_problems("هل يناسب آيفون؟", "Does it fit the iPhone 12?", "ar", "en")
+    assert translation_problems(
+        "هل يناسب الطراز؟", "Does it fit model X-15 and 12 other models?", "ar", "en"
     )
