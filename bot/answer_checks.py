@@ -673,8 +673,8 @@ _NOT_COUNTRY_PHRASES = re.compile("美国运通|美國運通")
 
 # Abbreviations written as names ("all EU countries", "la UE"); Babel only has the long names.
 _ABBREVIATIONS = re.compile(
-    r"(?<![^\W\d_])(EU|UE|UK|USA|(?<![A-Z] )US(?! [A-Z])|U\.S\.(?:A\.)?|EUA|UAE|EAU)"
-    r"(?![^\W\d_]|\.[A-Z])"  # "US", not "CONTACT US"
+    r"(?<![A-Za-z])(EU|UE|UK|USA|(?<![A-Z] )US(?! [A-Z])|U\.S\.(?:A\.)?|EUA|UAE|EAU)"
+    r"(?![A-Za-z]|\.[A-Z])"  # "US", not "CONTACT US"; "EU全加盟国" in Japanese
 )
 _ABBREVIATED = {"EU": "EU", "UE": "EU", "UK": "GB", "USA": "US", "EUA": "US", "UAE": "AE"}
 _ABBREVIATED |= {"EAU": "AE", "US": "US", "U.S.": "US", "U.S.A.": "US"}
@@ -699,7 +699,7 @@ _COMMON_COUNTRY_NAMES: dict[str, dict[str, str]] = {
         "US": "Amerika",
         "KR": "Korea",
         "NL": "Holland",
-        "GB": "England|Großbritannien|Grossbritannien|Britannien",
+        "GB": "England|Großbritannien|Grossbritannien|Britannien|Vereinigte[ns]? Königreich",
         "HK": "Hongkong|Hong Kong",
         "CZ": "Tschechische Republik",
         "AE": "Emirate",
@@ -738,7 +738,7 @@ _COMMON_COUNTRY_NAMES: dict[str, dict[str, str]] = {
         "AE": "Emirados",
     },
     "ja": {"US": "アメリカ(?!ン)|米国", "GB": "英国", "HK": "香港", "AE": "ドバイ|UAE"},
-    "ko": {"KR": "한국(?!어)|남한", "HK": "홍콩", "TR": "터키", "AE": "두바이"},
+    "ko": {"KR": "한국(?!어)|남한", "HK": "홍콩", "TR": "터키", "AE": "두바이", "AU": "호주"},
     "zh": {"HK": "香港", "AE": "阿联酋|阿聯酋|迪拜", "KR": "南韩|南韓"},
     "ar": {
         "AE": "الإمارات|الامارات|دبي",
@@ -753,8 +753,10 @@ _COMMON_COUNTRY_NAMES: dict[str, dict[str, str]] = {
         "GB": "Anh Quốc|nước Anh",
         "HK": "Hồng Kông",
         "AE": "Dubai",
+        "AU": "Úc",
     },
     "tr": {
+        "EU": "AB",
         "US": "(?<!Güney )(?<!Latin )Amerika|ABD",
         "KR": "Kore",
         "GB": "İngiltere",
@@ -765,7 +767,7 @@ _COMMON_COUNTRY_NAMES: dict[str, dict[str, str]] = {
 }
 _LETTER_BEFORE, _LETTER_AFTER = r"(?<![^\W\d_])", r"(?![^\W\d_])"
 # Arabic writes "and", "to", "in" onto the word: "وبالإمارات".
-_ARABIC_CLITICS = r"(?<![^\W\d_])[وفبكل]{0,2}"
+_ARABIC_CLITICS = r"(?<![^\W\d_])[وفبكل]{0,2}(?:ال)?"
 
 
 @lru_cache(maxsize=32)
@@ -783,7 +785,7 @@ def _common_names(language: str) -> list[tuple[re.Pattern[str], str]]:
 _HANGUL_RANGE = "\uac00-\ud7a3"
 _KATAKANA_RANGE = "\u30a0-\u30ff"
 # What Korean writes right after a place name: its particles ("인도로", "일본에서도").
-_KO_PARTICLES = "(?:으로|로|에서|에|은|는|이|가|의|도|까지|행|산|과|와|만|을|를)*"
+_KO_PARTICLES = "(?:으로|로|에서|에|은|는|이|가|의|도|부터|까지|행|산|과|와|만|을|를)*"
 
 
 def _cjk_name_in(name: str, text: str, language: str) -> bool:
@@ -837,6 +839,54 @@ def _cased_names(language: str) -> list[tuple[re.Pattern[str], str]]:
         for code, name in territories
         if name.casefold() in _CASED_NAMES and name[:1].isupper()
     ]
+
+
+# "All EU countries" names each of them: a yes to "Liefern Sie in die Slowakei?" is the entry's.
+_EU_MEMBERS = (
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+)
+
+
+def with_members(found: set[str]) -> set[str]:
+    return found | {f"country:{c}" for c in _EU_MEMBERS} if "country:EU" in found else found
+
+
+def mentioned(text: str, languages: set[str]) -> set[str]:
+    """The countries and weekdays ``text`` names, as keys ("country:CH", "day:0")."""
+    return _mentioned(text, languages)
+
+
+def name_of(key: str, language: str) -> str:
+    """A key's name in ``language`` (Babel's), or "" where Babel has none."""
+    try:
+        locale = Locale.parse(base_language(language))
+    except (UnknownLocaleError, ValueError):
+        return ""
+    kind, _, code = key.partition(":")
+    if kind == "country":
+        return str(locale.territories.get(code, ""))
+    return str(locale.days["format"]["wide"].get(int(code), "")) if code.isdigit() else ""
+
+
+def shown_names(keys: set[str]) -> str:
+    """The keys as a model and a person read them: "Türkiye, Saturday"."""
+    english = Locale.parse("en")
+    out = []
+    for key in sorted(keys):
+        kind, _, code = key.partition(":")
+        if kind == "country":
+            name = english.territories.get(code, code)
+        else:
+            name = english.days["format"]["wide"].get(int(code), code) if code.isdigit() else code
+        out.append(str(name))
+    return ", ".join(out)
+
+
+def dropped_names(translation: str, source: str, target: str, source_language: str) -> set[str]:
+    """Countries and weekdays of ``source`` that ``translation`` no longer names: a list of
+    countries that lost the United States, or a refusal that kept none of them."""
+    kept = with_members(_mentioned(translation, {target, source_language}))
+    return _mentioned(source, {source_language}) - kept
 
 
 # Words that restrict or deny ("only", "not"): an entry holding one may be summed up by "no".
@@ -917,11 +967,11 @@ def claim_problems(
     engine's rule; ``eval answers`` checks the expected polarity instead)."""
     problems = []
     languages = {base_language(language), *map(base_language, source_languages)}
-    in_sources = _mentioned(" ".join(sources), languages)
+    in_sources = with_members(_mentioned(" ".join(sources), languages))
     said = _mentioned(reply, languages) - in_sources
     if said:
         problems.append(
-            Problem("claim", "names what the entry does not have: " + ", ".join(sorted(said)))
+            Problem("claim", "names what the entry does not have: " + shown_names(said))
         )
     if _LATIN.search(question) and base_language(language) != "de":
         # A name the customer asked about, repeated in the reply, that the entry never names.
@@ -953,7 +1003,7 @@ def claim_problems(
             problems.append(
                 Problem(
                     "claim",
-                    "says 'yes' about what the entry does not name: " + ", ".join(sorted(places)),
+                    "says 'yes' about what the entry does not name: " + shown_names(places),
                 )
             )
     if opening_rule and polarity and sources:

@@ -196,7 +196,7 @@ class VerifiedAnswerer:
         if number is None:
             log.info("the entry choice was not a number of the list: %r", verdict[:40])
             return None
-        log.info("the model chose entry %d of %d", number, len(candidates))
+        log.info("the model chose entry %d of %d: %s", number, len(candidates), titles)
         return candidates[number - 1] if number else None
 
     def _same_topic(self, question: Question, title: str) -> bool:

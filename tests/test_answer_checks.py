@@ -236,9 +236,12 @@ def test_a_yes_about_a_country_the_entry_does_not_name_fails_even_when_the_entry
     assert problems("Sí, enviamos a todos los países de la UE.", "es", "¿Envían a Brasil?")
     assert problems("はい、発送いたします。", "ja", "シンガポールに送れますか？")
     assert problems("Sí, enviamos a Japón.", "es", "¿Envían a Japón?") == []
-    # Named by the entry only as "all EU countries": the yes is the model's, not the entry's;
-    # the entry's own list is what the customer gets instead.
-    assert problems("Ja, wir liefern in alle EU-Länder.", "de", "Liefert ihr nach Österreich?")
+    # "All EU countries" names each member: Austria is one, Türkiye and Norway are not.
+    assert (
+        problems("Ja, wir liefern in alle EU-Länder.", "de", "Liefert ihr nach Österreich?") == []
+    )
+    assert problems("Ja, wir liefern in alle EU-Länder.", "de", "Liefert ihr in die Türkei?")
+    assert problems("Sí, enviamos a Noruega.", "es", "¿Envían a Noruega?")
     assert problems("Enviamos a todos los países de la UE.", "es", "¿Envían a Brasil?") == []
 
 
@@ -470,7 +473,33 @@ def test_a_translation_is_not_refused_for_what_a_faithful_one_does():
         == []
     )
     # ... but a model number is a figure, and a translation that drops it is refused.
+    # A list of countries that lost one, or a refusal that kept none, is no translation; the
+    # names customers write count ("EU全加盟国", "호주", "AB").
     assert translation_problems("هل يناسب آيفون؟", "Does it fit the iPhone 12?", "ar", "en")
     assert translation_problems(
         "هل يناسب الطراز؟", "Does it fit model X-15 and 12 other models?", "ar", "en"
     )
+    countries = "We ship to all EU countries, Switzerland, the United States and Australia."
+    assert translation_problems(
+        "Wir liefern in alle EU-Länder, nach Schweden, in die USA und nach Australien.",
+        countries,
+        "de",
+        "en",
+    )
+    assert translation_problems("Üzgünüm, bunu çeviremem.", countries, "tr", "en")
+    for language, good in {
+        "ja": "EU全加盟国、スイス、アメリカ、オーストラリアに発送しています。",
+        "ko": "EU 전 국가, 스위스, 미국, 호주로 배송합니다.",
+        "tr": "Tüm AB ülkelerine, İsviçre'ye, ABD'ye ve Avustralya'ya gönderim yapıyoruz.",
+        "ar": "نشحن إلى جميع دول الاتحاد الأوروبي وسويسرا والولايات المتحدة وأستراليا.",
+    }.items():
+        assert translation_problems(good, countries, language, "en") == [], language
+
+
+def test_the_translator_is_told_the_names_of_the_entrys_countries_in_the_target_language():
+    from bot.entry_translation import names_rule
+
+    rule = names_rule("We ship to Switzerland and Australia, Monday to Friday.", "en", "de")
+    for pair in ("Switzerland = Schweiz", "Australia = Australien", "Monday = Montag"):
+        assert pair in rule
+    assert names_rule("How do I reset my password?", "en", "de") == ""
