@@ -189,7 +189,9 @@ class Engine:
         self.answerers: dict[str, Answerer] = {
             "verified": VerifiedAnswerer(
                 self.model,
-                EntryTranslator(lambda: self.model("translate"), translations),
+                EntryTranslator(
+                    lambda: self.model("translate"), translations, encode_across_languages
+                ),
                 lambda: self._can_hand_off,
                 clarify_margin=clarify_margin,
             ),

@@ -29,6 +29,7 @@ from common.language import base_language, language_name
 
 from . import answer_checks
 from .locale_format import localize_figures
+from .meaning import Encode, meaning_problems
 from .prompts import as_data, register_for
 
 log = logging.getLogger(__name__)
@@ -117,11 +118,16 @@ def split_entry(text: str) -> tuple[str, str]:
 
 class EntryTranslator:
     def __init__(
-        self, model: Callable[[], Runnable], cache: TranslationCache | None = None
+        self,
+        model: Callable[[], Runnable],
+        cache: TranslationCache | None = None,
+        encode: Encode | None = None,
     ) -> None:
-        """``model``: makes the chat model on first use (the embedded server starts late)."""
+        """``model``: makes the chat model on first use (the embedded server starts late).
+        ``encode``: cross-lingual sentence vectors, to tell a refusal from a translation."""
         self._model = model
         self.cache = cache or MemoryTranslations()
+        self.encode = encode
 
     @property
     def chain(self) -> Runnable:
@@ -266,6 +272,13 @@ class EntryTranslator:
         for attempt in (1, 2):
             output = self._invoke(text, source, target, LAYOUT if layout else LINES, reminder)
             problems = translation_problems(output, text, target, source)
+            if not problems:
+                # Part by part: a refusal under a translated question still shares its meaning.
+                parts = zip(split_entry(text), split_entry(output)) if layout else [(text, output)]
+                for original, part in parts:
+                    problems = problems or meaning_problems(
+                        self.encode, part, original, source, target, "the entry"
+                    )
             if not problems:
                 return output, []
             log.info("translation into %s rejected (try %d): %s", target, attempt, problems[0])

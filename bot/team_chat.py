@@ -20,9 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
-import numpy as np
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
@@ -35,6 +33,7 @@ from common.language import base_language, detect_language, language_name
 from . import answer_checks
 from .conversations import ConversationStore, Message, Role
 from .entry_translation import strip_wrapping_tags, translation_problems, unwrap_tags
+from .meaning import Encode, meaning_problems
 from .messages import message
 from .prompts import as_data, register_for
 
@@ -85,14 +84,6 @@ class Relayed:
         return self.text != self.original
 
 
-# Below this, a "translation" says something else: a small model's refusal or reply ("Sorry,
-# I can't help with that") instead of the message. Measured with the multilingual USE
-# encoder: translations 0.55-0.93, refusals and replies 0.04-0.33 (docs/conversations.md).
-MEANING_FLOOR = 0.4
-# Shorter messages ("OK", "了解") embed too noisily to judge.
-_MEANING_MIN_CHARS = 12
-
-
 class MessageTranslator:
     """A chat message into another language with the ``translate`` preset, checked like an
     entry's translation (the same figures both ways, clean, in the target language) and,
@@ -101,30 +92,10 @@ class MessageTranslator:
     def __init__(
         self,
         model: Callable[[], Runnable],
-        encode: Callable[[list[str]], Any] | None = None,
+        encode: Encode | None = None,
     ) -> None:
         self._model = model
         self._encode = encode
-
-    def _meaning_problems(self, translation: str, text: str) -> list[answer_checks.Problem]:
-        if self._encode is None or min(len(text), len(translation)) < _MEANING_MIN_CHARS:
-            return []
-        try:
-            vectors = np.asarray(self._encode([text, translation]), dtype=float)
-        except Exception as exc:  # the encoder failed: judge by the other checks
-            log.warning("message translation meaning check failed: %s", type(exc).__name__)
-            return []
-        norms = np.linalg.norm(vectors, axis=1)
-        similarity = float(vectors[0] @ vectors[1] / max(float(norms[0] * norms[1]), 1e-9))
-        if similarity >= MEANING_FLOOR:
-            return []
-        return [
-            answer_checks.Problem(
-                "meaning",
-                "it does not say what the message says (a reply or a refusal instead of "
-                "a translation)",
-            )
-        ]
 
     def translate(self, text: str, source: str, target: str) -> Relayed:
         source, target = base_language(source), base_language(target)
@@ -152,7 +123,9 @@ class MessageTranslator:
                 problems = translation_problems(output, text, target)
                 problems += _layout_problems(output, text)
                 if output and not problems:
-                    problems = self._meaning_problems(output, text)
+                    problems = meaning_problems(
+                        self._encode, output, text, source, target, "the message"
+                    )
                 if output and not problems:
                     return Relayed(output, target, text, source)
                 detail = problems[0].detail if problems else "empty output"

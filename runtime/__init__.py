@@ -262,7 +262,9 @@ def build_translator(settings: Settings, cache_store: FaqStore | None = None) ->
             make_chat_model(settings), settings.presets.translate, server_kind(settings)
         )
     )
-    return EntryTranslator(model, cache_store)
+    # USE only: e5-small keeps one sentence's languages apart, so it cannot compare them.
+    use = cache_store.use_encoder if cache_store is not None else load_encoders(settings)[1]
+    return EntryTranslator(model, cache_store, use.encode if use is not None else None)
 
 
 def translate_concurrency(settings: Settings) -> int:

@@ -352,3 +352,20 @@ def test_the_review_round_trip_through_the_cli(cli_env, tmp_path):
     }
     missing = runner.invoke(app, ["kb", "translations", "import", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 2 and "nope.csv" in missing.output
+
+
+def test_a_refusal_in_place_of_a_translation_is_rejected_though_it_has_no_figure(use_encoder):
+    # The embedded 1.5B answered "translate into Turkish" with this. The entry has no figure
+    # and names no country, so only its meaning tells it from a translation.
+    entry = "How do I change my password?\n\nOpen your account settings and choose a new password."
+    refusal = (
+        "Şifre nasıl değiştirilir?\n\nÜzgünüm, bu konuda yardımcı olamam. Size yardımcı olabilirim."
+    )
+    good = "Şifremi nasıl değiştiririm?\n\nHesap ayarlarınızı açın ve yeni bir şifre seçin."
+    for output, accepted in ((refusal, False), (good, True)):
+        model = _Scripted(messages=iter([AIMessage(content=output)] * 2))
+        translator = EntryTranslator(lambda m=model: m, encode=use_encoder.encode)
+        text, problems = translator.translate_checked(entry, "en", "tr")
+        assert (text is not None) == accepted, problems
+        if not accepted:
+            assert problems[0].check == "meaning"
