@@ -33,6 +33,7 @@ from common.language import language_name
 from . import answer_checks
 from .entry_translation import EntryTranslator, LocalizedEntry
 from .llm import ModelFactory
+from .meaning import meaning_problems
 from .messages import message
 from .prompts import (
     DRAFT_ANSWER_RULE,
@@ -261,7 +262,28 @@ class VerifiedAnswerer:
                     entry.language,
                 ),
             )
-            return ("ok", piece) if verdict.ok else ("bad", verdict.problems)
+            if not verdict.ok:
+                return "bad", verdict.problems
+            off = unrelated(_unmarked(shown + piece))
+            return ("bad", off) if off else ("ok", piece)
+
+        def unrelated(text: str) -> list[answer_checks.Problem]:
+            """Problems when the draft says nothing of the entry in any of its languages: a
+            refusal ("Üzgünüm, bu konuda yardımcı olamam") passes every other check."""
+            languages = [question.language if entry.translated else entry.language, entry.language]
+            found = [
+                meaning_problems(
+                    self.translator.encode,
+                    text,
+                    source,
+                    lang,
+                    question.language,
+                    "the entry",
+                    "an answer",
+                )
+                for source, lang in zip(entry.sources, languages)
+            ]
+            return found[0] if found and all(found) else []
 
         try:
             for token in stream:

@@ -27,10 +27,16 @@ MIN_CHARS = 12
 
 
 def meaning_problems(
-    encode: Encode | None, translation: str, text: str, source: str, target: str, what: str
+    encode: Encode | None,
+    translation: str,
+    text: str,
+    source: str,
+    target: str,
+    what: str,
+    instead_of: str = "a translation",
 ) -> list[Problem]:
-    """A problem when ``translation`` does not say what ``text`` (``what``: "the message",
-    "the entry") says. No judgement without an encoder, for short texts, or for a language
+    """A problem when ``translation`` (or an answer) does not say what ``text`` (``what``:
+    "the message", "the entry") says. No judgement without an encoder, for short texts, or for a language
     the encoder was not trained on (Vietnamese translations score 0.1-0.3 there)."""
     languages = {base_language(source), base_language(target)}
     if (
@@ -51,6 +57,6 @@ def meaning_problems(
     return [
         Problem(
             "meaning",
-            f"it does not say what {what} says (a reply or a refusal instead of a translation)",
+            f"it does not say what {what} says (a reply or a refusal instead of {instead_of})",
         )
     ]

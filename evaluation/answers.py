@@ -11,7 +11,10 @@ answerable question's reply is right only when all of these hold (:func:`judge`)
 - *one language*: every sentence in the question's language (names and quoted labels from the
   entry allowed, and listed);
 - *no false claim*: no country, weekday or asked-about name the entry lacks, and for yes/no
-  questions, no opening yes/no against the expected polarity, and not a bare yes/no.
+  questions, no opening yes/no against the expected polarity, and not a bare yes/no; and the
+  reply must be about what the cited entry says (its USE vectors' cosine with the entry's at
+  least ``bot.meaning.MEANING_FLOOR``, where USE knows both languages): a refusal citing the
+  right entry is no answer. That measures the topic, not the truth of each statement.
 
 A question that should not be answered (``uncovered``, ``off_topic``) is right when it is not.
 """
@@ -32,6 +35,7 @@ import numpy as np
 
 from bot import answer_checks
 from bot.locale_format import customer_locale, localize_figures
+from bot.meaning import Encode, meaning_problems
 from bot.reply import Status
 from common.language import base_language
 from evaluation.benchmarks import covid_faq_en, default_root
@@ -105,9 +109,16 @@ def _bare(reply: str, language: str) -> bool:
 
 
 def judge(
-    question: dict, reply_text: str, status: str, cited: list[str], entries: list[tuple[str, str]]
+    question: dict,
+    reply_text: str,
+    status: str,
+    cited: list[str],
+    entries: list[tuple[str, str]],
+    encode: Encode | None = None,
 ) -> dict:
-    """Each check's pass/fail and the reasons; ``correct`` is all of them at once."""
+    """Each check's pass/fail and the reasons; ``correct`` is all of them at once.
+    ``encode``: cross-lingual sentence vectors (USE), to tell a refusal or a reply about
+    something else from an answer that says what the entry says."""
     language = base_language(question["language"])
     result: dict = {"reasons": [], "allowed": []}
     if question["kind"] != "faq":
@@ -152,6 +163,15 @@ def judge(
         )
     if polarity and opened and _bare(reply_text, language):
         claims.append(answer_checks.Problem("claim", f"a bare '{opened}' without the fact"))
+    # "Üzgünüm, bu konuda yardımcı olamam" citing the right entry passes every rule above.
+    unrelated = [
+        meaning_problems(
+            encode, reply_text, text, entry_language, language, "the entry", "an answer"
+        )
+        for text, entry_language in entries
+    ]
+    if unrelated and all(unrelated):
+        claims.append(unrelated[0][0])
     for check, problems in (
         ("faithful", figures),
         ("clean", clean),
@@ -194,7 +214,14 @@ def run(
                 first = time.perf_counter() - start
         seconds = time.perf_counter() - start
         cited = [c.title for c in reply.citations]
-        verdict = judge(q, reply.text, reply.status, cited, _entry_texts(store, reply.citations))
+        verdict = judge(
+            q,
+            reply.text,
+            reply.status,
+            cited,
+            _entry_texts(store, reply.citations),
+            store.encode_use if store.use_encoder is not None else None,
+        )
         over_refusal = False
         if q["kind"] == "faq" and reply.status == Status.NO_ANSWER:
             over_refusal = any(

@@ -503,3 +503,28 @@ def test_the_translator_is_told_the_names_of_the_entrys_countries_in_the_target_
     for pair in ("Switzerland = Schweiz", "Australia = Australien", "Monday = Montag"):
         assert pair in rule
     assert names_rule("How do I reset my password?", "en", "de") == ""
+
+
+def test_eval_fails_a_refusal_that_cites_the_right_entry(use_encoder):
+    # The embedded 1.5B's Turkish "answer" once; every figure, name and language rule passed.
+    cited = ["Which payment methods do you accept?"]
+    question = _question(language="tr", polarity=None)
+    refusal = judge(
+        question,
+        "Üzgünüm, bu konuda yardımcı olamam. Size yardımcı olabilirim.",
+        "answered",
+        cited,
+        METHODS,
+        use_encoder.encode,
+    )
+    assert not refusal["correct"] and not refusal["claim"]
+    assert any("does not say what the entry says" in r for r in refusal["reasons"])
+    answer = judge(
+        question,
+        "Visa kabul ediyoruz. Kapıda nakit ödeme veya çek kabul etmiyoruz.",
+        "answered",
+        cited,
+        METHODS,
+        use_encoder.encode,
+    )
+    assert answer["correct"], answer["reasons"]

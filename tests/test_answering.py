@@ -88,6 +88,19 @@ def test_a_model_that_keeps_failing_gets_the_entrys_translated_answer(loaded_kb,
     assert "rejected" in redraft and "KRW" in redraft  # the failure was named
 
 
+def test_a_refusal_drafted_instead_of_an_answer_is_never_shown(loaded_kb, settings):
+    # As the 1.5B once "answered" in Turkish: no figure, no name, one language; only its
+    # meaning tells it from an answer.
+    refusal = "Lo siento, no puedo ayudarle con eso. Puedo ayudarle con otra cosa."
+    model = ScriptedModel(script=["1", SPANISH_COST, refusal, refusal], prompts=[])
+    engine = _engine(loaded_kb, settings, model, encode_across_languages=loaded_kb.store.encode_use)
+    reply = engine.answer(Turn("¿Cuánto cuesta el envío?", "f-refusal"))
+    shown = _streamed(reply)
+    assert "Lo siento" not in shown
+    assert reply.path == "fallback" and SPANISH_COST.split("\n\n", 1)[1] in shown
+    assert "does not say what the entry says" in model.prompts[3][-1].content
+
+
 def test_a_draft_that_fails_once_is_written_again_and_only_the_good_one_is_shown(
     loaded_kb, settings
 ):
