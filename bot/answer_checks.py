@@ -656,9 +656,11 @@ def _names(language: str) -> dict[str, str]:
 
 # Country names that are ordinary words in lower case ("china" cups, Turkish "sudan": "from
 # water"): the country only when written with its capital, "Do you ship to China?".
-_CASED_NAMES = {"sudan", "guinea", "china", "panama", "mali", "niger", "oman", "peru"}
+_CASED_NAMES = {"sudan", "china", "mali", "niger", "oman", "peru"}
 # Names that are people's, brands' or states' names as often as countries ("Air Jordan").
 _NOT_NAMES = {
+    "guinea",  # "Guinea pig food"
+    "panama",  # "Panama hat"
     "jersey",
     "chad",
     "jordan",
@@ -671,10 +673,12 @@ _NOT_NAMES = {
 _NOT_COUNTRY_PHRASES = re.compile("美国运通|美國運通")
 
 
+# A letter of a script that writes spaces between words (not CJK, where "EU全加盟国" is one).
+_NON_CJK_LETTER = r"[^\W\d_\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]"
 # Abbreviations written as names ("all EU countries", "la UE"); Babel only has the long names.
 _ABBREVIATIONS = re.compile(
-    r"(?<![A-Za-z])(EU|UE|UK|USA|(?<![A-Z] )US(?! [A-Z])|U\.S\.(?:A\.)?|EUA|UAE|EAU)"
-    r"(?![A-Za-z]|\.[A-Z])"  # "US", not "CONTACT US"; "EU全加盟国" in Japanese
+    rf"(?<!{_NON_CJK_LETTER})(EU|UE|UK|USA|(?<![A-Z] )US(?! [A-Z])|U\.S\.(?:A\.)?|EUA|UAE|EAU)"
+    rf"(?!{_NON_CJK_LETTER}|\.[A-Z])"  # "US", not "CONTACT US" nor "SOĞUK"; "EU全加盟国"
 )
 _ABBREVIATED = {"EU": "EU", "UE": "EU", "UK": "GB", "USA": "US", "EUA": "US", "UAE": "AE"}
 _ABBREVIATED |= {"EAU": "AE", "US": "US", "U.S.": "US", "U.S.A.": "US"}
@@ -738,7 +742,13 @@ _COMMON_COUNTRY_NAMES: dict[str, dict[str, str]] = {
         "AE": "Emirados",
     },
     "ja": {"US": "アメリカ(?!ン)|米国", "GB": "英国", "HK": "香港", "AE": "ドバイ|UAE"},
-    "ko": {"KR": "한국(?!어)|남한", "HK": "홍콩", "TR": "터키", "AE": "두바이", "AU": "호주"},
+    "ko": {
+        "KR": "한국(?!어)|남한",
+        "HK": "홍콩",
+        "TR": "터키",
+        "AE": "두바이",
+        "AU": "호주(?!머니)",
+    },
     "zh": {"HK": "香港", "AE": "阿联酋|阿聯酋|迪拜", "KR": "南韩|南韓"},
     "ar": {
         "AE": "الإمارات|الامارات|دبي",
@@ -767,7 +777,7 @@ _COMMON_COUNTRY_NAMES: dict[str, dict[str, str]] = {
 }
 _LETTER_BEFORE, _LETTER_AFTER = r"(?<![^\W\d_])", r"(?![^\W\d_])"
 # Arabic writes "and", "to", "in" onto the word: "وبالإمارات".
-_ARABIC_CLITICS = r"(?<![^\W\d_])[وفبكل]{0,2}(?:ال)?"
+_ARABIC_CLITICS = r"(?<![^\W\d_])[وفبكل]{0,2}"
 
 
 @lru_cache(maxsize=32)
@@ -834,8 +844,11 @@ def _cased_names(language: str) -> list[tuple[re.Pattern[str], str]]:
     except (UnknownLocaleError, ValueError):
         return []
     before = _ARABIC_CLITICS if base_language(language) == "ar" else _LETTER_BEFORE
+    # Inside a sentence only: a capital that starts one is no sign ("Mali destek", Turkish
+    # "financial support"; "Sudan uzak tutun", "keep away from water").
+    inside = r"(?<=[^\s.!?:;]\s)"
     return [
-        (re.compile(f"{before}{re.escape(name)}{_LETTER_AFTER}"), f"country:{code}")
+        (re.compile(f"{inside}{before}{re.escape(name)}{_LETTER_AFTER}"), f"country:{code}")
         for code, name in territories
         if name.casefold() in _CASED_NAMES and name[:1].isupper()
     ]
@@ -883,10 +896,15 @@ def shown_names(keys: set[str]) -> str:
 
 
 def dropped_names(translation: str, source: str, target: str, source_language: str) -> set[str]:
-    """Countries and weekdays of ``source`` that ``translation`` no longer names: a list of
-    countries that lost the United States, or a refusal that kept none of them."""
-    kept = with_members(_mentioned(translation, {target, source_language}))
-    return _mentioned(source, {source_language}) - kept
+    """Countries of ``source`` that ``translation`` no longer names: a list of countries
+    that lost the United States, or a refusal that kept none of them. Not weekdays: "Monday
+    to Friday" is "Mo.–Fr." or 平日 in a faithful translation. "EU" keeps only the members
+    the source does not name itself ("the EU, and Austria for free" must keep Austria)."""
+    named = {k for k in _mentioned(source, {source_language}) if k.startswith("country:")}
+    kept = _mentioned(translation, {target, source_language})
+    if "country:EU" in kept:
+        kept |= with_members({"country:EU"}) - named
+    return named - kept
 
 
 # Words that restrict or deny ("only", "not"): an entry holding one may be summed up by "no".

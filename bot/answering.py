@@ -271,6 +271,13 @@ class VerifiedAnswerer:
             """Problems when the draft says nothing of the entry in any of its languages: a
             refusal ("Üzgünüm, bu konuda yardımcı olamam") passes every other check."""
             languages = [question.language if entry.translated else entry.language, entry.language]
+            # The whole entry and each of its sentences: a first sentence that answers from
+            # one of them ("Sí, enviamos a Suiza.") is about the entry too.
+            parts = [
+                (part, lang)
+                for source, lang in zip(entry.sources, languages)
+                for part in [source, *answer_checks.split_sentences(source)]
+            ]
             found = [
                 meaning_problems(
                     self.translator.encode,
@@ -281,7 +288,7 @@ class VerifiedAnswerer:
                     "the entry",
                     "an answer",
                 )
-                for source, lang in zip(entry.sources, languages)
+                for source, lang in parts
             ]
             return found[0] if found and all(found) else []
 

@@ -432,6 +432,16 @@ def test_countries_are_found_by_the_names_customers_write_not_only_the_formal_on
         ("¿Envían a Perú?", "es"): {"country:PE"},
         ("Is the fine china dishwasher safe?", "en"): set(),
         ("Do you sell Air Jordan sneakers?", "en"): set(),
+        # Ordinary words: financial support and boys' school in Arabic, Turkish "from water"
+        # and "financial" opening a sentence, a pocket in Korean, Turkish "cold" in capitals.
+        ("الدعم المالي متاح", "ar"): set(),
+        ("مدرسة البنين", "ar"): set(),
+        ("Sudan uzak tutun.", "tr"): set(),
+        ("Mali destek veriyoruz.", "tr"): set(),
+        ("Guinea pig food", "en"): set(),
+        ("호주머니에 쏙 들어가는 크기입니다.", "ko"): set(),
+        ("SOĞUK YIKAYIN", "tr"): set(),
+        ("호주로 배송되나요?", "ko"): {"country:AU"},
     }
     assert {key: checks._mentioned(*key[:1], {key[1]}) for key in found} == found
     # A yes to "한국으로…" from an entry that lists other countries is not the entry's.
