@@ -883,16 +883,7 @@ def name_of(key: str, language: str) -> str:
 
 def shown_names(keys: set[str]) -> str:
     """The keys as a model and a person read them: "Türkiye, Saturday"."""
-    english = Locale.parse("en")
-    out = []
-    for key in sorted(keys):
-        kind, _, code = key.partition(":")
-        if kind == "country":
-            name = english.territories.get(code, code)
-        else:
-            name = english.days["format"]["wide"].get(int(code), code) if code.isdigit() else code
-        out.append(str(name))
-    return ", ".join(out)
+    return ", ".join(name_of(key, "en") or key.partition(":")[2] for key in sorted(keys))
 
 
 def dropped_names(translation: str, source: str, target: str, source_language: str) -> set[str]:
