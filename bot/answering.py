@@ -9,8 +9,9 @@
    dumps, echo, language, claims). A draft that fails before anything was shown is written
    again with the failure named; if that fails too, the customer gets the entry's own
    (translated) answer under a fixed localized phrase. A failed draft is never shown.
-4. **The entry the model picks.** Of the best few entries, the model names the one that
-   answers the customer's question (fusion may rank another topic first).
+4. **The entry the model picks.** Of the first entry by rank and the relevant ones, the
+   model names the one that answers the customer's question (fusion may rank another topic
+   first, and a translated entry may outscore the one in the customer's own words).
 5. **Decline only off topic.** The draft may answer "the entry does not say" only when no
    entry was picked and the best is not sure to be relevant: "Do you ship to Peru?" is
    answered by the list of countries, not by "I don't know".
@@ -77,6 +78,8 @@ class Question:
     history: list = field(default_factory=list)  # LangChain messages, oldest first
     entries: list = field(default_factory=list)  # for the legacy path: localized documents
     query: str = ""  # what was searched: a follow-up rewritten to stand alone
+    # Below it, an entry is not relevant on its own: never offered in a clarifying question.
+    min_relevance: float = 0.0
 
 
 class VerifiedAnswerer:
@@ -97,19 +100,24 @@ class VerifiedAnswerer:
 
     # --- choosing the entry ------------------------------------------------------------------
 
-    def choose(self, hits: list[Hit]) -> list[Hit]:
-        """The best entry alone, or it and the runner-up when they are too close to tell apart."""
+    def choose(self, hits: list[Hit], min_relevance: float = 0.0) -> list[Hit]:
+        """The best entry alone, or it and the runner-up when they are too close to tell apart
+        and both relevant: a clarifying question never offers an entry that is not."""
         best = hits[0]
         close = [best]
         for hit in hits[1:2]:
-            if hit.entry_id != best.entry_id and best.score - hit.score < self.clarify_margin:
+            if (
+                hit.entry_id != best.entry_id
+                and best.score - hit.score < self.clarify_margin
+                and min(best.relevance, hit.relevance) >= min_relevance
+            ):
                 close.append(hit)
         return close
 
     # --- the reply ---------------------------------------------------------------------------
 
     def tokens(self, question: Question, hits: list[Hit], reply: Reply) -> Iterator[str]:
-        chosen = self.choose(hits)
+        chosen = self.choose(hits, question.min_relevance)
         if len(chosen) > 1:
             yield from self._clarify(question, chosen, reply)
             return
@@ -158,27 +166,31 @@ class VerifiedAnswerer:
 
     def _on_topic(self, question: Question, hits: list[Hit], best: Hit) -> tuple[Hit, bool]:
         """The entry to answer from, and whether the draft may still say it does not answer.
-        Of the best few entries, the one the model picks as answering the customer's question
-        answers, even when fusion ranked another topic first ("Kann ich per Nachnahme
-        bezahlen?" to "Can I pay in instalments?" before "Which payment methods do you
-        accept?"); it may not be called uncovered. When the model picks none, the best entry
-        answers, and may be called uncovered unless it is sure."""
+        Listed for the model: the first by rank, then the relevant ones. Relevance says
+        whether some entry answers, not which: a translated entry can outscore the one in the
+        customer's own words ("¿Hacen envíos a Canarias?" first by rank at 0.12, under "How
+        long does delivery take within the EU?" at 0.90). The one the model picks as answering
+        the customer's question answers, even when fusion ranked another topic first ("Kann
+        ich per Nachnahme bezahlen?" to "Can I pay in instalments?" before "Which payment
+        methods do you accept?"); it may not be called uncovered. When the model picks none,
+        the first relevant entry answers, and may be called uncovered unless it is sure."""
+        relevant = [h for h in hits if h.relevance >= question.min_relevance] or [best]
         candidates = [best]
-        for hit in hits[1:]:
+        for hit in relevant:
             if len(candidates) == NEXT_TOPICS:
                 break
             # An entry without a question cannot be listed; the others still can.
             if all(hit.entry_id != c.entry_id for c in candidates) and _question_of(hit).strip():
                 candidates.append(hit)
-        sure = best.relevance >= self.sure_relevance
+        first = relevant[0]
         if len(candidates) == 1:
-            if sure:
-                return best, False
-            return best, not self._same_topic(question, _question_of(best))
+            if first.relevance >= self.sure_relevance:
+                return first, False
+            return first, not self._same_topic(question, _question_of(first))
         picked = self._pick(question, candidates)
         if picked is not None:
             return picked, False
-        return best, not sure
+        return first, first.relevance < self.sure_relevance
 
     def _pick(self, question: Question, candidates: list[Hit]) -> Hit | None:
         """The candidate the model says answers the question; None for none, or a reply

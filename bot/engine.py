@@ -392,6 +392,7 @@ class Engine:
             language,
             locale,
             relevant[0].relevance,  # the answering entry's, which the draft may doubt
+            min_relevance=self.min_confidence,
             history=[
                 HumanMessage(f"<customer_message>\n{as_data(m.text)}\n</customer_message>")
                 if m.role == "human"
@@ -427,7 +428,11 @@ class Engine:
             citations=[citation(n, h) for n, h in enumerate(relevant, start=1)],
         )
         answerer = self.answerers[self.answer_path]
-        reply.stream_from(self._guarded(answerer.tokens(question, relevant, reply), reply, turn))
+        # The verified path chooses among the ranked hits: relevance says whether some entry
+        # answers, not which one (a translated hub can outscore the customer's own-language
+        # entry), so an entry below the threshold may still be the one the model picks.
+        offered = hits if self.answer_path == "verified" else relevant
+        reply.stream_from(self._guarded(answerer.tokens(question, offered, reply), reply, turn))
         reply.add_done_callback(lambda r: self._remember(turn, r, changes))
         return reply
 

@@ -515,6 +515,21 @@ def test_the_translator_is_told_the_names_of_the_entrys_countries_in_the_target_
     assert names_rule("How do I reset my password?", "en", "de") == ""
 
 
+def test_the_translator_gets_the_entrys_country_names_already_in_the_target_language():
+    # Told "Switzerland = Schweiz", the embedded model still wrote Schweden in both tries.
+    from bot.entry_translation import with_target_names
+
+    text = "We ship to the United States, Switzerland and Japan, Monday to Friday. Switzerlandia."
+    assert with_target_names(text, "en", "de") == (
+        "We ship to the Vereinigte Staaten, Schweiz and Japan, Monday to Friday. Switzerlandia."
+    )
+    assert "スイス" in with_target_names(text, "en", "ja")
+    assert with_target_names("Livraison en Belgique.", "fr", "es") == "Livraison en Bélgica."
+    assert with_target_names("How do I reset my password?", "en", "de") == (
+        "How do I reset my password?"
+    )
+
+
 def test_eval_fails_a_refusal_that_cites_the_right_entry(use_encoder):
     # The embedded 1.5B's Turkish "answer" once; every figure, name and language rule passed.
     cited = ["Which payment methods do you accept?"]

@@ -293,8 +293,9 @@ def test_a_country_the_list_leaves_out_is_answered_with_the_list_through_the_rea
         assert "Peru" not in text and "ship" in reply.citations[0].title.lower() + text.lower()
 
 
-def test_the_surer_entry_decides_even_when_fusion_ranks_a_weaker_one_first(loaded_kb, settings):
-    model = ScriptedModel(script=["NOT_COVERED", "NOT_COVERED"], prompts=[])
+def test_the_surer_entry_decides_when_the_model_picks_none(loaded_kb, settings):
+    # The choice of entry ("0": none of them), then two drafts that decline.
+    model = ScriptedModel(script=["0", "NOT_COVERED", "NOT_COVERED"], prompts=[])
     engine = _engine(loaded_kb, settings, model)
     engine.answerers["verified"].sure_relevance = 0.8
 
@@ -314,6 +315,41 @@ def test_the_surer_entry_decides_even_when_fusion_ranks_a_weaker_one_first(loade
     # model may not call it uncovered.
     assert reply.confidence == 0.95 and reply.status == "answered", text
     assert "Visa" in text
+
+
+def test_an_entry_below_the_threshold_is_offered_to_the_choice_and_answers_when_picked(
+    loaded_kb, settings
+):
+    """Relevance says whether some entry answers, not which: a translated entry can outscore
+    the one in the customer's own words ("¿Hacen envíos a Canarias?", first by rank at 0.12,
+    under an English delivery entry at 0.90). The weak first entry is listed, and answers
+    when picked."""
+
+    class HubFirst(FaqRetriever):
+        def hits(self, query: str, k: int | None = None) -> list:
+            found = super().hits(query, k)
+            paid = [h for h in found if "Visa" in h.document.page_content][:1]
+            hub = [h for h in found if "Visa" not in h.document.page_content][:1]
+            return [replace(paid[0], relevance=0.2, score=3.0)] + [
+                replace(hub[0], relevance=0.98, score=2.9)
+            ]
+
+    model = ScriptedModel(script=["1", "We accept Visa, Mastercard and PayPal."], prompts=[])
+    engine = _engine(loaded_kb, settings, model)
+    engine.retriever = HubFirst(search=HybridSearch(loaded_kb.store), k=4)
+    reply = engine.answer(Turn("Which payment methods do you accept?", "hub"))
+    text = reply.final()
+    listed = model.prompts[0][-1].content
+    assert "1. " in listed and "2. " in listed, listed
+    assert reply.status == "answered" and "Visa" in text, text
+    assert "payment methods" in reply.citations[0].title.lower(), reply.citations
+    # Never offered in a clarifying question, however close its rank.
+    engine = _engine(loaded_kb, settings, ScriptedModel(script=["0"], prompts=[]))
+    engine.answerers["verified"].clarify_margin = 1000.0
+    engine.retriever = HubFirst(search=HybridSearch(loaded_kb.store), k=4)
+    reply = engine.answer(Turn("Which payment methods do you accept?", "hub-2"))
+    reply.final()
+    assert reply.status != "clarify", reply.citations
 
 
 def test_cross_lingual_answers_through_the_real_server_keep_the_entrys_figures(loaded_kb, settings):
