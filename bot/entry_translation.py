@@ -328,7 +328,7 @@ def with_target_names(text: str, source: str, target: str) -> str:
         own, theirs = answer_checks.name_of(key, source), answer_checks.name_of(key, target)
         if len(own) < 3 or not theirs or own == theirs:
             continue
-        text = re.sub(rf"(?<!\w){re.escape(own)}(?!\w)", lambda _: theirs, text)
+        text = re.sub(rf"(?<!\w){re.escape(own)}(?!\w)", lambda _, name=theirs: name, text)
     return text
 
 
