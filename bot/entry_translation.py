@@ -328,8 +328,13 @@ def with_target_names(text: str, source: str, target: str) -> str:
         own, theirs = answer_checks.name_of(key, source), answer_checks.name_of(key, target)
         if len(own) < 3 or not theirs or own == theirs:
             continue
-        text = re.sub(rf"(?<!\w){re.escape(own)}(?!\w)", lambda _, name=theirs: name, text)
+        # A function, not a template: a name may hold a backslash or "\\1" for all we know.
+        text = re.sub(rf"(?<!\w){re.escape(own)}(?!\w)", _constant(theirs), text)
     return text
+
+
+def _constant(text: str) -> Callable[[re.Match[str]], str]:
+    return lambda _: text
 
 
 def names_rule(text: str, source: str, target: str) -> str:
