@@ -25,7 +25,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
 
 from common.guardrails import strip_instructions
-from common.language import base_language, language_name
+from common.language import base_language, language_name, split_sentences
 
 from . import answer_checks
 from .locale_format import localize_figures
@@ -294,12 +294,45 @@ class EntryTranslator:
                 f" Your previous translation was rejected: {detail}. "
                 f"Translate the whole entry again."
             )
+        if fallback is None and layout:
+            # Twice rejected whole: a sentence at a time, the piece a small model gets right
+            # (the 1.5B model answered a Turkish list of countries with "I could not translate
+            # this" in both tries).
+            pieces = self._by_sentence(text, source, target)
+            if pieces is not None:
+                log.info("translated into %s a sentence at a time", target)
+                return pieces, []
         if fallback is None and keep_language_faults:
             fallback = language_only
         return fallback or (
             None,
             problems or [answer_checks.Problem("translation", "no translation passed the checks")],
         )
+
+    def _by_sentence(self, text: str, source: str, target: str) -> str | None:
+        """The entry translated a sentence per call, each piece checked on its own and the
+        whole again; None as soon as one piece fails."""
+        title, answer = split_entry(text)
+        pieces = ([title] if title else []) + (split_sentences(answer) or [answer])
+        done = []
+        for piece in pieces:
+            output = " ".join(self._invoke(piece, source, target, LINES, "").split())
+            problems = (
+                translation_problems(output, piece, target, source)
+                or meaning_problems(self.encode, output, piece, source, target, "the sentence")
+                if output
+                else [answer_checks.Problem("translation", "empty")]
+            )
+            if problems:
+                log.info(
+                    "a sentence's translation into %s was rejected too: %s", target, problems[0]
+                )
+                return None
+            done.append(output)
+        joiner = "" if base_language(target) in ("zh", "ja") else " "
+        body = joiner.join(done[1:] if title else done)
+        whole = f"{done[0]}\n\n{body}" if title else body
+        return None if translation_problems(whole, text, target, source) else whole
 
     def _invoke(self, text: str, source: str, target: str, layout: str, reminder: str) -> str:
         output = self.chain_for(text).invoke(
@@ -409,6 +442,9 @@ def strip_wrapping_tags(text: str) -> str:
 _CODE_NAME_NUMBER = re.compile(r"(?<![^\W\d_])(COVID|SARS-CoV|MERS-CoV)-\d+(?!\d)", re.IGNORECASE)
 
 
+_ASIDE = re.compile(r"[(（][^()（）]*[)）]")
+
+
 def translation_problems(
     translation: str, source: str, target: str, source_language: str = ""
 ) -> list[answer_checks.Problem]:
@@ -424,6 +460,11 @@ def translation_problems(
         for p in missing
     ]
     problems += answer_checks.language_problems(translation, target, [source]).problems
+    # A translator's aside: "(ترجمة إلى العربية)", "(translated from English)".
+    if len(_ASIDE.findall(translation)) > len(_ASIDE.findall(source)):
+        problems.append(
+            answer_checks.Problem("clean", "an aside in brackets that the entry does not have")
+        )
     # No country or weekday the entry lacks: "lunes a viernes" must not become "Monday to
     # Saturday"; and none of the entry's lost (the common names count: "アメリカ").
     if source_language:

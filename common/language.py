@@ -34,7 +34,8 @@ CJK = re.compile(
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 # What a reply may contain that says nothing about its language.
 _NOT_LANGUAGE = re.compile(r"\[\d{1,2}\]|https?://\S+|`[^`]*`|\S+@\S+|[*_#>|~]")
-_SENTENCE = re.compile(r"(?<=[.!?。！？])\s*|\n+")
+# A Latin stop ends a sentence only before a space: "€4.95", "example.com" and "v2.1" go on.
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*|\n+")
 
 
 def text_size(text: str) -> tuple[int, bool]:

@@ -553,3 +553,14 @@ def test_eval_fails_a_refusal_that_cites_the_right_entry(use_encoder):
         use_encoder.encode,
     )
     assert answer["correct"], answer["reasons"]
+
+
+def test_a_translation_with_an_aside_the_entry_does_not_have_is_rejected():
+    from bot.entry_translation import translation_problems
+
+    entry = "We accept Visa and PayPal. Products with batteries (power banks) ship within the EU."
+    # The embedded model's Arabic, once: "(translation into Arabic)" after the answer.
+    aside = "نحن نقبل Visa و PayPal. المنتجات ذات البطاريات (باور بانك) تُشحن داخل الاتحاد الأوروبي. (ترجمة إلى العربية)"
+    assert any(p.check == "clean" for p in translation_problems(aside, entry, "ar", "en"))
+    kept = "نحن نقبل Visa و PayPal. المنتجات ذات البطاريات (باور بانك) تُشحن داخل الاتحاد الأوروبي."
+    assert not [p for p in translation_problems(kept, entry, "ar", "en") if p.check == "clean"]

@@ -451,6 +451,7 @@ def test_a_translation_with_a_clause_left_in_english_is_drafted_from_but_never_s
             "1",
             half,  # figures right, one clause left in English
             half,
+            "How much does shipping cost?",  # a sentence at a time: the first left in English
             "Shipping costs €4.95.",  # each draft in English: rejected
             "Shipping costs €4.95.",
         ],
@@ -458,7 +459,7 @@ def test_a_translation_with_a_clause_left_in_english_is_drafted_from_but_never_s
     )
     reply = _engine(loaded_kb, settings, model).answer(Turn("¿Cuánto cuesta el envío?", "h1"))
     shown = _streamed(reply)
-    draft = "\n".join(str(m.content) for m in model.prompts[3])
+    draft = "\n".join(str(m.content) for m in model.prompts[4])
     assert "Standard international shipping" in draft and "gratuito" in draft, "drafted from it"
     assert reply.status == "no_answer" and shown == message("no_answer", "es")
     assert "Standard" not in shown
@@ -475,14 +476,18 @@ def test_words_left_in_english_by_a_translation_are_not_names_a_draft_may_copy(l
         "お支払い方法として、お客様にご用意しております。代金引換と小切手はご利用いただけません。"
     )
     copied = "当店では We accept PayPal をご利用いただけるお支払い方法として、お客様にご用意しております。"
-    model = ScriptedModel(script=["1", half, half, copied, copied], prompts=[])
+    # The choice, two translations, the first sentence translated alone (left in English),
+    # then two drafts.
+    model = ScriptedModel(
+        script=["1", half, half, "Which payment methods?", copied, copied], prompts=[]
+    )
     engine = _engine(loaded_kb, settings, model)
     engine.answerers["verified"].sure_relevance = 0.0
     reply = engine.answer(Turn("PayPalで支払えますか？", "leak1"))
     shown = _streamed(reply)
     translated = "\n".join(str(m.content) for m in model.prompts[1])
     assert "Which payment methods do you accept?" in translated, "the payment methods entry"
-    assert any("We accept ビザ" in str(m.content) for m in model.prompts[3]), "drafted from it"
+    assert any("We accept ビザ" in str(m.content) for m in model.prompts[4]), "drafted from it"
     # "We accept" is in a mostly Japanese sentence of the translation, but the entry does not
     # write it as a name: a draft that copies it is rejected, twice, and nothing is shown.
     assert "We accept" not in shown
@@ -510,3 +515,27 @@ def test_the_pick_reply_is_read_as_a_number_of_the_list_or_as_none():
         "": None,
     }
     assert {reply: picked_article(reply, 3) for reply in readings} == readings
+
+
+def test_an_entry_twice_rejected_whole_is_translated_a_sentence_at_a_time():
+    from bot.entry_translation import EntryTranslator, MemoryTranslations
+
+    entry = "How much does shipping cost?\n\nShipping costs €4.95. Orders over €50 ship free."
+    wrong = "¿Cuánto cuesta el envío?\n\nEl envío cuesta 9,95 €."  # a figure changed
+    pieces = [
+        "¿Cuánto cuesta el envío?",
+        "El envío cuesta 4,95 €.",
+        "Los pedidos de más de 50 € se envían gratis.",
+    ]
+    model = ScriptedModel(script=[wrong, wrong, *pieces], prompts=[])
+    translator = EntryTranslator(lambda: model, MemoryTranslations())
+    assert translator.translate(entry, "en", "es") == (
+        "¿Cuánto cuesta el envío?\n\nEl envío cuesta 4,95 €. "
+        "Los pedidos de más de 50 € se envían gratis."
+    )
+    assert len(model.prompts) == 5 and "Orders over €50" in model.prompts[-1][-1].content
+    # One sentence that fails too: no translation, and no call after it.
+    model = ScriptedModel(script=[wrong, wrong, pieces[0], "El envío cuesta 3 €.", "x"], prompts=[])
+    translator = EntryTranslator(lambda: model, MemoryTranslations())
+    assert translator.translate(entry, "en", "es") is None
+    assert len(model.prompts) == 4
