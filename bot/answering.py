@@ -125,6 +125,8 @@ class VerifiedAnswerer:
         reply.citations = [citation(1, hit)]
         entry = self.translator.localized(hit.document, question.language, question.locale)
         translated = entry is not None
+        if entry is not None:
+            reply.translation = "cached" if entry.cached else "new" if entry.translated else "own"
         if entry is None:  # no translation passed its checks: draft across languages
             log.info("no verified translation of entry %s into %s", hit.entry_id, question.language)
             entry = self.translator.localized(hit.document, hit.language, question.locale)

@@ -84,6 +84,9 @@ class Reply:
     # How an answer was made: draft | redraft (second try) | fallback (the entry's own text) |
     # clarify | declined | legacy; empty for fixed messages.
     path: str = ""
+    # The answering entry as read: "own" (in the customer's language), "cached" (a stored
+    # translation), "new" (translated for this turn), "" (no entry or the legacy path).
+    translation: str = ""
     offer_handoff: bool = False  # adapters show a "talk to a person" button
     handoff: Future | None = field(default=None, repr=False)  # the event, once delivered
     # Done once the team's summary and translation (LLM calls) are written, before delivery.

@@ -240,6 +240,7 @@ def run(
                 "reply": reply.text,
                 "status": reply.status,
                 "path": reply.path or reply.status,
+                "translation": reply.translation,
                 "cited": cited,
                 "expected": q["expected_entries"],
                 "polarity": q.get("polarity"),
@@ -282,6 +283,15 @@ def summarize(rows: list[dict]) -> dict:
             "paths": dict(Counter(r["path"] for r in items)),
             "first_text_p50_s": _percentile([r["first_text_s"] for r in items], 50),
             "first_text_p95_s": _percentile([r["first_text_s"] for r in items], 95),
+            # Answers from an entry read without translating it in the turn (in the customer's
+            # language, or its translation cached by an earlier turn), and from one translated.
+            "first_text_p50_untranslated_s": _percentile(
+                [r["first_text_s"] for r in answered if r.get("translation") in ("own", "cached")],
+                50,
+            ),
+            "first_text_p50_translated_s": _percentile(
+                [r["first_text_s"] for r in answered if r.get("translation") == "new"], 50
+            ),
             "reply_p50_s": _percentile([r["seconds"] for r in items], 50),
             "reply_p95_s": _percentile([r["seconds"] for r in items], 95),
         }

@@ -158,7 +158,9 @@ def test_translations_are_cached_in_the_store_and_go_with_the_entry(loaded_kb, s
         prompts=[],
     )
     engine = _engine(loaded_kb, settings, model)
-    engine.answer(Turn("¿Cuánto cuesta el envío?", "c1")).final()
+    first = engine.answer(Turn("¿Cuánto cuesta el envío?", "c1"))
+    first.final()
+    assert first.translation == "new"  # what `eval answers` times apart
     entry = next(d for d in store.documents() if d.metadata["title"] == COST)
     key = "es:es_ES"
     assert store.get_translation(entry.id, key, entry.metadata["content_hash"]) == SPANISH_COST
@@ -166,6 +168,7 @@ def test_translations_are_cached_in_the_store_and_go_with_the_entry(loaded_kb, s
     model.script[:] = ["1", "El envío estándar cuesta 4,95 € por debajo de 50 €."]
     again = engine.answer(Turn("¿Cuánto cuesta el envío?", "c2"))
     again.final()
+    assert again.translation == "cached"
     assert len(model.prompts) == calls + 2, "the cached translation was used: the choice, the draft"
     assert not any("Translate" in str(m[0].content) for m in model.prompts[calls:])
     # A changed entry drops its translations; a deleted one takes them along.

@@ -363,7 +363,7 @@ def test_a_refusal_in_place_of_a_translation_is_rejected_though_it_has_no_figure
     )
     good = "Şifremi nasıl değiştiririm?\n\nHesap ayarlarınızı açın ve yeni bir şifre seçin."
     for output, accepted in ((refusal, False), (good, True)):
-        model = _Scripted(messages=iter([AIMessage(content=output)] * 2))
+        model = _Scripted(messages=iter([AIMessage(content=output)] * 5))
         translator = EntryTranslator(lambda m=model: m, encode=use_encoder.encode)
         text, problems = translator.translate_checked(entry, "en", "tr")
         assert (text is not None) == accepted, problems

@@ -199,6 +199,12 @@ def _print_system_summary(name: str, system: dict) -> None:
         f"{o['first_text_p50_s']}/{o['first_text_p95_s']} s, full reply p50/p95 "
         f"{o['reply_p50_s']}/{o['reply_p95_s']} s"
     )
+    if o.get("first_text_p50_untranslated_s") or o.get("first_text_p50_translated_s"):
+        out.print(
+            "  first text p50 of answers from an entry in the customer's language or cached: "
+            f"{o.get('first_text_p50_untranslated_s')} s; translated in the turn: "
+            f"{o.get('first_text_p50_translated_s')} s"
+        )
     if "reference" in system:
         ref = system["reference"]
         out.print(
