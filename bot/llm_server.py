@@ -43,7 +43,7 @@ class EmbeddedLLMServer:
     _lock = threading.Lock()
     _instance: EmbeddedLLMServer | None = None
 
-    def __init__(self, gguf: Path, threads: int, context: int, parallel: int = 2) -> None:
+    def __init__(self, gguf: Path, threads: int, context: int, parallel: int = 4) -> None:
         import xllamacpp
 
         params = xllamacpp.CommonParams()
