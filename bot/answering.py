@@ -34,7 +34,7 @@ from common.language import language_name
 from . import answer_checks
 from .entry_translation import EntryTranslator, LocalizedEntry
 from .llm import ModelFactory
-from .meaning import meaning_problems
+from .meaning import answer_problems
 from .messages import message
 from .prompts import (
     DRAFT_ANSWER_RULE,
@@ -285,26 +285,9 @@ class VerifiedAnswerer:
             """Problems when the draft says nothing of the entry in any of its languages: a
             refusal ("Üzgünüm, bu konuda yardımcı olamam") passes every other check."""
             languages = [question.language if entry.translated else entry.language, entry.language]
-            # The whole entry and each of its sentences: a first sentence that answers from
-            # one of them ("Sí, enviamos a Suiza.") is about the entry too.
-            parts = [
-                (part, lang)
-                for source, lang in zip(entry.sources, languages)
-                for part in [source, *answer_checks.split_sentences(source)]
-            ]
-            found = [
-                meaning_problems(
-                    self.translator.encode,
-                    text,
-                    source,
-                    lang,
-                    question.language,
-                    "the entry",
-                    "an answer",
-                )
-                for source, lang in parts
-            ]
-            return found[0] if found and all(found) else []
+            return answer_problems(
+                self.translator.encode, text, list(zip(entry.sources, languages)), question.language
+            )
 
         try:
             for token in stream:

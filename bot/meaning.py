@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from common.language import base_language
+from common.language import base_language, split_sentences
 from retrieval.use_encoder import USE_LANGUAGES
 
 from .answer_checks import Problem
@@ -58,5 +58,47 @@ def meaning_problems(
         Problem(
             "meaning",
             f"it does not say what {what} says (a reply or a refusal instead of {instead_of})",
+        )
+    ]
+
+
+def answer_problems(
+    encode: Encode | None, reply: str, sources: list[tuple[str, str]], language: str
+) -> list[Problem]:
+    """A problem when ``reply`` (in ``language``) says nothing of the entry: not of its text
+    nor of any one sentence of it, in any of ``sources`` (text, language): the entry and its
+    translation. A first sentence that answers from one of them ("Sí, enviamos a Suiza.") is
+    about the entry too. The engine's drafts and ``eval answers`` are judged by this one rule.
+    Where any part cannot be judged (too short, a language the encoder lacks), none is."""
+    parts = [
+        (part, source_language)
+        for text, source_language in sources
+        for part in [text, *split_sentences(text)]
+    ]
+    if encode is None or not parts or len(reply.strip()) < MIN_CHARS:
+        return []
+    for part, source_language in parts:
+        if (
+            len(part.strip()) < MIN_CHARS
+            or not {
+                base_language(source_language),
+                base_language(language),
+            }
+            <= USE_LANGUAGES
+        ):
+            return []
+    try:
+        vectors = np.asarray(encode([reply, *(part for part, _ in parts)]), dtype=float)
+    except Exception as exc:  # the encoder failed: judge by the other checks
+        log.warning("answer meaning check failed: %s", type(exc).__name__)
+        return []
+    norms = np.linalg.norm(vectors, axis=1)
+    similarities = vectors[1:] @ vectors[0] / np.maximum(norms[1:] * norms[0], 1e-9)
+    if float(similarities.max()) >= MEANING_FLOOR:
+        return []
+    return [
+        Problem(
+            "meaning",
+            "it does not say what the entry says (a reply or a refusal instead of an answer)",
         )
     ]

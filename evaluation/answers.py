@@ -35,7 +35,7 @@ import numpy as np
 
 from bot import answer_checks
 from bot.locale_format import customer_locale, localize_figures
-from bot.meaning import Encode, meaning_problems
+from bot.meaning import Encode, answer_problems
 from bot.reply import Status
 from common.language import base_language
 from evaluation.benchmarks import covid_faq_en, default_root
@@ -164,14 +164,8 @@ def judge(
     if polarity and opened and _bare(reply_text, language):
         claims.append(answer_checks.Problem("claim", f"a bare '{opened}' without the fact"))
     # "Üzgünüm, bu konuda yardımcı olamam" citing the right entry passes every rule above.
-    unrelated = [
-        meaning_problems(
-            encode, reply_text, text, entry_language, language, "the entry", "an answer"
-        )
-        for text, entry_language in entries
-    ]
-    if unrelated and all(unrelated):
-        claims.append(unrelated[0][0])
+    # Against each cited entry and each of its sentences, as the engine judges its drafts.
+    claims += answer_problems(encode, reply_text, list(entries), language)
     for check, problems in (
         ("faithful", figures),
         ("clean", clean),

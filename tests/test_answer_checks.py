@@ -564,3 +564,31 @@ def test_a_translation_with_an_aside_the_entry_does_not_have_is_rejected():
     assert any(p.check == "clean" for p in translation_problems(aside, entry, "ar", "en"))
     kept = "نحن نقبل Visa و PayPal. المنتجات ذات البطاريات (باور بانك) تُشحن داخل الاتحاد الأوروبي."
     assert not [p for p in translation_problems(kept, entry, "ar", "en") if p.check == "clean"]
+
+
+def test_eval_judges_a_reply_by_the_entrys_sentences_as_the_engine_judges_its_drafts(
+    use_encoder,
+):
+    from bot.meaning import answer_problems
+
+    # A real run's English reply to "can i pay cash when the parcel arrives": right, and
+    # about one sentence of the entry, not the whole list.
+    entry = [
+        (
+            "Which payment methods do you accept?\n\nWe accept Visa, Mastercard, American "
+            "Express, PayPal, Apple Pay, Google Pay, iDEAL and Klarna. We do not accept cash "
+            "on delivery or cheques.",
+            "en",
+        )
+    ]
+    reply = "No, you cannot pay cash when the parcel arrives."
+    assert answer_problems(use_encoder.encode, reply, entry, "en") == []
+    refusal = "Sorry, I cannot help you with that. Is there anything else I can do for you?"
+    assert [p.check for p in answer_problems(use_encoder.encode, refusal, entry, "en")] == [
+        "meaning"
+    ]
+    question = _question(language="en", polarity="no")
+    verdict = judge(
+        question, reply, "answered", [entry[0][0].split("\n")[0]], entry, use_encoder.encode
+    )
+    assert verdict["claim"], verdict["reasons"]
