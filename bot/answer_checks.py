@@ -509,6 +509,11 @@ _FOREIGN_OPENERS.update(
 )
 
 
+# Simplified characters of common Chinese words that Japanese writes otherwise or not at all
+# (们 of 我们, 这, 吗, 说 for 説, 对 for 対, 时 for 時…).
+_SIMPLIFIED_ONLY = re.compile("[们这吗呢么没还说对给让请过时个样]")
+
+
 def _scripts_of(text: str) -> dict[str, int]:
     return {name: len(p.findall(text)) for name, p in _SCRIPTS.items() if p.search(text)}
 
@@ -567,6 +572,9 @@ def language_problems(reply: str, language: str, sources: list[str] | None = Non
         others = {s: n for s, n in scripts.items() if s not in expected and s != "latin"}
         if language == "ja" and scripts.get("han", 0) >= 12 and not scripts.get("kana"):
             others["han (Chinese, no kana)"] = scripts["han"]
+        if language == "ja" and (chinese := _SIMPLIFIED_ONLY.findall(kept)):
+            # "我们はVisa…を受付ます": Chinese words inside Japanese, which kana do not reveal.
+            others["Chinese characters Japanese does not use: " + "".join(chinese)] = len(chinese)
         if others:
             verdict.problems.append(
                 Problem(

@@ -592,3 +592,14 @@ def test_eval_judges_a_reply_by_the_entrys_sentences_as_the_engine_judges_its_dr
         question, reply, "answered", [entry[0][0].split("\n")[0]], entry, use_encoder.encode
     )
     assert verdict["claim"], verdict["reasons"]
+
+
+def test_chinese_words_inside_a_japanese_reply_fail_the_language_check():
+    # A real fallback's "translation": kana everywhere, but 我们 ("we") is Chinese.
+    source = ["We accept Visa and PayPal."]
+    mixed = "我们はVisa、PayPalを受付ます。"
+    problems = checks.language_problems(mixed, "ja", source).problems
+    assert problems and "们" in problems[0].detail
+    # Kanji that Japanese writes the same way (時, 対応) are Japanese.
+    right = "当店ではVisaとPayPalをご利用いただけます。対応時間は平日です。"
+    assert checks.language_problems(right, "ja", source).ok
