@@ -540,12 +540,44 @@ def _allowed_words(sources: list[str]) -> set[str]:
     return allowed
 
 
+# Three words in a row of an entry in another language, copied into the reply: left
+# untranslated. One or two may be a name or a word both languages share ("Service", "total").
+_COPIED_WORDS = 3
+
+
+@lru_cache(maxsize=64)
+def _foreign_phrases(sources: tuple[str, ...], language: str) -> set[tuple[str, ...]]:
+    """Each run of ``_COPIED_WORDS`` words of the sources surely in another language."""
+    phrases: set[tuple[str, ...]] = set()
+    for source in sources:
+        found = detect_language(source, language)
+        if found.language == language or found.confidence < 0.6:
+            continue
+        for sentence in split_sentences(source):
+            words = [w.casefold() for w in _LATIN_WORD.findall(sentence)]
+            phrases.update(
+                tuple(words[i : i + _COPIED_WORDS]) for i in range(len(words) - _COPIED_WORDS + 1)
+            )
+    return phrases
+
+
+def _copied_phrase(words: list[str], foreign: set[tuple[str, ...]], allowed: set[str]) -> str:
+    """The first run of the reply's words that a source in another language has, unless one
+    of them is a name or label from the entry ("American Express", "Apple Pay")."""
+    for i in range(len(words) - _COPIED_WORDS + 1):
+        run = tuple(words[i : i + _COPIED_WORDS])
+        if run in foreign and not any(w in allowed for w in run):
+            return " ".join(run)
+    return ""
+
+
 def language_problems(reply: str, language: str, sources: list[str] | None = None) -> Verdict:
     language = base_language(language)
     allowed = _allowed_words(sources or [])
     verdict = Verdict()
     text = _EMAIL.sub(" ", _URL.sub(" ", _MARK.sub(" ", reply)))
     expected = _EXPECTED_SCRIPTS.get(language, {"latin"})
+    foreign = _foreign_phrases(tuple(sources or ()), language) if "latin" in expected else set()
     for sentence in split_sentences(text):
         kept = sentence
         for label in _QUOTED.findall(sentence):
@@ -604,6 +636,12 @@ def language_problems(reply: str, language: str, sources: list[str] | None = Non
         english = [w for w in words if w in _ENGLISH_FUNCTION and w not in allowed]
         if language != "en" and english:
             verdict.problems.append(Problem("language", f"English words in: {sentence[:60]!r}"))
+            continue
+        if copied := _copied_phrase(words, foreign, allowed):
+            # "Cash on delivery ve çekimler için kabul edilmez": no function word, no name.
+            verdict.problems.append(
+                Problem("language", f"words left in the entry's language: {copied!r}")
+            )
             continue
         letters = sum(ch.isalpha() for ch in kept)
         if letters >= 12:

@@ -603,3 +603,21 @@ def test_chinese_words_inside_a_japanese_reply_fail_the_language_check():
     # Kanji that Japanese writes the same way (時, 対応) are Japanese.
     right = "当店ではVisaとPayPalをご利用いただけます。対応時間は平日です。"
     assert checks.language_problems(right, "ja", source).ok
+
+
+def test_three_words_of_an_entry_in_another_language_copied_into_a_reply_fail_it():
+    source = [
+        "Which payment methods do you accept?\n\nWe accept Visa, Mastercard, American Express, "
+        "PayPal, Apple Pay, Google Pay, iDEAL and Klarna. We do not accept cash on delivery "
+        "or cheques."
+    ]
+    # A real Turkish reply that the judge had counted correct: no English function word.
+    copied = "Cash on delivery ve çekimler için kabul edilmez."
+    problems = checks.language_problems(copied, "tr", source).problems
+    assert problems and "cash on delivery" in problems[0].detail
+    # The entry's names in a row are no copy ("American Express, PayPal, Apple Pay").
+    names = "Visa, Mastercard, American Express, PayPal ve Apple Pay kabul ediyoruz."
+    assert checks.language_problems(names, "tr", source).ok
+    # Copying from an entry in the reply's own language is what an answer does.
+    english = "We do not accept cash on delivery or cheques."
+    assert checks.language_problems(english, "en", source).ok
