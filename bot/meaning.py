@@ -38,28 +38,7 @@ def meaning_problems(
     """A problem when ``translation`` (or an answer) does not say what ``text`` (``what``:
     "the message", "the entry") says. No judgement without an encoder, for short texts, or for a language
     the encoder was not trained on (Vietnamese translations score 0.1-0.3 there)."""
-    languages = {base_language(source), base_language(target)}
-    if (
-        encode is None
-        or min(len(text.strip()), len(translation.strip())) < MIN_CHARS
-        or not languages <= USE_LANGUAGES
-    ):
-        return []
-    try:
-        vectors = np.asarray(encode([text, translation]), dtype=float)
-    except Exception as exc:  # the encoder failed: judge by the other checks
-        log.warning("translation meaning check failed: %s", type(exc).__name__)
-        return []
-    norms = np.linalg.norm(vectors, axis=1)
-    similarity = float(vectors[0] @ vectors[1] / max(float(norms[0] * norms[1]), 1e-9))
-    if similarity >= MEANING_FLOOR:
-        return []
-    return [
-        Problem(
-            "meaning",
-            f"it does not say what {what} says (a reply or a refusal instead of {instead_of})",
-        )
-    ]
+    return _unrelated(encode, translation, [(text, source)], target, what, instead_of)
 
 
 def answer_problems(
@@ -75,22 +54,31 @@ def answer_problems(
         for text, source_language in sources
         for part in [text, *split_sentences(text)]
     ]
-    if encode is None or not parts or len(reply.strip()) < MIN_CHARS:
+    return _unrelated(encode, reply, parts, language, "the entry", "an answer")
+
+
+def _unrelated(
+    encode: Encode | None,
+    text: str,
+    parts: list[tuple[str, str]],
+    language: str,
+    what: str,
+    instead_of: str,
+) -> list[Problem]:
+    """A problem when ``text`` (in ``language``) is close to none of ``parts`` (text,
+    language); none when any part cannot be judged, or the encoder fails."""
+    if encode is None or not parts or len(text.strip()) < MIN_CHARS:
         return []
-    for part, source_language in parts:
+    for part, part_language in parts:
         if (
             len(part.strip()) < MIN_CHARS
-            or not {
-                base_language(source_language),
-                base_language(language),
-            }
-            <= USE_LANGUAGES
+            or not {base_language(part_language), base_language(language)} <= USE_LANGUAGES
         ):
             return []
     try:
-        vectors = np.asarray(encode([reply, *(part for part, _ in parts)]), dtype=float)
+        vectors = np.asarray(encode([text, *(part for part, _ in parts)]), dtype=float)
     except Exception as exc:  # the encoder failed: judge by the other checks
-        log.warning("answer meaning check failed: %s", type(exc).__name__)
+        log.warning("meaning check failed: %s", type(exc).__name__)
         return []
     norms = np.linalg.norm(vectors, axis=1)
     similarities = vectors[1:] @ vectors[0] / np.maximum(norms[1:] * norms[0], 1e-9)
@@ -99,6 +87,6 @@ def answer_problems(
     return [
         Problem(
             "meaning",
-            "it does not say what the entry says (a reply or a refusal instead of an answer)",
+            f"it does not say what {what} says (a reply or a refusal instead of {instead_of})",
         )
     ]
